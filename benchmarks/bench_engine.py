@@ -1,0 +1,272 @@
+"""Engine speed, side by side with PyTorch and scikit-learn (ratios and medians; not a test).
+
+    python benchmarks/bench_engine.py            # everything (~3-4 minutes with PyTorch installed)
+    python benchmarks/bench_engine.py --quick    # fewer repeats
+
+PyTorch (`pip install torch==2.13.0`) and scikit-learn are optional: missing ones are reported as such.
+Prints a Markdown table; the README quotes its output.
+"""
+import argparse
+import gc
+import os
+import statistics
+import subprocess
+import sys
+import time
+import tracemalloc
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from mlp import MLP  # noqa: E402
+from mlp.data import make_dataset, train_test_split  # noqa: E402
+
+SEED_PER_SAMPLE_US = 146.0      # the seed's per-sample loop on this machine (issue #2)
+SEED_FORWARD_US = (13.0, 17.0)  # the seed's single-sample forward (issue #2)
+rows = []
+
+
+def report(name, ours, other, ratio, note=""):
+    rows.append((name, ours, other, ratio, note))
+    print(f"| {name} | {ours} | {other} | {ratio} | {note} |", flush=True)
+
+
+def limit_threads(n):
+    try:
+        from threadpoolctl import threadpool_limits
+        return threadpool_limits(n)
+    except ImportError:  # pragma: no cover
+        return None
+
+
+def circles():
+    try:
+        from sklearn.datasets import make_circles
+        X, y = make_circles(1000, noise=0.1, factor=0.5, random_state=0)
+    except ImportError:
+        X, y = make_dataset("circles", n_samples=1000, noise=0.1, seed=0)
+    y = np.asarray(y, float).reshape(-1, 1)
+    return X[:800], y[:800], X[800:], y[800:]
+
+
+def ours_circles(epochs, batch_size, seed=0):
+    Xtr, ytr, Xte, yte = circles()
+    m = MLP(seed=seed).sequential([2, 8, "relu", 8, "relu", 1, "sigmoid"]).set_loss("bce").set_optimizer("adam")
+    stamps = [time.perf_counter()]
+    m.fit(Xtr, ytr, epochs=epochs, learning_rate=0.01, lr_decay=0.999, batch_size=batch_size,
+          callbacks=lambda e, logs: stamps.append(time.perf_counter()))
+    total = stamps[-1] - stamps[0]
+    per_epoch = statistics.median(np.diff(stamps))
+    return total, per_epoch, m.evaluate(Xte, yte)["accuracy"]
+
+
+def torch_circles(epochs, batch_size=32, seed=0):
+    import torch
+    torch.set_num_threads(1)
+    torch.manual_seed(seed)
+    Xtr, ytr, Xte, yte = (torch.tensor(a, dtype=torch.float32) for a in circles())
+    net = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.ReLU(), torch.nn.Linear(8, 8), torch.nn.ReLU(),
+                              torch.nn.Linear(8, 1), torch.nn.Sigmoid())
+    opt = torch.optim.Adam(net.parameters(), lr=0.01)
+    sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=0.999)
+    crit = torch.nn.BCELoss()
+    stamps = [time.perf_counter()]
+    n = len(Xtr)
+    for _ in range(epochs):
+        perm = torch.randperm(n)
+        for s in range(0, n, batch_size):
+            idx = perm[s:s + batch_size]
+            opt.zero_grad()
+            loss = crit(net(Xtr[idx]), ytr[idx])
+            loss.backward()
+            opt.step()
+        sched.step()
+        stamps.append(time.perf_counter())
+    with torch.no_grad():
+        acc = float(((net(Xte) >= 0.5).float() == yte).float().mean())
+    return stamps[-1] - stamps[0], statistics.median(np.diff(stamps)), acc
+
+
+def sklearn_circles(epochs):
+    import warnings
+    from sklearn.neural_network import MLPClassifier
+    Xtr, ytr, Xte, yte = circles()
+    clf = MLPClassifier(hidden_layer_sizes=(8, 8), activation="relu", solver="adam", learning_rate_init=0.01,
+                        batch_size=32, max_iter=epochs, alpha=0.0, tol=0.0, n_iter_no_change=epochs + 1,
+                        random_state=0)
+    t = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf.fit(Xtr, ytr.ravel())
+    return time.perf_counter() - t, float((clf.predict(Xte) == yte.ravel()).mean())
+
+
+def bench_circles(quick):
+    print("\n## 1. The seed's benchmark: circles 800/200, [2, 8, relu, 8, relu, 1, sigmoid], adam, lr 0.01, "
+          "lr_decay 0.999, 1000 epochs, batch 32, 1 thread\n")
+    print("| what | mlp | other | ratio | note |\n|---|---|---|---|---|")
+    with limit_threads(1):
+        runs = [ours_circles(1000, 32, seed) for seed in range(3 if quick else 5)]
+        total = statistics.median(r[0] for r in runs)
+        accs = [r[2] for r in runs]
+        report("mlp: 1000 epochs (median of runs)", f"{total:.2f} s", "", "",
+               f"test accuracy {min(accs):.1%}..{max(accs):.1%} over seeds 0..{len(runs) - 1}")
+        try:
+            t_total, t_epoch, t_acc = torch_circles(300 if quick else 1000)
+            ours_epoch = statistics.median(r[1] for r in runs)
+            ratio = t_epoch / ours_epoch
+            report("vs PyTorch (median epoch time)", f"{ours_epoch * 1e3:.2f} ms",
+                   f"{t_epoch * 1e3:.2f} ms", f"**{ratio:.1f}x** faster", f"PyTorch test accuracy {t_acc:.1%}")
+        except ImportError:
+            report("vs PyTorch", "", "not installed", "", "pip install torch==2.13.0")
+        try:
+            s_total, s_acc = sklearn_circles(1000)
+            report("vs scikit-learn MLPClassifier (1000 epochs)", f"{total:.2f} s", f"{s_total:.2f} s",
+                   f"**{s_total / total:.1f}x** faster", f"sklearn test accuracy {s_acc:.1%}")
+        except ImportError:
+            report("vs scikit-learn", "", "not installed", "", "")
+
+
+def bench_per_sample(quick):
+    print("\n## 2. Per-sample updates (batch_size=1) on the same task\n")
+    print("| what | mlp | other | ratio | note |\n|---|---|---|---|---|")
+    with limit_threads(1):
+        epochs = 10 if quick else 30
+        runs = [ours_circles(epochs, 1, seed)[1] / 800 for seed in range(3)]
+        us = statistics.median(runs) * 1e6
+        report("per sample-step", f"{us:.1f} µs", f"{SEED_PER_SAMPLE_US:.0f} µs (seed, measured in the issue)",
+               f"**{SEED_PER_SAMPLE_US / us:.1f}x** faster", "")
+
+
+def sgemm_gflops(threads):
+    with limit_threads(threads):
+        a = np.random.default_rng(0).standard_normal((2048, 2048), dtype=np.float32)
+        b = a.copy()
+        a @ b
+        times = []
+        for _ in range(5):
+            t = time.perf_counter()
+            a @ b
+            times.append(time.perf_counter() - t)
+    return 2 * 2048 ** 3 / statistics.median(times) / 1e9
+
+
+def bench_mnist_shape(quick, threads):
+    print(f"\n## 3. [784, 256, relu, 128, relu, 10, softmax], float32, batch 128, {threads} thread(s)\n")
+    print("| what | mlp | other | ratio | note |\n|---|---|---|---|---|")
+    rng = np.random.default_rng(0)
+    n = 128 * (40 if quick else 100)
+    X = rng.standard_normal((n, 784), dtype=np.float32)
+    y = rng.integers(0, 10, n)
+    epochs = 3
+    with limit_threads(threads):
+        m = MLP(seed=0, dtype="float32").sequential([784, 256, "relu", 128, "relu", 10, "softmax"])
+        m.set_loss("cce").set_optimizer("adam")
+        m.fit(X[:1280], y[:1280], epochs=1, batch_size=128)  # warm-up
+        stamps = [time.perf_counter()]
+        m.fit(X, y, epochs=epochs, learning_rate=1e-3, batch_size=128,
+              callbacks=lambda e, logs: stamps.append(time.perf_counter()))
+        ours = n / statistics.median(np.diff(stamps))
+    flops_per_sample = 2 * 3 * (784 * 256 + 256 * 128 + 128 * 10) - 2 * 784 * 256  # fwd + 2 bwd matmuls, no dX
+    peak = sgemm_gflops(threads)
+    frac = ours * flops_per_sample / 1e9 / peak
+    try:
+        import torch
+        torch.set_num_threads(threads)
+        net = torch.nn.Sequential(torch.nn.Linear(784, 256), torch.nn.ReLU(), torch.nn.Linear(256, 128),
+                                  torch.nn.ReLU(), torch.nn.Linear(128, 10))
+        opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+        crit = torch.nn.CrossEntropyLoss()
+        Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+        epoch_times = []
+        for ep in range(epochs + 1):
+            t = time.perf_counter()
+            perm = torch.randperm(n)
+            for s in range(0, n, 128):
+                idx = perm[s:s + 128]
+                opt.zero_grad()
+                crit(net(Xt[idx]), yt[idx]).backward()
+                opt.step()
+            if ep:  # the first epoch is warm-up
+                epoch_times.append(time.perf_counter() - t)
+        theirs = n / statistics.median(epoch_times)
+        report("training throughput", f"{ours:,.0f} samples/s", f"{theirs:,.0f} samples/s (PyTorch)",
+               f"**{ours / theirs:.2f}x**", "")
+    except ImportError:
+        report("training throughput", f"{ours:,.0f} samples/s", "PyTorch not installed", "", "")
+    report("share of this machine's sgemm peak", f"{frac:.0%}", f"{peak:.0f} GFLOP/s (2048² sgemm)", "", "")
+
+
+def bench_forward():
+    print("\n## 4. Single-sample forward, seed net [2, 8, relu, 8, relu, 1, sigmoid]\n")
+    print("| what | mlp | other | ratio | note |\n|---|---|---|---|---|")
+    m = MLP(seed=0).sequential([2, 8, "relu", 8, "relu", 1, "sigmoid"])
+    x = np.array([0.3, -0.2])
+
+    def per_call(fn, reps=20000):
+        samples = []
+        for _ in range(7):
+            t = time.perf_counter()
+            for _ in range(reps):
+                fn()
+            samples.append((time.perf_counter() - t) / reps)
+        return statistics.median(samples) * 1e6
+    ours = per_call(lambda: m.forward(x))
+    report("latency vs the seed", f"{ours:.1f} µs", f"{SEED_FORWARD_US[0]:.0f}-{SEED_FORWARD_US[1]:.0f} µs (seed, issue)",
+           f"**{SEED_FORWARD_US[0] / ours:.1f}x** faster", "")
+    try:
+        import torch
+        torch.set_num_threads(1)
+        net = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.ReLU(), torch.nn.Linear(8, 8), torch.nn.ReLU(),
+                                  torch.nn.Linear(8, 1), torch.nn.Sigmoid())
+        xt = torch.tensor([0.3, -0.2])
+        with torch.inference_mode():
+            theirs = per_call(lambda: net(xt), reps=5000)
+        report("latency vs PyTorch (inference_mode)", f"{ours:.1f} µs", f"{theirs:.1f} µs", f"**{theirs / ours:.1f}x** faster", "")
+    except ImportError:
+        report("latency vs PyTorch", f"{ours:.1f} µs", "not installed", "", "")
+
+
+def memory_child():
+    n, d = 1_000_000, 100
+    X = np.random.default_rng(0).standard_normal((n, d), dtype=np.float32)
+    y = (X[:, :1] > 0).astype(np.float32)
+    m = MLP(seed=0, dtype="float32").sequential([d, 64, "relu", 1, "sigmoid"]).set_loss("bce").set_optimizer("adam")
+    gc.collect()
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    m.fit(X, y, epochs=1, batch_size=256)
+    peak = tracemalloc.get_traced_memory()[1] - base
+    data = X.nbytes + y.nbytes
+    print(f"{data} {peak}")
+
+
+def bench_memory():
+    print("\n## 5. Memory: training on 1M x 100 float32 rows ([100, 64, relu, 1, sigmoid], 1 epoch)\n")
+    print("| what | mlp | other | ratio | note |\n|---|---|---|---|---|")
+    out = subprocess.run([sys.executable, __file__, "--memory-child"], capture_output=True, text=True, check=True)
+    data, peak = map(int, out.stdout.split()[-2:])
+    report("extra memory allocated during fit (tracemalloc peak)", f"{peak / 2 ** 20:.0f} MiB",
+           f"data {data / 2 ** 20:.0f} MiB", f"peak total **{(data + peak) / data:.2f}x** the data", "")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--only", choices=["circles", "per_sample", "mnist", "forward", "memory"])
+    ap.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.memory_child:
+        return memory_child()
+    print(f"# mlp benchmarks — Python {sys.version.split()[0]}, NumPy {np.__version__}, {os.cpu_count()} cores")
+    steps = {"circles": lambda: bench_circles(args.quick), "per_sample": lambda: bench_per_sample(args.quick),
+             "mnist": lambda: bench_mnist_shape(args.quick, args.threads), "forward": bench_forward,
+             "memory": bench_memory}
+    for name, fn in steps.items():
+        if args.only in (None, name):
+            fn()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,22 @@
+"""mlp: a multi-layer perceptron from first principles in NumPy.
+
+>>> from mlp import MLP
+>>> model = MLP(seed=0)
+>>> model.sequential([2, 4, 'relu', 1, 'sigmoid'])
+>>> model.set_loss('bce'); model.set_optimizer('adam')
+>>> history = model.fit(X, y, epochs=5000, learning_rate=0.01)
+"""
+__version__ = "0.1.0"
+
+from . import data, metrics  # noqa: E402
+from .activations import ACTIVATIONS, DERIVATIVES, register_activation  # noqa: E402
+from .architecture import format_architecture, parse_architecture  # noqa: E402
+from .io import from_bytes, load  # noqa: E402
+from .losses import LOSSES, compatible_losses  # noqa: E402
+from .network import MAX_PARAMS, MLP  # noqa: E402
+from .optimizers import OPTIMIZERS  # noqa: E402
+from .training import EarlyStopping, History  # noqa: E402
+
+__all__ = ["MLP", "load", "from_bytes", "History", "EarlyStopping", "register_activation", "parse_architecture",
+           "format_architecture", "compatible_losses", "ACTIVATIONS", "DERIVATIVES", "LOSSES", "OPTIMIZERS",
+           "MAX_PARAMS", "data", "metrics", "__version__"]

@@ -1,0 +1,134 @@
+"""Activation functions as tables of tiny functions (one place to extend).
+
+``ACTIVATIONS[name](z)`` maps pre-activations to activations. Built-ins may overwrite ``z`` in place
+(the network passes a copy when the name is in ``NEEDS_Z``). ``DERIVATIVES[name](z, a)`` gives the
+element-wise derivative da/dz. ``BACKWARD[name](grad, z, a)`` turns dL/da into dL/dz in place; it is
+derived from ``DERIVATIVES`` unless a faster or non-element-wise rule is given (softmax).
+"""
+import math
+
+import numpy as np
+
+LEAKY_SLOPE = 0.01
+ELU_ALPHA = 1.0
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+
+
+def _sigmoid(z):
+    # 1 / (1 + exp(-z)) written as (1 + tanh(z/2)) / 2: no overflow, four in-place calls
+    z *= 0.5
+    np.tanh(z, out=z)
+    z *= 0.5
+    z += 0.5
+    return z
+
+
+def _softmax(z):
+    z -= z.max(axis=1, keepdims=True)
+    np.exp(z, out=z)
+    z /= z.sum(axis=1, keepdims=True)
+    return z
+
+
+def _gelu(z):  # tanh approximation, as torch.nn.GELU(approximate="tanh")
+    return 0.5 * z * (1.0 + np.tanh(_SQRT_2_OVER_PI * (z + 0.044715 * z ** 3)))
+
+
+def _gelu_derivative(z, a):
+    inner = _SQRT_2_OVER_PI * (z + 0.044715 * z ** 3)
+    t = np.tanh(inner)
+    return 0.5 * (1.0 + t) + 0.5 * z * (1.0 - t * t) * _SQRT_2_OVER_PI * (1.0 + 3 * 0.044715 * z * z)
+
+
+def _swish(z):  # x * sigmoid(x), as torch.nn.SiLU
+    return z * _sigmoid(z.copy())
+
+
+def _swish_derivative(z, a):
+    s = _sigmoid(z.copy())
+    return s * (1.0 + z * (1.0 - s))
+
+
+def _softplus(z):  # log(1 + exp(z)), stable
+    return np.logaddexp(0.0, z)
+
+
+ACTIVATIONS = {
+    "linear": lambda z: z,
+    "relu": lambda z: np.maximum(z, 0.0, out=z),
+    "leaky_relu": lambda z: np.maximum(z, LEAKY_SLOPE * z, out=z),
+    "tanh": lambda z: np.tanh(z, out=z),
+    "sigmoid": _sigmoid,
+    "softmax": _softmax,
+    "gelu": _gelu,
+    "elu": lambda z: np.where(z > 0, z, ELU_ALPHA * np.expm1(np.minimum(z, 0.0))),
+    "softplus": _softplus,
+    "swish": _swish,
+}
+
+DERIVATIVES = {
+    "linear": lambda z, a: np.ones_like(a),
+    "relu": lambda z, a: (a > 0).astype(a.dtype),
+    "leaky_relu": lambda z, a: np.where(a > 0, 1.0, LEAKY_SLOPE).astype(a.dtype),
+    "tanh": lambda z, a: 1.0 - a * a,
+    "sigmoid": lambda z, a: a * (1.0 - a),
+    "softmax": None,  # not element-wise: see BACKWARD
+    "gelu": _gelu_derivative,
+    "elu": lambda z, a: np.where(a > 0, 1.0, a + ELU_ALPHA).astype(a.dtype),
+    "softplus": lambda z, a: -np.expm1(-a),  # sigmoid(z) = 1 - exp(-softplus(z))
+    "swish": _swish_derivative,
+}
+
+# Activations whose derivative needs the pre-activation z (the rest use only a).
+NEEDS_Z = {"gelu", "swish"}
+
+
+def _softmax_backward(grad, z, a):
+    # Jacobian-vector product of softmax: a * (g - sum(g * a))
+    grad -= (grad * a).sum(axis=1, keepdims=True)
+    grad *= a
+    return grad
+
+
+def _relu_backward(grad, z, a):
+    grad *= a > 0
+    return grad
+
+
+BACKWARD = {
+    "linear": lambda grad, z, a: grad,
+    "relu": _relu_backward,
+    "softmax": _softmax_backward,
+}
+
+
+def backward(name, grad, z, a):
+    """dL/dz from dL/da for activation ``name`` (may modify ``grad`` in place)."""
+    fast = BACKWARD.get(name)
+    if fast is not None:
+        return fast(grad, z, a)
+    grad *= DERIVATIVES[name](z, a)
+    return grad
+
+
+def register_activation(name, forward, derivative):
+    """Add a custom activation usable by name in architectures.
+
+    ``forward(z)`` returns the activation of a 2-D array ``z`` (it must not rely on keeping ``z``);
+    ``derivative(z, a)`` returns the element-wise derivative da/dz. The activation is not saved inside
+    model files: register it again before loading a model that uses it.
+    """
+    if not isinstance(name, str) or not name.strip().isidentifier():
+        raise ValueError(f"Activation name must be an identifier-like string, got {name!r}.")
+    if not callable(forward) or not callable(derivative):
+        raise TypeError("register_activation needs two callables: forward(z) and derivative(z, a).")
+    key = name.strip().lower()
+    if key in _BUILTIN:
+        raise ValueError(f"'{key}' is a built-in activation and cannot be replaced.")
+    ACTIVATIONS[key] = lambda z, f=forward: np.asarray(f(z.copy()), dtype=z.dtype)
+    DERIVATIVES[key] = derivative
+    NEEDS_Z.add(key)
+    return key
+
+
+_BUILTIN = frozenset(ACTIVATIONS)

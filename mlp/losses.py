@@ -1,0 +1,96 @@
+"""Loss functions with PyTorch's default ``reduction='mean'``.
+
+``LOSSES[name] = (value, grad)``: ``value(a, y, z)`` is the mean loss of outputs ``a`` (``z`` is the
+output layer's pre-activation, used for numerically stable cross-entropies); ``grad(a, y)`` is dL/da.
+``FUSED[(activation, loss)](a, y)`` gives dL/dz directly for the classic pairs (one NumPy expression
+instead of a loss gradient followed by an activation Jacobian).
+
+mse / mae / huber / bce average over all elements; cce averages the per-sample sum over samples.
+"""
+import numpy as np
+
+HUBER_DELTA = 1.0
+
+
+def _mse(a, y, z=None):
+    d = (a - y).ravel()
+    return float(np.dot(d, d)) / d.size
+
+
+def _mae(a, y, z=None):
+    return float(np.abs(a - y).mean())
+
+
+def _huber(a, y, z=None, delta=HUBER_DELTA):
+    d = np.abs(a - y)
+    return float(np.where(d < delta, 0.5 * d * d, delta * (d - 0.5 * delta)).mean())
+
+
+def _bce(a, y, z=None):
+    if z is not None:  # from logits: softplus(z) - y z, exact and stable
+        t = np.logaddexp(0.0, z)
+        t -= y * z
+        return float(np.add.reduce(t, axis=None)) / t.size
+    # from probabilities, with log clamped at -100 as torch.nn.BCELoss does
+    la = np.maximum(np.log(a), -100.0)
+    l1a = np.maximum(np.log1p(-a), -100.0)
+    return float(-(y * la + (1.0 - y) * l1a).mean())
+
+
+def _cce(a, y, z=None):
+    if z is not None:  # log-softmax of logits
+        m = z.max(axis=1, keepdims=True)
+        lse = np.log(np.exp(z - m).sum(axis=1, keepdims=True)) + m
+        return float((y * (lse - z)).sum() / z.shape[0])
+    return float(-(y * np.maximum(np.log(a), -100.0)).sum() / a.shape[0])
+
+
+LOSSES = {
+    "mse": (_mse, lambda a, y: (a - y) * (2.0 / a.size)),
+    "mae": (_mae, lambda a, y: np.sign(a - y) * (1.0 / a.size)),
+    "huber": (_huber, lambda a, y: np.clip(a - y, -HUBER_DELTA, HUBER_DELTA) * (1.0 / a.size)),
+    "bce": (_bce, None),  # only with a sigmoid output: see FUSED
+    "cce": (_cce, None),  # only with a softmax output: see FUSED
+}
+
+FUSED = {
+    ("sigmoid", "bce"): lambda a, y: (a - y) * (1.0 / a.size),
+    ("softmax", "cce"): lambda a, y: (a - y) * (1.0 / a.shape[0]),
+    ("linear", "mse"): lambda a, y: (a - y) * (2.0 / a.size),
+}
+
+# Losses that require a given output activation (and the reverse).
+REQUIRED_OUTPUT = {"bce": "sigmoid", "cce": "softmax"}
+ALIASES = {"binary_crossentropy": "bce", "binary_cross_entropy": "bce", "categorical_crossentropy": "cce",
+           "cross_entropy": "cce", "crossentropy": "cce", "ce": "cce", "mean_squared_error": "mse",
+           "mean_absolute_error": "mae", "l2": "mse", "l1": "mae", "smooth_l1": "huber"}
+CLASSIFICATION = {"bce", "cce"}
+
+
+def compatible_losses(output_activation):
+    """Losses that may be used with a network whose output activation is ``output_activation``."""
+    own = [loss for loss, act in REQUIRED_OUTPUT.items() if act == output_activation]
+    return own + ["mse", "mae", "huber"]
+
+
+def resolve(name):
+    """Canonical loss name, or a ValueError listing the allowed names."""
+    if not isinstance(name, str):
+        raise TypeError(f"The loss must be a name (str), got {type(name).__name__}.")
+    key = name.strip().lower()
+    key = ALIASES.get(key, key)
+    if key not in LOSSES:
+        import difflib
+        close = difflib.get_close_matches(key, list(LOSSES), n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        raise ValueError(f"Unknown loss {name!r}.{hint} Allowed: {', '.join(LOSSES)}.")
+    return key
+
+
+def check_pairing(loss, output_activation):
+    """Raise if ``loss`` cannot be used with ``output_activation``; say what is allowed."""
+    need = REQUIRED_OUTPUT.get(loss)
+    if need is not None and output_activation != need:
+        raise ValueError(f"Loss '{loss}' needs a '{need}' output layer, but the output activation is "
+                         f"'{output_activation}'. With '{output_activation}' use one of: "
+                         f"{', '.join(compatible_losses(output_activation))}; or end the architecture with '{need}'.")

@@ -1,0 +1,654 @@
+"""The multi-layer perceptron: forward pass, backpropagation and the training loop.
+
+Every weight matrix ``W`` (shape ``(n_in, n_out)``) and bias ``b`` is a view into one flat parameter
+vector, and every gradient a view into one flat gradient vector, so an optimizer step is a few NumPy
+calls on one array. The forward pass keeps what the backward pass needs; nothing else is stored.
+"""
+import math
+import warnings
+
+import numpy as np
+
+from . import activations as act
+from . import losses as L
+from . import metrics as M
+from .architecture import format_architecture, parse_architecture, to_list
+from .optimizers import make_optimizer
+from .training import EarlyStopping, History, make_schedule
+
+MAX_PARAMS = 50_000_000          # refuse absurd architectures before allocating memory
+_EVAL_CHUNK = 65536              # rows per chunk in predict/evaluate (bounded memory)
+_GATHER_BYTES = 32 * 2 ** 20     # above this, shuffle by per-batch gathers instead of copying X each epoch
+RELU_BIAS = 0.3              # see init_weights and benchmarks/xor_seeds.py
+HE_INIT = {"relu", "leaky_relu", "elu", "gelu", "swish"}
+DTYPES = ("float32", "float64")
+
+
+class MLP:
+    """A fully connected network built from the list syntax.
+
+    >>> model = MLP(seed=0)
+    >>> model.sequential([2, 4, 'relu', 1, 'sigmoid']).set_loss('bce').set_optimizer('adam')
+    """
+
+    def __init__(self, seed=None, dtype="float64"):
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+            raise ValueError(f"seed must be None or a non-negative whole number, got {seed!r}.")
+        if str(np.dtype(dtype) if dtype in (np.float32, np.float64) else dtype) not in DTYPES:
+            raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}.")
+        self.seed = None if seed is None else int(seed)
+        self.dtype = np.dtype(dtype)
+        self.rng = np.random.default_rng(self.seed)
+        self.specs = None
+        self.loss = None
+        self.optimizer = None
+        self.preprocessor = None
+        self.history = None
+        self.params = self.grads = None
+        self._layers = []
+
+    # ------------------------------------------------------------------ building
+    def sequential(self, architecture, max_params=MAX_PARAMS):
+        """Build the layers from ``[n_in, units, 'activation', ..., 'dropout(p)', ...]`` (or its text)."""
+        specs = parse_architecture(architecture)
+        sizes = [specs[0]["size"]] + [s["units"] for s in specs if s["type"] == "dense"]
+        n_params = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+        if n_params > max_params:
+            raise ValueError(f"The architecture {format_architecture(specs)} has {n_params:,} parameters; "
+                             f"the limit is {max_params:,}. Use smaller layers.")
+        self.specs = specs
+        self.params = np.empty(n_params, dtype=self.dtype)
+        self.grads = np.zeros(n_params, dtype=self.dtype)
+        self._layers = []
+        offset, self._input_dropout = 0, 0.0
+        for s in specs[1:]:
+            if s["type"] == "dropout":
+                if self._layers:
+                    self._layers[-1]["dropout"] = s["rate"]
+                else:
+                    self._input_dropout = s["rate"]
+                continue
+            n_in, n_out = (self._layers[-1]["W"].shape[1] if self._layers else specs[0]["size"]), s["units"]
+            views = []
+            for shape in ((n_in, n_out), (n_out,)):
+                size = int(np.prod(shape))
+                views.append((self.params[offset:offset + size].reshape(shape),
+                              self.grads[offset:offset + size].reshape(shape)))
+                offset += size
+            (W, gW), (b, gb) = views
+            self._layers.append({"W": W, "b": b, "gW": gW, "gb": gb, "activation": s["activation"], "dropout": 0.0})
+        self._layers[-1]["keep_z"] = True  # output pre-activation: stable cross-entropy
+        for layer in self._layers:
+            layer["keep_z"] = layer.get("keep_z", False) or layer["activation"] in act.NEEDS_Z
+        self.init_weights()
+        if self.optimizer is not None:
+            self.optimizer.reset()
+        return self
+
+    def init_weights(self):
+        """He-normal weights for ReLU-family layers, Xavier-normal otherwise (fan-in = rows of W).
+        ReLU-family biases start at RELU_BIAS (0.3) so fewer units die early in training: on the XOR
+        example this lifts the success rate over 100 seeds from 85 % (bias 0.01) to 90 %."""
+        self._require_built()
+        for layer in self._layers:
+            n_in, n_out = layer["W"].shape
+            relu_like = layer["activation"] in HE_INIT
+            std = math.sqrt(2.0 / n_in) if relu_like else math.sqrt(2.0 / (n_in + n_out))
+            layer["W"][...] = self.rng.standard_normal((n_in, n_out)) * std
+            layer["b"][...] = RELU_BIAS if relu_like else 0.0
+        return self
+
+    def set_loss(self, name, **kwargs):
+        """Choose the loss: mse, mae, huber (delta=1.0), bce (sigmoid output), cce (softmax output)."""
+        key = L.resolve(name)
+        if kwargs and not (key == "huber" and set(kwargs) <= {"delta"}):
+            raise ValueError(f"Loss '{key}' takes no options {sorted(kwargs)}" +
+                             (" (huber takes delta)." if key != "huber" else "; huber takes only delta."))
+        if key == "huber" and "delta" in kwargs and kwargs["delta"] != L.HUBER_DELTA:
+            raise ValueError("Only huber delta=1.0 (PyTorch's default) is supported.")
+        if self.specs is not None:
+            L.check_pairing(key, self.output_activation)
+        self.loss = key
+        return self
+
+    def set_optimizer(self, name="adam", **hyperparameters):
+        """Choose the optimizer by name (sgd, sgd_momentum, rmsprop, adam, adamw, adagrad, nadam) with
+        PyTorch's hyperparameters as keywords, e.g. ``set_optimizer('adam', beta1=0.9, weight_decay=1e-4)``."""
+        self.optimizer = make_optimizer(name, **hyperparameters)
+        return self
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def n_inputs(self):
+        self._require_built()
+        return self.specs[0]["size"]
+
+    @property
+    def n_outputs(self):
+        self._require_built()
+        return self._layers[-1]["W"].shape[1]
+
+    @property
+    def output_activation(self):
+        self._require_built()
+        return self._layers[-1]["activation"]
+
+    @property
+    def n_params(self):
+        return 0 if self.params is None else int(self.params.size)
+
+    @property
+    def architecture(self):
+        """The architecture in list syntax."""
+        self._require_built()
+        return to_list(self.specs)
+
+    @property
+    def task(self):
+        """'binary', 'multiclass', 'multilabel' or 'regression', from the output layer and loss."""
+        a = self.output_activation
+        if a == "softmax":
+            return "multiclass"
+        if a == "sigmoid" and self.loss in (None, "bce"):
+            return "binary" if self.n_outputs == 1 else "multilabel"
+        return "regression"
+
+    def _require_built(self):
+        if self.specs is None:
+            raise ValueError("The network has no layers yet: call model.sequential([...]) first.")
+
+    # ------------------------------------------------------------------ forward / backward
+    def _forward(self, x, training):
+        """Returns the output and a cache [(input, z, a_before_dropout, mask), ...] for backprop."""
+        cache = []
+        if training and self._input_dropout:
+            mask = self._dropout_mask(x.shape, self._input_dropout)
+            x = x * mask
+        a = x
+        for layer in self._layers:
+            z = a @ layer["W"]
+            z += layer["b"]
+            keep = z.copy() if layer["keep_z"] else None
+            out = act.ACTIVATIONS[layer["activation"]](z)
+            mask = None
+            if training and layer["dropout"]:
+                mask = self._dropout_mask(out.shape, layer["dropout"])
+                cache.append((a, keep, out, mask))
+                a = out * mask
+            else:
+                cache.append((a, keep, out, None))
+                a = out
+        return a, cache
+
+    def _dropout_mask(self, shape, rate):
+        # inverted dropout: kept units are scaled by 1/(1-p) so inference needs no change
+        return (self.rng.random(shape, dtype=self.dtype) >= rate) * self.dtype.type(1.0 / (1.0 - rate))
+
+    def _output_delta(self, a, y, z):
+        fused = L.FUSED.get((self._layers[-1]["activation"], self.loss))
+        if fused is not None:
+            return fused(a, y)
+        grad = L.LOSSES[self.loss][1](a, y)
+        return act.backward(self._layers[-1]["activation"], grad, z, a)
+
+    def _backward(self, cache, delta):
+        """Fill ``self.grads`` (all layers) from dL/dz of the output layer."""
+        layers = self._layers
+        for i in range(len(layers) - 1, -1, -1):
+            a_in = cache[i][0]
+            np.matmul(a_in.T, delta, out=layers[i]["gW"])
+            np.add.reduce(delta, axis=0, out=layers[i]["gb"])
+            if i == 0:
+                break
+            delta = delta @ layers[i]["W"].T
+            _, z, a, mask = cache[i - 1]
+            if mask is not None:
+                delta *= mask
+            delta = act.backward(layers[i - 1]["activation"], delta, z, a)
+
+    def _train_step(self, xb, yb, lr):
+        out, cache = self._forward(xb, training=True)
+        z = cache[-1][1]
+        loss = L.LOSSES[self.loss][0](out, yb, z)
+        self._backward(cache, self._output_delta(out, yb, z))
+        self.optimizer.step(self.params, self.grads, lr)
+        return loss, out
+
+    # ------------------------------------------------------------------ input checks
+    def _as_x(self, X, name="X"):
+        """2-D array of the model dtype with n_inputs columns; clear errors otherwise."""
+        self._require_built()
+        X = _to_array(X, name, self.dtype)
+        if X.ndim == 1:
+            if self.n_inputs == 1:
+                X = X.reshape(-1, 1)
+            elif X.size == self.n_inputs:
+                X = X.reshape(1, -1)
+            else:
+                raise ValueError(f"{name} is 1-D with {X.size} values but the network expects {self.n_inputs} "
+                                 f"features per row; pass a 2-D array of shape (n_samples, {self.n_inputs}).")
+        if X.ndim != 2:
+            raise ValueError(f"{name} must be 2-D (n_samples, n_features), got shape {X.shape}.")
+        if X.shape[0] == 0:
+            raise ValueError(f"{name} has no rows.")
+        if X.shape[1] != self.n_inputs:
+            raise ValueError(f"{name} has {X.shape[1]} feature column(s) but the network's input size is "
+                             f"{self.n_inputs}; change the first number of the architecture or the data.")
+        _check_finite(X, name)
+        return X
+
+    def _as_y(self, y, n_rows, name="y"):
+        """Targets as a 2-D array matching the output layer (integer class labels become one-hot for cce)."""
+        self._require_built()
+        if self.loss is None:
+            raise ValueError("No loss set: call model.set_loss('mse' | 'mae' | 'huber' | 'bce' | 'cce') first.")
+        k = self.n_outputs
+        y = _to_array(y, name, None)
+        if y.shape[:1] != (n_rows,):
+            raise ValueError(f"X has {n_rows} rows but {name} has {y.shape[0] if y.ndim else 0}; they must match.")
+        if self.loss == "cce" and (y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1 and k > 1)):
+            labels = y.ravel()
+            if not np.all(np.isfinite(labels)) or np.any(labels != np.round(labels)):
+                raise ValueError(f"{name}: class labels for 'cce' must be whole numbers 0..{k - 1} "
+                                 f"(or one-hot rows of length {k}).")
+            labels = labels.astype(np.int64)
+            if labels.min() < 0 or labels.max() >= k:
+                raise ValueError(f"{name}: class labels must be in 0..{k - 1} for a {k}-unit softmax output, "
+                                 f"found {labels.min()}..{labels.max()}.")
+            onehot = np.zeros((n_rows, k), dtype=self.dtype)
+            onehot[np.arange(n_rows), labels] = 1
+            return onehot
+        y = y.astype(self.dtype, copy=False)
+        if y.ndim == 1:
+            y = y.reshape(-1, 1)
+        if y.ndim != 2 or y.shape[1] != k:
+            raise ValueError(f"{name} has shape {y.shape} but the output layer has {k} unit(s); expected "
+                             f"({n_rows}, {k})" + (" or integer class labels of shape (n,)." if self.loss == "cce" else "."))
+        _check_finite(y, name)
+        if self.loss in L.CLASSIFICATION and (y.min() < 0 or y.max() > 1):
+            raise ValueError(f"{name}: targets for '{self.loss}' must be in [0, 1] (labels or probabilities), "
+                             f"found values from {y.min():g} to {y.max():g}.")
+        return y
+
+    # ------------------------------------------------------------------ training
+    def fit(self, X, y, epochs=None, learning_rate=0.01, lr_decay=1.0, batch_size=32, shuffle=True,
+            validation_split=0.0, validation_data=None, early_stopping=None, callbacks=None, verbose=0,
+            lr_schedule=None, metrics=None, epoch=None):
+        """Train with mini-batches and return a :class:`History`.
+
+        ``epoch`` is an alias of ``epochs`` (the seed's name). ``batch_size=None`` is full batch; ``1`` is
+        per-sample. ``lr_decay`` multiplies the learning rate after each epoch (exponential schedule);
+        ``lr_schedule`` may be 'step', 'cosine', a dict or a function. ``callbacks``: callables
+        ``cb(epoch, logs)`` called after every epoch; returning True stops training. Training also stops
+        (keeping the last finite weights) if the loss becomes NaN or infinite, or on KeyboardInterrupt.
+        """
+        if epochs is None:
+            epochs = 100 if epoch is None else epoch
+        elif epoch is not None and epoch != epochs:
+            raise ValueError("Give either epochs or epoch (its alias), not both.")
+        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
+            raise ValueError(f"epochs must be a whole number >= 1, got {epochs!r}.")
+        self._require_built()
+        if self.loss is None:
+            raise ValueError("No loss set: call model.set_loss(...) before fit, e.g. "
+                             f"one of {', '.join(L.compatible_losses(self.output_activation))}.")
+        L.check_pairing(self.loss, self.output_activation)
+        if self.optimizer is None:
+            self.set_optimizer("adam")
+        X = self._as_x(X)
+        y = self._as_y(y, X.shape[0])
+        schedule = make_schedule(lr_schedule, learning_rate, lr_decay, int(epochs))
+        stopper = EarlyStopping.coerce(early_stopping)
+        callbacks = [callbacks] if callable(callbacks) else list(callbacks or [])
+
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise ValueError("validation_data must be a pair (X_val, y_val).")
+            Xv = self._as_x(validation_data[0], "validation X")
+            yv = self._as_y(validation_data[1], Xv.shape[0], "validation y")
+        elif validation_split:
+            if not (isinstance(validation_split, (int, float)) and 0.0 < validation_split < 1.0):
+                raise ValueError(f"validation_split must be a fraction in (0, 1), got {validation_split!r}.")
+            n_val = int(round(X.shape[0] * validation_split))
+            if n_val < 1 or n_val >= X.shape[0]:
+                raise ValueError(f"validation_split={validation_split} leaves no rows for training or validation "
+                                 f"with {X.shape[0]} samples.")
+            X, Xv, y, yv = X[:-n_val], X[-n_val:], y[:-n_val], y[-n_val:]  # the last rows, as Keras
+        else:
+            Xv = yv = None
+
+        n = X.shape[0]
+        bs = n if batch_size is None else batch_size
+        if isinstance(bs, bool) or not isinstance(bs, (int, np.integer)) or bs < 1:
+            raise ValueError(f"batch_size must be a whole number >= 1 or None (full batch), got {batch_size!r}.")
+        bs = min(int(bs), n)
+        track_acc = (metrics if metrics is not None else ["accuracy"]) and self.loss in L.CLASSIFICATION
+        monitor = stopper and (stopper.monitor or ("val_loss" if Xv is not None else "loss"))
+        best, best_params, wait = math.inf, None, 0
+        history = History()
+        self.history = history
+        gather = shuffle and X.nbytes > _GATHER_BYTES
+        starts = range(0, n, bs)
+        for ep in range(int(epochs)):
+            lr = float(schedule(ep))
+            if not math.isfinite(lr) or lr < 0:
+                raise ValueError(f"The learning-rate schedule gave {lr!r} at epoch {ep}.")
+            snapshot = self.params.copy()
+            order = self.rng.permutation(n) if shuffle else None
+            if shuffle and not gather:
+                Xs, ys = X[order], y[order]
+            else:
+                Xs, ys = X, y
+            total, correct, bad = 0.0, 0, None
+            try:
+                for s in starts:
+                    if gather:
+                        idx = order[s:s + bs]
+                        xb, yb = X[idx], y[idx]
+                    else:
+                        xb, yb = Xs[s:s + bs], ys[s:s + bs]
+                    loss, out = self._train_step(xb, yb, lr)
+                    if not math.isfinite(loss):
+                        bad = loss
+                        break
+                    total += loss * xb.shape[0]
+                    if track_acc:
+                        correct += _count_correct(out, yb)
+            except KeyboardInterrupt:
+                self.params[...] = snapshot
+                history.stopped_early, history.stop_reason = True, f"interrupted during epoch {ep + 1}"
+                break
+            if bad is not None or not np.isfinite(self.params).all():
+                self.params[...] = snapshot
+                history.stopped_early = True
+                history.stop_reason = (f"the loss became {bad!r} during epoch {ep + 1} (learning rate {lr:g}); "
+                                       f"training stopped and the weights from the end of epoch {ep} were kept. "
+                                       "Try a smaller learning rate or standardized inputs.")
+                warnings.warn(history.stop_reason, RuntimeWarning, stacklevel=2)
+                break
+            logs = {"loss": total / n}
+            if track_acc:
+                logs["accuracy"] = correct / n
+            if Xv is not None:
+                logs.update({"val_" + k: v for k, v in self._scores(Xv, yv, track_acc).items()})
+            logs["lr"] = lr
+            history.append(ep + 1, logs)
+            if verbose and (verbose > 1 or ep == 0 or (ep + 1) % max(1, epochs // 10) == 0 or ep + 1 == epochs):
+                print(f"epoch {ep + 1}/{epochs} " + " ".join(f"{k}={v:.6g}" for k, v in logs.items()))
+            if stopper is not None:
+                if monitor not in logs:
+                    raise ValueError(f"early_stopping monitors {monitor!r}, which is not logged; "
+                                     f"logged: {', '.join(logs)}.")
+                if logs[monitor] < best - stopper.min_delta:
+                    best, wait, history.best_epoch = logs[monitor], 0, ep + 1
+                    best_params = self.params.copy() if stopper.restore_best_weights else None
+                else:
+                    wait += 1
+                    if wait >= stopper.patience:
+                        history.stopped_early = True
+                        history.stop_reason = (f"early stopping: {monitor} did not improve for {stopper.patience} "
+                                               f"epochs (best {best:.6g} at epoch {history.best_epoch})")
+                        if best_params is not None:
+                            self.params[...] = best_params
+                        break
+            if any(_call(cb, ep + 1, logs) for cb in callbacks):
+                history.stopped_early, history.stop_reason = True, f"stopped by a callback after epoch {ep + 1}"
+                break
+        return history
+
+    # ------------------------------------------------------------------ inference
+    def _infer(self, a):
+        """Inference forward pass: no cache, no copies, no dropout."""
+        for layer in self._layers:
+            z = a @ layer["W"]
+            z += layer["b"]
+            a = act.ACTIVATIONS[layer["activation"]](z)
+        return a
+
+    def _predict_2d(self, X):
+        n = X.shape[0]
+        if n <= _EVAL_CHUNK:
+            return self._infer(X)
+        out = np.empty((n, self.n_outputs), dtype=self.dtype)
+        for s in range(0, n, _EVAL_CHUNK):
+            out[s:s + _EVAL_CHUNK] = self._infer(X[s:s + _EVAL_CHUNK])
+        return out
+
+    def forward(self, x):
+        """Network output for one sample (1-D in, 1-D out) or a batch (2-D in, 2-D out)."""
+        self._require_built()
+        if type(x) is np.ndarray and x.ndim == 1 and x.dtype == self.dtype and x.size == self.specs[0]["size"] \
+                and math.isfinite(np.add.reduce(x)):
+            return self._infer(x.reshape(1, -1))[0]  # fast path for a single, clean sample
+        arr = _to_array(x, "x", self.dtype)
+        if arr.ndim == 1:
+            if arr.size != self.n_inputs:
+                raise ValueError(f"x has {arr.size} values but the network's input size is {self.n_inputs}.")
+            _check_finite(arr, "x")
+            return self._infer(arr.reshape(1, -1))[0]
+        return self._predict_2d(self._as_x(arr, "x"))
+
+    def predict(self, X):
+        """Outputs for the rows of ``X`` (probabilities for sigmoid/softmax outputs), shape (n, n_outputs)."""
+        return self._predict_2d(self._as_x(X))
+
+    def predict_classes(self, X):
+        """Class labels: argmax for softmax, threshold 0.5 for a sigmoid output (1-D int array;
+        2-D for several sigmoid units, i.e. multi-label)."""
+        a = self.output_activation
+        if a not in ("sigmoid", "softmax"):
+            raise ValueError(f"predict_classes needs a sigmoid or softmax output layer; this network's output is "
+                             f"'{a}' (a regression model): use predict().")
+        out = self.predict(X)
+        if a == "softmax":
+            return out.argmax(axis=1)
+        labels = (out >= 0.5).astype(np.int64)
+        return labels[:, 0] if labels.shape[1] == 1 else labels
+
+    def predict_table(self, table):
+        """Predictions in original units (class names or values) for raw table rows, using the
+        preprocessing saved with the model. ``table`` is a ``mlp.data.Table`` or CSV text/bytes/path."""
+        if self.preprocessor is None:
+            raise ValueError("This model has no saved preprocessing; use predict() on a numeric array.")
+        from . import data
+        if not isinstance(table, data.Table):
+            table = data.read_csv(table)
+        return self.preprocessor.inverse_y(self.predict(self.preprocessor.transform_X(table)))
+
+    def _scores(self, X, y, with_accuracy=True):
+        """Loss (and accuracy) of prepared arrays, in chunks."""
+        n, total, correct = X.shape[0], 0.0, 0
+        value = L.LOSSES[self.loss][0]
+        for s in range(0, n, _EVAL_CHUNK):
+            xb, yb = X[s:s + _EVAL_CHUNK], y[s:s + _EVAL_CHUNK]
+            out, cache = self._forward(xb, training=False)
+            total += value(out, yb, cache[-1][1]) * xb.shape[0]
+            if with_accuracy:
+                correct += _count_correct(out, yb)
+        scores = {"loss": total / n}
+        if with_accuracy:
+            scores["accuracy"] = correct / n
+        return scores
+
+    def evaluate(self, X, y):
+        """Loss and metrics: accuracy, precision, recall, f1, confusion_matrix for classification
+        (binary for one sigmoid unit, macro for softmax); mae, rmse, r2 for regression."""
+        X = self._as_x(X)
+        y2 = self._as_y(y, X.shape[0])
+        result = self._scores(X, y2, with_accuracy=False)
+        out = self._predict_2d(X)
+        task = self.task
+        if task == "multiclass":
+            result.update(M.classification_report(y2.argmax(axis=1), out.argmax(axis=1), self.n_outputs))
+        elif task == "binary":
+            result.update(M.classification_report(y2[:, 0] >= 0.5, out[:, 0] >= 0.5, 2))
+        elif task == "multilabel":
+            result["accuracy"] = M.accuracy((y2 >= 0.5), (out >= 0.5))
+        else:
+            result.update(M.regression_report(y2, out))
+        return result
+
+    # ------------------------------------------------------------------ weights
+    def get_weights(self):
+        """Copies ``[W1, b1, W2, b2, ...]``, ``W`` of shape (n_in, n_out)."""
+        self._require_built()
+        return [arr.copy() for layer in self._layers for arr in (layer["W"], layer["b"])]
+
+    def set_weights(self, weights):
+        """Set all weights from a list shaped like :meth:`get_weights`."""
+        self._require_built()
+        targets = [arr for layer in self._layers for arr in (layer["W"], layer["b"])]
+        weights = list(weights)
+        if len(weights) != len(targets):
+            raise ValueError(f"set_weights needs {len(targets)} arrays [W1, b1, ...], got {len(weights)}.")
+        arrays = []
+        for i, (w, t) in enumerate(zip(weights, targets)):
+            w = _to_array(w, f"weights[{i}]", self.dtype)
+            if w.shape != t.shape:
+                raise ValueError(f"weights[{i}] has shape {w.shape}, expected {t.shape}.")
+            _check_finite(w, f"weights[{i}]")
+            arrays.append(w)
+        for w, t in zip(arrays, targets):
+            t[...] = w
+        return self
+
+    def gradients(self, X, y):
+        """d(mean loss)/d(parameter) for the batch ``(X, y)``, laid out like :meth:`get_weights`.
+        Dropout is off (inference mode), and no parameter is changed."""
+        if self.loss is None:
+            raise ValueError("No loss set: call model.set_loss(...) first.")
+        L.check_pairing(self.loss, self.output_activation)
+        X = self._as_x(X)
+        y = self._as_y(y, X.shape[0])
+        out, cache = self._forward(X, training=False)
+        self._backward(cache, self._output_delta(out, y, cache[-1][1]))
+        return [arr.copy() for layer in self._layers for arr in (layer["gW"], layer["gb"])]
+
+    # ------------------------------------------------------------------ description and files
+    def summary(self):
+        """A table of layers, output shapes and parameter counts (returned as text)."""
+        self._require_built()
+        rows = [("input", f"(None, {self.n_inputs})", 0)]
+        li = 0
+        for s in self.specs[1:]:
+            if s["type"] == "dropout":
+                rows.append((f"dropout(p={s['rate']:g})", rows[-1][1], 0))
+                continue
+            W = self._layers[li]["W"]
+            li += 1
+            rows.append((f"dense_{li} ({s['activation']})", f"(None, {W.shape[1]})", W.size + W.shape[1]))
+        width = max(len(r[0]) for r in rows) + 2
+        lines = [f"{'layer':<{width}}{'output shape':<16}params", "-" * (width + 24)]
+        lines += [f"{name:<{width}}{shape:<16}{p:,}" for name, shape, p in rows]
+        lines += ["-" * (width + 24), f"total parameters: {self.n_params:,}   loss: {self.loss}   "
+                  f"optimizer: {self.optimizer.name if self.optimizer else None}   dtype: {self.dtype}"]
+        return "\n".join(lines)
+
+    def layer_table(self):
+        """The summary as a list of dicts (for front ends)."""
+        self._require_built()
+        out, li = [{"layer": "input", "units": self.n_inputs, "activation": "", "params": 0}], 0
+        for s in self.specs[1:]:
+            if s["type"] == "dropout":
+                out.append({"layer": "dropout", "units": out[-1]["units"], "activation": f"p={s['rate']:g}", "params": 0})
+                continue
+            W = self._layers[li]["W"]
+            li += 1
+            out.append({"layer": f"dense_{li}", "units": W.shape[1], "activation": s["activation"],
+                        "params": int(W.size + W.shape[1])})
+        return out
+
+    def get_config(self):
+        """JSON-serialisable description; ``MLP.from_config(model.get_config())`` rebuilds an untrained twin."""
+        self._require_built()
+        return {"architecture": to_list(self.specs), "loss": self.loss, "dtype": str(self.dtype), "seed": self.seed,
+                "optimizer": self.optimizer.get_config() if self.optimizer else None}
+
+    @classmethod
+    def from_config(cls, config):
+        """Build a model (fresh weights) from :meth:`get_config`'s dict."""
+        if not isinstance(config, dict) or "architecture" not in config:
+            raise ValueError("A model config must be a dict with an 'architecture' entry.")
+        model = cls(seed=config.get("seed"), dtype=config.get("dtype", "float64"))
+        model.sequential(config["architecture"])
+        if config.get("loss") is not None:
+            model.set_loss(config["loss"])
+        opt = config.get("optimizer")
+        if opt is not None:
+            if not isinstance(opt, dict) or not isinstance(opt.get("name"), str):
+                raise ValueError("The optimizer config must be a dict with a 'name'.")
+            model.set_optimizer(opt["name"], **{k: v for k, v in opt.items() if k != "name"})
+        return model
+
+    def to_bytes(self):
+        """The model file's bytes (see :mod:`mlp.io`)."""
+        from .io import model_to_bytes
+        return model_to_bytes(self)
+
+    def save(self, path):
+        """Write the model file (architecture, loss, optimizer and its state, preprocessing, weights)."""
+        from .io import save
+        save(self, path)
+        return path
+
+    def __repr__(self):
+        if self.specs is None:
+            return f"MLP(seed={self.seed}, dtype='{self.dtype}', unbuilt)"
+        return (f"MLP({format_architecture(self.specs)}, loss={self.loss!r}, "
+                f"optimizer={self.optimizer.name if self.optimizer else None!r}, params={self.n_params}, dtype='{self.dtype}')")
+
+
+# ---------------------------------------------------------------------- helpers
+def _call(cb, epoch, logs):
+    if hasattr(cb, "on_epoch_end"):
+        return bool(cb.on_epoch_end(epoch, logs))
+    return bool(cb(epoch, logs))
+
+
+def _count_correct(out, y):
+    if out.shape[1] == 1:
+        return np.count_nonzero((out >= 0.5) == (y >= 0.5))
+    return np.count_nonzero(out.argmax(axis=1) == y.argmax(axis=1))
+
+
+def _to_array(value, name, dtype):
+    """np.asarray with clear errors for ragged or non-numeric input (pandas objects welcome)."""
+    if hasattr(value, "to_numpy") and not isinstance(value, np.ndarray):
+        value = value.to_numpy()
+    try:
+        arr = np.asarray(value)
+    except ValueError:
+        raise ValueError(f"{name} is ragged: its rows have different lengths.") from None
+    if arr.dtype == object or arr.dtype.kind in "USb":
+        if arr.dtype.kind == "b":
+            arr = arr.astype(np.float64)
+        else:
+            try:
+                arr = arr.astype(np.float64)
+            except (ValueError, TypeError):
+                bad = next((v for v in arr.ravel() if not _is_number(v)), None)
+                raise ValueError(f"{name} must be numeric, but it contains {bad!r}. Encode text columns first "
+                                 "(mlp.data.Preprocessor does this for tables).") from None
+    elif arr.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}.")
+    return arr.astype(dtype, copy=False) if dtype is not None else arr
+
+
+def _is_number(v):
+    try:
+        float(v)
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
+def _check_finite(arr, name):
+    flat = arr.reshape(-1)
+    step = 1 << 22
+    for s in range(0, flat.size, step):  # chunked: no full-size boolean temporary
+        part = flat[s:s + step]
+        if not np.isfinite(part).all():
+            pos = s + int(np.flatnonzero(~np.isfinite(part))[0])
+            where = np.unravel_index(pos, arr.shape)
+            raise ValueError(f"{name} contains {flat[pos]} at index {tuple(int(i) for i in where)}; "
+                             "remove or fill missing and infinite values first.")

@@ -1,0 +1,227 @@
+"""Optimizers with PyTorch's update rules, stepping ONE flat parameter vector.
+
+All weights and biases of a network are views into a single contiguous array, and so are their
+gradients, so each update is a handful of NumPy calls whatever the number of layers.
+``OPTIMIZERS[name]`` is the class; hyperparameters are keyword arguments. ``weight_decay`` adds
+``wd * p`` to the gradient (L2, as torch) except in AdamW, where it is decoupled.
+"""
+import difflib
+import math
+
+import numpy as np
+
+
+class Optimizer:
+    """Base class: holds hyperparameters and per-parameter state (flat arrays)."""
+    name = "optimizer"
+    defaults = {"weight_decay": 0.0}
+    state_names = ()
+
+    def __init__(self, **hyper):
+        unknown = sorted(set(hyper) - set(self.defaults))
+        if unknown:
+            raise ValueError(f"Optimizer '{self.name}' has no hyperparameter {', '.join(map(repr, unknown))}. "
+                             f"Allowed: {', '.join(self.defaults)}.")
+        self.hyper = dict(self.defaults)
+        for key, value in hyper.items():
+            if isinstance(value, bool) != isinstance(self.defaults[key], bool):
+                raise TypeError(f"Optimizer '{self.name}': {key} must be "
+                                f"{'True/False' if isinstance(self.defaults[key], bool) else 'a number'}, got {value!r}.")
+            if not isinstance(value, bool):
+                if not isinstance(value, (int, float, np.integer, np.floating)) or not math.isfinite(value) or value < 0:
+                    raise ValueError(f"Optimizer '{self.name}': {key} must be a finite number >= 0, got {value!r}.")
+                value = float(value)
+            self.hyper[key] = value
+        for key in ("beta1", "beta2", "momentum", "rho"):
+            if key in self.hyper and not self.hyper[key] < 1.0:
+                raise ValueError(f"Optimizer '{self.name}': {key} must be in [0, 1), got {self.hyper[key]}.")
+        self.t = 0
+        self.state = {}
+
+        self._tmp = None
+
+    def _ensure_state(self, params):
+        # Allocate missing state (state loaded from a model file is kept) and a scratch buffer.
+        for s in self.state_names:
+            if s not in self.state or self.state[s].shape != params.shape:
+                self.state[s] = np.zeros_like(params)
+            elif self.state[s].dtype != params.dtype:
+                self.state[s] = self.state[s].astype(params.dtype)
+        self._tmp = np.empty_like(params)
+
+    def step(self, params, grads, lr):
+        """Update ``params`` in place from ``grads`` (``grads`` may be overwritten)."""
+        if self._tmp is None or self._tmp.shape != params.shape or self._tmp.dtype != params.dtype:
+            self._ensure_state(params)
+        self.t += 1
+        wd = self.hyper["weight_decay"]
+        if wd and self.name != "adamw":
+            np.multiply(params, wd, out=self._tmp)
+            grads += self._tmp
+        self._update(params, grads, lr, self._tmp)
+
+    def get_config(self):
+        return {"name": self.name, **self.hyper}
+
+    def reset(self):
+        """Forget the step count and moment estimates."""
+        self.t, self.state, self._tmp = 0, {}, None
+
+    def get_state(self):
+        """Step count and state arrays (flat, same layout as the parameters), for saving."""
+        return self.t, dict(self.state)
+
+    def set_state(self, t, state):
+        unknown = set(state) - set(self.state_names) - {"mu_product"}
+        if unknown or not isinstance(t, int) or t < 0:
+            raise ValueError(f"Optimizer state does not fit '{self.name}': {sorted(unknown) or t!r}.")
+        self.t, self.state, self._tmp = t, dict(state), None
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v}" for k, v in self.hyper.items())
+        return f"{type(self).__name__}({args})"
+
+
+class SGD(Optimizer):
+    """p -= lr * g; with momentum: b = mu*b + g (b = g on the first step), g = b (or g + mu*b, nesterov)."""
+    name = "sgd"
+    defaults = {"momentum": 0.0, "nesterov": False, "weight_decay": 0.0}
+    state_names = ("momentum_buffer",)
+
+    def _update(self, p, g, lr, tmp):
+        mu = self.hyper["momentum"]
+        if mu:
+            buf = self.state["momentum_buffer"]
+            buf *= mu
+            buf += g
+            if self.hyper["nesterov"]:
+                np.multiply(buf, mu, out=tmp)
+                g += tmp
+            else:
+                g = buf
+        np.multiply(g, lr, out=tmp)
+        p -= tmp
+
+
+class SGDMomentum(SGD):
+    name = "sgd_momentum"
+    defaults = {"momentum": 0.9, "nesterov": False, "weight_decay": 0.0}
+
+
+class RMSprop(Optimizer):
+    """v = rho*v + (1-rho)*g^2; p -= lr * g / (sqrt(v) + eps)   (torch: alpha = rho)."""
+    name = "rmsprop"
+    defaults = {"rho": 0.9, "eps": 1e-8, "weight_decay": 0.0}
+    state_names = ("square_avg",)
+
+    def _update(self, p, g, lr, tmp):
+        v = self.state["square_avg"]
+        v *= self.hyper["rho"]
+        np.multiply(g, g, out=tmp)
+        tmp *= 1.0 - self.hyper["rho"]
+        v += tmp
+        np.sqrt(v, out=tmp)
+        tmp += self.hyper["eps"]
+        np.divide(g, tmp, out=tmp)
+        tmp *= lr
+        p -= tmp
+
+
+class Adam(Optimizer):
+    """m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g^2;
+    p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)."""
+    name = "adam"
+    defaults = {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0}
+    state_names = ("exp_avg", "exp_avg_sq")
+
+    def _update(self, p, g, lr, tmp):
+        b1, b2, t = self.hyper["beta1"], self.hyper["beta2"], self.t
+        m, v = self.state["exp_avg"], self.state["exp_avg_sq"]
+        if self.name == "adamw" and self.hyper["weight_decay"]:
+            p *= 1.0 - lr * self.hyper["weight_decay"]
+        m *= b1
+        np.multiply(g, 1.0 - b1, out=tmp)
+        m += tmp
+        v *= b2
+        np.multiply(g, g, out=tmp)
+        tmp *= 1.0 - b2
+        v += tmp
+        np.sqrt(v, out=tmp)
+        tmp *= 1.0 / math.sqrt(1.0 - b2 ** t)
+        tmp += self.hyper["eps"]
+        np.divide(m, tmp, out=tmp)
+        tmp *= lr / (1.0 - b1 ** t)
+        p -= tmp
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay: p *= 1 - lr*wd before the Adam step."""
+    name = "adamw"
+    defaults = {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.01}
+
+
+class Adagrad(Optimizer):
+    """s += g^2; p -= lr * g / (sqrt(s) + eps)."""
+    name = "adagrad"
+    defaults = {"eps": 1e-10, "weight_decay": 0.0}
+    state_names = ("sum",)
+
+    def _update(self, p, g, lr, tmp):
+        s = self.state["sum"]
+        np.multiply(g, g, out=tmp)
+        s += tmp
+        np.sqrt(s, out=tmp)
+        tmp += self.hyper["eps"]
+        np.divide(g, tmp, out=tmp)
+        tmp *= lr
+        p -= tmp
+
+
+class NAdam(Optimizer):
+    """torch.optim.NAdam: Adam with Nesterov momentum and the momentum_decay schedule
+    mu_t = b1 * (1 - 0.5 * 0.96^(t * momentum_decay))."""
+    name = "nadam"
+    defaults = {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "momentum_decay": 0.004, "weight_decay": 0.0}
+    state_names = ("exp_avg", "exp_avg_sq")
+
+    def _update(self, p, g, lr, tmp):
+        b1, b2, t, psi = self.hyper["beta1"], self.hyper["beta2"], self.t, self.hyper["momentum_decay"]
+        m, v = self.state["exp_avg"], self.state["exp_avg_sq"]
+        mu = b1 * (1.0 - 0.5 * 0.96 ** (t * psi))
+        mu_next = b1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi))
+        mu_product = self.state.setdefault("mu_product", np.ones(1))
+        mu_product *= mu
+        mu_prod = float(mu_product[0])
+        m *= b1
+        np.multiply(g, 1.0 - b1, out=tmp)
+        m += tmp
+        v *= b2
+        np.multiply(g, g, out=tmp)
+        tmp *= 1.0 - b2
+        v += tmp
+        denom = np.divide(v, 1.0 - b2 ** t)
+        np.sqrt(denom, out=denom)
+        denom += self.hyper["eps"]
+        np.divide(g, denom, out=tmp)
+        tmp *= lr * (1.0 - mu) / (1.0 - mu_prod)
+        p -= tmp
+        np.divide(m, denom, out=tmp)
+        tmp *= lr * mu_next / (1.0 - mu_prod * mu_next)
+        p -= tmp
+
+
+OPTIMIZERS = {cls.name: cls for cls in (SGD, SGDMomentum, RMSprop, Adam, AdamW, Adagrad, NAdam)}
+ALIASES = {"momentum": "sgd_momentum", "sgdm": "sgd_momentum", "rms_prop": "rmsprop"}
+
+
+def make_optimizer(name, **hyper):
+    """Create an optimizer by (case-insensitive) name, e.g. ``make_optimizer('RMSprop', rho=0.9)``."""
+    if not isinstance(name, str):
+        raise TypeError(f"The optimizer must be a name (str), got {type(name).__name__}.")
+    key = name.strip().lower()
+    key = ALIASES.get(key, key)
+    if key not in OPTIMIZERS:
+        close = difflib.get_close_matches(key, list(OPTIMIZERS), n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        raise ValueError(f"Unknown optimizer {name!r}.{hint} Allowed: {', '.join(OPTIMIZERS)}.")
+    return OPTIMIZERS[key](**hyper)
