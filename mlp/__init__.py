@@ -15,8 +15,8 @@ from .io import from_bytes, load  # noqa: E402
 from .losses import LOSSES, compatible_losses  # noqa: E402
 from .network import MAX_PARAMS, MLP  # noqa: E402
 from .optimizers import OPTIMIZERS  # noqa: E402
-from .training import EarlyStopping, History  # noqa: E402
+from .training import EarlyStopping, History, TrainingRun  # noqa: E402
 
-__all__ = ["MLP", "load", "from_bytes", "History", "EarlyStopping", "register_activation", "parse_architecture",
+__all__ = ["MLP", "load", "from_bytes", "History", "EarlyStopping", "TrainingRun", "register_activation", "parse_architecture",
            "format_architecture", "compatible_losses", "ACTIVATIONS", "DERIVATIVES", "LOSSES", "OPTIMIZERS",
            "MAX_PARAMS", "data", "metrics", "__version__"]

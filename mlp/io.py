@@ -12,6 +12,7 @@ import io as _io
 import json
 import os
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -20,6 +21,8 @@ FORMAT_VERSION = 1
 MAX_FILE_BYTES = 1 << 30          # 1 GiB
 _MAX_JSON_BYTES = 64 << 20
 _NOT_A_MODEL = "This is not an mlp model file"
+# what reading a damaged zip entry can raise (bad CRC, broken deflate stream, truncated entry)
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError)
 
 
 def model_to_bytes(model):
@@ -30,6 +33,7 @@ def model_to_bytes(model):
         "format": FORMAT, "format_version": FORMAT_VERSION, "library_version": __version__,
         "config": model.get_config(),
         "optimizer_step": model.optimizer.t if model.optimizer else 0,
+        "rng_state": model.rng.bit_generator.state,   # so resumed training shuffles as uninterrupted training
         "preprocessor": model.preprocessor.to_config() if model.preprocessor is not None else None,
         "history": model.history.to_dict() if model.history is not None else None,
     }
@@ -60,26 +64,32 @@ def load(path):
     """Read a model file written by :meth:`MLP.save` (or the web apps' "Download model")."""
     try:
         size = os.path.getsize(path)
-    except OSError as e:
-        raise ValueError(f"Cannot open model file {os.fspath(path)!r}: {e.strerror}.") from None
-    if size > MAX_FILE_BYTES:
-        raise ValueError(f"{path!r} is {size:,} bytes; model files are limited to {MAX_FILE_BYTES:,}.")
-    with open(path, "rb") as f:
-        return from_bytes(f.read())
+        if size > MAX_FILE_BYTES:
+            raise ValueError(f"{os.fspath(path)!r} is {size:,} bytes; model files are limited to {MAX_FILE_BYTES:,}.")
+        with open(path, "rb") as f:
+            blob = f.read()
+    except OSError as e:  # missing, a directory, no permission...
+        raise ValueError(f"Cannot open model file {os.fspath(path)!r}: {e.strerror or e}.") from None
+    return from_bytes(blob)
 
 
-def _read_array(zf, name, expected_dtype):
+def _read_array(zf, name, expected_dtype, expected_size):
     info = zf.getinfo(name)
-    if info.file_size > MAX_FILE_BYTES * 4:
-        raise ValueError(f"{_NOT_A_MODEL}: entry {name} is implausibly large.")
-    with zf.open(info) as f:
-        try:
-            arr = np.lib.format.read_array(_io.BytesIO(f.read()), allow_pickle=False)
-        except (ValueError, OSError, EOFError) as e:
-            raise ValueError(f"The model file is corrupt: {name} is not a valid array ({e}).") from None
+    # an .npy of n values is its header (a few hundred bytes) plus n * itemsize: refuse anything
+    # much larger before decompressing it (zip bombs)
+    if info.file_size > expected_size * np.dtype(expected_dtype).itemsize + 65536:
+        raise ValueError(f"The model file is corrupt: entry {name} is implausibly large.")
+    try:
+        with zf.open(info) as f:
+            raw = f.read()
+        arr = np.lib.format.read_array(_io.BytesIO(raw), allow_pickle=False)
+    except (ValueError, *_ZIP_ERRORS) as e:
+        raise ValueError(f"The model file is corrupt: {name} is not a valid array ({e}).") from None
     if arr.dtype != expected_dtype or arr.ndim != 1:
         raise ValueError(f"The model file is corrupt: {name} has dtype {arr.dtype} and shape {arr.shape}, "
                          f"expected a flat {expected_dtype} array.")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"The model file is corrupt: {name} holds non-finite values (NaN or infinity).")
     return arr
 
 
@@ -106,7 +116,7 @@ def from_bytes(data):
             raise ValueError(f"{_NOT_A_MODEL}: model.json is implausibly large.")
         try:
             meta = json.loads(zf.read("model.json").decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError, zipfile.BadZipFile) as e:
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError, *_ZIP_ERRORS) as e:
             raise ValueError(f"The model file is corrupt: model.json cannot be read ({e}).") from None
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             raise ValueError(f"{_NOT_A_MODEL}: model.json has no format '{FORMAT}'.")
@@ -121,19 +131,18 @@ def from_bytes(data):
             model = MLP.from_config(config)
         except (TypeError, ValueError) as e:
             raise ValueError(f"The model file's configuration is invalid: {e}") from None
-        params = _read_array(zf, "params.npy", model.dtype)
+        params = _read_array(zf, "params.npy", model.dtype, model.n_params)
         if params.size != model.n_params:
             raise ValueError(f"The model file is corrupt: {params.size} parameters stored, the architecture "
                              f"needs {model.n_params}.")
-        if not np.isfinite(params).all():
-            raise ValueError("The model file is corrupt: it holds non-finite weights.")
         model.params[...] = params
         if model.optimizer is not None:
             state = {}
             for name in sorted(n for n in names if n.startswith("optimizer/") and n.endswith(".npy")):
                 key = name[len("optimizer/"):-len(".npy")]
-                arr = _read_array(zf, name, np.dtype(np.float64) if key == "mu_product" else model.dtype)
-                if key != "mu_product" and arr.size != model.n_params:
+                size = 1 if key == "mu_product" else model.n_params
+                arr = _read_array(zf, name, np.dtype(np.float64) if key == "mu_product" else model.dtype, size)
+                if arr.size != size:
                     raise ValueError(f"The model file is corrupt: optimizer state {key} has the wrong size.")
                 state[key] = arr
             step = meta.get("optimizer_step", 0)
@@ -141,12 +150,28 @@ def from_bytes(data):
                 model.optimizer.set_state(step, state)
             except ValueError as e:
                 raise ValueError(f"The model file is corrupt: {e}") from None
+        rng_state = meta.get("rng_state")
+        if rng_state is not None:
+            ok = (isinstance(rng_state, dict) and rng_state.get("bit_generator") == "PCG64"
+                  and isinstance(rng_state.get("state"), dict)
+                  and all(isinstance(rng_state["state"].get(k), int) for k in ("state", "inc")))
+            try:
+                if not ok:
+                    raise ValueError("unexpected fields")
+                model.rng.bit_generator.state = rng_state
+            except (TypeError, ValueError, KeyError, OverflowError):
+                raise ValueError("The model file is corrupt: its random-generator state is malformed.") from None
         if meta.get("preprocessor") is not None:
             from .data import Preprocessor
             try:
-                model.preprocessor = Preprocessor.from_config(meta["preprocessor"])
+                pre = Preprocessor.from_config(meta["preprocessor"])
             except (TypeError, ValueError, KeyError) as e:
                 raise ValueError(f"The model file's preprocessing is invalid: {e}") from None
+            if pre.is_fitted and (pre.n_inputs, pre.n_outputs) != (model.n_inputs, model.n_outputs):
+                raise ValueError(f"The model file's preprocessing is invalid: it makes {pre.n_inputs} input(s) and "
+                                 f"{pre.n_outputs} output(s), the network has {model.n_inputs} and "
+                                 f"{model.n_outputs}.")
+            model.preprocessor = pre
         if isinstance(meta.get("history"), dict):
             try:
                 model.history = History.from_dict(meta["history"])

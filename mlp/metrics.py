@@ -7,7 +7,7 @@ def confusion_matrix(y_true, y_pred, n_classes=None):
     t = np.asarray(y_true).astype(np.int64).ravel()
     p = np.asarray(y_pred).astype(np.int64).ravel()
     k = int(n_classes or max(t.max(initial=0), p.max(initial=0)) + 1)
-    return np.bincount(t * k + p, minlength=k * k).reshape(k, k)
+    return np.bincount((t * k + p).astype(np.intp), minlength=k * k).reshape(k, k)  # intp: 32-bit in Pyodide
 
 
 def accuracy(y_true, y_pred):
@@ -16,7 +16,9 @@ def accuracy(y_true, y_pred):
 
 
 def precision_recall_f1(y_true, y_pred, average="binary", n_classes=None):
-    """Precision, recall and F1. ``average='binary'`` scores class 1; ``'macro'`` averages per class.
+    """Precision, recall and F1. ``average='binary'`` scores class 1; ``'macro'`` averages per class:
+    over the classes 0..n_classes-1 when ``n_classes`` is given (scikit-learn's ``labels=range(n)``),
+    otherwise over the labels present in ``y_true`` or ``y_pred`` (scikit-learn's default).
     A class never predicted (or never present) scores 0 for that ratio, as scikit-learn's zero_division=0."""
     cm = confusion_matrix(y_true, y_pred, n_classes=n_classes or (2 if average == "binary" else None))
     tp = np.diag(cm).astype(float)
@@ -27,6 +29,9 @@ def precision_recall_f1(y_true, y_pred, average="binary", n_classes=None):
     if average == "binary":
         return float(prec[1]), float(rec[1]), float(f1[1])
     if average == "macro":
+        if not n_classes:  # only the labels that occur, as scikit-learn
+            seen = (pred + true) > 0
+            prec, rec, f1 = prec[seen], rec[seen], f1[seen]
         return float(prec.mean()), float(rec.mean()), float(f1.mean())
     raise ValueError(f"average must be 'binary' or 'macro', got {average!r}.")
 
@@ -36,7 +41,10 @@ def mae(y_true, y_pred):
 
 
 def rmse(y_true, y_pred):
-    return float(np.sqrt(((np.asarray(y_pred, float) - np.asarray(y_true, float)) ** 2).mean()))
+    """Root mean squared error (per output column, then averaged, as scikit-learn's uniform_average)."""
+    t = np.asarray(y_true, float).reshape(len(y_true), -1)
+    p = np.asarray(y_pred, float).reshape(len(y_pred), -1)
+    return float(np.sqrt(((p - t) ** 2).mean(axis=0)).mean())
 
 
 def r2(y_true, y_pred):

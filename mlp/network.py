@@ -14,7 +14,7 @@ from . import losses as L
 from . import metrics as M
 from .architecture import format_architecture, parse_architecture, to_list
 from .optimizers import make_optimizer
-from .training import EarlyStopping, History, make_schedule
+from .training import EarlyStopping, TrainingRun, make_schedule
 
 MAX_PARAMS = 50_000_000          # refuse absurd architectures before allocating memory
 _EVAL_CHUNK = 65536              # rows per chunk in predict/evaluate (bounded memory)
@@ -278,10 +278,21 @@ class MLP:
 
         ``epoch`` is an alias of ``epochs`` (the seed's name). ``batch_size=None`` is full batch; ``1`` is
         per-sample. ``lr_decay`` multiplies the learning rate after each epoch (exponential schedule);
-        ``lr_schedule`` may be 'step', 'cosine', a dict or a function. ``callbacks``: callables
-        ``cb(epoch, logs)`` called after every epoch; returning True stops training. Training also stops
-        (keeping the last finite weights) if the loss becomes NaN or infinite, or on KeyboardInterrupt.
+        ``lr_schedule`` may be 'step', 'cosine', a dict or a function of the epoch. ``early_stopping``:
+        a patience (int), a dict or :class:`EarlyStopping`. ``callbacks``: callables ``cb(epoch, logs)``
+        called after every epoch; returning True stops training. Training also stops (keeping the last
+        finite weights) if the loss becomes NaN or infinite, or on KeyboardInterrupt.
         """
+        return self.start_training(X, y, epochs, learning_rate, lr_decay, batch_size, shuffle, validation_split,
+                                   validation_data, early_stopping, callbacks, verbose, lr_schedule, metrics,
+                                   epoch).run()
+
+    def start_training(self, X, y, epochs=None, learning_rate=0.01, lr_decay=1.0, batch_size=32, shuffle=True,
+                       validation_split=0.0, validation_data=None, early_stopping=None, callbacks=None,
+                       verbose=0, lr_schedule=None, metrics=None, epoch=None):
+        """Check everything ``fit`` would, and return a :class:`TrainingRun` that trains on demand:
+        ``run.step(seconds=0.1)`` trains whole epochs for about that long (front ends that must stay
+        responsive), ``run.run()`` trains to the end. Same arguments as :meth:`fit`."""
         if epochs is None:
             epochs = 100 if epoch is None else epoch
         elif epoch is not None and epoch != epochs:
@@ -300,14 +311,14 @@ class MLP:
         schedule = make_schedule(lr_schedule, learning_rate, lr_decay, int(epochs))
         stopper = EarlyStopping.coerce(early_stopping)
         callbacks = [callbacks] if callable(callbacks) else list(callbacks or [])
-
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                 raise ValueError("validation_data must be a pair (X_val, y_val).")
             Xv = self._as_x(validation_data[0], "validation X")
             yv = self._as_y(validation_data[1], Xv.shape[0], "validation y")
         elif validation_split:
-            if not (isinstance(validation_split, (int, float)) and 0.0 < validation_split < 1.0):
+            if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float)) \
+                    or not 0.0 < validation_split < 1.0:
                 raise ValueError(f"validation_split must be a fraction in (0, 1), got {validation_split!r}.")
             n_val = int(round(X.shape[0] * validation_split))
             if n_val < 1 or n_val >= X.shape[0]:
@@ -316,85 +327,35 @@ class MLP:
             X, Xv, y, yv = X[:-n_val], X[-n_val:], y[:-n_val], y[-n_val:]  # the last rows, as Keras
         else:
             Xv = yv = None
-
-        n = X.shape[0]
-        bs = n if batch_size is None else batch_size
+        bs = X.shape[0] if batch_size is None else batch_size
         if isinstance(bs, bool) or not isinstance(bs, (int, np.integer)) or bs < 1:
             raise ValueError(f"batch_size must be a whole number >= 1 or None (full batch), got {batch_size!r}.")
-        bs = min(int(bs), n)
-        track_acc = (metrics if metrics is not None else ["accuracy"]) and self.loss in L.CLASSIFICATION
-        monitor = stopper and (stopper.monitor or ("val_loss" if Xv is not None else "loss"))
-        best, best_params, wait = math.inf, None, 0
-        history = History()
-        self.history = history
-        gather = shuffle and X.nbytes > _GATHER_BYTES
-        starts = range(0, n, bs)
-        for ep in range(int(epochs)):
-            lr = float(schedule(ep))
-            if not math.isfinite(lr) or lr < 0:
-                raise ValueError(f"The learning-rate schedule gave {lr!r} at epoch {ep}.")
-            snapshot = self.params.copy()
-            order = self.rng.permutation(n) if shuffle else None
-            if shuffle and not gather:
-                Xs, ys = X[order], y[order]
+        track_acc = bool(metrics if metrics is not None else ["accuracy"]) and self.loss in L.CLASSIFICATION
+        return TrainingRun(self, X, y, Xv, yv, epochs=int(epochs), schedule=schedule, batch_size=min(int(bs), X.shape[0]),
+                           shuffle=bool(shuffle), stopper=stopper, callbacks=callbacks, verbose=verbose,
+                           track_accuracy=track_acc)
+
+    def _train_epoch(self, X, y, lr, batch_size, shuffle, track_acc):
+        """One pass over the data. Returns (mean loss, correct count), or (bad loss, None) if it diverged."""
+        n = X.shape[0]
+        order = self.rng.permutation(n) if shuffle else None
+        gather = shuffle and X.nbytes > _GATHER_BYTES   # big data: gather each batch, never copy all of X
+        if shuffle and not gather:
+            X, y = X[order], y[order]
+        total, correct = 0.0, 0
+        for s in range(0, n, batch_size):
+            if gather:
+                idx = order[s:s + batch_size]
+                xb, yb = X[idx], y[idx]
             else:
-                Xs, ys = X, y
-            total, correct, bad = 0.0, 0, None
-            try:
-                for s in starts:
-                    if gather:
-                        idx = order[s:s + bs]
-                        xb, yb = X[idx], y[idx]
-                    else:
-                        xb, yb = Xs[s:s + bs], ys[s:s + bs]
-                    loss, out = self._train_step(xb, yb, lr)
-                    if not math.isfinite(loss):
-                        bad = loss
-                        break
-                    total += loss * xb.shape[0]
-                    if track_acc:
-                        correct += _count_correct(out, yb)
-            except KeyboardInterrupt:
-                self.params[...] = snapshot
-                history.stopped_early, history.stop_reason = True, f"interrupted during epoch {ep + 1}"
-                break
-            if bad is not None or not np.isfinite(self.params).all():
-                self.params[...] = snapshot
-                history.stopped_early = True
-                history.stop_reason = (f"the loss became {bad!r} during epoch {ep + 1} (learning rate {lr:g}); "
-                                       f"training stopped and the weights from the end of epoch {ep} were kept. "
-                                       "Try a smaller learning rate or standardized inputs.")
-                warnings.warn(history.stop_reason, RuntimeWarning, stacklevel=2)
-                break
-            logs = {"loss": total / n}
+                xb, yb = X[s:s + batch_size], y[s:s + batch_size]
+            loss, out = self._train_step(xb, yb, lr)
+            if not math.isfinite(loss):
+                return loss, None
+            total += loss * xb.shape[0]
             if track_acc:
-                logs["accuracy"] = correct / n
-            if Xv is not None:
-                logs.update({"val_" + k: v for k, v in self._scores(Xv, yv, track_acc).items()})
-            logs["lr"] = lr
-            history.append(ep + 1, logs)
-            if verbose and (verbose > 1 or ep == 0 or (ep + 1) % max(1, epochs // 10) == 0 or ep + 1 == epochs):
-                print(f"epoch {ep + 1}/{epochs} " + " ".join(f"{k}={v:.6g}" for k, v in logs.items()))
-            if stopper is not None:
-                if monitor not in logs:
-                    raise ValueError(f"early_stopping monitors {monitor!r}, which is not logged; "
-                                     f"logged: {', '.join(logs)}.")
-                if logs[monitor] < best - stopper.min_delta:
-                    best, wait, history.best_epoch = logs[monitor], 0, ep + 1
-                    best_params = self.params.copy() if stopper.restore_best_weights else None
-                else:
-                    wait += 1
-                    if wait >= stopper.patience:
-                        history.stopped_early = True
-                        history.stop_reason = (f"early stopping: {monitor} did not improve for {stopper.patience} "
-                                               f"epochs (best {best:.6g} at epoch {history.best_epoch})")
-                        if best_params is not None:
-                            self.params[...] = best_params
-                        break
-            if any(_call(cb, ep + 1, logs) for cb in callbacks):
-                history.stopped_early, history.stop_reason = True, f"stopped by a callback after epoch {ep + 1}"
-                break
-        return history
+                correct += _count_correct(out, yb)
+        return total / n, correct
 
     # ------------------------------------------------------------------ inference
     def _infer(self, a):

@@ -88,6 +88,11 @@ class SGD(Optimizer):
     defaults = {"momentum": 0.0, "nesterov": False, "weight_decay": 0.0}
     state_names = ("momentum_buffer",)
 
+    def __init__(self, **hyper):
+        super().__init__(**hyper)
+        if self.hyper["nesterov"] and not self.hyper["momentum"]:
+            raise ValueError(f"Optimizer '{self.name}': nesterov=True needs a momentum > 0 (as in PyTorch).")
+
     def _update(self, p, g, lr, tmp):
         mu = self.hyper["momentum"]
         if mu:

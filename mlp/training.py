@@ -1,5 +1,10 @@
-"""Training helpers: History, learning-rate schedules, early stopping."""
+"""The training loop around ``MLP._train_epoch``: History, learning-rate schedules, early stopping,
+callbacks, divergence and interruption handling, in a run that can be advanced a slice at a time."""
 import math
+import time
+import warnings
+
+import numpy as np
 
 
 class History:
@@ -116,3 +121,115 @@ class EarlyStopping:
 
     def __repr__(self):
         return f"EarlyStopping(patience={self.patience}, min_delta={self.min_delta}, monitor={self.monitor!r})"
+
+
+class TrainingRun:
+    """A training run created by ``MLP.start_training`` (``MLP.fit`` is ``start_training(...).run()``).
+
+    ``step(epochs=None, seconds=None)`` trains whole epochs, until ``epochs`` more are done or
+    ``seconds`` have passed, and returns; a front end calls it repeatedly and stays responsive.
+    Early stopping, the schedule and the history continue across steps exactly as in one ``fit``.
+    """
+
+    def __init__(self, model, X, y, Xv, yv, epochs, schedule, batch_size, shuffle, stopper, callbacks,
+                 verbose, track_accuracy):
+        self.model, self.X, self.y, self.Xv, self.yv = model, X, y, Xv, yv
+        self.epochs, self.schedule, self.batch_size, self.shuffle = epochs, schedule, batch_size, shuffle
+        self.stopper, self.callbacks, self.verbose, self.track_accuracy = stopper, callbacks, verbose, track_accuracy
+        self.monitor = stopper and (stopper.monitor or ("val_loss" if Xv is not None else "loss"))
+        self.best, self.best_params, self.wait = math.inf, None, 0
+        self.history = History()
+        model.history = self.history
+        self.epoch = 0       # epochs completed
+        self.done = False
+
+    def run(self):
+        """Train to the end; return the History."""
+        return self.step()
+
+    def step(self, epochs=None, seconds=None):
+        """Train up to ``epochs`` more epochs or for about ``seconds`` (at least one epoch); return the History."""
+        deadline = None if seconds is None else time.perf_counter() + float(seconds)
+        done_here = 0
+        while not self.done:
+            self._epoch()
+            done_here += 1
+            if epochs is not None and done_here >= epochs:
+                break
+            if deadline is not None and time.perf_counter() >= deadline:
+                break
+        return self.history
+
+    def stop(self, reason="stopped by the user"):
+        """End the run now, keeping the weights trained so far."""
+        if not self.done:
+            self._finish(reason)
+
+    def _finish(self, reason=None):
+        self.done = True
+        if reason:
+            self.history.stopped_early, self.history.stop_reason = True, reason
+
+    def _epoch(self):
+        model, ep = self.model, self.epoch
+        lr = float(self.schedule(ep))
+        if not math.isfinite(lr) or lr < 0:
+            raise ValueError(f"The learning-rate schedule gave {lr!r} at epoch {ep}.")
+        snapshot = model.params.copy()
+        opt = model.optimizer
+        opt_snapshot = (opt.t, {k: v.copy() for k, v in opt.state.items()})
+        try:
+            loss, correct = model._train_epoch(self.X, self.y, lr, self.batch_size, self.shuffle, self.track_accuracy)
+        except KeyboardInterrupt:
+            model.params[...] = snapshot
+            opt.set_state(*opt_snapshot)
+            return self._finish(f"interrupted during epoch {ep + 1}; the weights from the end of epoch {ep} were kept")
+        if correct is None or not np.isfinite(model.params).all():
+            model.params[...] = snapshot
+            opt.set_state(*opt_snapshot)  # the moments saw the diverging gradients too
+            self._finish(f"the loss became {loss!r} during epoch {ep + 1} (learning rate {lr:g}); training stopped "
+                         f"and the weights from the end of epoch {ep} were kept. Try a smaller learning rate or "
+                         "standardized inputs.")
+            warnings.warn(self.history.stop_reason, RuntimeWarning, stacklevel=4)
+            return None
+        logs = {"loss": loss}
+        if self.track_accuracy:
+            logs["accuracy"] = correct / self.X.shape[0]
+        if self.Xv is not None:
+            logs.update({"val_" + k: v for k, v in model._scores(self.Xv, self.yv, self.track_accuracy).items()})
+        logs["lr"] = lr
+        self.epoch = ep + 1
+        self.history.append(self.epoch, logs)
+        if self.verbose and (self.verbose > 1 or ep == 0 or self.epoch % max(1, self.epochs // 10) == 0
+                             or self.epoch == self.epochs):
+            print(f"epoch {self.epoch}/{self.epochs} " + " ".join(f"{k}={v:.6g}" for k, v in logs.items()))
+        if self.stopper is not None and self._early_stop(logs):
+            return None
+        for cb in self.callbacks:
+            stop = cb.on_epoch_end(self.epoch, logs) if hasattr(cb, "on_epoch_end") else cb(self.epoch, logs)
+            if stop:
+                return self._finish(f"stopped by a callback after epoch {self.epoch}")
+        if self.epoch >= self.epochs:
+            self._finish()
+        return None
+
+    def _early_stop(self, logs):
+        stopper, monitor = self.stopper, self.monitor
+        if monitor not in logs:
+            raise ValueError(f"early_stopping monitors {monitor!r}, which is not logged; logged: {', '.join(logs)}.")
+        if logs[monitor] < self.best - stopper.min_delta:
+            self.best, self.wait, self.history.best_epoch = logs[monitor], 0, self.epoch
+            if stopper.restore_best_weights:
+                self.best_params = self.model.params.copy()
+            return False
+        self.wait += 1
+        if self.wait < stopper.patience:
+            return False
+        if self.best_params is not None:
+            self.model.params[...] = self.best_params
+        self._finish(f"early stopping: {monitor} did not improve for {stopper.patience} epochs "
+                     f"(best {self.best:.6g} at epoch {self.history.best_epoch})")
+        return True
+
+    def __repr__(self):
+        return f"TrainingRun(epoch={self.epoch}/{self.epochs}, done={self.done})"
