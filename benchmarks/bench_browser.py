@@ -1,0 +1,124 @@
+"""Speed of the static (Pyodide) site in Chromium, against the same training in native CPython (not a test).
+
+    python benchmarks/bench_browser.py [--runs 3] [--pyodide DIR] [--site DIR]
+
+Builds the site with the local Pyodide runtime (or uses --site), serves it on 127.0.0.1 and measures with
+Debian's Chromium via Playwright:
+  * cold: time from navigation to a ready Train button in a fresh profile (goal <= 5 s);
+  * warm: the same on reload, served by the service-worker cache (goal <= 2 s);
+  * training: the default demo (circles, [2, 8, 'relu', 8, 'relu', 1, 'sigmoid'], 1000 epochs, batch 32),
+    wall clock in the page (with live charts) and the Python time inside the worker (goal <= 4 s);
+  * the same training in native CPython (webapp.session), and the browser/native ratio.
+Prints a Markdown table (medians over --runs).
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tests._browser import (PYODIDE_HINT, StaticServer, block_external, browser_skip_reason,  # noqa: E402
+                      launch_chromium, pyodide_runtime_dir)
+
+DEMO = {"arch": "[2, 8, 'relu', 8, 'relu', 1, 'sigmoid']", "epochs": 1000, "batch_size": 32}
+
+
+def native_training(runs):
+    """Seconds for the default demo in CPython: session.train alone, and through the worker glue (chunks +
+    live figures, exactly what the worker runs)."""
+    sys.path.insert(0, str(ROOT / "static"))
+    import worker_glue
+    from webapp import session
+
+    plain, glue = [], []
+    for _ in range(runs):
+        prepared = session.prepare_builtin("circles")
+        model = session.build_model(DEMO, prepared)
+        t = time.perf_counter()
+        session.train(model, prepared, DEMO)
+        plain.append(time.perf_counter() - t)
+        worker_glue.STATE = worker_glue._State()
+        worker_glue.builtin("circles")
+        t = time.perf_counter()
+        worker_glue.train_start(**DEMO)
+        while not worker_glue.train_step(0.1)["done"]:
+            pass
+        worker_glue.train_finish()
+        glue.append(time.perf_counter() - t)
+    return statistics.median(plain), statistics.median(glue)
+
+
+def browser_figures(url, runs):
+    """Cold ready, warm (service worker) ready, and training times measured in Chromium."""
+    from playwright.sync_api import sync_playwright
+
+    cold, warm, train_wall, train_py = [], [], [], []
+    with sync_playwright() as pw:
+        browser = launch_chromium(pw)
+        for _ in range(runs):
+            ctx = browser.new_context()  # fresh profile: no HTTP cache, no service worker
+            blocked = block_external(ctx)
+            page = ctx.new_page()
+            page.goto(url)
+            page.wait_for_function("window.mlpTimings && window.mlpTimings.trainReady", timeout=120_000)
+            cold.append(page.evaluate("window.mlpTimings.trainReady"))
+            page.click("#train")
+            page.wait_for_function("window.mlpTimings.lastTrain", timeout=120_000)
+            t = page.evaluate("window.mlpTimings.lastTrain")
+            train_wall.append(t["seconds"])
+            train_py.append(t["pythonSeconds"])
+            page.wait_for_selector("#offline-status[data-state=ready]", timeout=120_000)
+            page.reload()
+            page.wait_for_function("window.mlpTimings && window.mlpTimings.trainReady", timeout=120_000)
+            warm.append(page.evaluate("window.mlpTimings.trainReady"))
+            assert page.evaluate("navigator.serviceWorker.controller !== null")
+            assert not blocked, blocked
+            ctx.close()
+        browser.close()
+    med = statistics.median
+    return med(cold), med(warm), med(train_wall), med(train_py)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--pyodide", type=Path, default=None, help="local Pyodide runtime (default: as the tests)")
+    ap.add_argument("--site", type=Path, default=None, help="an already built site (skips the build)")
+    args = ap.parse_args(argv)
+    reason = browser_skip_reason()
+    if reason:
+        sys.exit(f"cannot run: {reason}")
+    site = args.site
+    tmp = None
+    if site is None:
+        runtime = args.pyodide or pyodide_runtime_dir()
+        if runtime is None:
+            sys.exit(f"cannot run: {PYODIDE_HINT}")
+        tmp = tempfile.TemporaryDirectory(prefix="mlp-site-")
+        site = Path(tmp.name) / "site"
+        subprocess.run([sys.executable, str(ROOT / "static" / "build.py"), "--out", str(site),
+                        "--pyodide", str(runtime)], check=True, stdout=subprocess.DEVNULL)
+    with StaticServer(site) as server:
+        cold, warm, wall, py = browser_figures(server.url, args.runs)
+    native, native_glue = native_training(args.runs)
+    print(f"Browser build, Chromium (median of {args.runs}):\n")
+    print("| measure | browser | goal | native CPython | browser / native |")
+    print("|---|---|---|---|---|")
+    print(f"| navigation → Train ready, cold | {cold:.2f} s | ≤ 5 s | | |")
+    print(f"| navigation → Train ready, service-worker cache | {warm:.2f} s | ≤ 2 s | | |")
+    print(f"| default demo, 1000 epochs: Python time in the worker | {py:.2f} s | ≤ 4 s | {native:.2f} s "
+          f"(session.train) | {py / native:.1f}× |")
+    print(f"| default demo, wall clock with live charts | {wall:.2f} s | | {native_glue:.2f} s (glue, same chunks "
+          f"and figures) | {wall / native_glue:.1f}× |")
+    if tmp is not None:
+        tmp.cleanup()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+// Web Worker: runs Pyodide + the real `mlp` engine. All ML, data and chart logic is Python (worker_glue.py);
+// this file only moves messages. Protocol (page -> worker): {id, cmd, args, data?}; replies:
+// {type: "reply", id, ok, result | error}, plus {type: "status"}, {type: "ready"}, {type: "progress"}.
+"use strict";
+
+importScripts("config.js");
+const CFG = self.MLP_CONFIG;
+const PYODIDE_URL = new URL(CFG.pyodideURL, self.location.href).href;
+const APP_DIR = "/home/pyodide/mlp_app";
+const STEP_SECONDS = 0.1; // one training chunk; the worker reads its messages (Stop) between chunks
+
+let glue = null;
+let stopRequested = false;
+let queue = Promise.resolve(); // commands run one at a time; "stop" bypasses the queue
+
+function post(msg) {
+  self.postMessage(msg);
+}
+
+// Call the glue: Python returns a JSON string {ok, result | error}.
+function callGlue(cmd, args, data) {
+  const out = glue.call(cmd, JSON.stringify(args || {}), data === undefined ? null : data);
+  return JSON.parse(out);
+}
+
+async function boot() {
+  const t0 = performance.now();
+  const phases = {}; // seconds since the worker started, for the benchmark
+  const mark = (name) => { phases[name] = (performance.now() - t0) / 1000; };
+  try {
+    post({ type: "status", text: "loading Python…" });
+    const appZip = fetch("app.zip").then((r) => {
+      if (!r.ok) throw new Error(`app.zip: HTTP ${r.status}`);
+      return r.arrayBuffer();
+    });
+    importScripts(PYODIDE_URL + "pyodide.js");
+    mark("pyodide.js");
+    // packages: NumPy downloads while the interpreter boots (faster than loadPackage afterwards).
+    const py = await loadPyodide({
+      indexURL: PYODIDE_URL, packages: ["numpy"],
+      stdout: (s) => console.log(s), stderr: (s) => console.warn(s),
+    });
+    mark("runtime");
+    post({ type: "status", text: "loading the engine…" });
+    py.unpackArchive(await appZip, "zip", { extractDir: APP_DIR });
+    py.runPython(`import sys\nif ${JSON.stringify(APP_DIR)} not in sys.path: sys.path.insert(0, ${JSON.stringify(APP_DIR)})`);
+    glue = py.pyimport("worker_glue");
+    mark("engine");
+    const info = callGlue("info", {});
+    if (!info.ok) throw new Error(info.error);
+    post({ type: "ready", info: info.result, seconds: (performance.now() - t0) / 1000, phases });
+  } catch (err) {
+    post({ type: "fatal", error: String(err && err.message ? err.message : err) });
+  }
+}
+
+// Training: chunks of epochs; between chunks the worker yields to its event loop so "stop" gets through.
+async function train(args) {
+  stopRequested = false;
+  let r = callGlue("train_start", args);
+  if (!r.ok) return r;
+  while (true) {
+    r = callGlue("train_step", { seconds: STEP_SECONDS });
+    if (!r.ok) return r;
+    post({ type: "progress", ...r.result });
+    if (r.result.done || stopRequested) break;
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  }
+  return callGlue("train_finish", { stopped: stopRequested });
+}
+
+async function handle(msg) {
+  const { id, cmd, args, data } = msg;
+  let reply;
+  try {
+    if (!glue) throw new Error("the Python runtime is not ready");
+    const bytes = data ? new Uint8Array(data) : undefined;
+    reply = cmd === "train" ? await train(args) : callGlue(cmd, args, bytes);
+  } catch (err) {
+    reply = { ok: false, error: String(err && err.message ? err.message : err) };
+  }
+  post({ type: "reply", id, ...reply });
+}
+
+self.onmessage = (event) => {
+  const msg = event.data;
+  if (msg.cmd === "stop") {
+    stopRequested = true;
+    return;
+  }
+  queue = queue.then(() => handle(msg));
+};
+
+const booted = boot();
+queue = booted;

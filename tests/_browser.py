@@ -1,0 +1,131 @@
+"""Shared helpers for browser tests: Debian's Chromium driven by Playwright, and a local static server.
+
+`npx playwright install` cannot download browsers here, so tests launch the system Chromium
+(``shutil.which("chromium")``) with flags that keep it from calling home. Import-safe without Playwright.
+"""
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import shutil
+import threading
+from pathlib import Path
+from urllib.parse import urlsplit
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+PYODIDE_VERSION = "0.27.7"
+PYODIDE_HINT = (
+    f"no local Pyodide {PYODIDE_VERSION} runtime: set MLP_PYODIDE_DIR or assemble one at "
+    f"~/.cache/mlp/pyodide-{PYODIDE_VERSION} with `../shared/tools/pyodide-dist SNAPSHOT OUT_DIR`, where SNAPSHOT "
+    "is the git dir of the fetched github:YassineElbouchaibi/pyodide-dist snapshot (see README, browser build)")
+MIME_TYPES = {".wasm": "application/wasm", ".mjs": "text/javascript", ".js": "text/javascript",
+              ".json": "application/json", ".webmanifest": "application/manifest+json",
+              ".svg": "image/svg+xml", ".zip": "application/zip", ".whl": "application/zip"}
+
+
+def chromium_path() -> str | None:
+    """Path of the system Chromium, or None."""
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def playwright_available() -> bool:
+    """True when the Playwright Python package can be imported."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def browser_skip_reason() -> str | None:
+    """Why browser tests cannot run here (None when they can)."""
+    if not playwright_available():
+        return "Playwright is not installed (pip install playwright)"
+    if not chromium_path():
+        return "no chromium on PATH (Debian: apt-get install chromium)"
+    return None
+
+
+def launch_chromium(playwright, headless: bool = True, **kwargs):
+    """Launch the system Chromium with the project's flags (extra ``args`` are appended)."""
+    args = CHROMIUM_ARGS + list(kwargs.pop("args", []))
+    return playwright.chromium.launch(executable_path=chromium_path(), headless=headless, args=args, **kwargs)
+
+
+def pyodide_runtime_dir() -> Path | None:
+    """The local Pyodide runtime ($MLP_PYODIDE_DIR or ~/.cache/mlp/pyodide-0.27.7) if complete, else None."""
+    env = os.environ.get("MLP_PYODIDE_DIR")
+    path = Path(env).expanduser() if env else Path.home() / ".cache" / "mlp" / f"pyodide-{PYODIDE_VERSION}"
+    needed = ("pyodide.js", "pyodide.asm.js", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json")
+    if all((path / f).is_file() for f in needed) and any(path.glob("numpy-*.whl")):
+        return path
+    return None
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """Static file handler with correct MIME types, no caching and no request logging."""
+
+    extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map, **MIME_TYPES}
+
+    def end_headers(self):
+        self.send_header("Cache-Control", "no-cache")
+        super().end_headers()
+
+    def log_message(self, format, *args):  # noqa: A002 - signature of the base class
+        pass
+
+
+class StaticServer:
+    """A threaded HTTP server for a directory on 127.0.0.1 (random free port); ``stop()`` takes it offline."""
+
+    def __init__(self, directory, host: str = "127.0.0.1", port: int = 0):
+        handler = functools.partial(_QuietHandler, directory=str(directory))
+        self.httpd = http.server.ThreadingHTTPServer((host, port), handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self.url = f"http://{host}:{self.port}/"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+        self.running = True
+
+    def stop(self):
+        """Shut the server down and close its socket (new connections are refused)."""
+        if self.running:
+            self.httpd.shutdown()
+            self.httpd.server_close()
+            self.thread.join(timeout=5)
+            self.running = False
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def block_external(context, allowed_hosts=("127.0.0.1",)) -> list[str]:
+    """Abort every request of ``context`` to a host other than ``allowed_hosts``; return the list of the
+    blocked URLs (filled as they happen) so a test can assert it stays empty."""
+    blocked: list[str] = []
+
+    def handler(route):
+        url = route.request.url
+        parts = urlsplit(url)
+        if parts.scheme in ("http", "https", "ws", "wss") and parts.hostname not in allowed_hosts:
+            blocked.append(url)
+            route.abort()
+        else:
+            route.continue_()
+
+    context.route("**/*", handler)
+
+    def watch(request):
+        parts = urlsplit(request.url)
+        if parts.scheme in ("http", "https", "ws", "wss") and parts.hostname not in allowed_hosts \
+                and request.url not in blocked:
+            blocked.append(request.url)
+
+    context.on("request", watch)
+    return blocked

@@ -1,0 +1,177 @@
+"""The Streamlit app in a real browser: Playwright drives Debian's chromium against a live
+`streamlit run webapp/app.py` server started here on a free 127.0.0.1 port."""
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import mlp
+from tests._browser import browser_skip_reason, launch_chromium
+from tests.test_session import labelled_csv
+
+pytestmark = pytest.mark.browser
+ROOT = Path(__file__).resolve().parents[1]
+WAIT = 30_000  # ms, generous for a loaded CI machine
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    """A live Streamlit server for the app; yields its URL."""
+    reason = browser_skip_reason()
+    if reason:
+        pytest.skip(f"browser test skipped: {reason}")
+    port = _free_port()
+    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "webapp" / "app.py"),
+           "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port),
+           "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(url + "_stcore/health", timeout=2) as r:
+                if r.read().strip() == b"ok":
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("streamlit server did not start:\n" + proc.stdout.read().decode(errors="replace"))
+        time.sleep(0.2)
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture(scope="module")
+def browser(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = launch_chromium(p)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh browser context (= a new Streamlit session) per test."""
+    ctx = browser.new_context(accept_downloads=True, viewport={"width": 1400, "height": 1000})
+    ctx.set_default_timeout(WAIT)
+    pg = ctx.new_page()
+    yield pg
+    ctx.close()
+
+
+def _train_button(page):
+    return page.get_by_role("button", name="Train", exact=True)
+
+
+def _download(page, label, path):
+    with page.expect_download() as d:
+        page.get_by_role("button", name=label, exact=True).click()
+    d.value.save_as(path)
+    return path
+
+
+def _upload_csv(page, name, data):
+    page.locator('[data-testid="stSidebar"]').get_by_text("Upload CSV", exact=True).first.click()
+    page.locator('[data-testid="stSidebar"] input[type="file"]').set_input_files(
+        files=[{"name": name, "mimeType": "text/csv", "buffer": data}])
+
+
+def _open_and_train(page, url):
+    """Open the app, click Train on the default; returns (seconds to the Train button, total seconds)."""
+    t0 = time.perf_counter()
+    page.goto(url)
+    _train_button(page).wait_for()
+    t1 = time.perf_counter()
+    _train_button(page).click()
+    page.get_by_role("button", name="Download model", exact=True).wait_for()
+    return t1 - t0, time.perf_counter() - t0
+
+
+def test_open_train_default_download_and_load(server, browser, page, tmp_path, capsys):
+    ready, total = _open_and_train(page, server)
+    # a second visitor (new session, empty browser cache) on the now-warm server
+    ctx = browser.new_context()
+    ctx.set_default_timeout(WAIT)
+    ready2, total2 = _open_and_train(ctx.new_page(), server)
+    ctx.close()
+    with capsys.disabled():
+        print(f"\n[browser] open page -> trained default model: {total:.2f} s on a cold server "
+              f"(Train button after {ready:.2f} s); {total2:.2f} s warm (button after {ready2:.2f} s)")
+    page.get_by_text("accuracy (test)").wait_for()
+    assert page.get_by_text("Decision boundary").count() >= 1
+
+    model = mlp.load(_download(page, "Download model", tmp_path / "model.mlp"))
+    assert model.n_inputs == 2 and model.preprocessor.features == ["x1", "x2"]
+    preds = mlp.data.read_csv(_download(page, "Download predictions (CSV)", tmp_path / "pred.csv"))
+    assert preds.columns == ["split", "x1", "x2", "y", "predicted_y", "p(0)", "p(1)"]
+    # the downloaded model reproduces the app's predictions from raw columns
+    mine = model.predict(model.preprocessor.transform_X(preds))[:, 0]
+    np.testing.assert_allclose(mine, np.asarray(preds.column("p(1)"), float), atol=1e-6)
+    test = [r for r in zip(preds.column("split"), preds.column("y"), preds.column("predicted_y")) if r[0] == "test"]
+    assert np.mean([y == p for _, y, p in test]) >= 0.95
+
+
+def test_upload_csv_with_string_labels_and_train(server, page):
+    page.goto(server)
+    _train_button(page).wait_for()
+    _upload_csv(page, "iris_like.csv", labelled_csv())
+    page.get_by_text("Data preview").wait_for()
+    page.get_by_text("iris_like.csv: binary classification").wait_for()
+    _train_button(page).click()
+    page.get_by_role("button", name="Download model", exact=True).wait_for()
+    page.get_by_text("Confusion matrix (test)").first.wait_for()
+    assert page.get_by_text("virginica").count() >= 1
+
+
+def test_broken_csv_shows_error_and_app_keeps_working(server, page):
+    page.goto(server)
+    _train_button(page).wait_for()
+    _upload_csv(page, "broken.csv", b"a,b,c\n1,2,3\n4,5\n6,7,8\n")
+    err = page.locator('[data-testid="stAlertContentError"]')
+    err.first.wait_for()
+    assert "line 3 has 2 fields" in err.first.inner_text()
+    page.locator('[data-testid="stSidebar"] input[type="file"]').set_input_files(
+        files=[{"name": "good.csv", "mimeType": "text/csv", "buffer": labelled_csv(sep=";")}])
+    page.get_by_text("good.csv: binary classification").wait_for()
+    _train_button(page).click()
+    page.get_by_role("button", name="Download model", exact=True).wait_for()
+
+
+def test_stop_keeps_the_model_trained_so_far(server, page, tmp_path):
+    page.goto(server)
+    arch = page.get_by_role("textbox", name="Architecture")
+    arch.fill("[2, 256, 'relu', 256, 'relu', 1, 'sigmoid']")
+    arch.press("Enter")
+    page.get_by_text("66,817 parameters").wait_for()
+    epochs = page.get_by_role("spinbutton", name="Epochs")
+    epochs.fill("10000")
+    epochs.press("Enter")
+    page.wait_for_timeout(300)
+    _train_button(page).click()
+    page.get_by_text(re.compile(r"Epoch \d+/10000")).first.wait_for()  # live progress
+    page.get_by_role("button", name="Stop", exact=True).click()
+    page.get_by_text("the model trained so far is kept").first.wait_for()
+    model = mlp.load(_download(page, "Download model", tmp_path / "stopped.mlp"))
+    assert 0 < len(model.history.epochs) < 10000

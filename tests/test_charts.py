@@ -1,0 +1,88 @@
+"""webapp.charts: pure Plotly figure dicts (JSON-safe, valid for Plotly, no UI imports)."""
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from webapp import charts
+
+go = pytest.importorskip("plotly.graph_objects")
+
+
+def _valid(fig):
+    """The dict is plain JSON and Plotly accepts it (strict schema validation)."""
+    text = json.dumps(fig, allow_nan=False)
+    assert json.loads(text) == fig
+    go.Figure(fig)
+    return fig
+
+
+def test_loss_figure_single_history_and_nan():
+    fig = _valid(charts.loss_figure({"loss": [1.0, 0.5, float("nan")], "val_loss": [1.1, 0.7, 0.6]}))
+    train, val = fig["data"]
+    assert train["y"] == [1.0, 0.5, None] and train["x"] == [1, 2, 3]
+    assert val["line"]["dash"] == "dash" and val["line"]["color"] == train["line"]["color"]
+
+
+def test_loss_figure_overlays_runs_with_distinct_colours():
+    runs = [("#1", {"loss": [3, 2, 1]}), ("#2", {"loss": [2, 1], "val_loss": [2.5, 1.5]})]
+    fig = _valid(charts.loss_figure(runs))
+    assert [t["name"] for t in fig["data"]] == ["#1 train", "#2 train", "#2 validation"]
+    assert fig["data"][0]["line"]["color"] != fig["data"][1]["line"]["color"]
+    assert _valid(charts.loss_figure({"a": {"loss": [1]}, "b": {"loss": [2]}}))["data"][1]["name"] == "b train"
+
+
+def test_decision_boundary_binary_and_multiclass():
+    xs, ys = np.linspace(-1, 1, 5), np.linspace(-2, 2, 4)
+    X = np.array([[0.0, 0.0], [0.5, 1.0], [-0.5, -1.0]])
+    fig = _valid(charts.decision_boundary_figure(xs, ys, np.full((4, 5), 0.3), X, [0, 1, 1], ["no", "yes"],
+                                                 X_test=X[:1], y_test=[1], feature_names=["a", "b"]))
+    heat = fig["data"][0]
+    assert heat["type"] == "heatmap" and len(heat["z"]) == 4 and len(heat["z"][0]) == 5
+    assert (heat["zmin"], heat["zmax"]) == (0.0, 1.0)
+    assert [t["name"] for t in fig["data"][1:]] == ["no (train)", "yes (train)", "yes (test)"]
+    assert fig["layout"]["xaxis"]["title"]["text"] == "a" and fig["layout"]["xaxis"]["range"] == [-1.0, 1.0]
+    z = np.arange(20).reshape(4, 5) % 3
+    fig = _valid(charts.decision_boundary_figure(xs, ys, z, X, [0, 1, 2], ["a", "b", "c"]))
+    assert fig["data"][0]["zmax"] == 2.5 and fig["data"][0]["showscale"] is False
+
+
+def test_regression_and_confusion_figures():
+    x = np.linspace(0, 1, 10)
+    fig = _valid(charts.fitted_curve_figure(x, x ** 2, x, x ** 2 + 0.1, x[:3], x[:3], "x", "y"))
+    assert [t["mode"] for t in fig["data"]] == ["markers", "markers", "lines"]
+    fig = _valid(charts.predicted_vs_actual_figure([1, 2, 3], [1.1, 2.2, 2.9], [4], [3.5]))
+    ideal = fig["data"][-1]
+    assert ideal["x"] == [1.0, 4.0] and ideal["y"] == [1.0, 4.0]
+    fig = _valid(charts.confusion_matrix_figure([[5, 1], [0, 4]], ["cat", "dog"]))
+    assert fig["data"][0]["text"] == [["5", "1"], ["0", "4"]]
+    assert fig["layout"]["yaxis"]["autorange"] == "reversed"
+
+
+def test_data_figure_classification_and_regression():
+    fig = _valid(charts.data_figure(np.array([[0, 0], [1, 1]]), [0, 1], "binary", ["a", "b"]))
+    assert [t["name"] for t in fig["data"]] == ["a", "b"]
+    fig = _valid(charts.data_figure(np.array([0.0, 1.0]), [2.0, math.inf], "regression"))
+    assert fig["data"][0]["y"] == [2.0, None]
+
+
+def test_shared_modules_import_no_ui_libraries():
+    """charts and session are reused by the Pyodide build: no streamlit, plotly or pandas."""
+    code = ("import sys, webapp.charts, webapp.session; "
+            "print([m for m in ('streamlit', 'plotly', 'pandas') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_surface_figure_shares_the_colour_range():
+    xs, ys = np.linspace(0, 1, 3), np.linspace(0, 2, 4)
+    X = np.array([[0.1, 0.2], [0.9, 1.5]])
+    fig = _valid(charts.surface_figure(xs, ys, np.full((4, 3), 2.0), X, [1.0, 5.0], X[:1], [3.0],
+                                       feature_names=["a", "b"], target_name="price"))
+    heat, train, test = fig["data"]
+    assert (heat["zmin"], heat["zmax"]) == (1.0, 5.0)
+    assert train["marker"]["color"] == [1.0, 5.0] and train["marker"]["cmax"] == 5.0
+    assert test["marker"]["symbol"] == "diamond" and heat["colorbar"]["title"]["text"] == "price"

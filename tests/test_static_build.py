@@ -1,0 +1,413 @@
+"""CPython tests of the static (Pyodide) build: static/build.py and the worker glue static/worker_glue.py.
+
+The glue is the Python that runs in the browser's Web Worker; here it runs under CPython with the same
+engine and session code, so its behaviour (errors, chunked training, model files) is checked without a browser.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import importlib
+import json
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+STATIC = ROOT / "static"
+sys.path[:0] = [str(STATIC), str(ROOT)]
+
+build = importlib.import_module("build")
+glue = importlib.import_module("worker_glue")
+
+import mlp  # noqa: E402
+from webapp import session  # noqa: E402
+
+ARCH = "[2, 8, 'relu', 8, 'relu', 1, 'sigmoid']"
+FRUIT_CSV = "\n".join(["weight,colour,sweet,fruit"] + [
+    f"{100 + 7 * i % 60},{['red', 'green', 'yellow'][i % 3]},{(i * 13) % 10 / 10},"
+    f"{['apple', 'pear', 'banana'][(i + (i // 7)) % 3]}" for i in range(90)]) + "\n"
+
+
+# ---------------------------------------------------------------- helpers
+
+def _call(cmd, data=None, **args):
+    """Run a glue command the way the worker does; return the decoded reply."""
+    out = glue.call(cmd, json.dumps(args), data)
+    assert isinstance(out, str)
+    return json.loads(out)
+
+
+def _ok(cmd, data=None, **args):
+    reply = _call(cmd, data, **args)
+    assert reply["ok"], reply
+    return reply["result"]
+
+
+@pytest.fixture(autouse=True)
+def fresh_state(monkeypatch):
+    """Each test starts with an empty page state."""
+    monkeypatch.setattr(glue, "STATE", glue._State())
+
+
+def _fake_root(tmp_path, plotly=True):
+    """A copy of the project sources (engine, webapp, static sources) with a fake vendored Plotly."""
+    root = tmp_path / "src"
+    shutil.copytree(ROOT / "mlp", root / "mlp", ignore=shutil.ignore_patterns("__pycache__"))
+    (root / "webapp").mkdir()
+    for name in ("__init__.py", "session.py", "charts.py", "app.py"):
+        if (ROOT / "webapp" / name).exists():
+            shutil.copy(ROOT / "webapp" / name, root / "webapp" / name)
+    shutil.copytree(STATIC, root / "static", ignore=shutil.ignore_patterns("node_modules", "__pycache__"))
+    if plotly:
+        target = root / "static" / build.PLOTLY_REL
+        target.parent.mkdir(parents=True)
+        target.write_text("/* fake plotly */ window.Plotly = {};\n")
+    return root
+
+
+def _fake_runtime(tmp_path, version="0.27.7", corrupt=False):
+    """A minimal stand-in for a Pyodide distribution (dummy core files, a lock listing numpy)."""
+    rt = tmp_path / "runtime"
+    rt.mkdir()
+    for name in build.PYODIDE_CORE:
+        if name != "pyodide-lock.json":
+            (rt / name).write_bytes(b"fake " + name.encode())
+    wheel = b"fake numpy wheel"
+    (rt / "numpy-2.0.2-cp312-cp312-pyodide_2024_0_wasm32.whl").write_bytes(wheel)
+    (rt / "unrelated-1.0-py3-none-any.whl").write_bytes(b"not needed")
+    digest = hashlib.sha256(b"other" if corrupt else wheel).hexdigest()
+    lock = {"info": {"version": version}, "packages": {
+        "numpy": {"file_name": "numpy-2.0.2-cp312-cp312-pyodide_2024_0_wasm32.whl", "sha256": digest,
+                  "depends": []}}}
+    (rt / "pyodide-lock.json").write_text(json.dumps(lock))
+    return rt
+
+
+# ---------------------------------------------------------------- build.py
+
+def test_python_sources_pack_engine_helpers_and_glue():
+    files = build.python_sources(ROOT)
+    assert "mlp/__init__.py" in files and "mlp/network.py" in files
+    assert {"webapp/session.py", "webapp/charts.py", "webapp/__init__.py", "worker_glue.py"} <= set(files)
+    assert "webapp/app.py" not in files  # the Streamlit UI is not shipped
+    assert b"streamlit" not in files["webapp/__init__.py"]
+    assert not any("__pycache__" in name for name in files)
+
+
+def test_streamlit_importing_webapp_init_is_replaced(tmp_path):
+    root = _fake_root(tmp_path)
+    (root / "webapp" / "__init__.py").write_text("import streamlit\n")
+    files = build.python_sources(root)
+    assert b"streamlit" not in files["webapp/__init__.py"]
+
+
+def test_zip_is_deterministic_and_unpackable():
+    files = {"b.py": b"x = 1\n", "a/c.py": b"y = 2\n"}
+    first, second = build.make_zip(files), build.make_zip(dict(reversed(list(files.items()))))
+    assert first == second
+    with zipfile.ZipFile(__import__("io").BytesIO(first)) as zf:
+        assert zf.namelist() == ["a/c.py", "b.py"]
+        assert zf.read("b.py") == b"x = 1\n"
+
+
+def test_build_cdn_site(tmp_path):
+    root = _fake_root(tmp_path)
+    out = tmp_path / "site"
+    summary = build.build(out, None, root=root)
+    for name in ("index.html", "app.js", "worker.js", "style.css", "sw.js", "config.js", "app.zip",
+                 "vendor/plotly.min.js"):
+        assert (out / name).is_file(), name
+    assert not (out / "pyodide").exists()
+    config = (out / "config.js").read_text()
+    assert build.PYODIDE_CDN in config and summary["offline"] is False
+    sw = (out / "sw.js").read_text()
+    assert "__CACHE_VERSION__" not in sw and "/*__PRECACHE__*/" not in sw and "__RUNTIME_PREFIX__" not in sw
+    assert summary["version"] in sw
+    precache = json.loads(sw.split("const PRECACHE = ", 1)[1].split(";\n", 1)[0])
+    assert "app.zip" in precache and "index.html" in precache and "./" in precache
+    # the public build caches the CDN runtime too, so it works offline after one visit
+    assert build.PYODIDE_CDN + "pyodide.asm.wasm" in precache
+    assert any(u.startswith(build.PYODIDE_CDN + "numpy-") for u in precache)
+    with zipfile.ZipFile(out / "app.zip") as zf:
+        assert "worker_glue.py" in zf.namelist() and "mlp/io.py" in zf.namelist()
+
+
+def test_site_urls_are_relative_and_plotly_is_vendored(tmp_path):
+    root = _fake_root(tmp_path)
+    out = tmp_path / "site"
+    build.build(out, None, root=root)
+    html = (out / "index.html").read_text()
+    import re
+    refs = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert refs and all(not r.startswith(("/", "http:", "https:", "//")) for r in refs), refs
+    assert "vendor/plotly.min.js" in refs
+    for f in ("app.js", "worker.js", "index.html"):
+        text = (out / f).read_text()
+        assert "cdn.plot.ly" not in text and "unpkg.com" not in text
+    for rel in refs:
+        assert (out / rel).is_file(), rel
+
+
+def test_build_with_local_runtime(tmp_path):
+    root = _fake_root(tmp_path)
+    rt = _fake_runtime(tmp_path)
+    out = tmp_path / "site"
+    summary = build.build(out, rt, root=root)
+    assert summary["offline"] is True
+    names = sorted(p.name for p in (out / "pyodide").iterdir())
+    assert "numpy-2.0.2-cp312-cp312-pyodide_2024_0_wasm32.whl" in names
+    assert "unrelated-1.0-py3-none-any.whl" not in names
+    assert set(build.PYODIDE_CORE) <= set(names)
+    assert '"pyodideURL": "pyodide/"' in (out / "config.js").read_text()
+    sw = (out / "sw.js").read_text()
+    assert "pyodide/pyodide.asm.wasm" in sw and "cdn.jsdelivr.net/pyodide/v0.27.7/full/pyodide" not in \
+        sw.split("const PRECACHE = ", 1)[1].split(";\n", 1)[0]
+
+
+@pytest.mark.parametrize("problem, message", [("missing", "missing"), ("version", "0.26.0"),
+                                              ("sha", "sha256")])
+def test_bad_runtime_is_refused(tmp_path, problem, message):
+    rt = _fake_runtime(tmp_path, version="0.26.0" if problem == "version" else "0.27.7",
+                       corrupt=problem == "sha")
+    if problem == "missing":
+        (rt / "pyodide.asm.wasm").unlink()
+    with pytest.raises(build.BuildError, match=message):
+        build.pyodide_files(rt)
+
+
+def test_rebuild_wipes_own_output_but_not_foreign_dirs(tmp_path):
+    root = _fake_root(tmp_path)
+    out = tmp_path / "site"
+    build.build(out, None, root=root)
+    (out / "stale.txt").write_text("old")
+    build.build(out, None, root=root)
+    assert not (out / "stale.txt").exists()
+    foreign = tmp_path / "precious"
+    foreign.mkdir()
+    (foreign / "keep.txt").write_text("mine")
+    with pytest.raises(build.BuildError, match="not empty"):
+        build.build(foreign, None, root=root)
+    assert (foreign / "keep.txt").read_text() == "mine"
+    with pytest.raises(build.BuildError, match="static"):
+        build.build(root / "static" / "out", None, root=root)
+
+
+def test_same_sources_same_version(tmp_path):
+    root = _fake_root(tmp_path)
+    v1 = build.build(tmp_path / "a", None, root=root)["version"]
+    v2 = build.build(tmp_path / "b", None, root=root)["version"]
+    (root / "static" / "style.css").write_text("body {}\n")
+    v3 = build.build(tmp_path / "c", None, root=root)["version"]
+    assert v1 == v2 != v3
+
+
+def test_npm_ci_runs_when_plotly_missing(tmp_path):
+    root = _fake_root(tmp_path, plotly=False)
+    fake_npm = tmp_path / "npm"
+    fake_npm.write_text("#!/bin/sh\n[ \"$1\" = ci ] || exit 3\n"
+                        "mkdir -p node_modules/plotly.js-dist-min && echo '/*p*/' > "
+                        "node_modules/plotly.js-dist-min/plotly.min.js\n")
+    fake_npm.chmod(0o755)
+    path = build.ensure_plotly(root / "static", npm=str(fake_npm))
+    assert path.read_text().strip() == "/*p*/"
+    failing = tmp_path / "npm-fail"
+    failing.write_text("#!/bin/sh\nexit 1\n")
+    failing.chmod(0o755)
+    shutil.rmtree(root / "static" / "node_modules")
+    with pytest.raises(build.BuildError, match="npm ci"):
+        build.ensure_plotly(root / "static", npm=str(failing))
+
+
+def test_cli_reports_errors_with_exit_code(tmp_path, capsys):
+    code = build.main(["--out", str(tmp_path / "o"), "--pyodide", str(tmp_path / "nowhere")])
+    assert code == 2
+    assert "not a Pyodide runtime" in capsys.readouterr().err
+
+
+def test_package_json_pins_plotly_and_lock_matches():
+    pkg = json.loads((STATIC / "package.json").read_text())
+    version = pkg["dependencies"]["plotly.js-dist-min"]
+    assert version[0].isdigit(), "pin an exact version"
+    lock = json.loads((STATIC / "package-lock.json").read_text())
+    assert lock["packages"]["node_modules/plotly.js-dist-min"]["version"] == version
+
+
+def test_javascript_parses():
+    node = shutil.which("node")
+    if not node:
+        pytest.skip("node is not installed")
+    for name in ("app.js", "worker.js", "sw.js"):
+        proc = subprocess.run([node, "--check", str(STATIC / name)], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+
+
+# ---------------------------------------------------------------- worker glue
+
+def test_info_lists_choices():
+    info = _ok("info")
+    assert "circles" in info["datasets"] and "adam" in info["optimizers"]
+    assert info["defaults"]["training"]["epochs"] == 1000
+    assert info["versions"]["numpy"] == np.__version__
+
+
+def test_builtin_data_and_architecture_check():
+    summary = _ok("builtin", name="circles", n_samples=200, noise=0.1, seed=1, test_size=0.2)
+    assert summary["n_inputs"] == 2 and summary["task"] == "binary"
+    assert summary["default_arch"] == ARCH and summary["figure"]["data"]
+    res = _ok("check_arch", text=ARCH)
+    assert res["ok"] and res["default_loss"] == "bce" and "bce" in res["losses"]
+    bad = _ok("check_arch", text="[2, 8, 'rel")
+    assert not bad["ok"] and bad["error"] and "Traceback" not in bad["error"]
+    wrong = _ok("check_arch", text="[3, 4, 'relu', 1, 'sigmoid']")
+    assert not wrong["ok"] and wrong["fixed"]
+
+
+def test_user_errors_are_messages_not_tracebacks():
+    reply = _call("builtin", name="nope")
+    assert not reply["ok"] and "nope" in reply["error"] and "Traceback" not in reply["error"]
+    assert not _call("train_start", arch=ARCH)["ok"]  # no data yet
+    assert "Unknown command" in _call("frobnicate")["error"]
+    _ok("builtin", name="circles")
+    reply = _call("train_start", arch="[2, 8, 'reluu', 1, 'sigmoid']", epochs=5)
+    assert not reply["ok"] and "reluu" in reply["error"]
+    reply = _call("train_start", arch=ARCH, early_stopping=5)
+    assert not reply["ok"] and "early_stopping" in reply["error"]
+
+
+def test_internal_errors_are_reported_and_page_keeps_working(monkeypatch):
+    def boom(**kw):
+        raise RuntimeError("kaput")
+    monkeypatch.setitem(glue.COMMANDS, "info", boom)
+    reply = _call("info")
+    assert not reply["ok"] and reply["kind"] == "internal" and "kaput" in reply["error"]
+    assert _ok("builtin", name="moons")["n_inputs"] == 2
+
+
+def _train(seconds=0.05, **cfg):
+    start = _ok("train_start", **cfg)
+    steps = 0
+    while True:
+        prog = _ok("train_step", seconds=seconds)
+        steps += 1
+        if prog["done"]:
+            break
+    return start, steps, prog
+
+
+def test_chunked_training_equals_one_session_train():
+    """Chunks of epochs give exactly the model of a single session.train call (optimizer state, RNG, lr)."""
+    _ok("builtin", name="circles", n_samples=200, seed=3)
+    cfg = {"arch": ARCH, "epochs": 60, "batch_size": 16, "learning_rate": 0.02, "lr_decay": 0.98,
+           "optimizer": "adam", "seed": 5}
+    job = glue._TrainJob(cfg, glue.STATE.prepared)
+    steps = 0
+    while not job.done:
+        job.step(0.0)  # one epoch per chunk: the most chunks possible
+        steps += 1
+    assert steps == 60
+    ref = session.build_model(cfg, glue.STATE.prepared)
+    hist = session.train(ref, glue.STATE.prepared, cfg)
+    np.testing.assert_array_equal(job.model.params, ref.params)
+    assert job.history.history["loss"] == hist.history["loss"]
+    assert job.history.history["lr"] == hist.history["lr"]
+    assert job.history.epochs == list(range(1, 61))
+
+
+def test_train_progress_finish_and_download_open_in_python(tmp_path):
+    _ok("builtin", name="circles", n_samples=200)
+    start, steps, prog = _train(arch=ARCH, epochs=40, batch_size=32)
+    assert start["epochs"] == 40 and prog["epoch"] == 40
+    res = _ok("train_finish", stopped=False)
+    assert res["epochs_run"] == 40 and not res["stopped"]
+    names = [f["name"] for f in res["figures"]]
+    assert names[0] == "loss" and "decision_boundary" in names and "confusion_matrix" in names
+    assert 0 <= res["metrics"]["test"]["accuracy"] <= 1 and "Model" in res["model"]["description"]
+    dl = _ok("model_download")
+    assert dl["filename"] == "mlp_circles.mlp"
+    path = tmp_path / dl["filename"]
+    path.write_bytes(base64.b64decode(dl["b64"]))
+    model = mlp.load(str(path))
+    X = glue.STATE.prepared.X_test
+    np.testing.assert_allclose(model.predict(X), glue.STATE.model.predict(X))
+    assert len(model.history.history["loss"]) == 40  # the whole run's history travels with the file
+
+
+def test_stop_keeps_model_trained_so_far():
+    _ok("builtin", name="circles", n_samples=200)
+    _ok("train_start", arch=ARCH, epochs=5000)
+    prog = _ok("train_step", seconds=0.0)
+    assert 1 <= prog["epoch"] < 5000 and not prog["done"]
+    res = _ok("train_finish", stopped=True)
+    assert res["stopped"] and res["epochs_run"] == prog["epoch"] and "stopped by the user" in res["stop_reason"]
+    assert _ok("model_download")["b64"]
+    assert not _call("train_step")["ok"]  # no job any more
+
+
+def test_progress_carries_live_loss_figure(monkeypatch):
+    monkeypatch.setattr(glue, "FULL_FIGURES_EVERY", 0.0)
+    monkeypatch.setattr(glue, "FULL_FIGURES_SHARE", 1.0)
+    _ok("builtin", name="xor", n_samples=100)
+    _ok("train_start", arch="[2, 4, 'tanh', 1, 'sigmoid']", epochs=50)
+    prog = _ok("train_step", seconds=0.0)
+    figs = {f["name"]: f["figure"] for f in prog["figures"]}
+    assert figs["loss"]["data"][0]["y"] and "decision_boundary" in figs
+    json.dumps(prog, allow_nan=False)
+
+
+def test_csv_with_string_labels_trains_and_predicts(tmp_path):
+    preview = _ok("csv_preview", FRUIT_CSV.encode(), name="fruit.csv")
+    assert preview["default_target"] == "fruit" and preview["n_rows"] == 90
+    assert preview["default_features"] == ["weight", "colour", "sweet"]
+    summary = _ok("csv_prepare", target="fruit", features=["weight", "colour", "sweet"], test_size=0.2)
+    assert summary["task"] == "multiclass" and sorted(summary["class_names"]) == ["apple", "banana", "pear"]
+    _train(arch=summary["default_arch"], epochs=20)
+    res = _ok("train_finish")
+    assert "confusion_matrix" in [f["name"] for f in res["figures"]]
+    assert _ok("model_download")["filename"] == "mlp_fruit.mlp"
+    pred = _ok("predict_csv", FRUIT_CSV.encode(), name="fruit.csv")
+    assert pred["n_rows"] == 90 and pred["columns"][0] == "weight" and pred["filename"] == "fruit-predictions.csv"
+    assert pred["csv"] == session.predict_csv(glue.STATE.model, FRUIT_CSV.encode())
+
+
+@pytest.mark.parametrize("content", [b"", b"just one column\n1\n2\n", b"a,b\n", b"\x00\x01\x02garbage"])
+def test_broken_csv_is_a_user_error(content):
+    reply = _call("csv_preview", content, name="bad.csv")
+    assert not reply["ok"] and reply["error"] and "Traceback" not in reply["error"]
+    assert reply["kind"] != "internal", reply
+
+
+def test_model_from_python_session_predicts_in_glue(tmp_path):
+    prepared = session.prepare_csv(FRUIT_CSV, target="fruit")
+    model = session.build_model({"arch": session.default_architecture(prepared), "seed": 1}, prepared)
+    session.train(model, prepared, {"epochs": 5})
+    path = tmp_path / "py.mlp"
+    model.save(str(path))
+    info = _ok("model_load", path.read_bytes(), name="py.mlp")
+    assert "loaded from py.mlp" in info["model"]["description"] and info["model"]["features"]
+    pred = _ok("predict_csv", FRUIT_CSV.encode(), name="new.csv")
+    assert pred["csv"] == session.predict_csv(model, FRUIT_CSV.encode())
+    assert _ok("model_download")["filename"] == "py.mlp"
+
+
+@pytest.mark.parametrize("content", [b"", b"not a zip at all", b"PK\x03\x04broken"])
+def test_bad_model_file_is_a_user_error(content):
+    reply = _call("model_load", content, name="bad.mlp")
+    assert not reply["ok"] and reply["error"] and reply["kind"] != "internal", reply
+    assert not _call("predict_csv", b"a,b\n1,2\n")["ok"]  # still no model
+
+
+def test_jsonable_and_bytes_helpers():
+    assert glue._jsonable({"a": np.float64("nan"), "b": np.arange(3), "c": (np.int64(2), np.bool_(True))}) == \
+        {"a": None, "b": [0, 1, 2], "c": [2, True]}
+
+    class FakeJsProxy:
+        def to_bytes(self):
+            return b"abc"
+    assert glue._to_bytes(FakeJsProxy()) == b"abc"
+    assert glue._to_bytes(memoryview(b"xy")) == b"xy" and glue._to_bytes(None) is None

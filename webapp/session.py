@@ -1,0 +1,670 @@
+"""The app's workflow as plain functions: prepare data, validate an architecture,
+build/train/evaluate a model, chart it, predict a CSV.
+
+Both front ends call this module (the Streamlit app and the Pyodide browser build),
+so it imports only the stdlib, numpy and ``mlp``. It holds no mutable module state:
+everything a user owns is returned to the caller, who keeps it per session.
+Engine errors (``ValueError``/``TypeError``) pass through with their message intact.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import numpy as np
+
+import mlp
+from mlp import data as mdata
+from mlp.architecture import format_architecture, parse_architecture
+
+from . import charts
+
+# Limits (clear messages instead of out-of-memory or a frozen page).
+MAX_UPLOAD_MB = 25
+MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024 * 1024
+MAX_ROWS = 200_000
+MAX_COLUMNS = 1_000
+MAX_PARAMS = 2_000_000
+MAX_EPOCHS = 10_000
+MAX_SAMPLES = 10_000
+MAX_CLASSES = 100
+GRID_SIZE = 100
+PREVIEW_ROWS = 20
+
+# Read-only tables (tuples and mapping proxies): nothing at module level can be mutated by a session.
+OPTIMIZERS = ("adam", "adamw", "sgd", "sgd_momentum", "rmsprop", "adagrad", "nadam")
+TASKS = ("binary", "multiclass", "regression")
+BUILTIN_TASKS = MappingProxyType({"circles": "binary", "moons": "binary", "xor": "binary", "spiral": "multiclass",
+                                  "blobs": "multiclass", "sine": "regression", "plane": "regression"})
+OUTPUT_ACTIVATION = MappingProxyType({"binary": "sigmoid", "multiclass": "softmax", "regression": "linear"})
+DEFAULT_LOSS = MappingProxyType({"binary": "bce", "multiclass": "cce", "regression": "mse"})
+
+DEFAULT_CONFIG = MappingProxyType({
+    "loss": None,               # None -> the task's default loss
+    "optimizer": "adam",
+    "learning_rate": 0.03,
+    "epochs": 150,
+    "batch_size": 32,           # None = full batch
+    "lr_decay": 1.0,
+    "lr_schedule": None,
+    "weight_decay": 0.0,
+    "dropout": 0.0,
+    "early_stopping": 0,        # patience in epochs; 0 = off
+    "validation_split": 0.2,    # of the training rows, for the validation curve / early stopping
+    "seed": 0,
+})
+
+
+def datasets():
+    """Names of the engine's built-in datasets."""
+    return list(getattr(mdata, "DATASETS", BUILTIN_TASKS))
+
+
+@dataclass
+class Prepared:
+    """Model-ready arrays plus what the UI needs to explain and plot them."""
+
+    X_train: np.ndarray
+    X_test: np.ndarray
+    y_train: np.ndarray
+    y_test: np.ndarray
+    task: str
+    n_inputs: int
+    n_outputs: int
+    feature_names: list
+    class_names: list
+    preprocessor: object
+    name: str
+    target: str = "y"
+    raw_train: np.ndarray | None = None    # raw numeric features (for plots in original units)
+    raw_test: np.ndarray | None = None
+    yraw_train: np.ndarray | None = None   # targets in original units / class indices (1-D)
+    yraw_test: np.ndarray | None = None
+    notes: list = field(default_factory=list)
+    tables: tuple | None = None              # raw (train, test) Tables, for predictions in raw columns
+
+    @property
+    def n_train(self):
+        return len(self.X_train)
+
+    @property
+    def n_test(self):
+        return len(self.X_test)
+
+    def describe(self):
+        """One line saying what the data is and what the network must look like."""
+        kind = {"binary": "binary classification", "multiclass": f"{self.n_outputs}-class classification",
+                "regression": "regression"}[self.task]
+        return (f"{self.name}: {kind}, {self.n_train} training and {self.n_test} test rows; "
+                f"the network needs {self.n_inputs} input(s) and {self.n_outputs} output(s) "
+                f"with '{OUTPUT_ACTIVATION[self.task]}' at the end.")
+
+
+# ---------------------------------------------------------------- data
+
+def _check_bytes(data):
+    if isinstance(data, (bytes, bytearray)) and len(data) > MAX_UPLOAD_BYTES:
+        raise ValueError(f"The file is {len(data) / 2**20:.1f} MB; the limit is {MAX_UPLOAD_MB} MB. "
+                         f"Upload a sample of the rows.")
+    if isinstance(data, str) and len(data) > MAX_UPLOAD_BYTES:
+        raise ValueError(f"The text is larger than {MAX_UPLOAD_MB} MB; upload a sample of the rows.")
+
+
+def read_table(data):
+    """Read CSV bytes/text (or pass a Table through), enforcing size, row and column limits."""
+    if isinstance(data, mdata.Table):
+        table = data
+    else:
+        _check_bytes(data)
+        if isinstance(data, (bytes, bytearray)) and not bytes(data).strip():
+            raise ValueError("The file is empty: upload a CSV with a header row and data rows.")
+        if isinstance(data, str) and "\n" not in data and "," not in data:
+            data = data + "\n"  # always text here, never a path on the server's disk
+        table = mdata.read_csv(bytes(data) if isinstance(data, bytearray) else data,
+                               max_bytes=MAX_UPLOAD_BYTES, max_rows=MAX_ROWS)
+    if len(table) > MAX_ROWS:
+        raise ValueError(f"The CSV has {len(table):,} rows; the limit is {MAX_ROWS:,}. Upload a sample.")
+    if len(table.columns) > MAX_COLUMNS:
+        raise ValueError(f"The CSV has {len(table.columns)} columns; the limit is {MAX_COLUMNS}.")
+    if len(table) == 0:
+        raise ValueError("The CSV has a header but no data rows.")
+    if len(table.columns) < 2:
+        raise ValueError(f"The CSV has only one column ({table.columns[0]!r}); it needs at least one feature "
+                         f"column and a target column. If it is separated by something other than "
+                         f"comma, semicolon, tab or |, re-save it as a comma-separated CSV.")
+    return table
+
+
+def csv_preview(data):
+    """Preview of a CSV (bytes, text or Table) as plain JSON-safe data: columns, first rows,
+    row count, missing counts per column, default target/features and the detected task."""
+    table = read_table(data)
+    cols = list(table.columns)
+    target = cols[-1]
+    try:
+        task = mdata.detect_task(table.column(target))
+    except (ValueError, TypeError):
+        task = None
+    missing = {c: int(n) for c, n in table.missing_counts().items() if n}
+    return {"columns": cols, "rows": [list(r) for r in table.head(PREVIEW_ROWS)], "n_rows": len(table),
+            "missing": missing, "default_target": target, "default_features": cols[:-1],
+            "default_task": task}
+
+
+def _raw_features(table, features):
+    """Raw numeric feature matrix (for plots in original units), or None if a feature is not numeric."""
+    cols = []
+    for f in features:
+        if not table.is_numeric(f) and len(table):
+            return None
+        arr = table.numeric_column(f) if len(table) else np.zeros(0)
+        if not np.isfinite(arr).all():
+            return None
+        cols.append(arr)
+    return np.column_stack(cols) if cols else None
+
+
+def _class_index(pre, y):
+    """Targets as class indices (1-D) for classification."""
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    return y.astype(int)
+
+
+def _finish(table_train, table_test, features, target, task, name, notes):
+    pre = mdata.Preprocessor(features=list(features), target=target, task=task)
+    pre.fit(table_train)
+    X_train, y_train = pre.transform_X(table_train), pre.transform_y(table_train)
+    if len(table_test):
+        X_test, y_test = pre.transform_X(table_test), pre.transform_y(table_test)
+    else:
+        X_test = np.zeros((0, X_train.shape[1]))
+        y_test = y_train[:0]
+    task = pre.task
+    if task == "regression":
+        yr_train = np.asarray(pre.inverse_y(y_train), dtype=float).reshape(-1)
+        yr_test = np.asarray(pre.inverse_y(y_test), dtype=float).reshape(-1) if len(y_test) else np.zeros(0)
+        class_names = []
+    else:
+        yr_train, yr_test = _class_index(pre, y_train), _class_index(pre, y_test)
+        class_names = [str(c) for c in pre.class_names]
+    return Prepared(
+        X_train=X_train, X_test=X_test, y_train=y_train, y_test=y_test, task=task,
+        n_inputs=int(pre.n_inputs), n_outputs=int(pre.n_outputs),
+        feature_names=list(pre.feature_names), class_names=class_names, preprocessor=pre,
+        name=name, target=target,
+        raw_train=_raw_features(table_train, features), raw_test=_raw_features(table_test, features),
+        yraw_train=yr_train, yraw_test=yr_test, notes=notes, tables=(table_train, table_test))
+
+
+def _split(table, test_size, seed):
+    if not 0.0 <= float(test_size) < 1.0:
+        raise ValueError(f"The test split must be in [0, 1), got {test_size}.")
+    if float(test_size) == 0.0:
+        return table, table.select_rows([])
+    return mdata.train_test_split(table, test_size=float(test_size), seed=int(seed))
+
+
+def prepare_builtin(name, n_samples=400, noise=0.1, seed=0, test_size=0.2, n_classes=3):
+    """Generate one of the engine's datasets, split it and fit its preprocessing."""
+    if name not in datasets():
+        raise ValueError(f"Unknown dataset {name!r}; choose one of: {', '.join(datasets())}.")
+    n_samples = int(n_samples)
+    if not 10 <= n_samples <= MAX_SAMPLES:
+        raise ValueError(f"The number of samples must be between 10 and {MAX_SAMPLES}, got {n_samples}.")
+    kw = {"n_classes": int(n_classes)} if name in ("blobs", "spiral") else {}
+    X, y = mdata.make_dataset(name, n_samples=n_samples, noise=float(noise), seed=int(seed), **kw)
+    X = np.asarray(X, dtype=float)
+    X = X.reshape(len(X), -1)
+    y = np.asarray(y).reshape(len(X), -1)[:, 0]
+    task = BUILTIN_TASKS.get(name) or mdata.detect_task(list(y))
+    features = ["x"] if X.shape[1] == 1 else [f"x{i + 1}" for i in range(X.shape[1])]
+    ycol = [float(v) for v in y] if task == "regression" else [int(v) for v in y]
+    rows = [[float(v) for v in X[i]] + [ycol[i]] for i in range(len(X))]
+    table = mdata.Table.from_rows(rows, features + ["y"])
+    train, test = _split(table, test_size, seed)
+    return _finish(train, test, features, "y", task, name, [])
+
+
+def prepare_csv(data, target=None, features=None, task=None, test_size=0.2, seed=0, drop_missing=False):
+    """Read a CSV (bytes, text or Table), choose columns, handle missing values, split, preprocess."""
+    table = read_table(data)
+    cols = list(table.columns)
+    target = cols[-1] if target is None else target
+    if target not in cols:
+        raise ValueError(f"Target column {target!r} is not in the CSV; its columns are: {', '.join(cols)}.")
+    features = [c for c in cols if c != target] if features is None else list(features)
+    unknown = [f for f in features if f not in cols]
+    if unknown:
+        raise ValueError(f"Feature column(s) {', '.join(map(repr, unknown))} are not in the CSV.")
+    features = [f for f in features if f != target]
+    if not features:
+        raise ValueError("Choose at least one feature column (other than the target).")
+    if task is not None and task not in TASKS:
+        raise ValueError(f"Task must be one of {', '.join(TASKS)} (or None to detect), got {task!r}.")
+    notes = []
+    used = features + [target]
+    counts = table.missing_counts()
+    empty = [c for c in used if counts.get(c) == len(table)]
+    if empty:
+        raise ValueError(f"Column(s) {', '.join(map(repr, empty))} have no values at all (every cell is empty "
+                         f"or NaN); deselect them or choose another target.")
+    missing = {c: n for c, n in counts.items() if n and c in used}
+    if missing:
+        desc = ", ".join(f"{c!r} ({n})" for c, n in missing.items())
+        if not drop_missing:
+            raise ValueError(f"Missing values in {desc}. Choose 'drop rows with missing values' "
+                             f"or deselect those columns.")
+        before = len(table)
+        table = table.drop_missing(used)
+        notes.append(f"Dropped {before - len(table)} of {before} rows with missing values in {desc}.")
+        if len(table) == 0:
+            raise ValueError(f"Every row has a missing value in {desc}; nothing is left to train on. "
+                             f"Deselect those columns.")
+    if len(table) < 5:
+        raise ValueError(f"Only {len(table)} usable rows; at least 5 are needed to train and test.")
+    detected = mdata.detect_task(table.column(target))  # also refuses a single class
+    task = task or detected
+    if task == "multiclass":  # (the engine checks class counts for binary and one-class targets)
+        n_classes = len(set(table.column(target)))
+        if n_classes > MAX_CLASSES:
+            raise ValueError(f"The target {target!r} has {n_classes} distinct values; at most {MAX_CLASSES} "
+                             f"classes are allowed. Choose 'regression' if it is a number.")
+    train, test = _split(table, test_size, seed)
+    return _finish(train, test, features, target, task, "CSV", notes)
+
+
+# ---------------------------------------------------------------- architecture
+
+def _sizes(specs):
+    return [s["size"] if s["type"] == "input" else s["units"] for s in specs if s["type"] != "dropout"]
+
+
+def count_params(specs):
+    """Number of weights and biases of parsed layer specs (computed without building)."""
+    sizes = _sizes(specs)
+    return sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
+
+
+def default_architecture(prepared):
+    """A sensible starting network for the data, as list-syntax text."""
+    hidden = {"binary": [8, 8], "multiclass": [16, 16], "regression": [16, 16]}[prepared.task]
+    if prepared.name == "spiral":
+        hidden = [32, 32]
+    act = "tanh" if prepared.task == "regression" else "relu"
+    items = [prepared.n_inputs]
+    for h in hidden:
+        items += [h, act]
+    items += [prepared.n_outputs, OUTPUT_ACTIVATION[prepared.task]]
+    return "[" + ", ".join(repr(x) if isinstance(x, str) else str(x) for x in items) + "]"
+
+
+def _output_ok(task, activation):
+    if task == "regression":
+        return activation not in ("sigmoid", "softmax")
+    return activation == OUTPUT_ACTIVATION[task]
+
+
+def check_architecture(text, prepared=None):
+    """Validate architecture text against the engine and the data.
+
+    Returns ``{"ok", "error", "fixed", "output_activation", "n_params"}``; ``fixed`` is
+    corrected text (input/output sizes, output activation) when a fix exists.
+    """
+    out = {"ok": False, "error": None, "fixed": None, "output_activation": None, "n_params": None}
+    try:
+        specs = parse_architecture(text)
+    except (ValueError, TypeError) as e:
+        out["error"] = str(e)
+        return out
+    dense = [s for s in specs if s["type"] == "dense"]
+    out["output_activation"] = dense[-1]["activation"]
+    out["n_params"] = n = count_params(specs)
+    problems = []
+    if prepared is not None:
+        fixed = [dict(s) for s in specs]
+        if specs[0]["size"] != prepared.n_inputs:
+            problems.append(f"the data has {prepared.n_inputs} input feature(s) (after encoding) "
+                            f"but the network starts with {specs[0]['size']}")
+            fixed[0]["size"] = prepared.n_inputs
+        last = [s for s in fixed if s["type"] == "dense"][-1]
+        if last["units"] != prepared.n_outputs:
+            problems.append(f"the {prepared.task} target needs {prepared.n_outputs} output(s) "
+                            f"but the network ends with {last['units']}")
+            last["units"] = prepared.n_outputs
+        if not _output_ok(prepared.task, last["activation"]):
+            want = OUTPUT_ACTIVATION[prepared.task]
+            problems.append(f"a {prepared.task} output needs '{want}' at the end, not '{last['activation']}'")
+            last["activation"] = want
+        if problems:
+            out["fixed"] = format_architecture(fixed)
+            n = count_params(fixed)
+    if n > MAX_PARAMS:
+        problems.append(f"the network has {n:,} parameters; the limit here is {MAX_PARAMS:,} — "
+                        f"use fewer or smaller layers")
+        out["fixed"] = None
+    if problems:
+        msg = "; ".join(problems)
+        out["error"] = msg[0].upper() + msg[1:] + "."
+        return out
+    out["ok"] = True
+    return out
+
+
+def loss_choices(output_activation):
+    """Losses the engine allows after this output activation (bce ⇔ sigmoid, cce ⇔ softmax)."""
+    return list(mlp.compatible_losses(output_activation))
+
+
+# ---------------------------------------------------------------- model
+
+def _cfg(cfg):
+    full = dict(DEFAULT_CONFIG)
+    full.update(cfg or {})
+    return full
+
+
+def _with_dropout(text, rate):
+    """Insert dropout(rate) after each hidden layer when the text has none."""
+    specs = parse_architecture(text)
+    if not rate or any(s["type"] == "dropout" for s in specs):
+        return text
+    dense_idx = [i for i, s in enumerate(specs) if s["type"] == "dense"]
+    out = []
+    for i, s in enumerate(specs):
+        out.append(s)
+        if i in dense_idx[:-1]:
+            out.append({"type": "dropout", "rate": float(rate)})
+    return format_architecture(out)
+
+
+def build_model(cfg, prepared):
+    """A fresh MLP for ``cfg`` (arch, loss, optimizer, seed, dropout...) that fits ``prepared``.
+
+    The architecture and parameter count are checked before anything is allocated.
+    """
+    cfg = _cfg(cfg)
+    arch = cfg.get("arch") or default_architecture(prepared)
+    chk = check_architecture(arch, prepared)
+    if not chk["ok"]:
+        raise ValueError(chk["error"])
+    arch = _with_dropout(arch, cfg.get("dropout") or 0.0)
+    loss = cfg.get("loss") or DEFAULT_LOSS[prepared.task]
+    allowed = loss_choices(chk["output_activation"])
+    if loss not in allowed:
+        raise ValueError(f"Loss {loss!r} does not fit the '{chk['output_activation']}' output; "
+                         f"choose one of: {', '.join(allowed)}.")
+    model = mlp.MLP(seed=int(cfg["seed"]))
+    model.sequential(arch)
+    model.set_loss(loss)
+    opt_kw = {}
+    if cfg.get("weight_decay"):
+        opt_kw["weight_decay"] = float(cfg["weight_decay"])
+    model.set_optimizer(cfg["optimizer"], **opt_kw)
+    model.preprocessor = prepared.preprocessor
+    return model
+
+
+def train(model, prepared, cfg, on_epoch=None):
+    """Fit ``model`` on the training rows; ``on_epoch(epoch, logs) -> True`` stops early.
+
+    Validation loss comes from ``validation_split`` of the training rows, so the
+    test rows stay unseen. Returns the engine's History.
+    """
+    cfg = _cfg(cfg)
+    epochs = int(cfg["epochs"])
+    if not 1 <= epochs <= MAX_EPOCHS:
+        raise ValueError(f"Epochs must be between 1 and {MAX_EPOCHS}, got {epochs}.")
+    callbacks = []
+    if on_epoch is not None:
+        callbacks.append(lambda epoch, logs, *_: on_epoch(epoch, logs))
+    val = float(cfg.get("validation_split") or 0.0)
+    if val and prepared.n_train * val < 2:
+        val = 0.0
+    patience = int(cfg.get("early_stopping") or 0)  # 0 = off
+    schedule = cfg.get("lr_schedule") or None
+    if schedule not in (None, "exponential"):
+        kw_decay = 1.0  # lr_decay only drives the exponential schedule
+    else:
+        kw_decay = float(cfg["lr_decay"])
+    kw = dict(epochs=epochs, learning_rate=float(cfg["learning_rate"]), lr_decay=kw_decay,
+              batch_size=None if cfg["batch_size"] is None else int(cfg["batch_size"]), shuffle=True, validation_split=val, callbacks=callbacks,
+              verbose=0, lr_schedule=schedule,
+              early_stopping=patience or None)  # monitors val_loss, or loss without validation
+    return model.fit(prepared.X_train, prepared.y_train, **kw)
+
+
+def _metrics(task, y_true, out, n_classes):
+    """Metrics in original units: y_true raw values / class indices, out = model outputs."""
+    from mlp import metrics as M
+
+    if len(y_true) == 0:
+        return {}
+    if task == "regression":
+        return {"mae": float(M.mae(y_true, out)), "rmse": float(M.rmse(y_true, out)),
+                "r2": float(M.r2(y_true, out))}
+    pred = (out[:, 0] >= 0.5).astype(int) if task == "binary" else np.argmax(out, axis=1)
+    avg = "binary" if task == "binary" else "macro"
+    res = {"accuracy": float(M.accuracy(y_true, pred))}
+    p, r, f = M.precision_recall_f1(y_true, pred, average=avg)
+    res.update(precision=float(p), recall=float(r), f1=float(f))
+    res["confusion_matrix"] = np.asarray(M.confusion_matrix(y_true, pred, n_classes=n_classes)).tolist()
+    return res
+
+
+def _outputs(model, prepared, X):
+    out = np.asarray(model.predict(X), dtype=float)
+    if prepared.task == "regression":
+        return np.asarray(prepared.preprocessor.inverse_y(out), dtype=float).reshape(-1)
+    return out
+
+
+def evaluate(model, prepared):
+    """Loss and metrics on train and test rows: ``{"train": {...}, "test": {...}}``."""
+    res = {}
+    for split, X, y, yraw in (("train", prepared.X_train, prepared.y_train, prepared.yraw_train),
+                              ("test", prepared.X_test, prepared.y_test, prepared.yraw_test)):
+        if len(X) == 0:
+            res[split] = {}
+            continue
+        m = _metrics(prepared.task, yraw, _outputs(model, prepared, X), len(prepared.class_names))
+        m["loss"] = float(model.evaluate(X, y)["loss"])
+        res[split] = m
+    return res
+
+
+# ---------------------------------------------------------------- charts
+
+def _grid_predict(model, prepared, cols):
+    """Model outputs for raw feature rows ``cols`` (n, d) via the preprocessing."""
+    table = mdata.Table.from_rows(cols.tolist(), list(prepared.preprocessor.features))
+    return np.asarray(model.predict(prepared.preprocessor.transform_X(table)), dtype=float)
+
+
+def _span(a, b):
+    v = np.concatenate([a, b]) if b is not None and len(b) else a
+    lo, hi = float(np.min(v)), float(np.max(v))
+    pad = 0.1 * (hi - lo) or 1.0
+    return lo - pad, hi + pad
+
+
+def _grid(raw, raw_t):
+    """A GRID_SIZE x GRID_SIZE grid over two raw features (train and test points, padded)."""
+    (x0, x1) = _span(raw[:, 0], raw_t[:, 0] if raw_t is not None else None)
+    (y0, y1) = _span(raw[:, 1], raw_t[:, 1] if raw_t is not None else None)
+    xs, ys = np.linspace(x0, x1, GRID_SIZE), np.linspace(y0, y1, GRID_SIZE)
+    gx, gy = np.meshgrid(xs, ys)
+    return xs, ys, gx, gy
+
+
+def data_figure(prepared):
+    """Scatter of the raw data before training (2-D classification or 1-D regression), else None."""
+    if prepared.raw_train is None or prepared.raw_train.shape[1] > 2:
+        return None
+    if prepared.task != "regression" and prepared.raw_train.shape[1] != 2:
+        return None
+    if prepared.task == "regression" and prepared.raw_train.shape[1] != 1:
+        return None
+    return charts.data_figure(prepared.raw_train, prepared.yraw_train, prepared.task,
+                              prepared.class_names, prepared.feature_names, title=prepared.name)
+
+
+def figures(model, prepared, histories=None):
+    """Plotly figure dicts for a trained model: ``{name: figure}``.
+
+    Keys: ``loss`` (when histories are given); ``decision_boundary`` (2-D classification),
+    ``surface`` (2-D regression), ``fit`` (1-D regression), ``predicted_vs_actual`` (regression),
+    ``confusion_matrix`` (classification). Plots use the raw feature units.
+    """
+    figs = {}
+    if histories is not None:
+        figs["loss"] = charts.loss_figure(histories)
+    raw, raw_t = prepared.raw_train, prepared.raw_test
+    feats = list(prepared.preprocessor.features) if prepared.preprocessor is not None else []
+    if prepared.task != "regression":
+        if raw is not None and raw.shape[1] == 2 and prepared.n_inputs == 2:
+            xs, ys, gx, gy = _grid(raw, raw_t)
+            out = _grid_predict(model, prepared, np.column_stack([gx.ravel(), gy.ravel()]))
+            z = out[:, 0] if prepared.task == "binary" else np.argmax(out, axis=1)
+            figs["decision_boundary"] = charts.decision_boundary_figure(
+                xs, ys, z.reshape(gx.shape), raw, prepared.yraw_train, prepared.class_names,
+                raw_t, prepared.yraw_test, feats)
+        split = "test" if prepared.n_test else "train"
+        X = prepared.X_test if prepared.n_test else prepared.X_train
+        y = prepared.yraw_test if prepared.n_test else prepared.yraw_train
+        out = _outputs(model, prepared, X)
+        pred = (out[:, 0] >= 0.5).astype(int) if prepared.task == "binary" else np.argmax(out, axis=1)
+        k = len(prepared.class_names)
+        cm = np.zeros((k, k), dtype=int)
+        np.add.at(cm, (y.astype(int), pred.astype(int)), 1)
+        figs["confusion_matrix"] = charts.confusion_matrix_figure(
+            cm, prepared.class_names, title=f"Confusion matrix ({split})")
+    else:
+        if raw is not None and raw.shape[1] == 2 and prepared.n_inputs == 2:
+            xs, ys, gx, gy = _grid(raw, raw_t)
+            out = _grid_predict(model, prepared, np.column_stack([gx.ravel(), gy.ravel()]))
+            z = np.asarray(prepared.preprocessor.inverse_y(out), dtype=float).reshape(gx.shape)
+            figs["surface"] = charts.surface_figure(xs, ys, z, raw, prepared.yraw_train, raw_t, prepared.yraw_test,
+                                                    feats, prepared.target)
+        if raw is not None and raw.shape[1] == 1 and prepared.n_inputs == 1:
+            x0, x1 = _span(raw[:, 0], raw_t[:, 0] if raw_t is not None else None)
+            xs = np.linspace(x0, x1, 300)
+            yg = np.asarray(prepared.preprocessor.inverse_y(_grid_predict(model, prepared, xs[:, None])),
+                            dtype=float).reshape(-1)
+            figs["fit"] = charts.fitted_curve_figure(
+                xs, yg, raw[:, 0], prepared.yraw_train, raw_t[:, 0] if raw_t is not None else None,
+                prepared.yraw_test, feats[0], prepared.target)
+        figs["predicted_vs_actual"] = charts.predicted_vs_actual_figure(
+            prepared.yraw_train, _outputs(model, prepared, prepared.X_train),
+            prepared.yraw_test, _outputs(model, prepared, prepared.X_test) if prepared.n_test else None,
+            target_name=prepared.target)
+    return figs
+
+
+# ---------------------------------------------------------------- sharing
+
+def load_model(data):
+    """Open a model file's bytes; a non-model file gives a ValueError saying so."""
+    if not data:
+        raise ValueError("The model file is empty.")
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise ValueError(f"The file is larger than {MAX_UPLOAD_MB} MB; that is not a model saved by this app.")
+    try:
+        return mlp.from_bytes(bytes(data))
+    except (ValueError, TypeError):
+        raise
+    except Exception as e:  # zipfile/json/numpy errors from a file that is not a model
+        raise ValueError(f"This is not a model file saved by this app ({type(e).__name__}: {e}). "
+                         f"Upload a file from 'Download model'.") from None
+
+
+def model_info(model):
+    """What a loaded model expects: inputs, outputs, feature columns, target, classes."""
+    pre = getattr(model, "preprocessor", None)
+    return {"n_inputs": model.n_inputs, "n_outputs": model.n_outputs, "n_params": model.n_params,
+            "output_activation": model.output_activation, "loss": getattr(model, "loss_name", None) or model.loss,
+            "features": list(pre.features) if pre is not None else None,
+            "target": getattr(pre, "target", None), "task": getattr(pre, "task", None),
+            "class_names": [str(c) for c in (getattr(pre, "class_names", None) or [])]}
+
+
+def _csv_text(header, rows):
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    w.writerows(rows)
+    return buf.getvalue()
+
+
+def _fmt(v):
+    if isinstance(v, float):
+        return "" if math.isnan(v) else repr(v)
+    return "" if v is None else v
+
+
+def _prediction_columns(model, X, pre):
+    """(header, per-row values) of predictions (+ class probabilities) for model inputs X."""
+    out = np.asarray(model.predict(X), dtype=float)
+    if pre is None:
+        return [f"output_{j}" for j in range(out.shape[1])], out.tolist()
+    labels = list(pre.inverse_y(out))
+    if getattr(pre, "task", None) == "regression" or not getattr(pre, "class_names", None):
+        return [f"predicted_{pre.target}"], [[float(np.ravel([v])[0])] for v in labels]
+    names = [str(c) for c in pre.class_names]
+    probs = np.column_stack([1 - out[:, 0], out[:, 0]]) if out.shape[1] == 1 else out
+    header = [f"predicted_{pre.target}"] + [f"p({c})" for c in names]
+    return header, [[labels[i]] + [round(float(p), 6) for p in probs[i]] for i in range(len(out))]
+
+
+def predict_csv(model, data):
+    """Predictions for a CSV of raw columns (bytes/text/Table) as CSV text: its columns + predictions."""
+    table = read_table(data) if not isinstance(data, mdata.Table) else data
+    pre = getattr(model, "preprocessor", None)
+    if pre is None:
+        X = _raw_features(table, table.columns)
+        if X is None or X.shape[1] != model.n_inputs:
+            raise ValueError(f"This model has no saved preprocessing; it needs exactly {model.n_inputs} "
+                             f"numeric columns, the CSV has {len(table.columns)}.")
+    else:
+        need = list(pre.features)
+        lacking = [c for c in need if c not in table.columns]
+        if lacking:
+            raise ValueError(f"The CSV lacks column(s) the model needs: {', '.join(lacking)}. "
+                             f"The model needs: {', '.join(need)}; the CSV has: {', '.join(table.columns)}.")
+        X = pre.transform_X(table)
+    header, cols = _prediction_columns(model, X, pre)
+    rows = [[_fmt(v) for v in r] + c for r, c in zip(table.head(len(table)), cols)]
+    return _csv_text(list(table.columns) + _unique(header, table.columns), rows)
+
+
+def _unique(names, taken):
+    """Rename ``names`` that clash with ``taken`` columns (suffix _2, _3...)."""
+    taken, out = set(taken), []
+    for n in names:
+        new, k = n, 2
+        while new in taken:
+            new, k = f"{n}_{k}", k + 1
+        taken.add(new)
+        out.append(new)
+    return out
+
+
+def predictions_csv(model, prepared):
+    """Train and test predictions of a run as CSV text: split, raw feature columns, target, predictions."""
+    pre = prepared.preprocessor
+    feats = list(pre.features)
+    parts, header = [], []
+    for split, X, table in (("train", prepared.X_train, prepared.tables[0]),
+                            ("test", prepared.X_test, prepared.tables[1])):
+        if len(X) == 0:
+            continue
+        header, cols = _prediction_columns(model, X, pre)
+        for r, c in zip(zip(*[table.column(f) for f in feats + [prepared.target]]), cols):
+            parts.append([split] + [_fmt(v) for v in r] + c)
+    base = ["split"] + feats + [prepared.target]
+    return _csv_text(base + _unique(header, base), parts)
