@@ -779,8 +779,9 @@ class Preprocessor:
     - other features are one-hot encoded over the sorted training categories; a category
       not seen during ``fit`` encodes as all zeros;
     - classification targets map to indices of the sorted ``class_names`` (numeric labels
-      are sorted by value and named by their text, e.g. ``"1"``); regression targets stay in
-      their original units.
+      are sorted by value and named by their text, e.g. ``"1"``); regression targets are
+      standardised with the training mean and standard deviation (``inverse_y`` undoes it), so a
+      target in the thousands trains as well as one near 1.
 
     Missing feature or target values raise ValueError (drop those rows first). Call
     :meth:`fit` on training rows only; save/restore with :meth:`to_config` /
@@ -815,6 +816,7 @@ class Preprocessor:
         self._encoders = None  # list of dicts, one per feature, once fitted
         self._classes = None
         self._label_kind = None  # "text" | "number" for classification
+        self._target_scale = None  # (mean, std) of a regression target
 
     # -- properties
     @property
@@ -945,8 +947,11 @@ class Preprocessor:
                     f"task 'regression' needs a numeric target, but {self._target!r} holds {bad!r}. "
                     "Use a classification task or another target column."
                 )
-            if not np.all(np.isfinite(table.numeric_column(self._target))):
+            yn = table.numeric_column(self._target)
+            if not np.all(np.isfinite(yn)):
                 raise ValueError(f"target {self._target!r} contains infinite values; remove or fix them.")
+            mean, std = float(yn.mean()), float(yn.std())
+            scale = (mean, std if std > 1e-12 * max(1.0, abs(mean)) else 1.0)
         else:
             classes, kind = self._learn_classes(table, yvals)
             if len(classes) < 2:
@@ -960,6 +965,7 @@ class Preprocessor:
                     f"{len(classes)}: {_list_names(classes)}. Use task='multiclass'."
                 )
         self._task, self._encoders, self._classes, self._label_kind = task, encoders, classes, kind
+        self._target_scale = scale if task == "regression" else None
         return self
 
     def _learn_classes(self, table, yvals):
@@ -997,6 +1003,19 @@ class Preprocessor:
                 j += len(pos)
         return X
 
+    def transform_numeric(self, X):
+        """Standardise a float array of raw feature values (columns in ``features`` order) without a
+        Table: the fast path for grids of points when every feature is numeric."""
+        self._need_fit()
+        if any(e["kind"] != "numeric" for e in self._encoders):
+            raise ValueError("transform_numeric needs all-numeric features; use transform_X with a table.")
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != len(self._encoders):
+            raise ValueError(f"expected an array of shape (n, {len(self._encoders)}), got {X.shape}.")
+        mean = np.array([e["mean"] for e in self._encoders])
+        std = np.array([e["std"] for e in self._encoders])
+        return (X - mean) / std
+
     def _label_keys(self, table):
         vals = self._no_missing(table, self._target, "target")
         if self._label_kind == "number":
@@ -1022,7 +1041,8 @@ class Preprocessor:
             y = table.numeric_column(self._target)
             if not np.all(np.isfinite(y)):
                 raise ValueError(f"target {self._target!r} contains infinite values; remove or fix them.")
-            return y.reshape(-1, 1)
+            mean, std = self._target_scale
+            return ((y - mean) / std).reshape(-1, 1)
         pos = {c: k for k, c in enumerate(self._classes)}
         labels = np.empty(len(table), dtype=np.int64)
         for i, key in enumerate(self._label_keys(table)):
@@ -1059,7 +1079,8 @@ class Preprocessor:
                 raise ValueError(f"expected outputs of shape (n, 1) for {self._task}, got {out.shape}.")
             out = out.reshape(-1)
             if self._task == "regression":
-                return out
+                mean, std = self._target_scale
+                return out * std + mean
             return [self._classes[1] if p >= 0.5 else self._classes[0] for p in out]
         k = len(self._classes)
         if out.ndim == 2 and out.shape[1] == k:
@@ -1084,6 +1105,8 @@ class Preprocessor:
             "encoders": None if self._encoders is None else [_copy_encoder(e) for e in self._encoders],
             "class_names": self.class_names,
             "label_kind": self._label_kind,
+            "target_scale": None if self._target_scale is None else
+            {"mean": self._target_scale[0], "std": self._target_scale[1]},
         }
 
     @classmethod
@@ -1095,7 +1118,8 @@ class Preprocessor:
 
         if not isinstance(cfg, dict):
             raise bad(f"expected a dict, got {type(cfg).__name__}.")
-        keys = {"format", "version", "features", "target", "task", "encoders", "class_names", "label_kind"}
+        keys = {"format", "version", "features", "target", "task", "encoders", "class_names", "label_kind",
+                "target_scale"}
         if set(cfg) != keys:
             extra, lack = sorted(set(cfg) - keys, key=str), sorted(keys - set(cfg))
             raise bad(f"unexpected keys {extra} / missing keys {lack}.")
@@ -1115,8 +1139,8 @@ class Preprocessor:
 
         encoders, classes, kind = cfg["encoders"], cfg["class_names"], cfg["label_kind"]
         if encoders is None:
-            if classes is not None or kind is not None:
-                raise bad("an unfitted config must have class_names and label_kind null.")
+            if classes is not None or kind is not None or cfg["target_scale"] is not None:
+                raise bad("an unfitted config must have class_names, label_kind and target_scale null.")
             return pre
         if task is None:
             raise bad("a fitted config needs a task.")
@@ -1152,9 +1176,17 @@ class Preprocessor:
                 clean.append({"column": f, "kind": "categorical", "categories": list(cats)})
             else:
                 raise bad(f"encoder kind for {f!r} must be 'numeric' or 'categorical', got {e.get('kind')!r}.")
+        scale = cfg["target_scale"]
         if task == "regression":
             if classes is not None or kind is not None:
                 raise bad("regression configs must have class_names and label_kind null.")
+            if not isinstance(scale, dict) or set(scale) != {"mean", "std"} or not all(
+                not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v) for v in scale.values()
+            ) or scale["std"] <= 0:
+                raise bad("target_scale must be {'mean': finite number, 'std': finite number > 0} for regression.")
+            scale = (float(scale["mean"]), float(scale["std"]))
+        elif scale is not None:
+            raise bad("target_scale must be null for classification.")
         else:
             if kind not in ("text", "number"):
                 raise bad(f"label_kind must be 'text' or 'number', got {kind!r}.")
@@ -1173,6 +1205,7 @@ class Preprocessor:
                 raise bad("label_kind 'number' needs class_names written as numbers, e.g. ['0', '1', '2.5'].")
             classes = list(classes)
         pre._encoders, pre._classes, pre._label_kind = clean, classes, kind
+        pre._target_scale = scale if task == "regression" else None
         return pre
 
 

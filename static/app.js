@@ -366,7 +366,8 @@ function trainingConfig() {
   return {
     arch: $("arch").value, loss: $("loss").value, optimizer: $("optimizer").value,
     learning_rate: num("learning_rate"), epochs: num("epochs"), batch_size: num("batch_size"),
-    lr_decay: num("lr_decay"), seed: num("seed"),
+    lr_decay: num("lr_decay"), weight_decay: num("weight_decay"), early_stopping: num("early_stopping"),
+    seed: num("seed"),
   };
 }
 

@@ -5,10 +5,9 @@ The worker sends commands as ``call(cmd, args_json, data)`` and gets a JSON stri
 delegated to ``webapp.session`` / ``webapp.charts`` and the ``mlp`` engine, exactly as in the Streamlit app;
 this module only keeps the per-page state (data, model, training job) and converts values to JSON.
 
-Training runs in chunks (``train_start`` / ``train_step`` / ``train_finish``) so the worker can read a "stop"
-message between chunks. Chunks give the same model as one ``session.train`` call: the engine keeps its
-optimizer state and random generator between ``fit`` calls, the validation rows are the last rows of the
-training set, and each chunk gets the learning-rate schedule shifted to its first epoch.
+Training runs in slices (``train_start`` / ``train_step`` / ``train_finish``) so the worker can read a "stop"
+message between them: the engine's resumable ``TrainingRun`` (``session.start_training``) gives exactly the
+model of one ``session.train`` call, early stopping and schedules included.
 """
 from __future__ import annotations
 
@@ -22,7 +21,6 @@ import traceback
 import numpy as np
 
 import mlp
-from mlp.training import History, make_schedule
 from webapp import charts, session
 
 MODEL_SUFFIX = ".mlp"  # as the Streamlit app's downloads (a zip; mlp.load opens any name)
@@ -31,9 +29,9 @@ FULL_FIGURES_EVERY = 0.75  # minimum seconds between live prediction-chart updat
 FULL_FIGURES_SHARE = 0.15  # ...and at most this share of the training time goes to them (grids are costly)
 # Browser defaults: the session's, with the demo's 1000 epochs (the issue's default run).
 BROWSER_DEFAULTS = {"epochs": 1000}
-# Settings the page may send (early stopping is left out: its patience would restart with every chunk).
+# Settings the page may send.
 TRAIN_KEYS = ("arch", "loss", "optimizer", "learning_rate", "epochs", "batch_size", "lr_decay", "lr_schedule",
-              "weight_decay", "dropout", "validation_split", "seed")
+              "weight_decay", "dropout", "validation_split", "early_stopping", "seed")
 
 
 class UserError(ValueError):
@@ -163,63 +161,38 @@ def check_arch(text=""):
 
 
 class _TrainJob:
-    """One training run, advanced chunk by chunk by ``step``; equivalent to a single ``session.train``."""
+    """One training run, advanced slice by slice by ``step``; equivalent to a single ``session.train``."""
 
     def __init__(self, cfg, prepared):
         self.cfg = session._cfg(cfg)
-        self.cfg["early_stopping"] = 0  # not chunkable (see TRAIN_KEYS)
         self.prepared = prepared
-        self.epochs = int(self.cfg["epochs"])
-        if not 1 <= self.epochs <= session.MAX_EPOCHS:
-            raise UserError(f"Epochs must be between 1 and {session.MAX_EPOCHS}, got {self.epochs}.")
         self.model = session.build_model(self.cfg, prepared)
-        self.schedule = make_schedule(self.cfg.get("lr_schedule"), float(self.cfg["learning_rate"]),
-                                      float(self.cfg["lr_decay"]), self.epochs)
-        self.history = History()
-        self.done = False
-        self.stop_reason = None
+        self.run = session.start_training(self.model, prepared, self.cfg)
+        self.epochs = self.run.epochs
+        self.history = self.run.history
         self.started = time.perf_counter()
         self.train_seconds = 0.0
         self._last_loss_fig = -math.inf
         self._next_full_fig = time.perf_counter() + FULL_FIGURES_EVERY
 
+    @property
+    def done(self):
+        return self.run.done
+
+    @property
+    def stop_reason(self):
+        return self.history.stop_reason
+
     def step(self, seconds=0.1):
         """Train for about ``seconds`` (at least one epoch); return the progress."""
-        if self.done:
-            return self.progress()
-        offset = len(self.history)
-        deadline = time.perf_counter() + float(seconds)
-        out_of_time = [False]
-
-        def on_epoch(epoch, logs):
-            if time.perf_counter() >= deadline and offset + epoch < self.epochs:
-                out_of_time[0] = True
-                return True
-            return False
-
-        cfg = dict(self.cfg, epochs=self.epochs - offset, lr_decay=1.0,
-                   lr_schedule=lambda e, _o=offset: self.schedule(_o + e))
         t = time.perf_counter()
-        hist = session.train(self.model, self.prepared, cfg, on_epoch=on_epoch)
+        self.run.step(seconds=float(seconds))
         self.train_seconds += time.perf_counter() - t
-        for ep, logs in zip(hist.epochs, zip(*hist.history.values())):
-            self.history.append(offset + ep, dict(zip(hist.history.keys(), logs)))
-        if hist.best_epoch is not None:
-            self.history.best_epoch = offset + hist.best_epoch
-        if len(self.history) >= self.epochs:
-            self.done = True
-        elif hist.stopped_early and not out_of_time[0]:  # NaN loss, early stopping
-            self.done = True
-            self.stop_reason = hist.stop_reason
-            self.history.stopped_early, self.history.stop_reason = True, hist.stop_reason
         return self.progress()
 
     def stop(self, reason):
         """End the run here, keeping the model trained so far."""
-        if not self.done:
-            self.done = True
-            self.stop_reason = reason
-            self.history.stopped_early, self.history.stop_reason = True, reason
+        self.run.stop(reason)
 
     def progress(self, force_figures=False):
         """Epoch, losses and (throttled) live figures."""

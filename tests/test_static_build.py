@@ -276,8 +276,8 @@ def test_user_errors_are_messages_not_tracebacks():
     _ok("builtin", name="circles")
     reply = _call("train_start", arch="[2, 8, 'reluu', 1, 'sigmoid']", epochs=5)
     assert not reply["ok"] and "reluu" in reply["error"]
-    reply = _call("train_start", arch=ARCH, early_stopping=5)
-    assert not reply["ok"] and "early_stopping" in reply["error"]
+    reply = _call("train_start", arch=ARCH, stuff=5)
+    assert not reply["ok"] and "stuff" in reply["error"]
 
 
 def test_internal_errors_are_reported_and_page_keeps_working(monkeypatch):
@@ -304,7 +304,7 @@ def test_chunked_training_equals_one_session_train():
     """Chunks of epochs give exactly the model of a single session.train call (optimizer state, RNG, lr)."""
     _ok("builtin", name="circles", n_samples=200, seed=3)
     cfg = {"arch": ARCH, "epochs": 60, "batch_size": 16, "learning_rate": 0.02, "lr_decay": 0.98,
-           "optimizer": "adam", "seed": 5}
+           "optimizer": "adam", "seed": 5, "early_stopping": 1000}
     job = glue._TrainJob(cfg, glue.STATE.prepared)
     steps = 0
     while not job.done:
@@ -317,6 +317,21 @@ def test_chunked_training_equals_one_session_train():
     assert job.history.history["loss"] == hist.history["loss"]
     assert job.history.history["lr"] == hist.history["lr"]
     assert job.history.epochs == list(range(1, 61))
+
+
+def test_chunked_early_stopping_equals_one_session_train():
+    """Early stopping carries across chunks: same stop epoch, reason and restored weights."""
+    _ok("builtin", name="moons", n_samples=200, seed=1)
+    cfg = {"arch": "[2, 16, 'relu', 1, 'sigmoid']", "epochs": 400, "learning_rate": 0.05, "seed": 2,
+           "early_stopping": 5}
+    job = glue._TrainJob(cfg, glue.STATE.prepared)
+    while not job.done:
+        job.step(0.0)
+    ref = session.build_model(cfg, glue.STATE.prepared)
+    hist = session.train(ref, glue.STATE.prepared, cfg)
+    assert hist.stopped_early and "early stopping" in hist.stop_reason and len(hist) < 400
+    assert job.history.stop_reason == hist.stop_reason and len(job.history) == len(hist)
+    np.testing.assert_array_equal(job.model.params, ref.params)
 
 
 def test_train_progress_finish_and_download_open_in_python(tmp_path):

@@ -233,7 +233,7 @@ def confusion_matrix_figure(cm, class_names, title="Confusion matrix"):
     names = [str(c) for c in class_names]
     text = [[str(int(v)) if float(v).is_integer() else f"{v:.2f}" for v in row] for row in cm]
     data = [{"type": "heatmap", "z": _list(cm), "x": names, "y": names, "text": text,
-             "texttemplate": "%{text}", "colorscale": "Blues", "showscale": False,
+             "texttemplate": "%{text}", "colorscale": [[0.0, "#f7fbff"], [1.0, "#08306b"]], "showscale": False,
              "hovertemplate": "actual %{y}<br>predicted %{x}<br>count %{z}<extra></extra>"}]
     layout = _layout(title, "predicted", "actual")
     layout["xaxis"]["type"] = "category"

@@ -410,33 +410,33 @@ def build_model(cfg, prepared):
     return model
 
 
-def train(model, prepared, cfg, on_epoch=None):
-    """Fit ``model`` on the training rows; ``on_epoch(epoch, logs) -> True`` stops early.
+def start_training(model, prepared, cfg, on_epoch=None):
+    """The engine's resumable :class:`mlp.TrainingRun` for ``model`` on the training rows.
 
-    Validation loss comes from ``validation_split`` of the training rows, so the
-    test rows stay unseen. Returns the engine's History.
+    ``run.run()`` trains to the end; ``run.step(seconds=...)`` trains a slice and returns (the browser
+    worker uses it to stay responsive). ``on_epoch(epoch, logs) -> True`` stops early. Validation loss
+    comes from ``validation_split`` of the training rows, so the test rows stay unseen.
     """
     cfg = _cfg(cfg)
     epochs = int(cfg["epochs"])
     if not 1 <= epochs <= MAX_EPOCHS:
         raise ValueError(f"Epochs must be between 1 and {MAX_EPOCHS}, got {epochs}.")
-    callbacks = []
-    if on_epoch is not None:
-        callbacks.append(lambda epoch, logs, *_: on_epoch(epoch, logs))
     val = float(cfg.get("validation_split") or 0.0)
     if val and prepared.n_train * val < 2:
         val = 0.0
-    patience = int(cfg.get("early_stopping") or 0)  # 0 = off
     schedule = cfg.get("lr_schedule") or None
-    if schedule not in (None, "exponential"):
-        kw_decay = 1.0  # lr_decay only drives the exponential schedule
-    else:
-        kw_decay = float(cfg["lr_decay"])
-    kw = dict(epochs=epochs, learning_rate=float(cfg["learning_rate"]), lr_decay=kw_decay,
-              batch_size=None if cfg["batch_size"] is None else int(cfg["batch_size"]), shuffle=True, validation_split=val, callbacks=callbacks,
-              verbose=0, lr_schedule=schedule,
-              early_stopping=patience or None)  # monitors val_loss, or loss without validation
-    return model.fit(prepared.X_train, prepared.y_train, **kw)
+    decay = float(cfg["lr_decay"]) if schedule in (None, "exponential") else 1.0  # decay drives only that one
+    patience = int(cfg.get("early_stopping") or 0)  # 0 = off; monitors val_loss, or loss without validation
+    return model.start_training(
+        prepared.X_train, prepared.y_train, epochs=epochs, learning_rate=float(cfg["learning_rate"]),
+        lr_decay=decay, batch_size=None if cfg["batch_size"] is None else int(cfg["batch_size"]), shuffle=True,
+        validation_split=val, callbacks=[on_epoch] if on_epoch is not None else None, lr_schedule=schedule,
+        early_stopping=patience or None)
+
+
+def train(model, prepared, cfg, on_epoch=None):
+    """Train ``model`` to the end (see :func:`start_training`); returns the engine's History."""
+    return start_training(model, prepared, cfg, on_epoch).run()
 
 
 def _metrics(task, y_true, out, n_classes):
@@ -482,8 +482,12 @@ def evaluate(model, prepared):
 
 def _grid_predict(model, prepared, cols):
     """Model outputs for raw feature rows ``cols`` (n, d) via the preprocessing."""
-    table = mdata.Table.from_rows(cols.tolist(), list(prepared.preprocessor.features))
-    return np.asarray(model.predict(prepared.preprocessor.transform_X(table)), dtype=float)
+    pre = prepared.preprocessor
+    try:
+        X = pre.transform_numeric(cols)          # numeric features: straight from the array
+    except ValueError:
+        X = pre.transform_X(mdata.Table.from_rows(cols.tolist(), list(pre.features)))
+    return np.asarray(model.predict(X), dtype=float)
 
 
 def _span(a, b):
