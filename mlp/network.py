@@ -1,8 +1,12 @@
-"""The multi-layer perceptron: forward pass, backpropagation and the training loop.
+"""The multi-layer perceptron: forward pass, backpropagation and one epoch of training.
 
 Every weight matrix ``W`` (shape ``(n_in, n_out)``) and bias ``b`` is a view into one flat parameter
 vector, and every gradient a view into one flat gradient vector, so an optimizer step is a few NumPy
-calls on one array. The forward pass keeps what the backward pass needs; nothing else is stored.
+calls on one array. In memory each bias row directly follows its ``W``: together they are the
+"augmented" matrix ``Wb`` of shape ``(n_in + 1, n_out)``. Training feeds each layer its input with a
+trailing column of ones, so ``z = [a, 1] @ Wb`` and ``dWb = [a, 1].T @ delta`` are one matrix product
+each (bias add and bias gradient included): fewer NumPy calls per step, which is what small networks
+spend their time on. Activations are written in place into reused buffers.
 """
 import math
 import warnings
@@ -69,17 +73,16 @@ class MLP:
                     self._input_dropout = s["rate"]
                 continue
             n_in, n_out = (self._layers[-1]["W"].shape[1] if self._layers else specs[0]["size"]), s["units"]
-            views = []
-            for shape in ((n_in, n_out), (n_out,)):
-                size = int(np.prod(shape))
-                views.append((self.params[offset:offset + size].reshape(shape),
-                              self.grads[offset:offset + size].reshape(shape)))
-                offset += size
-            (W, gW), (b, gb) = views
-            self._layers.append({"W": W, "b": b, "gW": gW, "gb": gb, "activation": s["activation"], "dropout": 0.0})
+            size = (n_in + 1) * n_out
+            Wb = self.params[offset:offset + size].reshape(n_in + 1, n_out)   # [W; b]
+            gWb = self.grads[offset:offset + size].reshape(n_in + 1, n_out)
+            offset += size
+            self._layers.append({"Wb": Wb, "gWb": gWb, "W": Wb[:-1], "b": Wb[-1], "gW": gWb[:-1], "gb": gWb[-1],
+                                 "activation": s["activation"], "dropout": 0.0})
         self._layers[-1]["keep_z"] = True  # output pre-activation: stable cross-entropy
         for layer in self._layers:
             layer["keep_z"] = layer.get("keep_z", False) or layer["activation"] in act.NEEDS_Z
+        self._buffers = None
         self.init_weights()
         if self.optimizer is not None:
             self.optimizer.reset()
@@ -158,27 +161,46 @@ class MLP:
             raise ValueError("The network has no layers yet: call model.sequential([...]) first.")
 
     # ------------------------------------------------------------------ forward / backward
-    def _forward(self, x, training):
-        """Returns the output and a cache [(input, z, a_before_dropout, mask), ...] for backprop."""
+    def _layer_buffers(self, n):
+        """Reused (n, units + 1) arrays, last column 1, that hidden layers write their activations into."""
+        if self._buffers is None or self._buffers[1] < n:
+            self._buffers = ([np.ones((n, layer["W"].shape[1] + 1), dtype=self.dtype)
+                              for layer in self._layers[:-1]], n)
+        return [buf[:n] for buf in self._buffers[0]]
+
+    def _forward(self, xa, training):
+        """Forward pass on inputs with a trailing column of ones (``xa``, shape (n, n_in + 1)).
+
+        Returns the output and a cache ``[(layer input with ones, z or None, activation, dropout mask)]``
+        for backprop; ``z`` is kept only where the derivative or the loss needs it."""
         cache = []
         if training and self._input_dropout:
-            mask = self._dropout_mask(x.shape, self._input_dropout)
-            x = x * mask
-        a = x
-        for layer in self._layers:
-            z = a @ layer["W"]
-            z += layer["b"]
+            mask = self._dropout_mask(xa.shape, self._input_dropout)
+            mask[:, -1] = 1.0
+            xa = xa * mask
+        a = xa
+        bufs = self._layer_buffers(xa.shape[0])
+        last = len(self._layers) - 1
+        for i, layer in enumerate(self._layers):
+            if i == last:
+                z = a @ layer["Wb"]
+            else:
+                z = bufs[i][:, :-1]          # the activation lands in front of the ones column
+                np.matmul(a, layer["Wb"], out=z)
             keep = z.copy() if layer["keep_z"] else None
             out = act.ACTIVATIONS[layer["activation"]](z)
+            if i == last:
+                cache.append((a, keep, out, None))
+                return out, cache
+            if out is not z:                 # an activation that is not computed in place
+                z[...] = out
             mask = None
             if training and layer["dropout"]:
-                mask = self._dropout_mask(out.shape, layer["dropout"])
-                cache.append((a, keep, out, mask))
-                a = out * mask
-            else:
-                cache.append((a, keep, out, None))
-                a = out
-        return a, cache
+                mask = self._dropout_mask(z.shape, layer["dropout"])
+                out = z.copy()               # the derivative needs the activation before dropout
+                z *= mask
+            cache.append((a, keep, out if mask is not None else z, mask))
+            a = bufs[i]
 
     def _dropout_mask(self, shape, rate):
         # inverted dropout: kept units are scaled by 1/(1-p) so inference needs no change
@@ -195,9 +217,7 @@ class MLP:
         """Fill ``self.grads`` (all layers) from dL/dz of the output layer."""
         layers = self._layers
         for i in range(len(layers) - 1, -1, -1):
-            a_in = cache[i][0]
-            np.matmul(a_in.T, delta, out=layers[i]["gW"])
-            np.add.reduce(delta, axis=0, out=layers[i]["gb"])
+            np.matmul(cache[i][0].T, delta, out=layers[i]["gWb"])   # weight and bias gradients at once
             if i == 0:
                 break
             delta = delta @ layers[i]["W"].T
@@ -207,6 +227,7 @@ class MLP:
             delta = act.backward(layers[i - 1]["activation"], delta, z, a)
 
     def _train_step(self, xb, yb, lr):
+        """One optimizer step on a batch whose inputs carry a trailing column of ones."""
         out, cache = self._forward(xb, training=True)
         z = cache[-1][1]
         loss = L.LOSSES[self.loss][0](out, yb, z)
@@ -337,18 +358,27 @@ class MLP:
 
     def _train_epoch(self, X, y, lr, batch_size, shuffle, track_acc):
         """One pass over the data. Returns (mean loss, correct count), or (bad loss, None) if it diverged."""
-        n = X.shape[0]
+        n, d = X.shape
         order = self.rng.permutation(n) if shuffle else None
-        gather = shuffle and X.nbytes > _GATHER_BYTES   # big data: gather each batch, never copy all of X
-        if shuffle and not gather:
-            X, y = X[order], y[order]
+        gather = X.nbytes > _GATHER_BYTES   # big data: gather each batch, never copy all of X
+        if gather:
+            xbuf = np.ones((batch_size, d + 1), dtype=self.dtype)
+        else:                               # the whole (shuffled) epoch, with the ones column, in one copy
+            Xa = np.ones((n, d + 1), dtype=self.dtype)
+            if shuffle:
+                np.take(X, order, axis=0, out=Xa[:, :d])
+                y = y[order]
+            else:
+                Xa[:, :d] = X
         total, correct = 0.0, 0
         for s in range(0, n, batch_size):
             if gather:
-                idx = order[s:s + batch_size]
-                xb, yb = X[idx], y[idx]
+                idx = order[s:s + batch_size] if shuffle else slice(s, s + batch_size)
+                yb = y[idx]
+                xb = xbuf[:yb.shape[0]]
+                xb[:, :d] = X[idx]
             else:
-                xb, yb = X[s:s + batch_size], y[s:s + batch_size]
+                xb, yb = Xa[s:s + batch_size], y[s:s + batch_size]
             loss, out = self._train_step(xb, yb, lr)
             if not math.isfinite(loss):
                 return loss, None
@@ -358,13 +388,14 @@ class MLP:
         return total / n, correct
 
     # ------------------------------------------------------------------ inference
-    def _infer(self, a):
-        """Inference forward pass: no cache, no copies, no dropout."""
+    def _infer(self, a, with_z=False):
+        """Inference forward pass (no dropout, no cache); with ``with_z`` also the output layer's z."""
+        z = None
         for layer in self._layers:
             z = a @ layer["W"]
             z += layer["b"]
-            a = act.ACTIVATIONS[layer["activation"]](z)
-        return a
+            a = act.ACTIVATIONS[layer["activation"]](z.copy() if with_z else z)
+        return (a, z) if with_z else a
 
     def _predict_2d(self, X):
         n = X.shape[0]
@@ -422,8 +453,8 @@ class MLP:
         value = L.LOSSES[self.loss][0]
         for s in range(0, n, _EVAL_CHUNK):
             xb, yb = X[s:s + _EVAL_CHUNK], y[s:s + _EVAL_CHUNK]
-            out, cache = self._forward(xb, training=False)
-            total += value(out, yb, cache[-1][1]) * xb.shape[0]
+            out, z = self._infer(xb, with_z=True)
+            total += value(out, yb, z) * xb.shape[0]
             if with_accuracy:
                 correct += _count_correct(out, yb)
         scores = {"loss": total / n}
@@ -481,7 +512,9 @@ class MLP:
         L.check_pairing(self.loss, self.output_activation)
         X = self._as_x(X)
         y = self._as_y(y, X.shape[0])
-        out, cache = self._forward(X, training=False)
+        Xa = np.ones((X.shape[0], X.shape[1] + 1), dtype=self.dtype)
+        Xa[:, :-1] = X
+        out, cache = self._forward(Xa, training=False)
         self._backward(cache, self._output_delta(out, y, cache[-1][1]))
         return [arr.copy() for layer in self._layers for arr in (layer["gW"], layer["gb"])]
 
