@@ -83,6 +83,7 @@ class MLP:
         for layer in self._layers:
             layer["keep_z"] = layer.get("keep_z", False) or layer["activation"] in act.NEEDS_Z
         self._buffers = None
+        self._plan = [(layer["W"], layer["b"], act.ACTIVATIONS[layer["activation"]]) for layer in self._layers]
         self.init_weights()
         if self.optimizer is not None:
             self.optimizer.reset()
@@ -391,10 +392,10 @@ class MLP:
     def _infer(self, a, with_z=False):
         """Inference forward pass (no dropout, no cache); with ``with_z`` also the output layer's z."""
         z = None
-        for layer in self._layers:
-            z = a @ layer["W"]
-            z += layer["b"]
-            a = act.ACTIVATIONS[layer["activation"]](z.copy() if with_z else z)
+        for W, b, f in self._plan:
+            z = a @ W
+            z += b
+            a = f(z.copy() if with_z else z)
         return (a, z) if with_z else a
 
     def _predict_2d(self, X):
@@ -408,10 +409,10 @@ class MLP:
 
     def forward(self, x):
         """Network output for one sample (1-D in, 1-D out) or a batch (2-D in, 2-D out)."""
-        self._require_built()
-        if type(x) is np.ndarray and x.ndim == 1 and x.dtype == self.dtype and x.size == self.specs[0]["size"] \
-                and math.isfinite(np.add.reduce(x)):
+        if type(x) is np.ndarray and x.ndim == 1 and x.dtype == self.dtype and self.specs is not None \
+                and x.size == self.specs[0]["size"] and _all_finite_1d(x):
             return self._infer(x.reshape(1, -1))[0]  # fast path for a single, clean sample
+        self._require_built()
         arr = _to_array(x, "x", self.dtype)
         if arr.ndim == 1:
             if arr.size != self.n_inputs:
@@ -634,6 +635,11 @@ def _is_number(v):
         return True
     except (TypeError, ValueError):
         return False
+
+
+def _all_finite_1d(x):
+    # for a handful of values, Python floats beat a NumPy reduction's call overhead
+    return all(map(math.isfinite, x.tolist())) if x.size <= 16 else math.isfinite(np.add.reduce(x))
 
 
 def _check_finite(arr, name):
