@@ -24,6 +24,20 @@ _TOKEN = re.compile(r"""\s*(?:
 )""", re.VERBOSE)
 
 
+def lookup(name, table, aliases, what):
+    """The canonical key of ``name`` in ``table`` (case-insensitive, with aliases), or a ValueError that
+    suggests the closest key and lists the allowed ones."""
+    if not isinstance(name, str):
+        raise TypeError(f"The {what} must be a name (str), got {type(name).__name__}.")
+    key = name.strip().lower()
+    key = aliases.get(key, key)
+    if key not in table:
+        close = difflib.get_close_matches(key, list(table), n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        raise ValueError(f"Unknown {what} {name!r}.{hint} Allowed: {', '.join(table)}.")
+    return key
+
+
 def known_activations():
     return sorted(activations.ACTIVATIONS)
 

@@ -9,6 +9,8 @@ mse / mae / huber / bce average over all elements; cce averages the per-sample s
 """
 import numpy as np
 
+from .architecture import lookup
+
 HUBER_DELTA = 1.0
 
 
@@ -75,16 +77,7 @@ def compatible_losses(output_activation):
 
 def resolve(name):
     """Canonical loss name, or a ValueError listing the allowed names."""
-    if not isinstance(name, str):
-        raise TypeError(f"The loss must be a name (str), got {type(name).__name__}.")
-    key = name.strip().lower()
-    key = ALIASES.get(key, key)
-    if key not in LOSSES:
-        import difflib
-        close = difflib.get_close_matches(key, list(LOSSES), n=1)
-        hint = f" Did you mean '{close[0]}'?" if close else ""
-        raise ValueError(f"Unknown loss {name!r}.{hint} Allowed: {', '.join(LOSSES)}.")
-    return key
+    return lookup(name, LOSSES, ALIASES, "loss")
 
 
 def check_pairing(loss, output_activation):

@@ -5,10 +5,31 @@ gradients, so each update is a handful of NumPy calls whatever the number of lay
 ``OPTIMIZERS[name]`` is the class; hyperparameters are keyword arguments. ``weight_decay`` adds
 ``wd * p`` to the gradient (L2, as torch) except in AdamW, where it is decoupled.
 """
-import difflib
 import math
 
 import numpy as np
+
+from .architecture import lookup
+
+
+def _ema(avg, x, beta, tmp, square=False):
+    """avg = beta * avg + (1 - beta) * x (or x**2), in place."""
+    avg *= beta
+    np.multiply(x, x if square else 1.0 - beta, out=tmp)
+    if square:
+        tmp *= 1.0 - beta
+    avg += tmp
+
+
+def _adaptive_step(p, numer, acc, eps, lr, tmp, acc_scale=1.0):
+    """p -= lr * numer / (sqrt(acc) * acc_scale + eps), in place (RMSprop, Adagrad, Adam)."""
+    np.sqrt(acc, out=tmp)
+    if acc_scale != 1.0:
+        tmp *= acc_scale
+    tmp += eps
+    np.divide(numer, tmp, out=tmp)
+    tmp *= lr
+    p -= tmp
 
 
 class Optimizer:
@@ -121,15 +142,8 @@ class RMSprop(Optimizer):
 
     def _update(self, p, g, lr, tmp):
         v = self.state["square_avg"]
-        v *= self.hyper["rho"]
-        np.multiply(g, g, out=tmp)
-        tmp *= 1.0 - self.hyper["rho"]
-        v += tmp
-        np.sqrt(v, out=tmp)
-        tmp += self.hyper["eps"]
-        np.divide(g, tmp, out=tmp)
-        tmp *= lr
-        p -= tmp
+        _ema(v, g, self.hyper["rho"], tmp, square=True)
+        _adaptive_step(p, g, v, self.hyper["eps"], lr, tmp)
 
 
 class Adam(Optimizer):
@@ -144,19 +158,9 @@ class Adam(Optimizer):
         m, v = self.state["exp_avg"], self.state["exp_avg_sq"]
         if self.name == "adamw" and self.hyper["weight_decay"]:
             p *= 1.0 - lr * self.hyper["weight_decay"]
-        m *= b1
-        np.multiply(g, 1.0 - b1, out=tmp)
-        m += tmp
-        v *= b2
-        np.multiply(g, g, out=tmp)
-        tmp *= 1.0 - b2
-        v += tmp
-        np.sqrt(v, out=tmp)
-        tmp *= 1.0 / math.sqrt(1.0 - b2 ** t)
-        tmp += self.hyper["eps"]
-        np.divide(m, tmp, out=tmp)
-        tmp *= lr / (1.0 - b1 ** t)
-        p -= tmp
+        _ema(m, g, b1, tmp)
+        _ema(v, g, b2, tmp, square=True)
+        _adaptive_step(p, m, v, self.hyper["eps"], lr / (1.0 - b1 ** t), tmp, 1.0 / math.sqrt(1.0 - b2 ** t))
 
 
 class AdamW(Adam):
@@ -175,11 +179,7 @@ class Adagrad(Optimizer):
         s = self.state["sum"]
         np.multiply(g, g, out=tmp)
         s += tmp
-        np.sqrt(s, out=tmp)
-        tmp += self.hyper["eps"]
-        np.divide(g, tmp, out=tmp)
-        tmp *= lr
-        p -= tmp
+        _adaptive_step(p, g, s, self.hyper["eps"], lr, tmp)
 
 
 class NAdam(Optimizer):
@@ -197,13 +197,8 @@ class NAdam(Optimizer):
         mu_product = self.state.setdefault("mu_product", np.ones(1))
         mu_product *= mu
         mu_prod = float(mu_product[0])
-        m *= b1
-        np.multiply(g, 1.0 - b1, out=tmp)
-        m += tmp
-        v *= b2
-        np.multiply(g, g, out=tmp)
-        tmp *= 1.0 - b2
-        v += tmp
+        _ema(m, g, b1, tmp)
+        _ema(v, g, b2, tmp, square=True)
         denom = np.divide(v, 1.0 - b2 ** t)
         np.sqrt(denom, out=denom)
         denom += self.hyper["eps"]
@@ -221,12 +216,4 @@ ALIASES = {"momentum": "sgd_momentum", "sgdm": "sgd_momentum", "rms_prop": "rmsp
 
 def make_optimizer(name, **hyper):
     """Create an optimizer by (case-insensitive) name, e.g. ``make_optimizer('RMSprop', rho=0.9)``."""
-    if not isinstance(name, str):
-        raise TypeError(f"The optimizer must be a name (str), got {type(name).__name__}.")
-    key = name.strip().lower()
-    key = ALIASES.get(key, key)
-    if key not in OPTIMIZERS:
-        close = difflib.get_close_matches(key, list(OPTIMIZERS), n=1)
-        hint = f" Did you mean '{close[0]}'?" if close else ""
-        raise ValueError(f"Unknown optimizer {name!r}.{hint} Allowed: {', '.join(OPTIMIZERS)}.")
-    return OPTIMIZERS[key](**hyper)
+    return OPTIMIZERS[lookup(name, OPTIMIZERS, ALIASES, "optimizer")](**hyper)
