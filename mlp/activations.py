@@ -15,12 +15,12 @@ _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 
 
 def _sigmoid(z):
-    # 1 / (1 + exp(-z)) written as (1 + tanh(z/2)) / 2: no overflow, four in-place calls
-    z *= 0.5
-    np.tanh(z, out=z)
-    z *= 0.5
-    z += 0.5
-    return z
+    # 1 / (1 + exp(-z)) written as (1 + tanh(z/2)) / 2: no overflow, four calls, z left unchanged
+    a = z * 0.5
+    np.tanh(a, out=a)
+    a *= 0.5
+    a += 0.5
+    return a
 
 
 def _softmax(z):
@@ -41,11 +41,11 @@ def _gelu_derivative(z, a):
 
 
 def _swish(z):  # x * sigmoid(x), as torch.nn.SiLU
-    return z * _sigmoid(z.copy())
+    return z * _sigmoid(z)
 
 
 def _swish_derivative(z, a):
-    s = _sigmoid(z.copy())
+    s = _sigmoid(z)
     return s * (1.0 + z * (1.0 - s))
 
 
@@ -81,6 +81,8 @@ DERIVATIVES = {
 
 # Activations whose derivative needs the pre-activation z (the rest use only a).
 NEEDS_Z = {"gelu", "swish"}
+# Activations computed in place: they overwrite z (the others return a new array, or z itself for linear).
+IN_PLACE = {"relu", "leaky_relu", "tanh", "softmax"}
 
 
 def _softmax_backward(grad, z, a):
@@ -102,13 +104,22 @@ BACKWARD = {
 }
 
 
-def backward(name, grad, z, a):
-    """dL/dz from dL/da for activation ``name`` (may modify ``grad`` in place)."""
+def backward_fn(name):
+    """``f(grad, z, a) -> dL/dz`` for activation ``name`` (may modify ``grad`` in place)."""
     fast = BACKWARD.get(name)
     if fast is not None:
-        return fast(grad, z, a)
-    grad *= DERIVATIVES[name](z, a)
-    return grad
+        return fast
+    derivative = DERIVATIVES[name]
+
+    def f(grad, z, a):
+        grad *= derivative(z, a)
+        return grad
+    return f
+
+
+def backward(name, grad, z, a):
+    """dL/dz from dL/da for activation ``name`` (may modify ``grad`` in place)."""
+    return backward_fn(name)(grad, z, a)
 
 
 def register_activation(name, forward, derivative):

@@ -29,10 +29,8 @@ def _huber(a, y, z=None, delta=HUBER_DELTA):
 
 
 def _bce(a, y, z=None):
-    if z is not None:  # from logits: softplus(z) - y z, exact and stable
-        t = np.logaddexp(0.0, z)
-        t -= y * z
-        return float(np.add.reduce(t, axis=None)) / t.size
+    if z is not None:  # from logits: mean(softplus(z) - y z), exact and stable
+        return (float(np.add.reduce(np.logaddexp(0.0, z), axis=None)) - float(np.vdot(y, z))) / z.size
     # from probabilities, with log clamped at -100 as torch.nn.BCELoss does
     la = np.maximum(np.log(a), -100.0)
     l1a = np.maximum(np.log1p(-a), -100.0)

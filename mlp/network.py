@@ -79,11 +79,17 @@ class MLP:
             offset += size
             self._layers.append({"Wb": Wb, "gWb": gWb, "W": Wb[:-1], "b": Wb[-1], "gW": gWb[:-1], "gb": gWb[-1],
                                  "activation": s["activation"], "dropout": 0.0})
-        self._layers[-1]["keep_z"] = True  # output pre-activation: stable cross-entropy
+        last = self._layers[-1]
         for layer in self._layers:
-            layer["keep_z"] = layer.get("keep_z", False) or layer["activation"] in act.NEEDS_Z
+            name = layer["activation"]
+            # keep z where the derivative (or, for the output, the stable loss) needs it; copy it only if
+            # the activation overwrites it, or for hidden layers whose buffer receives the activation
+            keep = name in act.NEEDS_Z or layer is last
+            layer["copy_z"] = keep and (name in act.IN_PLACE or layer is not last)
+            layer["keep_z"] = keep
+            layer["forward"], layer["backward"] = act.ACTIVATIONS[name], act.backward_fn(name)
         self._buffers = None
-        self._plan = [(layer["W"], layer["b"], act.ACTIVATIONS[layer["activation"]]) for layer in self._layers]
+        self._plan = [(layer["W"], layer["b"], layer["forward"]) for layer in self._layers]
         self.init_weights()
         if self.optimizer is not None:
             self.optimizer.reset()
@@ -181,38 +187,37 @@ class MLP:
             xa = xa * mask
         a = xa
         bufs = self._layer_buffers(xa.shape[0])
-        last = len(self._layers) - 1
-        for i, layer in enumerate(self._layers):
-            if i == last:
-                z = a @ layer["Wb"]
-            else:
-                z = bufs[i][:, :-1]          # the activation lands in front of the ones column
-                np.matmul(a, layer["Wb"], out=z)
-            keep = z.copy() if layer["keep_z"] else None
-            out = act.ACTIVATIONS[layer["activation"]](z)
-            if i == last:
-                cache.append((a, keep, out, None))
-                return out, cache
-            if out is not z:                 # an activation that is not computed in place
+        for layer, buf in zip(self._layers, bufs):  # hidden layers
+            z = buf[:, :-1]                         # the activation lands in front of the ones column
+            np.matmul(a, layer["Wb"], out=z)
+            keep = (z.copy() if layer["copy_z"] else z) if layer["keep_z"] else None
+            out = layer["forward"](z)
+            if out is not z:                        # an activation that returns a new array
                 z[...] = out
             mask = None
             if training and layer["dropout"]:
                 mask = self._dropout_mask(z.shape, layer["dropout"])
-                out = z.copy()               # the derivative needs the activation before dropout
+                out = z.copy()                      # the derivative needs the activation before dropout
                 z *= mask
             cache.append((a, keep, out if mask is not None else z, mask))
-            a = bufs[i]
+            a = buf
+        layer = self._layers[-1]
+        z = a @ layer["Wb"]
+        keep = z.copy() if layer["copy_z"] else z
+        out = layer["forward"](z)
+        cache.append((a, keep, out, None))
+        return out, cache
 
     def _dropout_mask(self, shape, rate):
         # inverted dropout: kept units are scaled by 1/(1-p) so inference needs no change
         return (self.rng.random(shape, dtype=self.dtype) >= rate) * self.dtype.type(1.0 / (1.0 - rate))
 
     def _output_delta(self, a, y, z):
+        """dL/dz of the output layer: one fused expression for the classic pairs."""
         fused = L.FUSED.get((self._layers[-1]["activation"], self.loss))
         if fused is not None:
             return fused(a, y)
-        grad = L.LOSSES[self.loss][1](a, y)
-        return act.backward(self._layers[-1]["activation"], grad, z, a)
+        return self._layers[-1]["backward"](L.LOSSES[self.loss][1](a, y), z, a)
 
     def _backward(self, cache, delta):
         """Fill ``self.grads`` (all layers) from dL/dz of the output layer."""
@@ -225,7 +230,7 @@ class MLP:
             _, z, a, mask = cache[i - 1]
             if mask is not None:
                 delta *= mask
-            delta = act.backward(layers[i - 1]["activation"], delta, z, a)
+            delta = layers[i - 1]["backward"](delta, z, a)
 
     def _train_step(self, xb, yb, lr):
         """One optimizer step on a batch whose inputs carry a trailing column of ones."""
