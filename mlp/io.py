@@ -130,7 +130,9 @@ def from_bytes(data):
         try:
             model = MLP.from_config(config)
         except (TypeError, ValueError) as e:
-            raise ValueError(f"The model file's configuration is invalid: {e}") from None
+            hint = (" A custom activation must be registered (mlp.register_activation) before loading."
+                    if "unknown activation" in str(e) else "")
+            raise ValueError(f"The model file's configuration is invalid: {e}{hint}") from None
         params = _read_array(zf, "params.npy", model.dtype, model.n_params)
         if params.size != model.n_params:
             raise ValueError(f"The model file is corrupt: {params.size} parameters stored, the architecture "
