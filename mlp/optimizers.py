@@ -148,19 +148,39 @@ class RMSprop(Optimizer):
 
 class Adam(Optimizer):
     """m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g^2;
-    p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)."""
+    p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps).
+
+    m and v are the two rows of one (2, n) array, so both moving averages take two NumPy calls;
+    the last division is rearranged as m*sqrt(bc2) / (sqrt(v) + eps*sqrt(bc2)) (equal to torch's
+    up to rounding)."""
     name = "adam"
     defaults = {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0}
     state_names = ("exp_avg", "exp_avg_sq")
 
+    def _ensure_state(self, params):
+        super()._ensure_state(params)
+        self._mv = np.stack([self.state["exp_avg"], self.state["exp_avg_sq"]])   # rows: m, v
+        self.state["exp_avg"], self.state["exp_avg_sq"] = self._mv[0], self._mv[1]
+        self._gg = np.empty_like(self._mv)                                        # rows: g, g^2
+        self._decay = np.array([[self.hyper["beta1"]], [self.hyper["beta2"]]], dtype=params.dtype)
+        self._gain = 1.0 - self._decay
+
     def _update(self, p, g, lr, tmp):
         b1, b2, t = self.hyper["beta1"], self.hyper["beta2"], self.t
-        m, v = self.state["exp_avg"], self.state["exp_avg_sq"]
         if self.name == "adamw" and self.hyper["weight_decay"]:
             p *= 1.0 - lr * self.hyper["weight_decay"]
-        _ema(m, g, b1, tmp)
-        _ema(v, g, b2, tmp, square=True)
-        _adaptive_step(p, m, v, self.hyper["eps"], lr / (1.0 - b1 ** t), tmp, 1.0 / math.sqrt(1.0 - b2 ** t))
+        gg, mv = self._gg, self._mv
+        gg[0] = g
+        np.multiply(g, g, out=gg[1])
+        gg *= self._gain
+        mv *= self._decay
+        mv += gg
+        root_bc2 = math.sqrt(1.0 - b2 ** t)
+        np.sqrt(mv[1], out=tmp)
+        tmp += self.hyper["eps"] * root_bc2
+        np.divide(mv[0], tmp, out=tmp)
+        tmp *= lr * root_bc2 / (1.0 - b1 ** t)
+        p -= tmp
 
 
 class AdamW(Adam):
