@@ -8,6 +8,12 @@ import pytest
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
+# The app runs on streamlit>=1.53; driving its file uploaders and download buttons from AppTest
+# needs AppTest.file_uploader (1.56) and AppTest.download_button (1.59).
+if not (hasattr(AppTest, "file_uploader") and hasattr(AppTest, "download_button")):
+    pytest.skip("these AppTest checks need streamlit>=1.59 (AppTest.file_uploader/download_button)",
+                allow_module_level=True)
+
 import mlp  # noqa: E402
 from tests.test_session import labelled_csv  # noqa: E402
 
@@ -41,6 +47,17 @@ def errors(at):
     return [e.value for e in at.error]
 
 
+def state_keys(at):
+    """Session-state keys (AppTest's session_state is iterable only in newer Streamlit versions)."""
+    ss = at.session_state
+    filtered = getattr(ss, "filtered_state", None)
+    return list(filtered if isinstance(filtered, dict) else ss.keys())
+
+
+def key_starting(at, prefix):
+    return next(k for k in state_keys(at) if str(k).startswith(prefix))
+
+
 def train(at):
     run(at.button(key="train").click())
     assert not errors(at), errors(at)
@@ -61,7 +78,7 @@ def app():
 def test_default_is_ready_and_trains_in_one_click(app, tmp_path):
     assert app.text_input(key="arch").value == "[2, 8, 'relu', 8, 'relu', 1, 'sigmoid']"
     assert not app.button(key="train").disabled and not errors(app)
-    assert app.selectbox(key=next(k for k in app.session_state if str(k).startswith("loss_"))).options == \
+    assert app.selectbox(key=key_starting(app, "loss_")).options == \
         ["bce", "mse", "mae", "huber"]
     run_ = train(app)
     assert run_["metrics"]["test"]["accuracy"] >= 0.95
@@ -106,7 +123,7 @@ def test_dataset_switch_follows_data_and_offers_compatible_losses(app):
     run(app.number_input(key="epochs").set_value(300))
     run_ = train(app)
     assert run_["metrics"]["test"]["r2"] > 0.9 and "fit" in run_["figures"]
-    assert [m.label for m in app.metric][0] == "r2 (test)"
+    assert [m.label for m in app.metric][0] == "R² (test)"
 
 
 def test_edited_architecture_is_kept_and_checked_when_data_changes(app):
@@ -142,7 +159,8 @@ def test_compare_runs_overlays_loss_curves(app):
     runs = app.session_state["runs"]
     assert [r["id"] for r in runs] == [1, 2]
     assert app.multiselect(key="compare_2").value == [1, 2]
-    assert plotly_titles(app)["Loss curves"] == ["#1 train", "#1 validation", "#2 train", "#2 validation"]
+    assert plotly_titles(app)["Loss curves"] == ["run 1 train", "run 1 validation", "run 2 train",
+                                                 "run 2 validation"]
     assert app.selectbox(key="selected_run").value == 2
     run(app.selectbox(key="selected_run").set_value(1))
     assert "run 1" in app.subheader[0].value
@@ -152,8 +170,8 @@ def test_compare_runs_overlays_loss_curves(app):
 
 def test_csv_with_string_labels_trains(app):
     use_csv(app, labelled_csv())
-    assert app.selectbox(key=next(k for k in app.session_state if str(k).startswith("target_"))).value == "species"
-    feats = app.multiselect(key=next(k for k in app.session_state if str(k).startswith("features_")))
+    assert app.selectbox(key=key_starting(app, "target_")).value == "species"
+    feats = app.multiselect(key=key_starting(app, "features_"))
     assert feats.value == ["height", "weight", "colour"]
     assert app.text_input(key="arch").value == "[5, 8, 'relu', 8, 'relu', 1, 'sigmoid']"
     run(app.number_input(key="epochs").set_value(200))
@@ -166,7 +184,7 @@ def test_csv_with_string_labels_trains(app):
 
 def test_csv_semicolon_task_override_and_target_choice(app):
     use_csv(app, labelled_csv(sep=";"))
-    tkey = next(k for k in app.session_state if str(k).startswith("target_"))
+    tkey = key_starting(app, "target_")
     run(app.selectbox(key=tkey).set_value("height"))
     assert not errors(app)
     assert app.text_input(key="arch").value.endswith("1, 'linear']")
@@ -182,7 +200,7 @@ def test_csv_missing_values_reported_with_drop_choice(app):
     use_csv(app, raw)
     assert any("Missing values" in w.value for w in app.warning)
     assert "drop rows" in errors(app)[0]
-    drop = app.checkbox(key=next(k for k in app.session_state if str(k).startswith("drop_")))
+    drop = app.checkbox(key=key_starting(app, "drop_"))
     run(drop.check())
     assert not errors(app) and any("Dropped 3 of 240" in i.value for i in app.info)
     train(app)
@@ -212,6 +230,8 @@ def test_bad_csvs_show_errors_and_app_keeps_working(app, raw, words):
 def test_upload_model_and_predict_csv(app):
     use_csv(app, labelled_csv())
     model_bytes = train(app)["model_bytes"]
+    assert app.radio(key="model_source").value == "A run from this session"   # the run just trained
+    run(app.radio(key="model_source").set_value("Upload a model file"))
     up = app.file_uploader(key="model_file")
     run(up.set_value(("model.mlp", model_bytes, "application/zip")))
     assert any("Loaded model.mlp" in s.value for s in app.success)
@@ -250,3 +270,120 @@ def test_settings_survive_switching_to_csv_before_upload(app):
     run(app.button(key="fix_arch").click())
     assert app.text_input(key="arch").value == "[5, 4, 'tanh', 1, 'sigmoid']"
     assert train(app)["epochs"] == 77
+
+
+def house_prices_csv(n=300, seed=0):
+    """A regression CSV with targets around 200,000 and a categorical feature."""
+    rng = np.random.default_rng(seed)
+    lines = ["area_sqft,bedrooms,neighbourhood,price"]
+    for _ in range(n):
+        area, beds = rng.uniform(600, 3500), int(rng.integers(1, 6))
+        hood = rng.choice(["north", "south", "centre"])
+        price = 50000 + 70 * area + 8000 * beds + {"north": 20000, "south": -15000, "centre": 45000}[hood]
+        lines.append(f"{area:.0f},{beds},{hood},{price + rng.normal(0, 10000):.0f}")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_architecture_follows_data_with_the_same_shape_until_edited(app):
+    # spiral and blobs both need [2, ..., 3, 'softmax'] but have different default hidden layers
+    for name in ("spiral", "blobs", "sine", "circles"):
+        run(app.selectbox(key="dataset").set_value(name))
+        assert app.text_input(key="arch").value == app.session_state["arch_default"]
+        assert not errors(app) and not app.button(key="train").disabled, name
+    assert app.text_input(key="arch").value == "[2, 8, 'relu', 8, 'relu', 1, 'sigmoid']"
+
+
+def test_regression_with_large_targets_reads_in_original_units(app):
+    use_csv(app, house_prices_csv(), "houses.csv")
+    assert any("3 feature column(s) become 5 network inputs" in c.value for c in app.caption)
+    run(app.number_input(key="epochs").set_value(200))
+    run_ = train(app)
+    test = run_["metrics"]["test"]
+    assert test["r2"] > 0.9 and 1000 < test["mae"] < 30000  # MAE in dollars, not standardised units
+    labels = [m.label for m in app.metric]
+    assert labels == ["R² (test)", "MAE (test)", "RMSE (test)", "loss (test)"]
+    mae = app.metric[1].value
+    assert "," in mae and "." not in mae, mae                      # e.g. "8,123", not "8123.0959"
+    assert "standardised" in app.metric[3].proto.help
+    figs = run_["figures"]
+    assert figs["loss"]["layout"]["yaxis"]["title"]["text"] == "loss (standardised target)"
+    actual = figs["predicted_vs_actual"]["data"][0]["x"]
+    assert 100_000 < np.median(actual) < 400_000                   # plots in original units
+    table = next(m.value for m in app.markdown if "| metric |" in m.value)
+    assert "| R² |" in table and "| MAE |" in table and "loss (standardised target)" in table
+
+
+def test_lr_schedule_defaults_to_constant_and_decay_shows_only_when_used(app):
+    assert app.selectbox(key="schedule").value == "constant"
+    assert not [n for n in app.number_input if n.key == "lr_decay"]
+    run(app.selectbox(key="schedule").set_value("exponential"))
+    run(app.number_input(key="lr_decay").set_value(0.9))
+    run(app.number_input(key="epochs").set_value(5))
+    lrs = train(app)["history"]["lr"]
+    assert lrs[1] == pytest.approx(lrs[0] * 0.9)
+    run(app.selectbox(key="schedule").set_value("constant"))
+    assert len(set(train(app)["history"]["lr"])) == 1
+
+
+def test_sidebar_explains_datasets_and_ignored_dropout(app):
+    assert any("concentric circles" in c.value for c in app.sidebar.caption)
+    run(app.selectbox(key="dataset").set_value("plane"))
+    assert any("Task: regression" in c.value and "a\\*x1" in c.value for c in app.sidebar.caption)  # not italics
+    # 2-D regression data is shown before training, coloured by the target
+    assert plotly_titles(app)["plane"] == ["y"]
+    run(app.text_input(key="arch").input("[2, 16, 'tanh', 'dropout(0.1)', 1]"))
+    run(app.slider(key="dropout").set_value(0.2))
+    assert any("Dropout slider is ignored" in c.value for c in app.caption)
+
+
+def test_compare_table_and_prediction_tables_are_readable(app):
+    train(app)
+    use_csv(app, house_prices_csv(n=60), "houses.csv")
+    preview = app.dataframe[0].value
+    assert preview["price"].dtype.kind == "f" and preview["neighbourhood"].dtype.kind not in "biuf"
+    run(app.number_input(key="epochs").set_value(20))
+    model_bytes = train(app)["model_bytes"]
+    table = next(d.value for d in app.dataframe if "test score" in d.value.columns)
+    assert list(table["test score"].str.split().str[0]) == ["accuracy", "R²"]
+    assert not table.isna().any().any()
+    # predict straight from the latest run of the session (no download/upload round trip)
+    assert app.selectbox(key="predict_run_2").value == 2
+    assert any(b.label == "CSV template" for b in app.download_button)
+    new = b"area_sqft,bedrooms,neighbourhood\n1500,3,north\n2500,4,centre\n"
+    run(app.file_uploader(key="predict_file").set_value(("new.csv", new, "text/csv")))
+    pred = app.dataframe[-1].value
+    assert pred["predicted_price"].dtype.kind == "f" and pred["predicted_price"].between(50_000, 500_000).all()
+    assert any("2 rows predicted" in c.value for c in app.caption)
+    run(app.radio(key="model_source").set_value("Upload a model file"))
+    run(app.file_uploader(key="model_file").set_value(("houses.mlp", model_bytes, "application/zip")))
+    run(app.file_uploader(key="predict_file").set_value(("new.csv", new, "text/csv")))
+    assert not errors(app) and app.dataframe[-1].value["predicted_price"].equals(pred["predicted_price"])
+
+
+def test_new_data_is_plotted_above_results_of_earlier_data(app):
+    train(app)
+    assert "circles" not in plotly_titles(app)             # trained: the results replace the data plot
+    assert not [b for b in app.selectbox if b.key == "selected_run"]  # one run: nothing to choose
+    run(app.selectbox(key="dataset").set_value("moons"))
+    assert "moons" in plotly_titles(app) and "Decision boundary" in plotly_titles(app)
+    assert any("results below are from run 1 (circles)" in c.value for c in app.caption)
+    train(app)
+    assert "moons" not in plotly_titles(app) and app.selectbox(key="selected_run").value == 2
+    run(app.selectbox(key="selected_run").set_value(1))    # an older run on other data: show the data too
+    assert "moons" in plotly_titles(app)
+
+
+def test_app_limits_blas_to_one_thread_before_numpy_loads():
+    """Multi-threaded OpenBLAS stalls small products on a busy CPU (live charts, other sessions)."""
+    pytest.importorskip("threadpoolctl")
+    import os
+    import subprocess
+    import sys
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "MLP_BLAS_THREADS")}
+    code = ("import runpy, threadpoolctl; runpy.run_path(%r); "
+            "print(sorted({i['num_threads'] for i in threadpoolctl.threadpool_info() "
+            "if i['user_api'] == 'blas'}))" % APP)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] in ("[1]", "[]"), out.stdout

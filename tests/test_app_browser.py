@@ -121,6 +121,9 @@ def test_open_train_default_download_and_load(server, browser, page, tmp_path, c
               f"(Train button after {ready:.2f} s); {total2:.2f} s warm (button after {ready2:.2f} s)")
     page.get_by_text("accuracy (test)").wait_for()
     assert page.get_by_text("Decision boundary").count() >= 1
+    # the results come into view without scrolling: the decision boundary starts on the first screen
+    box = page.get_by_text("Decision boundary").first.bounding_box()
+    assert box is not None and box["y"] < 800, box
 
     model = mlp.load(_download(page, "Download model", tmp_path / "model.mlp"))
     assert model.n_inputs == 2 and model.preprocessor.features == ["x1", "x2"]

@@ -86,3 +86,34 @@ def test_surface_figure_shares_the_colour_range():
     assert (heat["zmin"], heat["zmax"]) == (1.0, 5.0)
     assert train["marker"]["color"] == [1.0, 5.0] and train["marker"]["cmax"] == 5.0
     assert test["marker"]["symbol"] == "diamond" and heat["colorbar"]["title"]["text"] == "price"
+
+
+def test_loss_figure_names_its_units_and_offers_a_log_scale():
+    fig = _valid(charts.loss_figure({"loss": [1.0, 0.1]}, ytitle="loss (standardised target)"))
+    assert fig["layout"]["yaxis"]["title"]["text"] == "loss (standardised target)"
+    buttons = fig["layout"]["updatemenus"][0]["buttons"]
+    assert [b["args"][0]["yaxis.type"] for b in buttons] == ["linear", "log"]
+
+
+def test_readable_maps_and_matrices():
+    xs, ys = np.linspace(-1, 1, 3), np.linspace(-1, 1, 3)
+    X = np.array([[0.0, 0.0], [0.5, 0.5]])
+    fig = _valid(charts.decision_boundary_figure(xs, ys, np.full((3, 3), 0.9), X, [0, 1], ["a", "b"]))
+    heat, pts = fig["data"][0], fig["data"][1]
+    # the map is a paler version of the point colours (points stay visible on their own class's side)
+    assert heat["colorscale"] == charts.BINARY_MAP_SCALE and "opacity" not in heat
+    assert pts["marker"]["color"] == charts.BINARY_COLORS[0]
+    fig = _valid(charts.confusion_matrix_figure([[40, 2], [0, 38]], ["no", "yes"]))
+    cm = fig["data"][0]
+    assert cm["textfont"]["size"] >= 14 and cm["zmin"] == 0.0 and cm["texttemplate"] == "%{text}"
+
+
+def test_data_figure_2d_regression_colours_points_by_target():
+    X = np.array([[0.0, 0.0], [1.0, 1.0], [0.0, 1.0]])
+    fig = _valid(charts.data_figure(X, [1.0, 200000.0, 5.0], "regression", feature_names=["a", "b"],
+                                    target_name="price"))
+    (trace,) = fig["data"]
+    assert trace["y"] == [0.0, 1.0, 1.0] and trace["marker"]["color"] == [1.0, 200000.0, 5.0]
+    assert trace["marker"]["colorbar"]["title"]["text"] == "price"
+    fig = _valid(charts.data_figure(np.array([0.0, 1.0]), [2.0, 3.0], "regression", target_name="price"))
+    assert fig["layout"]["yaxis"]["title"]["text"] == "price"

@@ -133,7 +133,7 @@ def test_build_options_dropout_l2_schedule_early_stopping():
     assert [s["type"] for s in model.specs].count("dropout") == 2  # after each hidden layer
     assert model.optimizer.hyper["weight_decay"] == 1e-4
     h = S.train(model, p, cfg)
-    assert h.history["lr"][0] == pytest.approx(cfg.get("learning_rate", 0.03))
+    assert h.history["lr"][0] == pytest.approx(S.DEFAULT_CONFIG["learning_rate"])
     assert h.history["lr"][-1] < h.history["lr"][0]  # cosine annealing
     assert h.stopped_early and len(h.history["loss"]) < 400
     # the same seed gives the same model

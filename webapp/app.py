@@ -14,9 +14,19 @@ import csv
 import hashlib
 import io
 import itertools
+import math
 import os
 import sys
 import time
+
+# One BLAS thread per matrix product: the engine's products are small, sessions train in parallel
+# threads, and when the app runs locally the browser drawing the charts needs a core too. With
+# OpenBLAS's default (a thread per core) its threads spin on a busy CPU and training stalls
+# (measured on 2 cores: 150 epochs of [2, 128, 128, 1] took 5.8 s with live charts, 0.5 s with one
+# thread). This must run before NumPy is first imported (`streamlit run` has not imported it yet);
+# set MLP_BLAS_THREADS (or OPENBLAS_NUM_THREADS, ...) to choose another number.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, os.environ.get("MLP_BLAS_THREADS", "1"))
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if _ROOT not in sys.path:  # `streamlit run webapp/app.py` only puts webapp/ on the path
@@ -34,9 +44,15 @@ EXAMPLE_ARCH = "[2, 8, 'relu', 8, 'relu', 1, 'sigmoid']"
 STOP_WAIT = 5.0          # seconds a new run waits for an interrupted training loop
 LEARNING_RATES = [0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0]
 BATCH_SIZES = [1, 8, 16, 32, 64, 128, 256, "full batch"]
-SCHEDULES = ["exponential", "step", "cosine", "constant"]
+SCHEDULES = ["constant", "exponential", "step", "cosine"]
 L2_VALUES = [0.0, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1]
 USER_ERRORS = (ValueError, TypeError)
+SESSION_MODEL, UPLOAD_MODEL = "A run from this session", "Upload a model file"
+METRIC_LABELS = {"accuracy": "accuracy", "precision": "precision", "recall": "recall", "f1": "F1",
+                 "r2": "R²", "mae": "MAE", "rmse": "RMSE", "loss": "loss"}
+BOUNDED = {"accuracy", "precision", "recall", "f1", "r2"}   # shown with fixed decimals
+LOSS_HELP = ("The training loss on the standardised target, (y − mean) / std of the training rows, which "
+             "is what the network learns; MAE and RMSE are in the target's own units.")
 
 
 # ------------------------------------------------------------------ state
@@ -64,6 +80,39 @@ def _cached(key, make):
 
 def _plot(fig, key):
     st.plotly_chart(fig, key=key, width="stretch", config={"displaylogo": False})
+
+
+def _num(v, bounded=False):
+    """A metric for people: 0.927 / 14,041 / 0.0123 (never 14041.0959)."""
+    if v is None or not math.isfinite(v):
+        return "–"
+    if bounded:
+        return f"{v:.3f}"
+    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}"
+
+
+def _table(header, rows):
+    """Rows of CSV cells as records for st.dataframe, with all-number columns as numbers
+    (right-aligned, sortable, 6 significant digits) and everything else as text."""
+    cols = list(zip(*rows)) if rows else [()] * len(header)
+    typed = []
+    for col in cols:
+        nums = []
+        for c in col:
+            if c is None or (isinstance(c, str) and not c.strip()):
+                nums.append(None)
+                continue
+            try:
+                f = float(c)
+            except (TypeError, ValueError):
+                nums = None
+                break
+            if not math.isfinite(f):
+                nums = None
+                break
+            nums.append(float(f"{f:.6g}"))
+        typed.append(nums if nums is not None else [None if c is None else str(c) for c in col])
+    return [dict(zip(header, r)) for r in zip(*typed)] if typed else []
 
 
 # ------------------------------------------------------------------ runs
@@ -153,7 +202,8 @@ def _train(prepared, cfg, stop_slot, progress_slot, chart_slot):
                 text += f" · validation loss {logs['val_loss']:.4g}"
             bar.progress(min(epoch / total, 1.0), text=text)
             with chart_slot.container():
-                _plot(charts.loss_figure(job["history"], title="Loss (live)"), key=f"live_{n_updates[0]}")
+                _plot(charts.loss_figure(job["history"], title="Loss (live)", ytitle=S.loss_title(prepared)),
+                      key=f"live_{n_updates[0]}")
         return False
 
     try:
@@ -172,7 +222,7 @@ def _train(prepared, cfg, stop_slot, progress_slot, chart_slot):
     run = _finish(job, job["result"], stopped=False)
     if run is None:
         return None
-    progress_slot.progress(1.0, text=f"Trained {run['epochs']} epochs in {run['seconds']:.1f} s")
+    progress_slot.empty()  # the results say how long it took; the charts move up into view
     stop_slot.empty()
     chart_slot.empty()
     return run
@@ -189,11 +239,19 @@ def _data_sidebar():
         names = S.datasets()
         name = sb.selectbox("Dataset", names, index=names.index("circles") if "circles" in names else 0,
                             key="dataset")
+        about = (getattr(S.mdata, "DATASETS", {}).get(name) or {}).get("description")
+        if about:  # plain text: '*' and '_' in formulas are not Markdown here
+            about = about.replace("\\", "\\\\").replace("*", "\\*").replace("_", "\\_")
+            sb.caption(f"{about} Task: {S.BUILTIN_TASKS.get(name, '?')}.")
         n = sb.slider("Samples", 50, 2000, 400, step=50, key="n_samples")
-        noise = sb.slider("Noise", 0.0, 0.5, 0.1, step=0.01, key="noise")
+        noise = sb.slider("Noise", 0.0, 0.5, 0.1, step=0.01, key="noise",
+                          help="Standard deviation of the Gaussian noise added to the points "
+                               "(classification) or to the target (regression).")
         n_classes = sb.slider("Classes", 2, 6, 3, key="n_classes") if name in ("blobs", "spiral") else 3
-        test = sb.slider("Test split", 0.1, 0.5, 0.2, step=0.05, key="test_size")
-        seed = sb.number_input("Data seed", 0, 10**6, 0, key="data_seed")
+        test = sb.slider("Test split", 0.1, 0.5, 0.2, step=0.05, key="test_size",
+                         help="Share of the rows held out for testing; the model never trains on them.")
+        seed = sb.number_input("Data seed", 0, 10**6, 0, key="data_seed",
+                               help="Seeds both the generated points and the train/test split.")
         key = ("builtin", name, n, noise, n_classes, test, seed)
         try:
             return _cached(key, lambda: S.prepare_builtin(name, n, noise, seed, test, n_classes)), None, None
@@ -252,20 +310,25 @@ def _training_sidebar(output_activation, task):
                                 help="Only losses compatible with the output layer are offered "
                                      "(bce ⇔ sigmoid, cce ⇔ softmax).")}
     cfg["optimizer"] = sb.selectbox("Optimizer", S.OPTIMIZERS, key="optimizer")
-    cfg["learning_rate"] = sb.select_slider("Learning rate", LEARNING_RATES, value=0.03, key="lr")
+    cfg["learning_rate"] = sb.select_slider("Learning rate", LEARNING_RATES, value=S.DEFAULT_CONFIG["learning_rate"],
+                                            key="lr")
     c1, c2 = sb.columns(2)
     cfg["epochs"] = c1.number_input("Epochs", 1, S.MAX_EPOCHS, 150, key="epochs")
     bs = c2.selectbox("Batch size", BATCH_SIZES, index=BATCH_SIZES.index(32), key="batch_size")
     cfg["batch_size"] = None if bs == "full batch" else bs
     cfg["lr_schedule"] = sb.selectbox("LR schedule", SCHEDULES, key="schedule",
-                                      help="exponential: lr × decay each epoch; step: ×0.1 every third of "
-                                           "the epochs; cosine: anneal to 0; constant.")
-    cfg["lr_decay"] = sb.number_input("LR decay (per epoch)", 0.5, 1.0, 1.0, step=0.001, format="%.3f",
-                                      key="lr_decay", disabled=cfg["lr_schedule"] != "exponential")
+                                      help="constant: the same learning rate throughout; exponential: lr × decay "
+                                           "each epoch; step: ×0.1 every third of the epochs; cosine: anneal to 0.")
+    cfg["lr_decay"] = 1.0
+    if cfg["lr_schedule"] == "exponential":
+        cfg["lr_decay"] = sb.number_input("LR decay (per epoch)", 0.5, 1.0, 0.99, step=0.001, format="%.3f",
+                                          key="lr_decay", help="The learning rate is multiplied by this "
+                                                               "after every epoch.")
     c1, c2 = sb.columns(2)
     cfg["weight_decay"] = c1.selectbox("L2 (weight decay)", L2_VALUES, key="l2")
     cfg["dropout"] = c2.slider("Dropout", 0.0, 0.5, 0.0, step=0.05, key="dropout",
-                               help="Added after each hidden layer unless the architecture has dropout.")
+                               help="Adds dropout(p) after each hidden layer. Ignored when the architecture "
+                                    "text already has dropout layers.")
     c1, c2 = sb.columns(2)
     cfg["validation_split"] = c1.slider("Validation split", 0.0, 0.4, 0.2, step=0.05, key="val_split",
                                         help="Part of the training rows held out for the validation curve.")
@@ -286,13 +349,12 @@ def _architecture(prepared):
     """Architecture input, validated as you type against the data (if any); returns the check dict."""
     ss = st.session_state
     default = S.default_architecture(prepared) if prepared is not None else EXAMPLE_ARCH
-    sig = (prepared.n_inputs, prepared.n_outputs, prepared.task) if prepared is not None else None
     if "arch" not in ss:
-        ss["arch"] = default
-    elif sig is not None and ss.get("arch_sig") != sig and ss["arch"] == ss.get("arch_default"):
-        ss["arch"] = default  # follow the data until the user edits the text
-    if sig is not None:
-        ss["arch_sig"], ss["arch_default"] = sig, default
+        ss["arch"] = ss["arch_default"] = default
+    elif prepared is not None and ss["arch"] == ss.get("arch_default"):
+        ss["arch"] = default  # the text follows the data's default until the user edits it
+    if prepared is not None:
+        ss["arch_default"] = default
     st.text_input("Architecture", key="arch",
                   help="List syntax: input size, then layer sizes each followed by an activation; "
                        f"'dropout(0.2)' may follow a hidden layer. E.g. {EXAMPLE_ARCH}")
@@ -312,15 +374,17 @@ def _architecture(prepared):
 
 # ------------------------------------------------------------------ main: results
 
-def _metrics_markdown(metrics):
+def _metrics_markdown(metrics, task=None):
     """Train/test metrics as a small Markdown table (lighter for the browser than a data grid)."""
     splits = [k for k in ("train", "test") if metrics.get(k)]
-    names = [k for k in ("accuracy", "precision", "recall", "f1", "mae", "rmse", "r2", "loss")
+    names = [k for k in ("accuracy", "precision", "recall", "f1", "r2", "mae", "rmse", "loss")
              if any(k in metrics[s] for s in splits)]
     lines = ["| metric | " + " | ".join(splits) + " |", "|---|" + "---:|" * len(splits)]
     for k in names:
-        lines.append(f"| {k} | " + " | ".join(f"{metrics[s][k]:.4f}" if k in metrics[s] else "" for s in splits)
-                     + " |")
+        label = S.REGRESSION_LOSS_TITLE if k == "loss" and task == "regression" else METRIC_LABELS.get(k, k)
+        cells = [(f"{metrics[s][k]:.4f}" if k in BOUNDED else _num(metrics[s][k])) if k in metrics[s] else ""
+                 for s in splits]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -332,18 +396,19 @@ def _downloads(run):
     stem = f"mlp_run{run['id']}_{os.path.splitext(prepared.name)[0]}"
     c1, c2, _ = st.columns([1, 1, 2])
     c1.download_button("Download model", run["model_bytes"], file_name=f"{stem}.mlp",
-                       mime="application/zip", key=f"dl_model_{run['id']}", type="primary",
+                       mime="application/zip", key=f"dl_model_{run['id']}", type="primary", on_click="ignore",
                        help="The model file (weights + preprocessing); open it with mlp.load or 'Upload model'.")
     c2.download_button("Download predictions (CSV)", run["pred_csv"], file_name=f"{stem}_predictions.csv",
-                       mime="text/csv", key=f"dl_pred_{run['id']}",
+                       mime="text/csv", key=f"dl_pred_{run['id']}", on_click="ignore",
                        help="Train and test rows with the model's predictions.")
 
 
 def _results(run):
-    prepared, model = run["prepared"], run["model"]
-    st.subheader(f"Results · {run['name']}")
-    st.caption(f"{run['epochs']} epochs in {run['seconds']:.1f} s · {run['cfg']['optimizer']} · "
-               f"lr {run['cfg']['learning_rate']} · loss {model.loss}")
+    prepared, model, cfg = run["prepared"], run["model"], run["cfg"]
+    st.subheader(f"Results · run {run['id']}")
+    batch = "full batch" if cfg.get("batch_size") is None else f"batch {cfg['batch_size']}"
+    st.caption(f"{prepared.name} · `{cfg['arch']}` · {run['epochs']} epochs in {run['seconds']:.1f} s · "
+               f"{cfg['optimizer']} · lr {cfg['learning_rate']} · {batch} · loss {model.loss}")
     if run.get("reason"):
         st.info(f"Training {run['reason']}." if run["reason"].startswith("stopped") else run["reason"])
     if run.get("error"):
@@ -352,10 +417,11 @@ def _results(run):
     test = m.get("test") or m.get("train") or {}
     cols = st.columns(4)
     keys = ["accuracy", "precision", "recall", "f1"] if prepared.task != "regression" else ["r2", "mae", "rmse", "loss"]
+    split = "test" if m.get("test") else "train"
     for c, k in zip(cols, keys):
         if k in test:
-            c.metric(f"{k} ({'test' if m.get('test') else 'train'})", f"{test[k]:.3f}")
-    _downloads(run)
+            c.metric(f"{METRIC_LABELS[k]} ({split})", _num(test[k], bounded=k in BOUNDED),
+                     help=LOSS_HELP if k == "loss" else None)
     figs = run["figures"]
     main = [k for k in ("decision_boundary", "surface", "fit") if k in figs]
     second = "confusion_matrix" if "confusion_matrix" in figs else "predicted_vs_actual"
@@ -364,10 +430,11 @@ def _results(run):
         _plot(figs["loss"], key=f"loss_{run['id']}")
     with c2:
         _plot(figs[main[0] if main else second], key=f"main_{run['id']}")
+    _downloads(run)
     c1, c2 = st.columns(2)
     with c1:
         st.markdown("**Metrics**")
-        st.markdown(_metrics_markdown(m))
+        st.markdown(_metrics_markdown(m, prepared.task))
         st.markdown("**Network**")
         st.code(model.summary(), language=None)
     with c2:
@@ -375,21 +442,31 @@ def _results(run):
             _plot(figs[second], key=f"second_{run['id']}")
 
 
-def _data_view(prepared, preview):
-    """What the data looks like before training."""
+def _data_view(prepared, preview, shown=None):
+    """What the data looks like: always before its first training; ``shown`` is the run whose
+    results follow (when it was trained on other data, the new data is plotted too)."""
+    fresh = shown is None or shown["prepared"] is not prepared
     if preview is not None:
         with st.expander(f"Data preview · {preview['n_rows']:,} rows × {len(preview['columns'])} columns",
-                         expanded=not st.session_state["runs"]):
-            st.dataframe([dict(zip(preview["columns"], r)) for r in preview["rows"]], hide_index=True)
+                         expanded=fresh):
+            st.dataframe(_table(preview["columns"], preview["rows"]), hide_index=True)
     if prepared is not None:
         for note in prepared.notes:
             st.info(note)
-        if not st.session_state["runs"]:
+        pre = prepared.preprocessor
+        if pre is not None and list(prepared.feature_names) != list(pre.features):
+            st.caption(f"{len(pre.features)} feature column(s) become {prepared.n_inputs} network inputs "
+                       f"(each category of a text column is its own 0/1 input): "
+                       + ", ".join(prepared.feature_names))
+        if fresh:
             fig = S.data_figure(prepared)
             if fig is not None:
                 c1, _ = st.columns(2)
                 with c1:
                     _plot(fig, key="data_fig")
+            if shown is not None:
+                st.caption(f"The results below are from run {shown['id']} ({shown['prepared'].name}); "
+                           f"press **Train** to train on {prepared.name}.")
 
 
 # ------------------------------------------------------------------ tabs
@@ -405,6 +482,8 @@ def _train_tab(prepared, data_error, preview):
     task = prepared.task if prepared is not None else None
     cfg = _training_sidebar(chk["output_activation"] if chk["ok"] else None, task)
     cfg["arch"] = ss["arch"]
+    if cfg.get("dropout") and chk["ok"] and "dropout" in ss["arch"]:
+        st.caption("The Dropout slider is ignored: the architecture already has dropout layers.")
     b1, b2, _ = st.columns([1, 1, 4])
     clicked = b1.button("Train", type="primary", disabled=not chk["ok"] or prepared is None, key="train")
     stop_slot, progress_slot, chart_slot = b2.empty(), st.empty(), st.empty()
@@ -413,15 +492,20 @@ def _train_tab(prepared, data_error, preview):
         getattr(st, kind)(text)
     if clicked and prepared is not None:
         _train(prepared, cfg, stop_slot, progress_slot, chart_slot)
-    _data_view(prepared, preview)
     runs = ss["runs"]
+    shown = None
     if runs:
         ids = [r["id"] for r in runs][::-1]
         if ss.get("selected_run") not in ids:
             ss["selected_run"] = ids[0]
+        shown = next(r for r in runs if r["id"] == ss["selected_run"])
+    _data_view(prepared, preview, shown)
+    if len(runs) > 1:
         names = {r["id"]: r["name"] for r in runs}
         sel = st.selectbox("Show run", ids, format_func=names.get, key="selected_run")
-        _results(next(r for r in runs if r["id"] == sel))
+        shown = next(r for r in runs if r["id"] == sel)
+    if shown is not None:
+        _results(shown)
 
 
 def _compare_tab():
@@ -436,43 +520,67 @@ def _compare_tab():
                             key=f"compare_{runs[-1]['id']}")
     sel = [r for r in runs if r["id"] in chosen]
     if sel:
-        _plot(charts.loss_figure([(f"#{r['id']}", r["history"]) for r in sel], title="Loss curves"),
+        _plot(charts.loss_figure([(f"run {r['id']}", r["history"]) for r in sel], title="Loss curves"),
               key="compare_loss")
     rows = []
     for r in runs:
         m = r["metrics"].get("test") or r["metrics"].get("train") or {}
-        rows.append({"run": r["id"], "data": r["prepared"].name, "architecture": r["cfg"]["arch"],
-                     "optimizer": r["cfg"]["optimizer"], "lr": r["cfg"]["learning_rate"], "epochs": r["epochs"],
-                     "final loss": round(r["history"]["loss"][-1], 5),
-                     "test accuracy": round(m["accuracy"], 4) if "accuracy" in m else None,
-                     "test R²": round(m["r2"], 4) if "r2" in m else None})
+        key = "accuracy" if "accuracy" in m else "r2" if "r2" in m else None
+        cfg = r["cfg"]
+        rows.append({"run": r["id"], "data": r["prepared"].name, "architecture": cfg["arch"],
+                     "optimizer": cfg["optimizer"], "lr": cfg["learning_rate"],
+                     "batch": "full" if cfg.get("batch_size") is None else str(cfg["batch_size"]),
+                     "epochs": r["epochs"], "seconds": round(r["seconds"], 2),
+                     "final train loss": float(f"{r['history']['loss'][-1]:.4g}"),
+                     "test score": f"{METRIC_LABELS[key]} {m[key]:.3f}" if key else "–"})
     st.dataframe(rows, hide_index=True, width="stretch")
     if st.button("Clear all runs", key="clear_runs"):
         ss["runs"] = []
         st.rerun()
 
 
-def _model_tab():
-    st.write("Open a model file saved by this app (or by `model.save`), then predict a CSV with the same "
-             "raw columns it was trained on.")
+def _chosen_model():
+    """The model to predict with: a run of this session or an uploaded model file (None: not chosen yet)."""
+    runs = st.session_state["runs"]
+    source = UPLOAD_MODEL
+    if runs:
+        source = st.radio("Model", [SESSION_MODEL, UPLOAD_MODEL], horizontal=True, key="model_source")
+    if source == SESSION_MODEL:
+        names = {r["id"]: r["name"] for r in runs}
+        # (keyed by the newest run, so a new run becomes the choice)
+        rid = st.selectbox("Run", list(names)[::-1], format_func=names.get, key=f"predict_run_{runs[-1]['id']}")
+        return next(r for r in runs if r["id"] == rid)["model"]
     up = st.file_uploader("Upload model", key="model_file", max_upload_size=S.MAX_UPLOAD_MB,
                           help="A file from 'Download model'.")
     if up is None:
-        return
+        return None
     raw = up.getvalue()
     digest = hashlib.sha256(raw).hexdigest()[:16]
     try:
         model = _cached(("model", digest), lambda: S.load_model(raw))
     except USER_ERRORS as e:
         st.error(f"Could not open {up.name} as a model: {e}")
-        return
+        return None
     info = S.model_info(model)
     st.success(f"Loaded {up.name}: {info['n_inputs']} input(s) → {info['n_outputs']} output(s) "
                f"({info['output_activation']}), {info['n_params']:,} parameters.")
+    return model
+
+
+def _model_tab():
+    st.write("Predict new rows with a trained model: a run of this session, or a model file saved by this "
+             "app (or by `model.save`). The CSV needs the raw columns the model was trained on.")
+    model = _chosen_model()
+    if model is None:
+        return
+    info = S.model_info(model)
     if info["features"]:
         st.caption(f"Needs columns: {', '.join(info['features'])}"
                    + (f" · predicts {info['target']}" if info["target"] else "")
                    + (f" · classes: {', '.join(info['class_names'])}" if info["class_names"] else ""))
+        st.download_button("CSV template", ",".join(info["features"]) + "\n", file_name="template.csv",
+                           mime="text/csv", key="dl_template", on_click="ignore",
+                           help="A CSV with just the header row the model needs; add your rows below it.")
     st.code(model.summary(), language=None)
     csv_up = st.file_uploader("CSV to predict", type=["csv", "txt", "tsv"], key="predict_file",
                               max_upload_size=S.MAX_UPLOAD_MB)
@@ -485,10 +593,11 @@ def _model_tab():
         return
     reader = csv.reader(io.StringIO(out))
     header, rows = next(reader), list(itertools.islice(reader, 50))
-    st.dataframe([dict(zip(header, r)) for r in rows], hide_index=True)
-    st.caption(f"{out.count(chr(10)) - 1:,} rows predicted (first {len(rows)} shown).")
+    n_rows = len(rows) + sum(1 for _ in reader)
+    st.dataframe(_table(header, rows), hide_index=True)
+    st.caption(f"{n_rows:,} rows predicted (first {len(rows)} shown).")
     st.download_button("Download predictions", out, file_name=f"{os.path.splitext(csv_up.name)[0]}_predictions.csv",
-                       mime="text/csv", key="dl_predict")
+                       mime="text/csv", key="dl_predict", on_click="ignore")
 
 
 def main():

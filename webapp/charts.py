@@ -19,6 +19,11 @@ PALETTE = [
 ]
 BINARY_COLORS = ["#f59322", "#0877bd"]  # class 0, class 1
 BINARY_SCALE = [[0.0, "#f59322"], [0.5, "#e8eaeb"], [1.0, "#0877bd"]]
+# The probability map behind the points is a paler version of the same scale (as in TensorFlow
+# Playground), so points of either class stay visible on both sides of the boundary.
+BINARY_MAP_SCALE = [[0.0, "#f9be7c"], [0.5, "#f4f5f5"], [1.0, "#7fb3db"]]
+# Confusion matrix: white to dark blue.
+CONFUSION_SCALE = [[0.0, "#f7fbff"], [1.0, "#08306b"]]
 
 
 def _num(v, digits=None):
@@ -60,11 +65,23 @@ def _history_dict(h):
     return getattr(h, "history", h)
 
 
-def loss_figure(runs, title="Loss"):
+def _log_switch():
+    """A small linear/log y-axis toggle (a Plotly updatemenu)."""
+    # inside the plot's top-right corner (where a falling loss curve leaves room), clear of the modebar
+    return [{"type": "buttons", "direction": "left", "showactive": True, "active": 0,
+             "x": 1.0, "xanchor": "right", "y": 1.0, "yanchor": "top", "pad": {"r": 2, "t": 2},
+             "bgcolor": "rgba(255,255,255,0.8)", "font": {"size": 11},
+             "buttons": [{"label": "linear", "method": "relayout", "args": [{"yaxis.type": "linear"}]},
+                         {"label": "log", "method": "relayout", "args": [{"yaxis.type": "log"}]}]}]
+
+
+def loss_figure(runs, title="Loss", ytitle="loss"):
     """Training (solid) and validation (dashed) loss per epoch.
 
     ``runs``: a history dict/History, a ``{name: history}`` dict, or a list of
     ``(name, history)`` pairs — several runs are overlaid for comparison.
+    ``ytitle`` names the loss (e.g. that a regression loss is on the standardised target).
+    A linear/log switch sits in the top-right corner.
     """
     if isinstance(runs, dict) and "loss" in runs:
         runs = [("", runs)]
@@ -86,7 +103,7 @@ def loss_figure(runs, title="Loss"):
                 "x": list(range(1, len(ys) + 1)), "y": [_num(v) for v in ys],
                 "line": {"color": color, "dash": dash},
             })
-    return {"data": data, "layout": _layout(title, "epoch", "loss")}
+    return {"data": data, "layout": _layout(title, "epoch", ytitle, updatemenus=_log_switch())}
 
 
 def _points(X, y, class_names, symbol="circle", suffix="", show_legend=True, binary=False):
@@ -109,17 +126,28 @@ def _points(X, y, class_names, symbol="circle", suffix="", show_legend=True, bin
     return traces
 
 
-def data_figure(X, y, task, class_names=None, feature_names=("x1", "x2"), title="Data"):
-    """Scatter of 2-D data (classification) or x/y plot (1-D regression)."""
+def data_figure(X, y, task, class_names=None, feature_names=("x1", "x2"), title="Data", target_name="target"):
+    """Scatter of 2-D data (classes coloured, or the target as a colour scale for regression)
+    or an x/y plot (1-D regression)."""
     X = np.asarray(X, dtype=float)
     if X.ndim == 1:
         X = X.reshape(-1, 1)
+    if task == "regression" and X.shape[1] >= 2:
+        yv = np.asarray(y, dtype=float).reshape(-1)
+        data = [{"type": "scatter", "mode": "markers", "name": target_name, "showlegend": False,
+                 "x": _list(X[:, 0]), "y": _list(X[:, 1]),
+                 "marker": {"color": _list(yv), "colorscale": "Viridis", "size": 7,
+                            "colorbar": {"title": {"text": target_name}},
+                            "line": {"color": "white", "width": 1}},
+                 "hovertemplate": "x=%{x:.3g}<br>y=%{y:.3g}<br>" + target_name
+                                  + "=%{marker.color:.4g}<extra></extra>"}]
+        return {"data": data, "layout": _layout(title, feature_names[0], feature_names[1])}
     if task == "regression" or X.shape[1] < 2:
         yv = np.asarray(y, dtype=float).reshape(-1)
         data = [{"type": "scatter", "mode": "markers", "name": "data",
                  "x": _list(X[:, 0]), "y": _list(yv),
                  "marker": {"color": PALETTE[0], "size": 6}}]
-        return {"data": data, "layout": _layout(title, feature_names[0], "target")}
+        return {"data": data, "layout": _layout(title, feature_names[0], target_name)}
     names = list(class_names) if class_names else [str(k) for k in range(int(np.max(y)) + 1)]
     data = _points(X[:, :2], y, names, binary=len(names) == 2)
     layout = _layout(title, feature_names[0], feature_names[1])
@@ -140,7 +168,7 @@ def decision_boundary_figure(xs, ys, z, X_train, y_train, class_names, X_test=No
     z = np.asarray(z, dtype=float)
     if binary:
         heat = {"type": "heatmap", "x": _list(xs), "y": _list(ys), "z": _list(z, 4),
-                "zmin": 0.0, "zmax": 1.0, "colorscale": BINARY_SCALE, "opacity": 0.75,
+                "zmin": 0.0, "zmax": 1.0, "colorscale": BINARY_MAP_SCALE,
                 "colorbar": {"title": {"text": f"P({names[1]})"}},
                 "hovertemplate": "x=%{x:.3g}<br>y=%{y:.3g}<br>p=%{z:.2f}<extra></extra>"}
     else:
@@ -232,8 +260,11 @@ def confusion_matrix_figure(cm, class_names, title="Confusion matrix"):
     cm = np.asarray(cm, dtype=float)
     names = [str(c) for c in class_names]
     text = [[str(int(v)) if float(v).is_integer() else f"{v:.2f}" for v in row] for row in cm]
+    # Plotly picks the text colour per cell (dark on light cells, white on dark ones)
+    size = 18 if len(names) <= 4 else 14 if len(names) <= 8 else 11
     data = [{"type": "heatmap", "z": _list(cm), "x": names, "y": names, "text": text,
-             "texttemplate": "%{text}", "colorscale": [[0.0, "#f7fbff"], [1.0, "#08306b"]], "showscale": False,
+             "texttemplate": "%{text}", "textfont": {"size": size}, "zmin": 0.0,
+             "colorscale": CONFUSION_SCALE, "showscale": False,
              "hovertemplate": "actual %{y}<br>predicted %{x}<br>count %{z}<extra></extra>"}]
     layout = _layout(title, "predicted", "actual")
     layout["xaxis"]["type"] = "category"
