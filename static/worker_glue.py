@@ -204,7 +204,8 @@ class _TrainJob:
                "elapsed": now - self.started}
         figs = []
         if force_figures or now - self._last_loss_fig >= LOSS_FIGURE_EVERY:
-            figs.append({"name": "loss", "figure": charts.loss_figure(self.history)})
+            figs.append({"name": "loss", "figure": charts.loss_figure(self.history,
+                                                                    ytitle=session.loss_title(self.prepared))})
             self._last_loss_fig = now
         if len(self.history) and not self.done and (force_figures or now >= self._next_full_fig):
             figs += _figure_list(session.figures(self.model, self.prepared, None))
