@@ -11,6 +11,7 @@ const state = {
   csvName: null,
   predictionsCSV: null,
   hasModel: false,
+  dataGeneration: 0, // bumped by each new dataset (a late chart of older data is not drawn)
 };
 window.mlpTimings = {}; // seconds since navigation start (performance.now()), read by tests and the benchmark
 window.mlpStats = { progress: 0, draws: 0 };
@@ -43,6 +44,7 @@ worker.onmessage = (event) => {
       break;
     case "ready":
       window.mlpTimings.workerPhases = msg.phases;
+      window.mlpTimings.workerOrigin = (msg.timeOrigin - performance.timeOrigin) / 1000; // worker clock → page's
       onReady(msg.info, msg.seconds);
       break;
     case "fatal":
@@ -154,10 +156,30 @@ function b64ToBytes(b64) {
 // ---- charts (figures are built in Python by webapp/charts.py) --------------------------------------------
 const PLOT_CONFIG = { responsive: true, displaylogo: false };
 
+// Plotly.js (3.5 MB) is not needed until there is something to draw: it is loaded by the first draw (the data
+// chart, drawn once Train is enabled), so that parsing it does not compete with the start of the worker.
+let plotlyLoading = null;
+function loadPlotly() {
+  if (window.Plotly) return Promise.resolve(window.Plotly);
+  if (!plotlyLoading) {
+    plotlyLoading = new Promise((resolve, reject) => {
+      const script = document.createElement("script");
+      script.src = "vendor/plotly.min.js";
+      script.onload = () => resolve(window.Plotly);
+      script.onerror = () => {
+        plotlyLoading = null; // try again on the next draw
+        reject(new Error("Plotly.js (the charts) could not be loaded."));
+      };
+      document.head.appendChild(script);
+    });
+  }
+  return plotlyLoading;
+}
+
 function draw(div, fig) {
   if (!fig) return;
-  if (!window.Plotly) { // Plotly.js loads after this script; draw once it is there
-    document.addEventListener("DOMContentLoaded", () => draw(div, fig), { once: true });
+  if (!window.Plotly) { // draw once Plotly.js is there (draws keep their order)
+    loadPlotly().then(() => draw(div, fig), (err) => showAlert(err.message));
     return;
   }
   const layout = Object.assign({}, fig.layout);
@@ -217,8 +239,17 @@ function onReady(info, seconds) {
     setTrainReady();
     window.mlpTimings.trainReady = performance.now() / 1000;
     document.body.dataset.ready = "1";
+    registerServiceWorkerWhenIdle();
   });
-  registerServiceWorker();
+}
+
+// The offline cache re-reads the whole site (~25 MB): it is set up once the first screen is usable and no training
+// is running (a Train click right away gets the CPU to itself).
+function registerServiceWorkerWhenIdle(delay = 2000) {
+  setTimeout(() => {
+    if (state.training) registerServiceWorkerWhenIdle(500);
+    else registerServiceWorker();
+  }, delay);
 }
 
 function setTrainReady() {
@@ -268,7 +299,7 @@ async function loadBuiltin() {
     name: $("dataset").value, n_samples: num("n_samples"), noise: num("noise"), seed: num("seed"),
     test_size: num("test_size"), n_classes: num("n_classes"),
   });
-  setDataset(summary);
+  await setDataset(summary);
 }
 
 async function loadCSVFile(file) {
@@ -317,24 +348,36 @@ async function prepareCSV() {
     target: $("target").value, features: selectedFeatures(), task: $("task").value || null,
     test_size: num("test_size"), seed: num("seed"), drop_missing: $("drop_missing").checked,
   });
-  setDataset(summary);
+  await setDataset(summary);
 }
 
-function setDataset(summary) {
+async function setDataset(summary) {
   clearAlert();
-  state.dataset = summary;
+  state.dataset = null; // Train stays off until the loss choices for this data are known
+  setTrainReady();
   $("data-summary").textContent = [summary.describe, ...(summary.notes || [])].join(" ") +
     (summary.class_names && summary.class_names.length ? ` Classes: ${summary.class_names.join(", ")}.` : "");
   if (!state.archEdited) $("arch").value = summary.default_arch;
   // New data: clear the previous run's charts, show the data itself where it can be drawn.
+  const generation = ++state.dataGeneration;
   if (window.Plotly) {
     Plotly.purge($("loss-chart"));
     Plotly.purge($("pred-chart"));
   }
   $("extra-charts").replaceChildren();
-  if (summary.figure) draw($("pred-chart"), summary.figure);
-  setTrainReady();
-  return checkArch();
+  try {
+    await checkArch();
+  } finally {
+    state.dataset = summary;
+    setTrainReady();
+  }
+  // The data chart is drawn after Train is enabled (Plotly's first draw is the slowest), unless newer data
+  // replaced this one meanwhile.
+  if (summary.figure) {
+    setTimeout(() => {
+      if (generation === state.dataGeneration) draw($("pred-chart"), summary.figure);
+    }, 0);
+  }
 }
 
 async function reloadData() {

@@ -23,32 +23,46 @@ function callGlue(cmd, args, data) {
   return JSON.parse(out);
 }
 
+// Fetch a file of the site as bytes (started early so downloads overlap the interpreter's start).
+function fetchBytes(url) {
+  return fetch(url).then((r) => {
+    if (!r.ok) throw new Error(`${url}: HTTP ${r.status}`);
+    return r.arrayBuffer();
+  });
+}
+
 async function boot() {
   const t0 = performance.now();
-  const phases = {}; // seconds since the worker started, for the benchmark
-  const mark = (name) => { phases[name] = (performance.now() - t0) / 1000; };
+  const phases = {}; // seconds since the worker's time origin, for the benchmark
+  const mark = (name) => { phases[name] = performance.now() / 1000; };
   try {
     post({ type: "status", text: "loading Python…" });
-    const appZip = fetch("app.zip").then((r) => {
-      if (!r.ok) throw new Error(`app.zip: HTTP ${r.status}`);
-      return r.arrayBuffer();
-    });
+    const appZip = fetchBytes("app.zip");
+    // NumPy installed by static/build.py (its wheel's files + their .pyc, paths from "/"), if the build had the
+    // wheel: unpacked into site-packages, its extension modules load on first import. Faster than loadPackage.
+    const sitePackages = CFG.sitePackages ? fetchBytes(CFG.sitePackages) : null;
     importScripts(PYODIDE_URL + "pyodide.js");
     mark("pyodide.js");
-    // packages: NumPy downloads while the interpreter boots (faster than loadPackage afterwards).
+    // packages (CDN build): NumPy downloads while the interpreter boots (faster than loadPackage afterwards).
+    // stdLibURL: the standard library precompiled by static/build.py --pyc-from (CDN build), else the runtime's.
     const py = await loadPyodide({
-      indexURL: PYODIDE_URL, packages: ["numpy"],
+      indexURL: PYODIDE_URL, packages: sitePackages ? [] : ["numpy"],
+      stdLibURL: CFG.stdLibURL ? new URL(CFG.stdLibURL, self.location.href).href : undefined,
       stdout: (s) => console.log(s), stderr: (s) => console.warn(s),
     });
     mark("runtime");
     post({ type: "status", text: "loading the engine…" });
+    if (sitePackages) py.unpackArchive(await sitePackages, "zip", { extractDir: "/" });
     py.unpackArchive(await appZip, "zip", { extractDir: APP_DIR });
     py.runPython(`import sys\nif ${JSON.stringify(APP_DIR)} not in sys.path: sys.path.insert(0, ${JSON.stringify(APP_DIR)})`);
+    mark("unpacked");
     glue = py.pyimport("worker_glue");
     mark("engine");
     const info = callGlue("info", {});
     if (!info.ok) throw new Error(info.error);
-    post({ type: "ready", info: info.result, seconds: (performance.now() - t0) / 1000, phases });
+    mark("info");
+    post({ type: "ready", info: info.result, seconds: (performance.now() - t0) / 1000, phases,
+      timeOrigin: performance.timeOrigin });
   } catch (err) {
     post({ type: "fatal", error: String(err && err.message ? err.message : err) });
   }

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -118,7 +119,9 @@ def test_train_is_loading_then_ready(page):
     assert btn.inner_text() in ("loading…", "Train")  # "Train" only if the runtime was already up
     _wait_ready(page)
     assert page.locator("#arch").input_value() == "[2, 8, 'relu', 8, 'relu', 1, 'sigmoid']"
-    assert page.locator("#pred-chart .main-svg").count() > 0  # the data plot (Plotly.js, from charts.py)
+    assert page.locator("#loss").input_value() == "bce"  # the loss choices are there before Train is enabled
+    # the data plot (Plotly.js, from charts.py) is drawn right after Train is enabled
+    page.wait_for_selector("#pred-chart .main-svg", timeout=15_000)
 
 
 def test_train_default_demo_and_download_model(page, tmp_path):
@@ -235,17 +238,23 @@ def test_offline_reload_served_by_service_worker(page, server, ctx):
 CDN = "https://cdn.jsdelivr.net/pyodide/v0.27.7/full/"
 
 
-def test_cdn_build_caches_runtime_for_offline_use(browser, tmp_path_factory):
+@pytest.mark.parametrize("pyc", [False, True], ids=["sources", "pyc-from"])
+def test_cdn_build_caches_runtime_for_offline_use(browser, tmp_path_factory, pyc):
     """The public build loads Pyodide from the CDN URL (answered here from the local runtime, nothing leaves
-    the machine); after one visit the service worker serves site and runtime with server and CDN gone."""
+    the machine); after one visit the service worker serves site and runtime with server and CDN gone.
+    With --pyc-from, the site serves the precompiled standard library itself: the CDN's is never fetched."""
     runtime = pyodide_runtime_dir()
     if runtime is None:
         pytest.skip(PYODIDE_HINT)
     out = tmp_path_factory.mktemp("site-cdn")
-    proc = subprocess.run([sys.executable, str(ROOT / "static" / "build.py"), "--out", str(out)],
+    extra = ["--pyc-from", str(runtime)] if pyc else []
+    proc = subprocess.run([sys.executable, str(ROOT / "static" / "build.py"), "--out", str(out)] + extra,
                           capture_output=True, text=True, timeout=300)
+    if pyc and proc.returncode != 0 and "3.12" in proc.stderr:
+        pytest.skip("no CPython 3.12 to precompile with")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert not (out / "pyodide").exists() and CDN in (out / "config.js").read_text()
+    assert (out / "pyc" / "python_stdlib.zip").is_file() == pyc
     served, refused = [], []
 
     def fake_cdn(route):
@@ -267,7 +276,10 @@ def test_cdn_build_caches_runtime_for_offline_use(browser, tmp_path_factory):
             pg.goto(srv.url)
             _wait_ready(pg)
             pg.wait_for_selector("#offline-status[data-state=ready]", timeout=60_000)
-            assert "pyodide.asm.wasm" in served and any(n.startswith("numpy-") for n in served)
+            assert "pyodide.asm.wasm" in served
+            # with --pyc-from the site serves the standard library and NumPy itself
+            assert ("python_stdlib.zip" in served) != pyc and any(n.startswith("numpy-") for n in served) != pyc, \
+                served
         context.unroute(CDN + "**")
         context.route(CDN + "**", lambda route: (refused.append(route.request.url), route.abort()))
         pg.reload()  # server stopped, CDN unreachable
@@ -284,10 +296,17 @@ NODE_RUNNER = r"""
 const path = require("path"), fs = require("fs");
 const site = process.argv[2];
 const { loadPyodide } = require(path.join(site, "pyodide", "pyodide.js"));
+const config = JSON.parse(fs.readFileSync(path.join(site, "config.js"), "utf8").split("self.MLP_CONFIG = ")[1]
+  .replace(/;\s*$/, ""));
+const unpack = (py, rel, dir) => py.unpackArchive(new Uint8Array(fs.readFileSync(path.join(site, rel))), "zip",
+  { extractDir: dir });
 (async () => {
-  const py = await loadPyodide({ indexURL: path.join(site, "pyodide") + path.sep, packages: ["numpy"] });
-  py.unpackArchive(new Uint8Array(fs.readFileSync(path.join(site, "app.zip"))), "zip", { extractDir: "/app" });
-  py.runPython("import sys; sys.path.insert(0, '/app')");
+  // as static/worker.js does
+  const py = await loadPyodide({ indexURL: path.join(site, "pyodide") + path.sep,
+    packages: config.sitePackages ? [] : ["numpy"] });
+  if (config.sitePackages) unpack(py, config.sitePackages, "/");
+  unpack(py, "app.zip", "/home/pyodide/mlp_app");
+  py.runPython("import sys; sys.path.insert(0, '/home/pyodide/mlp_app')");
   const out = py.runPython(fs.readFileSync(process.argv[3], "utf8"));
   console.log("RESULT " + out);
 })().catch((e) => { console.error(e); process.exit(1); });
@@ -325,18 +344,55 @@ json.dumps(done)
 """
 
 
-def test_every_dataset_trains_in_pyodide_under_node(site, tmp_path):
-    """Every built-in dataset and a string-label CSV through the glue in the built site's Pyodide (wasm32
-    NumPy: catches 32-bit integer issues faster than the page)."""
+PYC_SCRIPT = r"""
+import json, sys
+import importlib._bootstrap_external as be
+compiled = []
+orig = be.SourceLoader.source_to_code
+def counting(self, data, path, *, _optimize=-1):
+    compiled.append(path)
+    return orig(self, data, path, _optimize=_optimize)
+be.SourceLoader.source_to_code = counting
+import worker_glue, numpy.polynomial, csv
+json.dumps({"compiled": compiled, "stdlib": [sys.modules[m].__file__ for m in ("zipfile", "csv", "json")],
+            "numpy": numpy.__version__})
+"""
+
+
+def _run_in_node(site, tmp_path, script, timeout=180):
+    """Run a Python script in the built site's Pyodide under Node.js (set up as the worker does); its result."""
     import json
     import shutil
     node = shutil.which("node")
     if not node:
         pytest.skip("node is not installed")
-    runner, script = tmp_path / "run.js", tmp_path / "smoke.py"
+    runner, path = tmp_path / "run.js", tmp_path / "script.py"
     runner.write_text(NODE_RUNNER)
-    script.write_text(NODE_SCRIPT.replace("CSV_TEXT", repr(FRUIT_CSV)))
-    proc = subprocess.run([node, str(runner), str(site), str(script)], capture_output=True, text=True, timeout=180)
+    path.write_text(script)
+    proc = subprocess.run([node, str(runner), str(site), str(path)], capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    done = json.loads(proc.stdout.split("RESULT ", 1)[1])
+    return json.loads(proc.stdout.split("RESULT ", 1)[1])
+
+
+def test_site_python_runs_from_precompiled_bytecode(site, tmp_path):
+    """Built with CPython 3.12 at hand, nothing is compiled from source at start-up in Pyodide: the standard
+    library comes from .pyc in python_stdlib.zip, NumPy and the app from their __pycache__."""
+    with zipfile.ZipFile(site / "app.zip") as zf:
+        precompiled = any("__pycache__" in name for name in zf.namelist())
+    if not precompiled:
+        import importlib.util
+        spec = importlib.util.spec_from_file_location("mlp_static_build", ROOT / "static" / "build.py")
+        build = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(build)
+        assert build.find_python312() is None, "a CPython 3.12 is there but the site was not precompiled"
+        pytest.skip("no CPython 3.12 to precompile with: the site ships sources only")
+    res = _run_in_node(site, tmp_path, PYC_SCRIPT)
+    assert res["numpy"] == "2.0.2" and res["compiled"] == [], res
+    assert all(f.endswith(".pyc") and f.startswith("/lib/python312.zip/") for f in res["stdlib"]), res
+
+
+def test_every_dataset_trains_in_pyodide_under_node(site, tmp_path):
+    """Every built-in dataset and a string-label CSV through the glue in the built site's Pyodide (wasm32
+    NumPy: catches 32-bit integer issues faster than the page)."""
+    done = _run_in_node(site, tmp_path, NODE_SCRIPT.replace("CSV_TEXT", repr(FRUIT_CSV)))
     assert "circles" in done and "spiral" in done and "sine" in done and done[-1] == "csv:multiclass:90"

@@ -71,14 +71,27 @@ def _fake_root(tmp_path, plotly=True):
     return root
 
 
+FAKE_STDLIB = {"os_like.py": b"X = 1\n", "pkg/": b"", "pkg/__init__.py": b"", "data.txt": b"kept as it is",
+               "pkg/mod.py": b"def f():\n    return 42\n"}
+FAKE_WHEEL = {"numpy/__init__.py": b"from numpy._core.sub import VALUE\n", "numpy/_core/__init__.py": b"",
+              "numpy/_core/sub.py": b"VALUE = 7\n", "numpy/_core/_m.cpython-312-wasm32-emscripten.so": b"\0asm",
+              "numpy-2.0.2.dist-info/METADATA": b"Name: numpy\nVersion: 2.0.2\n"}
+PYC_MAGIC_312 = (3531).to_bytes(2, "little") + b"\r\n"  # importlib.util.MAGIC_NUMBER of every CPython 3.12
+PY312 = build.find_python312()
+needs_py312 = pytest.mark.skipif(PY312 is None, reason="no CPython 3.12 to precompile with (python3.12 on PATH, "
+                                                       "a pyenv 3.12 or MLP_PYTHON312)")
+
+
 def _fake_runtime(tmp_path, version="0.27.7", corrupt=False):
-    """A minimal stand-in for a Pyodide distribution (dummy core files, a lock listing numpy)."""
+    """A minimal stand-in for a Pyodide distribution (dummy core files, a tiny stdlib zip, a lock listing a tiny
+    numpy wheel)."""
     rt = tmp_path / "runtime"
     rt.mkdir()
     for name in build.PYODIDE_CORE:
         if name != "pyodide-lock.json":
             (rt / name).write_bytes(b"fake " + name.encode())
-    wheel = b"fake numpy wheel"
+    (rt / "python_stdlib.zip").write_bytes(build.make_zip(FAKE_STDLIB))
+    wheel = build.make_zip(FAKE_WHEEL)
     (rt / "numpy-2.0.2-cp312-cp312-pyodide_2024_0_wasm32.whl").write_bytes(wheel)
     (rt / "unrelated-1.0-py3-none-any.whl").write_bytes(b"not needed")
     digest = hashlib.sha256(b"other" if corrupt else wheel).hexdigest()
@@ -87,6 +100,11 @@ def _fake_runtime(tmp_path, version="0.27.7", corrupt=False):
                   "depends": []}}}
     (rt / "pyodide-lock.json").write_text(json.dumps(lock))
     return rt
+
+
+def _zip_members(path):
+    with zipfile.ZipFile(path) as zf:
+        return {name: zf.read(name) for name in zf.namelist()}
 
 
 # ---------------------------------------------------------------- build.py
@@ -126,6 +144,7 @@ def test_build_cdn_site(tmp_path):
     assert not (out / "pyodide").exists()
     config = (out / "config.js").read_text()
     assert build.PYODIDE_CDN in config and summary["offline"] is False
+    assert '"sitePackages": null' in config and '"stdLibURL": null' in config  # NumPy: loadPackage from the CDN
     sw = (out / "sw.js").read_text()
     assert "__CACHE_VERSION__" not in sw and "/*__PRECACHE__*/" not in sw and "__RUNTIME_PREFIX__" not in sw
     assert summary["version"] in sw
@@ -146,7 +165,9 @@ def test_site_urls_are_relative_and_plotly_is_vendored(tmp_path):
     import re
     refs = re.findall(r'(?:src|href)="([^"]+)"', html)
     assert refs and all(not r.startswith(("/", "http:", "https:", "//")) for r in refs), refs
-    assert "vendor/plotly.min.js" in refs
+    # Plotly.js is loaded by app.js (once the runtime is ready), from the vendored copy
+    assert 'script.src = "vendor/plotly.min.js"' in (out / "app.js").read_text()
+    assert (out / "vendor" / "plotly.min.js").is_file()
     for f in ("app.js", "worker.js", "index.html"):
         text = (out / f).read_text()
         assert "cdn.plot.ly" not in text and "unpkg.com" not in text
@@ -161,13 +182,133 @@ def test_build_with_local_runtime(tmp_path):
     summary = build.build(out, rt, root=root)
     assert summary["offline"] is True
     names = sorted(p.name for p in (out / "pyodide").iterdir())
-    assert "numpy-2.0.2-cp312-cp312-pyodide_2024_0_wasm32.whl" in names
-    assert "unrelated-1.0-py3-none-any.whl" not in names
-    assert set(build.PYODIDE_CORE) <= set(names)
-    assert '"pyodideURL": "pyodide/"' in (out / "config.js").read_text()
+    # NumPy comes installed in site-packages.zip (its wheel is not needed by the page)
+    assert set(names) == set(build.PYODIDE_CORE) | {"site-packages.zip"}, names
+    site = _zip_members(out / "pyodide" / "site-packages.zip")
+    for name, data in FAKE_WHEEL.items():
+        assert site["lib/python3.12/site-packages/" + name] == data
+    config = (out / "config.js").read_text()
+    assert '"pyodideURL": "pyodide/"' in config and '"sitePackages": "pyodide/site-packages.zip"' in config
     sw = (out / "sw.js").read_text()
-    assert "pyodide/pyodide.asm.wasm" in sw and "cdn.jsdelivr.net/pyodide/v0.27.7/full/pyodide" not in \
-        sw.split("const PRECACHE = ", 1)[1].split(";\n", 1)[0]
+    precache = json.loads(sw.split("const PRECACHE = ", 1)[1].split(";\n", 1)[0])
+    assert "pyodide/pyodide.asm.wasm" in precache and "pyodide/site-packages.zip" in precache
+    assert not [u for u in precache if "cdn.jsdelivr.net" in u]
+
+
+@needs_py312
+def test_local_runtime_is_precompiled(tmp_path):
+    root = _fake_root(tmp_path)
+    out = tmp_path / "site"
+    summary = build.build(out, _fake_runtime(tmp_path), root=root, precompile=True)
+    assert summary["precompiled"]
+    stdlib = _zip_members(out / "pyodide" / "python_stdlib.zip")
+    assert {"os_like.pyc", "pkg/__init__.pyc", "pkg/mod.pyc", "data.txt", "pkg/"} == set(stdlib)
+    assert stdlib["data.txt"] == b"kept as it is"
+    site = _zip_members(out / "pyodide" / "site-packages.zip")
+    prefix = "lib/python3.12/site-packages/numpy/"
+    assert {n for n in site if "__pycache__" in n} == {prefix + "__pycache__/__init__.cpython-312.pyc",
+                                                       prefix + "_core/__pycache__/__init__.cpython-312.pyc",
+                                                       prefix + "_core/__pycache__/sub.cpython-312.pyc"}
+    app = _zip_members(out / "app.zip")
+    for name in ("mlp/__pycache__/network.cpython-312.pyc", "__pycache__/worker_glue.cpython-312.pyc",
+                 "webapp/__pycache__/session.cpython-312.pyc", "mlp/network.py"):
+        assert name in app, name
+    pycs = [b for n, b in [*stdlib.items(), *site.items(), *app.items()] if n.endswith(".pyc")]
+    assert len(pycs) > 10
+    for pyc in pycs:  # PEP 552 header: 3.12 magic, flags 0b01 = hash-based, not checked against the source
+        assert pyc[:4] == PYC_MAGIC_312 and int.from_bytes(pyc[4:8], "little") == 1
+
+
+@needs_py312
+def test_precompiled_code_is_what_python312_compiles_and_runs(tmp_path):
+    """In CPython 3.12: the stdlib zip imports from its .pyc only, numpy's __pycache__ is used without compiling
+    any source, and each app.zip .pyc holds exactly the code object of its source."""
+    root = _fake_root(tmp_path)
+    out = tmp_path / "site"
+    build.build(out, _fake_runtime(tmp_path), root=root, precompile=True)
+    installed = tmp_path / "installed"
+    with zipfile.ZipFile(out / "pyodide" / "site-packages.zip") as zf:
+        zf.extractall(installed)  # as the worker does, at "/"
+    app = tmp_path / "app"
+    with zipfile.ZipFile(out / "app.zip") as zf:
+        zf.extractall(app)
+    script = f"""
+import importlib._bootstrap_external as be, marshal, pathlib, sys
+compiled = []
+orig = be.SourceLoader.source_to_code
+def counting(self, data, path, *, _optimize=-1):
+    compiled.append(path)
+    return orig(self, data, path, _optimize=_optimize)
+be.SourceLoader.source_to_code = counting
+sys.path[:0] = [{str(out / "pyodide" / "python_stdlib.zip")!r}, {str(installed / build.SITE_PACKAGES)!r}]
+import os_like, pkg.mod, numpy
+assert pkg.mod.f() == 42 and os_like.X == 1 and pkg.mod.__file__.endswith("mod.pyc"), pkg.mod.__file__
+assert numpy.VALUE == 7 and not compiled, compiled
+app = pathlib.Path({str(app)!r})
+n = 0
+for src in app.rglob("*.py"):
+    pyc = src.parent / "__pycache__" / (src.stem + ".cpython-312.pyc")
+    code = marshal.loads(pyc.read_bytes()[16:])
+    assert code == compile(src.read_bytes(), code.co_filename, "exec", dont_inherit=True), src
+    assert code.co_filename == "/home/pyodide/mlp_app/" + src.relative_to(app).as_posix()
+    n += 1
+assert n > 10, n
+print("OK", n)
+"""
+    proc = subprocess.run([PY312, "-I", "-c", script], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.startswith("OK"), proc.stdout + proc.stderr
+
+
+@needs_py312
+def test_cdn_build_serves_precompiled_stdlib_and_numpy_pyc(tmp_path, monkeypatch):
+    root = _fake_root(tmp_path)
+    rt = _fake_runtime(tmp_path)
+    for name in ("pyodide.asm.wasm", "pyodide.js"):  # only the stdlib, the lock and the wheels are needed
+        (rt / name).unlink()
+    out = tmp_path / "site"
+    with pytest.raises(build.BuildError, match="not the CDN's"):
+        build.build(out, None, root=root, pyc_from=rt)  # the fake wheel is not the CDN's wheel
+    wheel = rt / "numpy-2.0.2-cp312-cp312-pyodide_2024_0_wasm32.whl"
+    monkeypatch.setattr(build, "CDN_NUMPY_SHA256", hashlib.sha256(wheel.read_bytes()).hexdigest())
+    summary = build.build(out, None, root=root, pyc_from=rt)
+    assert summary["precompiled"] and not (out / "pyodide").exists()
+    assert "pkg/mod.pyc" in _zip_members(out / "pyc" / "python_stdlib.zip")
+    site = _zip_members(out / "pyc" / "site-packages.zip")
+    assert {"lib/python3.12/site-packages/numpy/__pycache__/__init__.cpython-312.pyc",
+            "lib/python3.12/site-packages/numpy/_core/_m.cpython-312-wasm32-emscripten.so"} <= set(site)
+    config = (out / "config.js").read_text()
+    assert '"stdLibURL": "pyc/python_stdlib.zip"' in config and build.PYODIDE_CDN in config
+    assert '"sitePackages": "pyc/site-packages.zip"' in config
+    precache = json.loads((out / "sw.js").read_text().split("const PRECACHE = ", 1)[1].split(";\n", 1)[0])
+    assert {"pyc/python_stdlib.zip", "pyc/site-packages.zip"} <= set(precache)
+    cdn = {u[len(build.PYODIDE_CDN):] for u in precache if u.startswith(build.PYODIDE_CDN)}
+    assert cdn == set(build.PYODIDE_CORE) - {"python_stdlib.zip"}, cdn  # the CDN's stdlib and wheel: unused
+    with pytest.raises(build.BuildError, match="CDN build"):
+        build.build(out, rt, root=root, pyc_from=rt)
+
+
+def test_no_precompile_ships_sources(tmp_path):
+    root = _fake_root(tmp_path)
+    out = tmp_path / "site"
+    rt = _fake_runtime(tmp_path)
+    summary = build.build(out, rt, root=root, precompile=False)
+    assert summary["precompiled"] is None
+    assert (out / "pyodide" / "python_stdlib.zip").read_bytes() == (rt / "python_stdlib.zip").read_bytes()
+    site = _zip_members(out / "pyodide" / "site-packages.zip")  # NumPy installed, no bytecode
+    assert set(site) == {"lib/python3.12/site-packages/" + n for n in FAKE_WHEEL}
+    assert not any("__pycache__" in n for n in _zip_members(out / "app.zip"))
+    assert '"stdLibURL": null' in (out / "config.js").read_text()
+
+
+def test_precompile_needs_python312(tmp_path):
+    fake = tmp_path / "python3.11"
+    fake.write_text("#!/bin/sh\necho cpython 3 11\n")
+    fake.chmod(0o755)
+    assert not build._runs_python312(str(fake))
+    with pytest.raises(build.BuildError, match="3.12"):
+        build.build(tmp_path / "site", None, root=_fake_root(tmp_path), precompile=str(fake))
+    if PY312:
+        assert build._runs_python312(PY312)
 
 
 @pytest.mark.parametrize("problem, message", [("missing", "missing"), ("version", "0.26.0"),
@@ -211,8 +352,7 @@ def test_npm_ci_runs_when_plotly_missing(tmp_path):
     root = _fake_root(tmp_path, plotly=False)
     fake_npm = tmp_path / "npm"
     fake_npm.write_text("#!/bin/sh\n[ \"$1\" = ci ] || exit 3\n"
-                        "mkdir -p node_modules/plotly.js-dist-min && echo '/*p*/' > "
-                        "node_modules/plotly.js-dist-min/plotly.min.js\n")
+                        f"mkdir -p {build.PLOTLY_REL.parent} && echo '/*p*/' > {build.PLOTLY_REL}\n")
     fake_npm.chmod(0o755)
     path = build.ensure_plotly(root / "static", npm=str(fake_npm))
     assert path.read_text().strip() == "/*p*/"
@@ -232,10 +372,37 @@ def test_cli_reports_errors_with_exit_code(tmp_path, capsys):
 
 def test_package_json_pins_plotly_and_lock_matches():
     pkg = json.loads((STATIC / "package.json").read_text())
-    version = pkg["dependencies"]["plotly.js-dist-min"]
+    assert list(pkg["dependencies"]) == [build.PLOTLY_PACKAGE]
+    version = pkg["dependencies"][build.PLOTLY_PACKAGE]
     assert version[0].isdigit(), "pin an exact version"
     lock = json.loads((STATIC / "package-lock.json").read_text())
-    assert lock["packages"]["node_modules/plotly.js-dist-min"]["version"] == version
+    assert lock["packages"][f"node_modules/{build.PLOTLY_PACKAGE}"]["version"] == version
+
+
+def test_vendored_plotly_bundle_draws_every_trace_type_the_charts_use():
+    """The site ships the cartesian Plotly.js bundle: every figure the browser gets (webapp.charts through the
+    glue, for each task) uses only trace types that bundle has."""
+    used = set()
+
+    def collect(fig):
+        used.update(trace.get("type", "scatter") for trace in (fig or {}).get("data", []))
+
+    for name in ("circles", "spiral", "sine", "plane"):
+        summary = _ok("builtin", name=name, n_samples=60)
+        collect(summary["figure"])
+        _ok("train_start", arch=summary["default_arch"], epochs=2)
+        step = _ok("train_step", seconds=0.05)
+        for f in step.get("figures", []):
+            collect(f["figure"])
+        for f in _ok("train_finish")["figures"]:
+            collect(f["figure"])
+    assert "scatter" in used and "heatmap" in used
+    assert used <= set(build.PLOTLY_TRACES), used - set(build.PLOTLY_TRACES)
+    plotly = STATIC / build.PLOTLY_REL
+    if plotly.is_file():  # the bundle itself registers them
+        text = plotly.read_text(errors="replace")
+        for trace in used:
+            assert f'moduleType:"trace",name:"{trace}"' in text, trace
 
 
 def test_javascript_parses():
