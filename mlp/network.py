@@ -233,13 +233,13 @@ class MLP:
             delta = layers[i - 1]["backward"](delta, z, a)
 
     def _train_step(self, xb, yb, lr):
-        """One optimizer step on a batch whose inputs carry a trailing column of ones."""
+        """One optimizer step on a batch whose inputs carry a trailing column of ones.
+        Returns the batch's outputs and the output layer's z (for the loss)."""
         out, cache = self._forward(xb, training=True)
         z = cache[-1][1]
-        loss = L.LOSSES[self.loss][0](out, yb, z)
         self._backward(cache, self._output_delta(out, yb, z))
         self.optimizer.step(self.params, self.grads, lr)
-        return loss, out
+        return out, z
 
     # ------------------------------------------------------------------ input checks
     def _as_x(self, X, name="X"):
@@ -376,7 +376,11 @@ class MLP:
                 y = y[order]
             else:
                 Xa[:, :d] = X
-        total, correct = 0.0, 0
+        # The epoch's loss is the mean of the batch losses. For small data the batch outputs are kept and
+        # scored once at the end of the epoch (a few NumPy calls instead of a few per step); big data is
+        # scored batch by batch so no epoch-sized arrays are kept.
+        value = L.LOSSES[self.loss][0]
+        total, correct, outs, zs = 0.0, 0, [], []
         for s in range(0, n, batch_size):
             if gather:
                 idx = order[s:s + batch_size] if shuffle else slice(s, s + batch_size)
@@ -385,12 +389,24 @@ class MLP:
                 xb[:, :d] = X[idx]
             else:
                 xb, yb = Xa[s:s + batch_size], y[s:s + batch_size]
-            loss, out = self._train_step(xb, yb, lr)
+            out, z = self._train_step(xb, yb, lr)
+            if not gather:
+                outs.append(out)
+                zs.append(z)
+                continue
+            loss = value(out, yb, z)
             if not math.isfinite(loss):
                 return loss, None
             total += loss * xb.shape[0]
             if track_acc:
                 correct += _count_correct(out, yb)
+        if not gather:
+            out = np.concatenate(outs) if len(outs) > 1 else outs[0]
+            z = np.concatenate(zs) if len(zs) > 1 else zs[0]
+            loss = value(out, y, z)
+            if not math.isfinite(loss):
+                return loss, None
+            return loss, (_count_correct(out, y) if track_acc else 0)
         return total / n, correct
 
     # ------------------------------------------------------------------ inference
