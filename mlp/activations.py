@@ -117,10 +117,6 @@ def backward_fn(name):
     return f
 
 
-def backward(name, grad, z, a):
-    """dL/dz from dL/da for activation ``name`` (may modify ``grad`` in place)."""
-    return backward_fn(name)(grad, z, a)
-
 
 def register_activation(name, forward, derivative):
     """Add a custom activation usable by name in architectures.

@@ -412,11 +412,12 @@ class MLP:
     # ------------------------------------------------------------------ inference
     def _infer(self, a, with_z=False):
         """Inference forward pass (no dropout, no cache); with ``with_z`` also the output layer's z."""
-        z = None
-        for W, b, f in self._plan:
+        z, last = None, len(self._plan) - 1
+        for i, (W, b, f) in enumerate(self._plan):
             z = a @ W
             z += b
-            a = f(z.copy() if with_z else z)
+            # only the output layer's z is returned: copy it if its activation would overwrite it
+            a = f(z.copy() if with_z and i == last and self._layers[-1]["copy_z"] else z)
         return (a, z) if with_z else a
 
     def _predict_2d(self, X):
@@ -615,12 +616,6 @@ class MLP:
 
 
 # ---------------------------------------------------------------------- helpers
-def _call(cb, epoch, logs):
-    if hasattr(cb, "on_epoch_end"):
-        return bool(cb.on_epoch_end(epoch, logs))
-    return bool(cb(epoch, logs))
-
-
 def _count_correct(out, y):
     if out.shape[1] == 1:
         return np.count_nonzero((out >= 0.5) == (y >= 0.5))
