@@ -15,12 +15,12 @@ _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 
 
 def _sigmoid(z):
-    # 1 / (1 + exp(-z)) written as (1 + tanh(z/2)) / 2: no overflow, four calls, z left unchanged
-    a = z * 0.5
-    np.tanh(a, out=a)
-    a *= 0.5
-    a += 0.5
-    return a
+    # 1 / (1 + exp(-z)) written as (1 + tanh(z/2)) / 2: no overflow, four calls, in place
+    z *= 0.5
+    np.tanh(z, out=z)
+    z *= 0.5
+    z += 0.5
+    return z
 
 
 def _softmax(z):
@@ -41,11 +41,11 @@ def _gelu_derivative(z, a):
 
 
 def _swish(z):  # x * sigmoid(x), as torch.nn.SiLU
-    return z * _sigmoid(z)
+    return z * _sigmoid(z.copy())
 
 
 def _swish_derivative(z, a):
-    s = _sigmoid(z)
+    s = _sigmoid(z.copy())
     return s * (1.0 + z * (1.0 - s))
 
 
@@ -82,7 +82,7 @@ DERIVATIVES = {
 # Activations whose derivative needs the pre-activation z (the rest use only a).
 NEEDS_Z = {"gelu", "swish"}
 # Activations computed in place: they overwrite z (the others return a new array, or z itself for linear).
-IN_PLACE = {"relu", "leaky_relu", "tanh", "softmax"}
+IN_PLACE = {"relu", "leaky_relu", "tanh", "sigmoid", "softmax"}
 
 
 def _softmax_backward(grad, z, a):
@@ -93,7 +93,7 @@ def _softmax_backward(grad, z, a):
 
 
 def _relu_backward(grad, z, a):
-    grad *= a > 0
+    grad *= np.sign(a)   # a = relu(z) >= 0, so sign(a) is the 0/1 derivative (two fast calls)
     return grad
 
 

@@ -2,13 +2,14 @@
 
 ``LOSSES[name] = (value, grad)``: ``value(a, y, z)`` is the mean loss of outputs ``a`` (``z`` is the
 output layer's pre-activation, used for numerically stable cross-entropies); ``grad(a, y)`` is dL/da.
-``FUSED[(activation, loss)](a, y)`` gives dL/dz directly for the classic pairs (one NumPy expression
-instead of a loss gradient followed by an activation Jacobian).
+``FUSED[(activation, loss)]`` gives dL/dz directly from z for the classic pairs (one short expression
+instead of the activation, a loss gradient and the activation's Jacobian).
 
 mse / mae / huber / bce average over all elements; cce averages the per-sample sum over samples.
 """
 import numpy as np
 
+from .activations import ACTIVATIONS
 from .architecture import lookup
 
 HUBER_DELTA = 1.0
@@ -53,11 +54,43 @@ LOSSES = {
     "cce": (_cce, None),  # only with a softmax output: see FUSED
 }
 
+
+class Fused:
+    """dL/dz of an output activation and loss pair, in one expression: ``scale * grad(z, t)``.
+
+    ``prepare(y)`` turns the targets into ``t`` once per epoch; ``grad(z, t, out)`` writes the unscaled
+    gradient into ``out``; the network multiplies by ``factor / N`` (N: elements, or samples for cce)."""
+
+    def __init__(self, prepare, grad, factor):
+        self.prepare, self.grad, self.factor = prepare, grad, factor
+
+    def __repr__(self):
+        return f"Fused(factor={self.factor})"
+
+
+def _sigmoid_bce(z, t, out):
+    # a - y = (1 + tanh(z/2))/2 - y = (tanh(z/2) + t) / 2 with t = 1 - 2y
+    np.multiply(z, 0.5, out=out)
+    np.tanh(out, out=out)
+    out += t
+
+
+def _softmax_cce(z, t, out):
+    np.copyto(out, z)
+    ACTIVATIONS["softmax"](out)   # in place
+    out -= t
+
+
+def _linear_mse(z, t, out):
+    np.subtract(z, t, out=out)
+
+
 FUSED = {
-    ("sigmoid", "bce"): lambda a, y: (a - y) * (1.0 / a.size),
-    ("softmax", "cce"): lambda a, y: (a - y) * (1.0 / a.shape[0]),
-    ("linear", "mse"): lambda a, y: (a - y) * (2.0 / a.size),
+    ("sigmoid", "bce"): Fused(lambda y: 1.0 - 2.0 * y, _sigmoid_bce, 0.5),
+    ("softmax", "cce"): Fused(lambda y: y, _softmax_cce, 1.0),
+    ("linear", "mse"): Fused(lambda y: y, _linear_mse, 2.0),
 }
+MEAN_OVER_SAMPLES = {"cce"}   # cce: mean over samples of the per-sample sum; the others: over all elements
 
 # Losses that require a given output activation (and the reverse).
 REQUIRED_OUTPUT = {"bce": "sigmoid", "cce": "softmax"}

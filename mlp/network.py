@@ -1,12 +1,11 @@
-"""The multi-layer perceptron: forward pass, backpropagation and one epoch of training.
+"""The multi-layer perceptron: building, training loop per epoch, inference, weights and files.
 
 Every weight matrix ``W`` (shape ``(n_in, n_out)``) and bias ``b`` is a view into one flat parameter
 vector, and every gradient a view into one flat gradient vector, so an optimizer step is a few NumPy
 calls on one array. In memory each bias row directly follows its ``W``: together they are the
-"augmented" matrix ``Wb`` of shape ``(n_in + 1, n_out)``. Training feeds each layer its input with a
-trailing column of ones, so ``z = [a, 1] @ Wb`` and ``dWb = [a, 1].T @ delta`` are one matrix product
-each (bias add and bias gradient included): fewer NumPy calls per step, which is what small networks
-spend their time on. Activations are written in place into reused buffers.
+"augmented" matrix ``Wb`` of shape ``(n_in + 1, n_out)``, so that with a row of ones appended to a
+layer's input one matrix product gives z, and one gives the weight and bias gradients
+(see ``mlp/backprop.py``, which does the forward and backward passes of training).
 """
 import math
 import warnings
@@ -16,6 +15,7 @@ import numpy as np
 from . import activations as act
 from . import losses as L
 from . import metrics as M
+from .backprop import Backprop
 from .architecture import format_architecture, parse_architecture, to_list
 from .optimizers import make_optimizer
 from .training import EarlyStopping, TrainingRun, make_schedule
@@ -75,21 +75,12 @@ class MLP:
             n_in, n_out = (self._layers[-1]["W"].shape[1] if self._layers else specs[0]["size"]), s["units"]
             size = (n_in + 1) * n_out
             Wb = self.params[offset:offset + size].reshape(n_in + 1, n_out)   # [W; b]
-            gWb = self.grads[offset:offset + size].reshape(n_in + 1, n_out)
             offset += size
-            self._layers.append({"Wb": Wb, "gWb": gWb, "W": Wb[:-1], "b": Wb[-1], "gW": gWb[:-1], "gb": gWb[-1],
+            self._layers.append({"Wb": Wb, "W": Wb[:-1], "b": Wb[-1], "offset": offset - size,
                                  "activation": s["activation"], "dropout": 0.0})
-        last = self._layers[-1]
-        for layer in self._layers:
-            name = layer["activation"]
-            # keep z where the derivative (or, for the output, the stable loss) needs it; copy it only if
-            # the activation overwrites it, or for hidden layers whose buffer receives the activation
-            keep = name in act.NEEDS_Z or layer is last
-            layer["copy_z"] = keep and (name in act.IN_PLACE or layer is not last)
-            layer["keep_z"] = keep
-            layer["forward"], layer["backward"] = act.ACTIVATIONS[name], act.backward_fn(name)
-        self._buffers = None
-        self._plan = [(layer["W"], layer["b"], layer["forward"]) for layer in self._layers]
+        self._backprops = {}
+        self._has_dropout = bool(self._input_dropout or any(layer["dropout"] for layer in self._layers))
+        self._plan = [(layer["W"], layer["b"], act.ACTIVATIONS[layer["activation"]]) for layer in self._layers]
         self.init_weights()
         if self.optimizer is not None:
             self.optimizer.reset()
@@ -167,79 +158,17 @@ class MLP:
         if self.specs is None:
             raise ValueError("The network has no layers yet: call model.sequential([...]) first.")
 
-    # ------------------------------------------------------------------ forward / backward
-    def _layer_buffers(self, n):
-        """Reused (n, units + 1) arrays, last column 1, that hidden layers write their activations into."""
-        if self._buffers is None or self._buffers[1] < n:
-            self._buffers = ([np.ones((n, layer["W"].shape[1] + 1), dtype=self.dtype)
-                              for layer in self._layers[:-1]], n)
-        return [buf[:n] for buf in self._buffers[0]]
-
-    def _forward(self, xa, training):
-        """Forward pass on inputs with a trailing column of ones (``xa``, shape (n, n_in + 1)).
-
-        Returns the output and a cache ``[(layer input with ones, z or None, activation, dropout mask)]``
-        for backprop; ``z`` is kept only where the derivative or the loss needs it."""
-        cache = []
-        if training and self._input_dropout:
-            mask = self._dropout_mask(xa.shape, self._input_dropout)
-            mask[:, -1] = 1.0
-            xa = xa * mask
-        a = xa
-        bufs = self._layer_buffers(xa.shape[0])
-        for layer, buf in zip(self._layers, bufs):  # hidden layers
-            z = buf[:, :-1]                         # the activation lands in front of the ones column
-            np.matmul(a, layer["Wb"], out=z)
-            keep = (z.copy() if layer["copy_z"] else z) if layer["keep_z"] else None
-            out = layer["forward"](z)
-            if out is not z:                        # an activation that returns a new array
-                z[...] = out
-            mask = None
-            if training and layer["dropout"]:
-                mask = self._dropout_mask(z.shape, layer["dropout"])
-                out = z.copy()                      # the derivative needs the activation before dropout
-                z *= mask
-            cache.append((a, keep, out if mask is not None else z, mask))
-            a = buf
-        layer = self._layers[-1]
-        z = a @ layer["Wb"]
-        keep = z.copy() if layer["copy_z"] else z
-        out = layer["forward"](z)
-        cache.append((a, keep, out, None))
-        return out, cache
-
-    def _dropout_mask(self, shape, rate):
-        # inverted dropout: kept units are scaled by 1/(1-p) so inference needs no change
-        return (self.rng.random(shape, dtype=self.dtype) >= rate) * self.dtype.type(1.0 / (1.0 - rate))
-
-    def _output_delta(self, a, y, z):
-        """dL/dz of the output layer: one fused expression for the classic pairs."""
-        fused = L.FUSED.get((self._layers[-1]["activation"], self.loss))
-        if fused is not None:
-            return fused(a, y)
-        return self._layers[-1]["backward"](L.LOSSES[self.loss][1](a, y), z, a)
-
-    def _backward(self, cache, delta):
-        """Fill ``self.grads`` (all layers) from dL/dz of the output layer."""
-        layers = self._layers
-        for i in range(len(layers) - 1, -1, -1):
-            np.matmul(cache[i][0].T, delta, out=layers[i]["gWb"])   # weight and bias gradients at once
-            if i == 0:
-                break
-            delta = delta @ layers[i]["W"].T
-            _, z, a, mask = cache[i - 1]
-            if mask is not None:
-                delta *= mask
-            delta = layers[i - 1]["backward"](delta, z, a)
-
-    def _train_step(self, xb, yb, lr):
-        """One optimizer step on a batch whose inputs carry a trailing column of ones.
-        Returns the batch's outputs and the output layer's z (for the loss)."""
-        out, cache = self._forward(xb, training=True)
-        z = cache[-1][1]
-        self._backward(cache, self._output_delta(out, yb, z))
-        self.optimizer.step(self.params, self.grads, lr)
-        return out, z
+    # ------------------------------------------------------------------ backpropagation
+    def _backprop(self, n):
+        """The :class:`~mlp.backprop.Backprop` for batches of ``n`` rows (cached: training uses one or two
+        sizes), writing into ``self.grads``."""
+        key = (n, self.loss)
+        bp = self._backprops.get(key)
+        if bp is None:
+            if len(self._backprops) >= 4:
+                self._backprops.clear()
+            bp = self._backprops[key] = Backprop(self, n, self.grads)
+        return bp
 
     # ------------------------------------------------------------------ input checks
     def _as_x(self, X, name="X"):
@@ -363,50 +292,62 @@ class MLP:
                            track_accuracy=track_acc)
 
     def _train_epoch(self, X, y, lr, batch_size, shuffle, track_acc):
-        """One pass over the data. Returns (mean loss, correct count), or (bad loss, None) if it diverged."""
-        n, d = X.shape
+        """One pass over the data. Returns (mean loss, correct count), or (bad loss, None) if it diverged.
+
+        The epoch's loss is the mean of the batch losses (as Keras reports it), computed from each batch's
+        outputs before its update. Small data is copied once per epoch, shuffled and cut into
+        feature-major batches, and scored once at the end; big data is gathered and scored batch by batch."""
+        n, k = X.shape[0], self.n_outputs
         order = self.rng.permutation(n) if shuffle else None
-        gather = X.nbytes > _GATHER_BYTES   # big data: gather each batch, never copy all of X
-        if gather:
-            xbuf = np.ones((batch_size, d + 1), dtype=self.dtype)
-        else:                               # the whole (shuffled) epoch, with the ones column, in one copy
-            Xa = np.ones((n, d + 1), dtype=self.dtype)
-            if shuffle:
-                np.take(X, order, axis=0, out=Xa[:, :d])
-                y = y[order]
-            else:
-                Xa[:, :d] = X
-        # The epoch's loss is the mean of the batch losses. For small data the batch outputs are kept and
-        # scored once at the end of the epoch (a few NumPy calls instead of a few per step); big data is
-        # scored batch by batch so no epoch-sized arrays are kept.
-        value = L.LOSSES[self.loss][0]
-        total, correct, outs, zs = 0.0, 0, [], []
+        rng = self.rng if self._has_dropout else None
+        step, params, grads = self.optimizer.step, self.params, self.grads
+        if X.nbytes > _GATHER_BYTES:
+            return self._train_epoch_gather(X, y, lr, batch_size, order, rng, track_acc)
+        if order is not None:
+            X, y = X[order], y[order]
+        full = n - n % batch_size
+        bp = self._backprop(batch_size)
+        t = bp.prepare(y)
+        zs = np.empty((full // batch_size, k, batch_size), dtype=self.dtype)
+        for x, tb, z in zip(_feature_major(X[:full], batch_size, ones=True), _feature_major(t[:full], batch_size), zs):
+            bp.step(x, tb, z, rng)
+            step(params, grads, lr)
+        z = zs.transpose(0, 2, 1).reshape(full, k)
+        if full < n:  # the last, smaller batch
+            bp = self._backprop(n - full)
+            zr = np.empty((k, n - full), dtype=self.dtype)
+            bp.step(_feature_major(X[full:], n - full, ones=True)[0], _feature_major(t[full:], n - full)[0], zr, rng)
+            step(params, grads, lr)
+            z = np.concatenate([z, zr.T])
+        out = self._plan[-1][2](z.copy())
+        loss = L.LOSSES[self.loss][0](out, y, z)
+        if not math.isfinite(loss):
+            return loss, None
+        return loss, (_count_correct(out, y) if track_acc else 0)
+
+    def _train_epoch_gather(self, X, y, lr, batch_size, order, rng, track_acc):
+        """``_train_epoch`` for data too big to copy: each batch is gathered, trained on and scored."""
+        (n, d), k = X.shape, self.n_outputs
+        value, f = L.LOSSES[self.loss][0], self._plan[-1][2]
+        total, correct = 0.0, 0
         for s in range(0, n, batch_size):
-            if gather:
-                idx = order[s:s + batch_size] if shuffle else slice(s, s + batch_size)
-                yb = y[idx]
-                xb = xbuf[:yb.shape[0]]
-                xb[:, :d] = X[idx]
-            else:
-                xb, yb = Xa[s:s + batch_size], y[s:s + batch_size]
-            out, z = self._train_step(xb, yb, lr)
-            if not gather:
-                outs.append(out)
-                zs.append(z)
-                continue
-            loss = value(out, yb, z)
+            idx = order[s:s + batch_size] if order is not None else slice(s, s + batch_size)
+            xr, yb = X[idx], y[idx]
+            m = yb.shape[0]
+            bp = self._backprop(m)
+            x = np.empty((d + 1, m), dtype=self.dtype)
+            x[:d] = xr.T
+            x[d] = 1.0
+            z = np.empty((k, m), dtype=self.dtype)
+            bp.step(x, np.ascontiguousarray(bp.prepare(yb).T), z, rng)
+            self.optimizer.step(self.params, self.grads, lr)
+            out = f(z.T.copy())
+            loss = value(out, yb, z.T)
             if not math.isfinite(loss):
                 return loss, None
-            total += loss * xb.shape[0]
+            total += loss * m
             if track_acc:
                 correct += _count_correct(out, yb)
-        if not gather:
-            out = np.concatenate(outs) if len(outs) > 1 else outs[0]
-            z = np.concatenate(zs) if len(zs) > 1 else zs[0]
-            loss = value(out, y, z)
-            if not math.isfinite(loss):
-                return loss, None
-            return loss, (_count_correct(out, y) if track_acc else 0)
         return total / n, correct
 
     # ------------------------------------------------------------------ inference
@@ -417,7 +358,7 @@ class MLP:
             z = a @ W
             z += b
             # only the output layer's z is returned: copy it if its activation would overwrite it
-            a = f(z.copy() if with_z and i == last and self._layers[-1]["copy_z"] else z)
+            a = f(z.copy() if with_z and i == last and self._layers[-1]["activation"] in act.IN_PLACE else z)
         return (a, z) if with_z else a
 
     def _predict_2d(self, X):
@@ -535,11 +476,11 @@ class MLP:
         L.check_pairing(self.loss, self.output_activation)
         X = self._as_x(X)
         y = self._as_y(y, X.shape[0])
-        Xa = np.ones((X.shape[0], X.shape[1] + 1), dtype=self.dtype)
-        Xa[:, :-1] = X
-        out, cache = self._forward(Xa, training=False)
-        self._backward(cache, self._output_delta(out, y, cache[-1][1]))
-        return [arr.copy() for layer in self._layers for arr in (layer["gW"], layer["gb"])]
+        grads = np.zeros_like(self.params)
+        bp = Backprop(self, X.shape[0], grads)   # not cached: X may be large
+        z = np.empty((self.n_outputs, X.shape[0]), dtype=self.dtype)
+        bp.step(_feature_major(X, X.shape[0], ones=True)[0], _feature_major(bp.prepare(y), X.shape[0])[0], z)
+        return [arr for gWb in bp.grad_views for arr in (gWb[:-1], gWb[-1])]
 
     # ------------------------------------------------------------------ description and files
     def summary(self):
@@ -616,6 +557,15 @@ class MLP:
 
 
 # ---------------------------------------------------------------------- helpers
+def _feature_major(A, n, ones=False):
+    """Rows of ``A`` (a multiple of ``n``) as contiguous feature-major batches, shape (batches, cols, n),
+    with a last row of ones if asked (see mlp/backprop.py)."""
+    nb, c = A.shape[0] // n, A.shape[1]
+    out = (np.ones if ones else np.empty)((nb, c + ones, n), dtype=A.dtype)
+    out[:, :c] = A.reshape(nb, n, c).transpose(0, 2, 1)
+    return out
+
+
 def _count_correct(out, y):
     if out.shape[1] == 1:
         return np.count_nonzero((out >= 0.5) == (y >= 0.5))

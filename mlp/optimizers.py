@@ -11,6 +11,8 @@ import numpy as np
 
 from .architecture import lookup
 
+_FULL_ROWS = 1 << 16   # Adam: broadcast the betas above this many parameters, else store them in full
+
 
 def _ema(avg, x, beta, tmp, square=False):
     """avg = beta * avg + (1 - beta) * x (or x**2), in place."""
@@ -162,7 +164,9 @@ class Adam(Optimizer):
         self._mv = np.stack([self.state["exp_avg"], self.state["exp_avg_sq"]])   # rows: m, v
         self.state["exp_avg"], self.state["exp_avg_sq"] = self._mv[0], self._mv[1]
         self._gg = np.empty_like(self._mv)                                        # rows: g, g^2
-        self._decay = np.array([[self.hyper["beta1"]], [self.hyper["beta2"]]], dtype=params.dtype)
+        # the betas as full rows when small: NumPy's fast path needs operands of equal shape
+        self._decay = np.empty(self._mv.shape if params.size <= _FULL_ROWS else (2, 1), dtype=params.dtype)
+        self._decay[0], self._decay[1] = self.hyper["beta1"], self.hyper["beta2"]
         self._gain = 1.0 - self._decay
 
     def _update(self, p, g, lr, tmp):

@@ -1,0 +1,117 @@
+"""Backpropagation: the forward and backward pass of one batch, with buffers made for one batch size.
+
+Inside this module a batch is *feature-major*: ``n`` samples of ``u`` units are a C-contiguous
+``(u, n)`` array, one row per unit. Each layer's input carries an extra row of ones, so with the
+augmented weights ``Wb = [W; b]`` (shape ``(n_in + 1, n_out)``, a view into the flat parameters):
+
+    z        = Wb.T @ [a; 1]        forward, bias included
+    dWb      = [a; 1] @ delta.T     weight and bias gradients in one product
+    delta_in = W @ delta            then times the activation's derivative
+
+Every product writes into a preallocated contiguous buffer with ``np.dot(..., out=...)``, and every
+element-wise call sees contiguous arrays of equal shape: NumPy's fastest paths. A small network
+spends its time on per-call overhead, not arithmetic, so this layout halves a training step.
+
+The activation and loss tables are called with transposed views, shape ``(n, u)``: the usual
+sample-major layout, so those functions need not know about this one.
+"""
+import numpy as np
+
+from . import activations as act
+from . import losses as L
+
+
+class Backprop:
+    """Forward and backward pass for batches of exactly ``n`` samples, writing gradients into ``grads``
+    (a flat array laid out like ``model.params``). Built by the network; buffers are reused per call."""
+
+    def __init__(self, model, n, grads):
+        dt = self.dtype = model.dtype
+        self.n = n
+        self.input_dropout = model._input_dropout
+        self.has_dropout = model._has_dropout
+        self.grad_views = [grads[ly["offset"]:ly["offset"] + ly["Wb"].size].reshape(ly["Wb"].shape)
+                           for ly in model._layers]
+        *hidden, last = model._layers
+        # forward, per hidden layer: (Wb.T, z buffer, its transpose, z copy or None, activation, dropout rate,
+        # the layer's output with its row of ones); z and the activation share the buffer
+        self.fwd, back = [], []
+        for i, layer in enumerate(hidden):
+            name = layer["activation"]
+            A = np.ones((layer["Wb"].shape[1] + 1, n), dtype=dt)
+            z = A[:-1]
+            keep = np.empty_like(z) if name in act.NEEDS_Z else None
+            self.fwd.append((layer["Wb"].T, z, z.T, keep, act.ACTIVATIONS[name], layer["dropout"], A))
+            # backward through the next layer into this one: (this layer's output A, the next layer's
+            # dWb and W, a delta buffer and its transpose, this activation's backward, z and a transposed)
+            delta = np.empty_like(z)
+            back.append((A, self.grad_views[i + 1], model._layers[i + 1]["W"], delta, delta.T,
+                         act.backward_fn(name), None if keep is None else keep.T, z.T))
+        self.back = back[::-1]
+        self.out_WbT, name = last["Wb"].T, last["activation"]
+        self.out_f, self.out_backward = act.ACTIVATIONS[name], act.backward_fn(name)
+        k = last["Wb"].shape[1]
+        self.delta = np.empty((k, n), dtype=dt)
+        self.deltaT = self.delta.T
+        fused = L.FUSED.get((name, model.loss))
+        self.fused = fused.grad if fused else None
+        # dL/dz = scale * fused.grad(z, t): the mean is over samples for cce, over all elements otherwise
+        per = n if model.loss in L.MEAN_OVER_SAMPLES else n * k
+        self.scale = np.array((fused.factor if fused else 1.0) / per, dtype=dt)
+        self.prepare = fused.prepare if fused else _identity
+        self.loss_grad = L.LOSSES[model.loss][1]
+
+    def step(self, x, t, z, rng=None):
+        """One batch: ``x`` (n_in + 1, n) inputs with a last row of ones, ``t`` (k, n) targets made by
+        ``self.prepare``, ``z`` (k, n) receives the output layer's pre-activations. Dropout is applied
+        when ``rng`` is given. Leaves dL/dparams in the gradient buffer."""
+        drop = rng is not None and self.has_dropout
+        masks, pre = [], []     # with dropout: per hidden layer, the mask and the activation before it
+        if drop and self.input_dropout:
+            x = x * _mask(rng, x.shape, self.input_dropout, self.dtype, ones_row=True)
+        a = x
+        for WbT, zb, zT, keep, f, rate, A in self.fwd:
+            np.dot(WbT, a, out=zb)
+            if keep is not None:
+                np.copyto(keep, zb)
+            out = f(zT)
+            if out is not zT:                      # an activation that returns a new array
+                zT[...] = out
+            if drop:
+                mask = _mask(rng, zb.shape, rate, self.dtype) if rate else None
+                pre.append(zb.copy() if rate else zb)
+                masks.append(mask)
+                if rate:
+                    zb *= mask
+            a = A
+        np.dot(self.out_WbT, a, out=z)
+        delta = self.delta
+        if self.fused is not None:
+            self.fused(z.T, t.T, self.deltaT)
+            delta *= self.scale
+        else:  # the loss gradient dL/da, then the output activation's Jacobian
+            zT = z.T
+            aT = self.out_f(zT.copy())
+            delta = self.out_backward(self.loss_grad(aT, t.T), zT, aT).T
+        for A, gWb, W, d, dT, backward, keepT, aT in self.back:
+            np.dot(A, delta.T, out=gWb)
+            np.dot(W, delta, out=d)
+            if drop:
+                mask, a_pre = masks.pop(), pre.pop()
+                aT = a_pre.T
+                if mask is not None:
+                    d *= mask
+            delta = backward(dT, keepT, aT).T
+        np.dot(x, delta.T, out=self.grad_views[0])
+
+
+def _identity(y):
+    return y
+
+
+def _mask(rng, shape, rate, dtype, ones_row=False):
+    # inverted dropout: kept units are scaled by 1/(1-p) so inference needs no change
+    mask = (rng.random(shape, dtype=dtype) >= rate) * dtype.type(1.0 / (1.0 - rate))
+    if ones_row:
+        mask[-1] = 1.0
+    return mask
