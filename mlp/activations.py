@@ -12,14 +12,18 @@ import numpy as np
 LEAKY_SLOPE = 0.01
 ELU_ALPHA = 1.0
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+# 0-d constants of each float type: a NumPy operand of the array's own type costs less than a Python float
+_ZERO = {np.dtype(t): np.zeros((), dtype=t) for t in (np.float32, np.float64)}
+_HALF = {np.dtype(t): np.full((), 0.5, dtype=t) for t in (np.float32, np.float64)}
 
 
 def _sigmoid(z):
     # 1 / (1 + exp(-z)) written as (1 + tanh(z/2)) / 2: no overflow, four calls, in place
-    z *= 0.5
+    half = _HALF.get(z.dtype, 0.5)
+    z *= half
     np.tanh(z, out=z)
-    z *= 0.5
-    z += 0.5
+    z *= half
+    z += half
     return z
 
 
@@ -53,9 +57,10 @@ def _softplus(z):  # log(1 + exp(z)), stable
     return np.logaddexp(0.0, z)
 
 
+
 ACTIVATIONS = {
     "linear": lambda z: z,
-    "relu": lambda z: np.maximum(z, 0.0, out=z),
+    "relu": lambda z: np.maximum(z, _ZERO.get(z.dtype, 0.0), out=z),
     "leaky_relu": lambda z: np.maximum(z, LEAKY_SLOPE * z, out=z),
     "tanh": lambda z: np.tanh(z, out=z),
     "sigmoid": _sigmoid,

@@ -1,7 +1,8 @@
 """Backpropagation: the forward and backward pass of one batch, with buffers made for one batch size.
 
 Inside this module a batch is *feature-major*: ``n`` samples of ``u`` units are a C-contiguous
-``(u, n)`` array, one row per unit. Each layer's input carries an extra row of ones, so with the
+``(u, n)`` array, one row per unit (only the network's input, given sample-major, is used through its
+transpose, which BLAS reads without a copy). Each layer's input carries an extra row of ones, so with the
 augmented weights ``Wb = [W; b]`` (shape ``(n_in + 1, n_out)``, a view into the flat parameters):
 
     z        = Wb.T @ [a; 1]        forward, bias included
@@ -27,7 +28,7 @@ class Backprop:
 
     def __init__(self, model, n, grads):
         dt = self.dtype = model.dtype
-        self.n = n
+        self.n, self.n_in, self.x = n, model.n_inputs, None
         self.input_dropout = model._input_dropout
         self.has_dropout = model._has_dropout
         self.grad_views = [grads[ly["offset"]:ly["offset"] + ly["Wb"].size].reshape(ly["Wb"].shape)
@@ -61,15 +62,21 @@ class Backprop:
         self.prepare = fused.prepare if fused else _identity
         self.loss_grad = L.LOSSES[model.loss][1]
 
+    def input_buffer(self):
+        """A reused (n, n_in + 1) array whose last column is ones, for gathering a batch into."""
+        if self.x is None:
+            self.x = np.ones((self.n, self.n_in + 1), dtype=self.dtype)
+        return self.x
+
     def step(self, x, t, z, rng=None):
-        """One batch: ``x`` (n_in + 1, n) inputs with a last row of ones, ``t`` (k, n) targets made by
+        """One batch: ``x`` (n, n_in + 1) inputs (sample-major) with a last column of ones, ``t`` (k, n) targets made by
         ``self.prepare``, ``z`` (k, n) receives the output layer's pre-activations. Dropout is applied
         when ``rng`` is given. Leaves dL/dparams in the gradient buffer."""
         drop = rng is not None and self.has_dropout
         masks, pre = [], []     # with dropout: per hidden layer, the mask and the activation before it
         if drop and self.input_dropout:
-            x = x * _mask(rng, x.shape, self.input_dropout, self.dtype, ones_row=True)
-        a = x
+            x = x * _mask(rng, x.shape, self.input_dropout, self.dtype, ones_column=True)
+        a = x = x.T
         for WbT, zb, zT, keep, f, rate, A in self.fwd:
             np.dot(WbT, a, out=zb)
             if keep is not None:
@@ -109,9 +116,9 @@ def _identity(y):
     return y
 
 
-def _mask(rng, shape, rate, dtype, ones_row=False):
+def _mask(rng, shape, rate, dtype, ones_column=False):
     # inverted dropout: kept units are scaled by 1/(1-p) so inference needs no change
     mask = (rng.random(shape, dtype=dtype) >= rate) * dtype.type(1.0 / (1.0 - rate))
-    if ones_row:
-        mask[-1] = 1.0
+    if ones_column:
+        mask[:, -1] = 1.0
     return mask

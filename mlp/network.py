@@ -22,7 +22,7 @@ from .training import EarlyStopping, TrainingRun, make_schedule
 
 MAX_PARAMS = 50_000_000          # refuse absurd architectures before allocating memory
 _EVAL_CHUNK = 65536              # rows per chunk in predict/evaluate (bounded memory)
-_GATHER_BYTES = 32 * 2 ** 20     # above this, shuffle by per-batch gathers instead of copying X each epoch
+_COPY_BYTES = 2 ** 20            # up to this, copy X shuffled each epoch; above, gather each batch
 RELU_BIAS = 0.3              # see init_weights and benchmarks/xor_seeds.py
 HE_INIT = {"relu", "leaky_relu", "elu", "gelu", "swish"}
 DTYPES = ("float32", "float64")
@@ -50,6 +50,7 @@ class MLP:
         self.history = None
         self.params = self.grads = None
         self._layers = []
+        self._n_in = None
 
     # ------------------------------------------------------------------ building
     def sequential(self, architecture, max_params=MAX_PARAMS):
@@ -81,6 +82,8 @@ class MLP:
         self._backprops = {}
         self._has_dropout = bool(self._input_dropout or any(layer["dropout"] for layer in self._layers))
         self._plan = [(layer["W"], layer["b"], act.ACTIVATIONS[layer["activation"]]) for layer in self._layers]
+        self._one = None      # buffers of the single-sample forward, built on first use
+        self._n_in = specs[0]["size"]
         self.init_weights()
         if self.optimizer is not None:
             self.optimizer.reset()
@@ -294,61 +297,50 @@ class MLP:
     def _train_epoch(self, X, y, lr, batch_size, shuffle, track_acc):
         """One pass over the data. Returns (mean loss, correct count), or (bad loss, None) if it diverged.
 
-        The epoch's loss is the mean of the batch losses (as Keras reports it), computed from each batch's
-        outputs before its update. Small data is copied once per epoch, shuffled and cut into
-        feature-major batches, and scored once at the end; big data is gathered and scored batch by batch."""
+        The epoch's loss is the mean of the batch losses (as Keras reports it), from each batch's outputs
+        before its update; the output layer's z of every batch is kept and the epoch scored once at the end.
+        Small data is copied once per epoch in shuffled order; bigger data is gathered batch by batch into
+        a reused buffer, which stays in the CPU cache (and never copies all of X)."""
         n, k = X.shape[0], self.n_outputs
         order = self.rng.permutation(n) if shuffle else None
         rng = self.rng if self._has_dropout else None
         step, params, grads = self.optimizer.step, self.params, self.grads
-        if X.nbytes > _GATHER_BYTES:
-            return self._train_epoch_gather(X, y, lr, batch_size, order, rng, track_acc)
+        copy = X.nbytes <= _COPY_BYTES
+        if copy:   # the shuffled inputs with a column of ones
+            Xa = np.ones((n, X.shape[1] + 1), dtype=self.dtype)
+            if order is None:
+                Xa[:, :-1] = X
+            else:
+                np.take(X, order, axis=0, out=Xa[:, :-1])
         if order is not None:
-            X, y = X[order], y[order]
+            y = y[order]
         full = n - n % batch_size
         bp = self._backprop(batch_size)
         t = bp.prepare(y)
         zs = np.empty((full // batch_size, k, batch_size), dtype=self.dtype)
-        for x, tb, z in zip(_feature_major(X[:full], batch_size, ones=True), _feature_major(t[:full], batch_size), zs):
+        batches = list(zip(range(0, full, batch_size), _feature_major(t[:full], batch_size), zs))
+        if full < n:   # the last, smaller batch
+            zr = np.empty((k, n - full), dtype=self.dtype)
+            batches.append((full, _feature_major(t[full:], n - full)[0], zr))
+        for s, tb, z in batches:
+            m = z.shape[1]
+            if m != batch_size:
+                bp = self._backprop(m)
+            if copy:
+                x = Xa[s:s + m]
+            else:
+                x = bp.input_buffer()
+                x[:, :-1] = X[order[s:s + m] if order is not None else slice(s, s + m)]
             bp.step(x, tb, z, rng)
             step(params, grads, lr)
         z = zs.transpose(0, 2, 1).reshape(full, k)
-        if full < n:  # the last, smaller batch
-            bp = self._backprop(n - full)
-            zr = np.empty((k, n - full), dtype=self.dtype)
-            bp.step(_feature_major(X[full:], n - full, ones=True)[0], _feature_major(t[full:], n - full)[0], zr, rng)
-            step(params, grads, lr)
+        if full < n:
             z = np.concatenate([z, zr.T])
         out = self._plan[-1][2](z.copy())
         loss = L.LOSSES[self.loss][0](out, y, z)
         if not math.isfinite(loss):
             return loss, None
         return loss, (_count_correct(out, y) if track_acc else 0)
-
-    def _train_epoch_gather(self, X, y, lr, batch_size, order, rng, track_acc):
-        """``_train_epoch`` for data too big to copy: each batch is gathered, trained on and scored."""
-        (n, d), k = X.shape, self.n_outputs
-        value, f = L.LOSSES[self.loss][0], self._plan[-1][2]
-        total, correct = 0.0, 0
-        for s in range(0, n, batch_size):
-            idx = order[s:s + batch_size] if order is not None else slice(s, s + batch_size)
-            xr, yb = X[idx], y[idx]
-            m = yb.shape[0]
-            bp = self._backprop(m)
-            x = np.empty((d + 1, m), dtype=self.dtype)
-            x[:d] = xr.T
-            x[d] = 1.0
-            z = np.empty((k, m), dtype=self.dtype)
-            bp.step(x, np.ascontiguousarray(bp.prepare(yb).T), z, rng)
-            self.optimizer.step(self.params, self.grads, lr)
-            out = f(z.T.copy())
-            loss = value(out, yb, z.T)
-            if not math.isfinite(loss):
-                return loss, None
-            total += loss * m
-            if track_acc:
-                correct += _count_correct(out, yb)
-        return total / n, correct
 
     # ------------------------------------------------------------------ inference
     def _infer(self, a, with_z=False):
@@ -361,6 +353,33 @@ class MLP:
             a = f(z.copy() if with_z and i == last and self._layers[-1]["activation"] in act.IN_PLACE else z)
         return (a, z) if with_z else a
 
+    def _infer_one(self, x):
+        """``forward`` of one sample: each layer's input is a reused (1, n_in + 1) row ending in 1, so a layer
+        is one ``np.dot`` with the augmented weights into the next row, then the activation in place."""
+        if self._one is None:
+            rows = [np.ones((1, self.n_inputs + 1), dtype=self.dtype)]
+            plan = []
+            for layer in self._layers[:-1]:
+                rows.append(np.ones((1, layer["Wb"].shape[1] + 1), dtype=self.dtype))
+                plan.append((layer["Wb"], rows[-1][:, :-1], act.ACTIVATIONS[layer["activation"]], rows[-1]))
+            last = self._layers[-1]
+            Wb, k = last["Wb"], last["Wb"].shape[1]
+            if k == 1 and last["activation"] != "softmax":
+                # NumPy's calls cost about twice as much on one-element arrays: compute the single output
+                # twice, through a view repeating its weight column, and keep the first (the activation
+                # is element-wise)
+                Wb = np.lib.stride_tricks.as_strided(Wb, (Wb.shape[0], 2), (Wb.strides[0], 0), writeable=False)
+            self._one = (rows[0], rows[0][0, :-1], plan, Wb, act.ACTIVATIONS[last["activation"]], k)
+        a, inputs, plan, Wb, f, k = self._one
+        inputs[...] = x
+        for Wb_h, z, f_h, row in plan:
+            np.dot(a, Wb_h, out=z)
+            out = f_h(z)
+            if out is not z:
+                z[...] = out
+            a = row
+        return f(np.dot(a, Wb))[0, :k]
+
     def _predict_2d(self, X):
         n = X.shape[0]
         if n <= _EVAL_CHUNK:
@@ -372,9 +391,9 @@ class MLP:
 
     def forward(self, x):
         """Network output for one sample (1-D in, 1-D out) or a batch (2-D in, 2-D out)."""
-        if type(x) is np.ndarray and x.ndim == 1 and x.dtype == self.dtype and self.specs is not None \
-                and x.size == self.specs[0]["size"] and _all_finite_1d(x):
-            return self._infer(x.reshape(1, -1))[0]  # fast path for a single, clean sample
+        if type(x) is np.ndarray and x.ndim == 1 and x.size == self._n_in and x.dtype is self.dtype \
+                and _all_finite_1d(x):
+            return self._infer_one(x)  # fast path for a single, clean sample
         self._require_built()
         arr = _to_array(x, "x", self.dtype)
         if arr.ndim == 1:
@@ -479,7 +498,9 @@ class MLP:
         grads = np.zeros_like(self.params)
         bp = Backprop(self, X.shape[0], grads)   # not cached: X may be large
         z = np.empty((self.n_outputs, X.shape[0]), dtype=self.dtype)
-        bp.step(_feature_major(X, X.shape[0], ones=True)[0], _feature_major(bp.prepare(y), X.shape[0])[0], z)
+        Xa = np.ones((X.shape[0], X.shape[1] + 1), dtype=self.dtype)
+        Xa[:, :-1] = X
+        bp.step(Xa, _feature_major(bp.prepare(y), X.shape[0])[0], z)
         return [arr for gWb in bp.grad_views for arr in (gWb[:-1], gWb[-1])]
 
     # ------------------------------------------------------------------ description and files
@@ -557,13 +578,11 @@ class MLP:
 
 
 # ---------------------------------------------------------------------- helpers
-def _feature_major(A, n, ones=False):
-    """Rows of ``A`` (a multiple of ``n``) as contiguous feature-major batches, shape (batches, cols, n),
-    with a last row of ones if asked (see mlp/backprop.py)."""
+def _feature_major(A, n):
+    """Rows of ``A`` (a multiple of ``n``) as contiguous feature-major batches, shape (batches, cols, n)
+    (see mlp/backprop.py)."""
     nb, c = A.shape[0] // n, A.shape[1]
-    out = (np.ones if ones else np.empty)((nb, c + ones, n), dtype=A.dtype)
-    out[:, :c] = A.reshape(nb, n, c).transpose(0, 2, 1)
-    return out
+    return np.ascontiguousarray(A.reshape(nb, n, c).transpose(0, 2, 1))
 
 
 def _count_correct(out, y):
@@ -604,8 +623,9 @@ def _is_number(v):
 
 
 def _all_finite_1d(x):
-    # for a handful of values, Python floats beat a NumPy reduction's call overhead
-    return all(map(math.isfinite, x.tolist())) if x.size <= 16 else math.isfinite(np.add.reduce(x))
+    # A quick test for the fast path (a sum of Python floats beats NumPy's call overhead for a few values).
+    # It may say False for finite values whose sum overflows; the caller then takes the checked path.
+    return math.isfinite(sum(x.tolist())) if x.size <= 16 else math.isfinite(np.add.reduce(x))
 
 
 def _check_finite(arr, name):

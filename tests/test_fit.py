@@ -414,6 +414,82 @@ def test_dropout_changes_training_but_not_inference():
     assert not np.allclose(a.get_weights()[0], b.get_weights()[0])
 
 
+def test_dropout_step_is_sgd_on_the_masked_network():
+    """One full-batch SGD step with dropout equals a step along the finite-difference gradient of the loss of
+    the network with the same masks applied. The engine draws each hidden layer's mask from the model's
+    generator as ``rng.random((units, n)) >= p`` (feature-major), scaled by 1 / (1 - p)."""
+    X, y = binary_data(n=12)
+    p, lr = 0.4, 0.5
+    m = MLP(seed=5).sequential([2, 6, "tanh", f"dropout({p})", 1, "sigmoid"]).set_loss("bce").set_optimizer("sgd")
+    W1, b1, W2, b2 = m.get_weights()
+    rng = np.random.default_rng()
+    rng.bit_generator.state = m.rng.bit_generator.state
+    mask = ((rng.random((6, len(X))) >= p) / (1 - p)).T
+
+    def loss(w):
+        h = np.tanh(X @ w[0] + w[1]) * mask
+        return bce(sigmoid(h @ w[2] + w[3]), y)
+    weights, eps = [W1, b1, W2, b2], 1e-6
+    expected = []
+    for i, w in enumerate(weights):
+        g = np.zeros_like(w)
+        for j in np.ndindex(w.shape):
+            plus = [v.copy() for v in weights]
+            minus = [v.copy() for v in weights]
+            plus[i][j] += eps
+            minus[i][j] -= eps
+            g[j] = (loss(plus) - loss(minus)) / (2 * eps)
+        expected.append(w - lr * g)
+    assert 0 < mask.astype(bool).sum() < mask.size
+    m.fit(X, y, epochs=1, learning_rate=lr, batch_size=None, shuffle=False)
+    assert_weights_close(m.get_weights(), expected, rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.parametrize("arch, loss", [([3, 5, "relu", "dropout(0.2)", 2, "softmax"], "cce"),
+                                        ([3, 5, "tanh", 1, "sigmoid"], "bce"),
+                                        ([3, 4, "elu", 1], "mae")])
+def test_big_data_batches_train_like_small_data(monkeypatch, arch, loss):
+    """Above mlp.network._COPY_BYTES the epoch gathers each batch instead of copying X once; the same
+    seed must give the same training (weights and history) either way."""
+    import mlp.network
+    X, y = regression_data(n=45)
+    if loss == "cce":
+        y = (X[:, 0] > 0).astype(int) + (X[:, 1] > 0.5)
+        y = np.minimum(y, 1)
+    elif loss == "bce":
+        y = (y > 0).astype(float)
+    runs = []
+    for limit in (mlp.network._COPY_BYTES, 0):
+        monkeypatch.setattr(mlp.network, "_COPY_BYTES", limit)
+        m = MLP(seed=9).sequential(arch).set_loss(loss).set_optimizer("adam")
+        history = m.fit(X, y, epochs=4, batch_size=8, learning_rate=0.01)
+        runs.append((m.get_weights(), history.history["loss"]))
+    assert_weights_close(runs[0][0], runs[1][0], rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(runs[0][1], runs[1][1], rtol=1e-12)
+
+
+@pytest.mark.parametrize("arch", [[2, 8, "relu", 1, "sigmoid"], [2, 4, "tanh", 1], [3, 5, "relu", 1, "softmax"],
+                                  [3, 4, "gelu", 3, "softmax"], [4, 3, "swish", 2, "elu", 2, "sigmoid"]])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_single_sample_forward_matches_a_hand_written_pass(arch, dtype):
+    """forward(x) for one 1-D sample has its own fast path (reused buffers); it must follow weight changes."""
+    from test_gradients import ref_act
+    m = MLP(seed=3, dtype=dtype).sequential(arch)
+    acts = [a for a in arch[1:] if isinstance(a, str)]
+    acts += ["linear"] * (len(m.get_weights()) // 2 - len(acts))
+    x = np.linspace(-1, 1, arch[0]).astype(dtype)
+    for _ in range(2):
+        a = x.reshape(1, -1).astype(float)
+        ws = m.get_weights()
+        for W, b, name in zip(ws[::2], ws[1::2], acts):
+            a = ref_act(name, a @ W + b)
+        out = m.forward(x)
+        assert out.shape == (ws[-1].shape[0],) and out.dtype == np.dtype(dtype)
+        np.testing.assert_allclose(out, a[0], rtol=1e-5 if dtype == "float32" else 1e-12, atol=1e-6 if dtype == "float32" else 0)
+        out[...] = 123.0                                  # the caller owns the result
+        m.set_weights([w * 1.5 for w in ws])
+
+
 # ---------------------------------------------------------------------------- float32
 def test_float32_end_to_end():
     X, y = binary_data()
