@@ -11,7 +11,7 @@ augmented weights ``Wb = [W; b]`` (shape ``(n_in + 1, n_out)``, a view into the 
 
 Every product writes into a preallocated contiguous buffer with ``np.dot(..., out=...)``, and every
 element-wise call sees contiguous arrays of equal shape: NumPy's fastest paths. A small network
-spends its time on per-call overhead, not arithmetic, so this layout halves a training step.
+spends its time on per-call overhead, not arithmetic: this layout about halves its training step.
 
 The activation and loss tables are called with transposed views, shape ``(n, u)``: the usual
 sample-major layout, so those functions need not know about this one.
@@ -69,9 +69,9 @@ class Backprop:
         return self.x
 
     def step(self, x, t, z, rng=None):
-        """One batch: ``x`` (n, n_in + 1) inputs (sample-major) with a last column of ones, ``t`` (k, n) targets made by
-        ``self.prepare``, ``z`` (k, n) receives the output layer's pre-activations. Dropout is applied
-        when ``rng`` is given. Leaves dL/dparams in the gradient buffer."""
+        """One batch: ``x`` (n, n_in + 1) inputs, sample-major, with a last column of ones; ``t`` (k, n)
+        targets made by ``self.prepare``; ``z`` (k, n) receives the output layer's pre-activations.
+        Dropout is applied when ``rng`` is given. Leaves dL/dparams in the gradient buffer."""
         drop = rng is not None and self.has_dropout
         masks, pre = [], []     # with dropout: per hidden layer, the mask and the activation before it
         if drop and self.input_dropout:

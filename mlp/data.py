@@ -87,6 +87,14 @@ def _is_missing_text(s):
     return s in MISSING_VALUES or s.lower() in ("nan", "-nan", "+nan")
 
 
+def _is_number_text(s):
+    """True for text that reads as a finite number, e.g. '3', '-0.5', '1e-3'."""
+    try:
+        return math.isfinite(float(s))
+    except ValueError:
+        return False
+
+
 def _clean_cell(v):
     """Normalise one cell to a stripped str, or None when missing."""
     if v is None:
@@ -512,7 +520,9 @@ def read_csv(source, *, max_bytes=None, max_rows=None):
       Latin-1 as a fallback. Binary files (images, archives, Excel workbooks...) are refused.
     - Delimiter: one of ``,`` ``;`` tab ``|``, chosen as the one that splits the first
       lines into a consistent number (> 1) of columns; a first line ``sep=;`` is honoured.
-    - The first non-blank line is the header. Empty names become ``column_N``, except that an
+    - The first non-blank line is the header, unless it holds a number in every column whose values
+      are numbers: then the file has no header, that line is data and ``meta['no_header']`` is True.
+      Empty names become ``column_N``, except that an
       unnamed column with no values at all (a trailing delimiter) is dropped. Duplicate names
       are an error. Blank lines and lines with only empty cells are skipped.
     - Cells are stripped; values in :data:`MISSING_VALUES` become None.
@@ -612,6 +622,15 @@ def read_csv(source, *, max_bytes=None, max_rows=None):
             f"the CSV has a header ({_list_names(header)}) but no data rows; add at least one data line."
         )
 
+    # no header (as in many ML datasets): the first line has a number in every numeric column (judged on the
+    # first rows); then it is data, and the columns are named column_N. Names 0, 1, 2... (pandas' defaults)
+    # stay a header.
+    numeric = [j for j in range(len(header)) if all(r[j] is None or _is_number_text(r[j]) for r in rows[:200])]
+    counting = header in ([str(i) for i in range(len(header))], [str(i + 1) for i in range(len(header))])
+    if numeric and not counting and all(_is_number_text(header[j]) for j in numeric):
+        rows.insert(0, tuple(_clean_cell(h) for h in header))
+        header = [""] * len(header)
+        meta["no_header"] = True
     # unnamed columns: drop if entirely empty, else name them column_N
     keep = [j for j, h in enumerate(header) if h or any(r[j] is not None for r in rows)]
     if len(keep) < len(header):

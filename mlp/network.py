@@ -304,6 +304,10 @@ class MLP:
         n, k = X.shape[0], self.n_outputs
         order = self.rng.permutation(n) if shuffle else None
         rng = self.rng if self._has_dropout else None
+        buf = self.optimizer.grad_buffer(self.params)
+        if buf is not None and buf is not self.grads:   # write gradients where the optimizer wants them
+            self.grads = buf
+            self._backprops.clear()
         step, params, grads = self.optimizer.step, self.params, self.grads
         copy = X.nbytes <= _COPY_BYTES
         if copy:   # the shuffled inputs with a column of ones

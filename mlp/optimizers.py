@@ -60,8 +60,8 @@ class Optimizer:
                 raise ValueError(f"Optimizer '{self.name}': {key} must be in [0, 1), got {self.hyper[key]}.")
         self.t = 0
         self.state = {}
-
         self._tmp = None
+        self._ready_for = None   # the parameter array the scratch buffers were made for
 
     def _ensure_state(self, params):
         # Allocate missing state (state loaded from a model file is kept) and a scratch buffer.
@@ -71,24 +71,30 @@ class Optimizer:
             elif self.state[s].dtype != params.dtype:
                 self.state[s] = self.state[s].astype(params.dtype)
         self._tmp = np.empty_like(params)
+        self._l2 = bool(self.hyper["weight_decay"]) and self.name != "adamw"   # L2 added to the gradient
 
     def step(self, params, grads, lr):
         """Update ``params`` in place from ``grads`` (``grads`` may be overwritten)."""
-        if self._tmp is None or self._tmp.shape != params.shape or self._tmp.dtype != params.dtype:
+        if self._ready_for is not params:
             self._ensure_state(params)
+            self._ready_for = params
         self.t += 1
-        wd = self.hyper["weight_decay"]
-        if wd and self.name != "adamw":
-            np.multiply(params, wd, out=self._tmp)
+        if self._l2:
+            np.multiply(params, self.hyper["weight_decay"], out=self._tmp)
             grads += self._tmp
         self._update(params, grads, lr, self._tmp)
+
+    def grad_buffer(self, params):
+        """The flat array the network should write gradients for ``params`` into, or None for any.
+        (Adam's is the first row of its (2, n) scratch array, which saves a copy per step.)"""
+        return None
 
     def get_config(self):
         return {"name": self.name, **self.hyper}
 
     def reset(self):
         """Forget the step count and moment estimates."""
-        self.t, self.state, self._tmp = 0, {}, None
+        self.t, self.state, self._tmp, self._ready_for = 0, {}, None, None
 
     def get_state(self):
         """Step count and state arrays (flat, same layout as the parameters), for saving."""
@@ -98,7 +104,7 @@ class Optimizer:
         unknown = set(state) - set(self.state_names) - {"mu_product"}
         if unknown or not isinstance(t, int) or t < 0:
             raise ValueError(f"Optimizer state does not fit '{self.name}': {sorted(unknown) or t!r}.")
-        self.t, self.state, self._tmp = t, dict(state), None
+        self.t, self.state, self._tmp, self._ready_for = t, dict(state), None, None
 
     def __repr__(self):
         args = ", ".join(f"{k}={v}" for k, v in self.hyper.items())
@@ -163,27 +169,39 @@ class Adam(Optimizer):
         super()._ensure_state(params)
         self._mv = np.stack([self.state["exp_avg"], self.state["exp_avg_sq"]])   # rows: m, v
         self.state["exp_avg"], self.state["exp_avg_sq"] = self._mv[0], self._mv[1]
-        self._gg = np.empty_like(self._mv)                                        # rows: g, g^2
+        if getattr(self, "_gg", None) is None or self._gg.shape != self._mv.shape or self._gg.dtype != params.dtype:
+            self._gg = np.empty_like(self._mv)                                    # rows: g, g^2
+            self._g, self._g2 = self._gg[0], self._gg[1]
         # the betas as full rows when small: NumPy's fast path needs operands of equal shape
         self._decay = np.empty(self._mv.shape if params.size <= _FULL_ROWS else (2, 1), dtype=params.dtype)
         self._decay[0], self._decay[1] = self.hyper["beta1"], self.hyper["beta2"]
         self._gain = 1.0 - self._decay
+        self._c = np.empty((), dtype=params.dtype)   # per-step constants, as a 0-d array of the params' type
+
+    def grad_buffer(self, params):
+        if self._ready_for is not params:
+            self._ensure_state(params)
+            self._ready_for = params
+        return self._g
 
     def _update(self, p, g, lr, tmp):
         b1, b2, t = self.hyper["beta1"], self.hyper["beta2"], self.t
         if self.name == "adamw" and self.hyper["weight_decay"]:
             p *= 1.0 - lr * self.hyper["weight_decay"]
-        gg, mv = self._gg, self._mv
-        gg[0] = g
-        np.multiply(g, g, out=gg[1])
+        gg, mv, c = self._gg, self._mv, self._c
+        if g is not self._g:
+            gg[0] = g
+        np.multiply(g, g, out=self._g2)
         gg *= self._gain
         mv *= self._decay
         mv += gg
         root_bc2 = math.sqrt(1.0 - b2 ** t)
-        np.sqrt(mv[1], out=tmp)
-        tmp += self.hyper["eps"] * root_bc2
-        np.divide(mv[0], tmp, out=tmp)
-        tmp *= lr * root_bc2 / (1.0 - b1 ** t)
+        np.sqrt(self.state["exp_avg_sq"], out=tmp)
+        c.fill(self.hyper["eps"] * root_bc2)
+        tmp += c
+        np.divide(self.state["exp_avg"], tmp, out=tmp)
+        c.fill(lr * root_bc2 / (1.0 - b1 ** t))
+        tmp *= c
         p -= tmp
 
 

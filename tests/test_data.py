@@ -139,6 +139,21 @@ def test_empty_header_names_and_trailing_delimiters():
     assert t.rows == [("1", "2"), ("3", "4")]
 
 
+def test_a_first_line_of_numbers_is_data_not_a_header():
+    t = data.read_csv("5.1,3.5,setosa\n4.9,3.0,versicolor\n")   # iris without its header
+    assert t.columns == ["column_1", "column_2", "column_3"] and t.meta["no_header"] is True
+    assert t.column("column_3") == ["setosa", "versicolor"]
+    t = data.read_csv("5.1,3.5,0\n4.9,-3e-1,1\n")
+    assert t.columns == ["column_1", "column_2", "column_3"] and t.meta["no_header"] is True
+    assert t.rows == [("5.1", "3.5", "0"), ("4.9", "-3e-1", "1")]
+    t = data.read_csv("year,2019\n1,2\n")   # a name that is not a number over numbers: a header
+    assert t.columns == ["year", "2019"] and "no_header" not in t.meta
+    t = data.read_csv("0,1,2\n0.5,3,1\n")   # pandas' default column names
+    assert t.columns == ["0", "1", "2"] and len(t) == 1
+    t = data.read_csv("name,colour\nann,red\n")   # no numbers at all: a header
+    assert t.columns == ["name", "colour"]
+
+
 def test_excel_sep_line():
     t = data.read_csv("sep=|\na|b\n1|2\n")
     assert t.columns == ["a", "b"] and t.rows == [("1", "2")]

@@ -295,3 +295,11 @@ def test_task_override_errors_come_from_the_engine():
     many = b"a,b\n" + b"".join(f"{i},{i}\n".encode() for i in range(300))
     with pytest.raises(ValueError, match="at most 100 classes"):
         S.prepare_csv(many, task="multiclass")
+
+
+def test_csv_without_header_trains_and_says_so():
+    rows = "".join(f"{i % 7 - 3},{(i * 5) % 11 - 5},{int(i % 7 > 3)}\n" for i in range(80))
+    p = S.prepare_csv(rows.encode())
+    assert p.feature_names == ["column_1", "column_2"] and len(p.X_train) + len(p.X_test) == 80
+    assert any("no header" in note for note in p.notes)
+

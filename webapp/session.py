@@ -248,6 +248,9 @@ def prepare_csv(data, target=None, features=None, task=None, test_size=0.2, seed
     if task is not None and task not in TASKS:
         raise ValueError(f"Task must be one of {', '.join(TASKS)} (or None to detect), got {task!r}.")
     notes = []
+    if table.meta.get("no_header"):
+        notes.append("The first line holds only numbers, so it was read as data (no header row); "
+                     "the columns are named column_1, column_2, ...")
     used = features + [target]
     counts = table.missing_counts()
     empty = [c for c in used if counts.get(c) == len(table)]
