@@ -1,23 +1,15 @@
 """Tests for mlp.data: CSV reading, Table, task detection, Preprocessor, splits, datasets."""
 
 import csv
-import importlib.util
 import io
 import json
 import math
-import pathlib
 import zipfile
 
 import numpy as np
 import pytest
 
-try:
-    from mlp import data
-except Exception:  # the package __init__ may be mid-edit elsewhere; load the module directly
-    _p = pathlib.Path(__file__).resolve().parents[1] / "mlp" / "data.py"
-    _spec = importlib.util.spec_from_file_location("mlp_data_standalone", _p)
-    data = importlib.util.module_from_spec(_spec)
-    _spec.loader.exec_module(data)
+from mlp import data
 
 
 def err(fn, *args, **kw):

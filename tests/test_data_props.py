@@ -1,10 +1,8 @@
 """Property-based tests for mlp.data (hypothesis)."""
 
 import csv
-import importlib.util
 import io
 import os
-import pathlib
 
 import numpy as np
 import pytest
@@ -13,13 +11,7 @@ hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-try:
-    from mlp import data
-except Exception:  # the package __init__ may be mid-edit elsewhere; load the module directly
-    _p = pathlib.Path(__file__).resolve().parents[1] / "mlp" / "data.py"
-    _spec = importlib.util.spec_from_file_location("mlp_data_standalone_props", _p)
-    data = importlib.util.module_from_spec(_spec)
-    _spec.loader.exec_module(data)
+from mlp import data, table
 
 SETTINGS = settings(
     max_examples=int(os.environ.get("MLP_HYPOTHESIS_EXAMPLES", "60")), deadline=None, database=None
@@ -85,7 +77,7 @@ def _is_number(v):
         return False
 
 
-label_text = name_text.filter(lambda s: data._clean_cell(s) is not None).filter(
+label_text = name_text.filter(lambda s: table._clean_cell(s) is not None).filter(
     lambda s: not _is_number(s) or np.isfinite(float(s))
 )
 

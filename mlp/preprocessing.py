@@ -1,0 +1,664 @@
+"""From a table to arrays: task detection, the :class:`Preprocessor` (encoding and standardisation that
+travel with a model) and train/test splits."""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from .table import Table, _clean_cell, _label_text, _list_names, _parse_float
+
+TASKS = ("binary", "multiclass", "regression")
+_MAX_MULTICLASS_INT = 20  # integer targets with more distinct values are regression
+
+# --------------------------------------------------------------------------- task detection
+
+
+def _present_values(values):
+    """Non-missing values of a column as (texts, floats-or-None)."""
+    if isinstance(values, np.ndarray) and values.dtype.kind in "biuf":
+        arr = values.astype(np.float64).reshape(-1)
+        arr = arr[~np.isnan(arr)]
+        return None, arr
+    texts = [c for c in (_clean_cell(v) for v in values) if c is not None]
+    nums = [_parse_float(t) for t in texts]
+    if any(f is None for f in nums):
+        return texts, None
+    return texts, np.asarray(nums, dtype=np.float64)
+
+
+def detect_task(values):
+    """Guess the learning task for a target column.
+
+    Rules (missing values are ignored):
+
+    - non-numeric values: 2 distinct -> ``"binary"``, more -> ``"multiclass"``
+      (more than 50 distinct values that are also more than half the rows looks like an
+      identifier or free text and raises ValueError);
+    - numeric, all whole numbers, 2 distinct -> ``"binary"``;
+    - numeric, all whole numbers, 3..20 distinct and at least 5 rows per distinct value on
+      average (k <= n / 5) -> ``"multiclass"``;
+    - anything else numeric -> ``"regression"``.
+
+    A single distinct value raises ValueError ("only one class").
+    """
+    if isinstance(values, (str, bytes)):
+        raise TypeError("detect_task expects a column of values (list or array), not a single string.")
+    texts, nums = _present_values(values)
+    n = len(nums) if nums is not None else len(texts)
+    if n == 0:
+        raise ValueError("the target column has no values (all are missing); choose another target.")
+    if nums is not None:
+        if not np.all(np.isfinite(nums)):
+            raise ValueError("the target column contains infinite values; remove or fix them.")
+        distinct = np.unique(nums)
+        k = len(distinct)
+        if k == 1:
+            raise ValueError(
+                f"the target has only one class / value ({_label_text(distinct[0])}); "
+                "a model needs at least two different target values."
+            )
+        whole = bool(np.all(distinct == np.floor(distinct)))
+        if whole and k == 2:
+            return "binary"
+        if whole and k <= _MAX_MULTICLASS_INT and 5 * k <= n:
+            return "multiclass"
+        return "regression"
+    k = len(set(texts))
+    if k == 1:
+        raise ValueError(
+            f"the target has only one class ({texts[0]!r}); a classifier needs at least two classes."
+        )
+    if k > 50 and k > n / 2:
+        raise ValueError(
+            f"the target has {k} different text values in {n} rows; it looks like an identifier or "
+            "free text, not a class label. Choose another target column."
+        )
+    return "binary" if k == 2 else "multiclass"
+
+
+# --------------------------------------------------------------------------- Preprocessor
+
+
+def _as_table(obj):
+    if isinstance(obj, Table):
+        return obj
+    if hasattr(obj, "columns") and hasattr(obj, "to_numpy"):
+        return Table.from_dataframe(obj)
+    raise TypeError(f"expected a Table (or pandas DataFrame), got {type(obj).__name__}.")
+
+
+def _copy_encoder(e):
+    e = dict(e)
+    if "categories" in e:
+        e["categories"] = list(e["categories"])
+    return e
+
+
+_CONFIG_FORMAT = "mlp.data.Preprocessor"
+_CONFIG_VERSION = 1
+_OUTPUT = {"binary": ("sigmoid", "bce"), "multiclass": ("softmax", "cce"), "regression": ("linear", "mse")}
+
+
+class Preprocessor:
+    """Turns table columns into model inputs/targets and model outputs back into labels.
+
+    - numeric features are standardised with the training mean and standard deviation
+      (a constant column gets std 1);
+    - other features are one-hot encoded over the sorted training categories; a category
+      not seen during ``fit`` encodes as all zeros;
+    - classification targets map to indices of the sorted ``class_names`` (numeric labels
+      are sorted by value and named by their text, e.g. ``"1"``); regression targets are
+      standardised with the training mean and standard deviation (``inverse_y`` undoes it), so a
+      target in the thousands trains as well as one near 1.
+
+    Missing feature or target values raise ValueError (drop those rows first). Call
+    :meth:`fit` on training rows only; save/restore with :meth:`to_config` /
+    :meth:`from_config`.
+    """
+
+    #: a text feature with more categories than this is refused (likely an ID column)
+    MAX_CATEGORIES = 200
+
+    def __init__(self, features, target, task=None):
+        if isinstance(features, str) or not hasattr(features, "__iter__"):
+            raise TypeError("features must be a list of column names.")
+        features = list(features)
+        if not features:
+            raise ValueError("features must name at least one input column.")
+        for f in features:
+            if not isinstance(f, str):
+                raise TypeError(f"feature names must be strings; got {f!r}.")
+        dup = sorted({f for f in features if features.count(f) > 1})
+        if dup:
+            raise ValueError(f"features list each column once; repeated: {_list_names(dup)}.")
+        if not isinstance(target, str):
+            raise TypeError(f"target must be a column name (str), got {type(target).__name__}.")
+        if target in features:
+            raise ValueError(f"the target {target!r} cannot also be a feature; remove it from features.")
+        if task is not None and task not in TASKS:
+            raise ValueError(f"task must be one of {', '.join(TASKS)} or None (detect), got {task!r}.")
+        self._features = features
+        self._target = target
+        self._requested_task = task  # None -> detect at each fit
+        self._task = task
+        self._encoders = None  # list of dicts, one per feature, once fitted
+        self._classes = None
+        self._label_kind = None  # "text" | "number" for classification
+        self._target_scale = None  # (mean, std) of a regression target
+
+    # -- properties
+    @property
+    def features(self):
+        return list(self._features)
+
+    @property
+    def input_columns(self):
+        """The raw table columns that transform_X needs."""
+        return list(self._features)
+
+    @property
+    def target(self):
+        return self._target
+
+    @property
+    def task(self):
+        return self._task
+
+    @property
+    def is_fitted(self):
+        return self._encoders is not None
+
+    def _need_fit(self):
+        if self._encoders is None:
+            raise ValueError("this Preprocessor is not fitted yet; call fit(train_table) first.")
+
+    @property
+    def feature_names(self):
+        """Names of the model inputs after one-hot encoding, e.g. ``["age", "color=red"]``."""
+        self._need_fit()
+        names = []
+        for e in self._encoders:
+            if e["kind"] == "numeric":
+                names.append(e["column"])
+            else:
+                names.extend(f"{e['column']}={c}" for c in e["categories"])
+        return names
+
+    @property
+    def n_inputs(self):
+        self._need_fit()
+        return sum(1 if e["kind"] == "numeric" else len(e["categories"]) for e in self._encoders)
+
+    @property
+    def n_outputs(self):
+        self._need_fit()
+        return len(self._classes) if self._task == "multiclass" else 1
+
+    @property
+    def class_names(self):
+        """Sorted class names (list of str) for classification, None for regression."""
+        return None if self._classes is None else list(self._classes)
+
+    @property
+    def output_activation(self):
+        self._need_fit()
+        return _OUTPUT[self._task][0]
+
+    @property
+    def default_loss(self):
+        self._need_fit()
+        return _OUTPUT[self._task][1]
+
+    def __repr__(self):
+        state = f"n_inputs={self.n_inputs}, n_outputs={self.n_outputs}" if self.is_fitted else "not fitted"
+        return (
+            f"Preprocessor(features={self._features!r}, target={self._target!r}, "
+            f"task={self._task!r}; {state})"
+        )
+
+    # -- fitting
+    def _check_present(self, table, cols, what):
+        missing = [c for c in cols if c not in table._index]
+        if missing:
+            raise ValueError(
+                f"the table is missing the {what} column(s) {_list_names(missing)}; "
+                f"it has {_list_names(table.columns)}."
+            )
+
+    @staticmethod
+    def _no_missing(table, col, role):
+        vals = table.column(col)
+        rows = [i + 1 for i, v in enumerate(vals) if v is None]
+        if rows:
+            shown = ", ".join(map(str, rows[:5])) + (", ..." if len(rows) > 5 else "")
+            raise ValueError(
+                f"{role} column {col!r} has {len(rows)} missing value(s) (row{'s' if len(rows) > 1 else ''} {shown}); "
+                "drop those rows first (e.g. table.drop_missing()) or fill them in."
+            )
+        return vals
+
+    def fit(self, table):
+        """Learn encodings, scaling and classes from (training) rows; returns self."""
+        table = _as_table(table)
+        self._check_present(table, self._features + [self._target], "needed")
+        if len(table) == 0:
+            raise ValueError("cannot fit on a table with no rows.")
+        encoders = []
+        for col in self._features:
+            vals = self._no_missing(table, col, "feature")
+            if table.is_numeric(col):
+                x = table.numeric_column(col)
+                if not np.all(np.isfinite(x)):
+                    raise ValueError(f"feature column {col!r} contains infinite values; remove or fix them.")
+                mean = float(np.mean(x))
+                std = float(np.std(x))
+                if not std > 1e-12 * max(1.0, abs(mean)):
+                    std = 1.0  # constant column: only centre it
+                encoders.append({"column": col, "kind": "numeric", "mean": mean, "std": std})
+            else:
+                cats = sorted(set(vals))
+                if len(cats) > self.MAX_CATEGORIES:
+                    raise ValueError(
+                        f"feature column {col!r} has {len(cats)} different text values; one-hot encoding "
+                        f"allows at most {self.MAX_CATEGORIES}. It looks like an identifier or free text: "
+                        "leave it out of the features."
+                    )
+                encoders.append({"column": col, "kind": "categorical", "categories": cats})
+
+        yvals = self._no_missing(table, self._target, "target")
+        task = self._requested_task or detect_task(yvals)
+        classes, kind = None, None
+        if task == "regression":
+            if not table.is_numeric(self._target):
+                bad = next(v for v in yvals if _parse_float(v) is None)
+                raise ValueError(
+                    f"task 'regression' needs a numeric target, but {self._target!r} holds {bad!r}. "
+                    "Use a classification task or another target column."
+                )
+            yn = table.numeric_column(self._target)
+            if not np.all(np.isfinite(yn)):
+                raise ValueError(f"target {self._target!r} contains infinite values; remove or fix them.")
+            mean, std = float(yn.mean()), float(yn.std())
+            scale = (mean, std if std > 1e-12 * max(1.0, abs(mean)) else 1.0)
+        else:
+            classes, kind = self._learn_classes(table, yvals)
+            if len(classes) < 2:
+                raise ValueError(
+                    f"the target {self._target!r} has only one class ({classes[0]!r}); "
+                    "a classifier needs at least two classes."
+                )
+            if task == "binary" and len(classes) != 2:
+                raise ValueError(
+                    f"task 'binary' needs exactly 2 classes but target {self._target!r} has "
+                    f"{len(classes)}: {_list_names(classes)}. Use task='multiclass'."
+                )
+        self._task, self._encoders, self._classes, self._label_kind = task, encoders, classes, kind
+        self._target_scale = scale if task == "regression" else None
+        return self
+
+    def _learn_classes(self, table, yvals):
+        if table.is_numeric(self._target):
+            nums = table.numeric_column(self._target)
+            if not np.all(np.isfinite(nums)):
+                raise ValueError(f"target {self._target!r} contains infinite values; remove or fix them.")
+            return [_label_text(v) for v in np.unique(nums)], "number"
+        return sorted(set(yvals)), "text"
+
+    # -- transforming
+    def transform_X(self, table):
+        """Feature matrix (float64, shape (n, n_inputs))."""
+        self._need_fit()
+        table = _as_table(table)
+        self._check_present(table, self._features, "feature")
+        n = len(table)
+        X = np.zeros((n, self.n_inputs), dtype=np.float64)
+        j = 0
+        for e in self._encoders:
+            col = e["column"]
+            vals = self._no_missing(table, col, "feature")
+            if e["kind"] == "numeric":
+                x = table.numeric_column(col)
+                if not np.all(np.isfinite(x)):
+                    raise ValueError(f"feature column {col!r} contains infinite values; remove or fix them.")
+                X[:, j] = (x - e["mean"]) / e["std"]
+                j += 1
+            else:
+                pos = {c: k for k, c in enumerate(e["categories"])}
+                for i, v in enumerate(vals):
+                    k = pos.get(v)
+                    if k is not None:  # unseen category -> all zeros
+                        X[i, j + k] = 1.0
+                j += len(pos)
+        return X
+
+    def transform_numeric(self, X):
+        """Standardise a float array of raw feature values (columns in ``features`` order) without a
+        Table: the fast path for grids of points when every feature is numeric."""
+        self._need_fit()
+        if any(e["kind"] != "numeric" for e in self._encoders):
+            raise ValueError("transform_numeric needs all-numeric features; use transform_X with a table.")
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != len(self._encoders):
+            raise ValueError(f"expected an array of shape (n, {len(self._encoders)}), got {X.shape}.")
+        mean = np.array([e["mean"] for e in self._encoders])
+        std = np.array([e["std"] for e in self._encoders])
+        return (X - mean) / std
+
+    def _label_keys(self, table):
+        vals = self._no_missing(table, self._target, "target")
+        if self._label_kind == "number":
+            out = []
+            for i, v in enumerate(vals):
+                f = _parse_float(v)
+                if f is None or not math.isfinite(f):
+                    raise ValueError(
+                        f"target {self._target!r} row {i + 1} holds {v!r}, but the classes are "
+                        f"numbers ({_list_names(self._classes)})."
+                    )
+                out.append(_label_text(f))
+            return out
+        return vals
+
+    def transform_y(self, table):
+        """Targets: binary (n,1) float 0/1; multiclass (n,) int64; regression (n,1) float."""
+        self._need_fit()
+        table = _as_table(table)
+        self._check_present(table, [self._target], "target")
+        if self._task == "regression":
+            self._no_missing(table, self._target, "target")
+            y = table.numeric_column(self._target)
+            if not np.all(np.isfinite(y)):
+                raise ValueError(f"target {self._target!r} contains infinite values; remove or fix them.")
+            mean, std = self._target_scale
+            return ((y - mean) / std).reshape(-1, 1)
+        pos = {c: k for k, c in enumerate(self._classes)}
+        labels = np.empty(len(table), dtype=np.int64)
+        for i, key in enumerate(self._label_keys(table)):
+            k = pos.get(key)
+            if k is None:
+                raise ValueError(
+                    f"target {self._target!r} row {i + 1} holds the class {key!r}, which was not seen "
+                    f"during fit (known classes: {_list_names(self._classes)})."
+                )
+            labels[i] = k
+        if self._task == "binary":
+            return labels.astype(np.float64).reshape(-1, 1)
+        return labels
+
+    def inverse_y(self, outputs):
+        """Model outputs -> predictions in original terms.
+
+        binary: probabilities (n,1) or (n,) -> class names (p >= 0.5 is ``class_names[1]``);
+        multiclass: scores (n,k) -> class name of the argmax, or class indices (n,) -> names;
+        regression: (n,1) or (n,) -> float64 array (n,).
+        Class names are returned as a list of str.
+        """
+        self._need_fit()
+        out = np.asarray(outputs)
+        if out.dtype == object or out.dtype.kind not in "biuf":
+            raise ValueError(f"outputs must be numeric, got dtype {out.dtype}.")
+        out = out.astype(np.float64)
+        if out.ndim == 0:
+            raise ValueError("outputs must be an array with one row per sample.")
+        if not np.all(np.isfinite(out)):
+            raise ValueError("outputs contain NaN or infinite values (the model may have diverged).")
+        if self._task in ("binary", "regression"):
+            if not (out.ndim == 1 or (out.ndim == 2 and out.shape[1] == 1)):
+                raise ValueError(f"expected outputs of shape (n, 1) for {self._task}, got {out.shape}.")
+            out = out.reshape(-1)
+            if self._task == "regression":
+                mean, std = self._target_scale
+                return out * std + mean
+            return [self._classes[1] if p >= 0.5 else self._classes[0] for p in out]
+        k = len(self._classes)
+        if out.ndim == 2 and out.shape[1] == k:
+            idx = np.argmax(out, axis=1)
+        elif out.ndim == 1:
+            if not np.all(out == np.round(out)) or (out.size and (out.min() < 0 or out.max() >= k)):
+                raise ValueError(f"1-D outputs must be class indices 0..{k - 1}.")
+            idx = out.astype(np.int64)
+        else:
+            raise ValueError(f"expected outputs of shape (n, {k}) (one score per class), got {out.shape}.")
+        return [self._classes[i] for i in idx]
+
+    # -- persistence
+    def to_config(self):
+        """A JSON-serialisable dict describing this preprocessor (floats round-trip exactly)."""
+        return {
+            "format": _CONFIG_FORMAT,
+            "version": _CONFIG_VERSION,
+            "features": list(self._features),
+            "target": self._target,
+            "task": self._task,
+            "encoders": None if self._encoders is None else [_copy_encoder(e) for e in self._encoders],
+            "class_names": self.class_names,
+            "label_kind": self._label_kind,
+            "target_scale": None if self._target_scale is None else
+            {"mean": self._target_scale[0], "std": self._target_scale[1]},
+        }
+
+    @classmethod
+    def from_config(cls, cfg):
+        """Rebuild a Preprocessor from :meth:`to_config` output, validating every field."""
+
+        def bad(msg):
+            return ValueError(f"invalid Preprocessor config: {msg}")
+
+        if not isinstance(cfg, dict):
+            raise bad(f"expected a dict, got {type(cfg).__name__}.")
+        keys = {"format", "version", "features", "target", "task", "encoders", "class_names", "label_kind",
+                "target_scale"}
+        if set(cfg) != keys:
+            extra, lack = sorted(set(cfg) - keys, key=str), sorted(keys - set(cfg))
+            raise bad(f"unexpected keys {extra} / missing keys {lack}.")
+        if cfg["format"] != _CONFIG_FORMAT:
+            raise bad(f"format must be {_CONFIG_FORMAT!r}, got {cfg['format']!r}.")
+        if cfg["version"] != _CONFIG_VERSION or isinstance(cfg["version"], bool):
+            raise bad(f"unsupported version {cfg['version']!r} (this code reads version {_CONFIG_VERSION}).")
+        features, target, task = cfg["features"], cfg["target"], cfg["task"]
+        if not isinstance(features, list) or not all(isinstance(f, str) for f in features):
+            raise bad("features must be a list of strings.")
+        if not isinstance(target, str):
+            raise bad("target must be a string.")
+        try:
+            pre = cls(features, target, task)
+        except (TypeError, ValueError) as e:
+            raise bad(str(e)) from None
+
+        encoders, classes, kind = cfg["encoders"], cfg["class_names"], cfg["label_kind"]
+        if encoders is None:
+            if classes is not None or kind is not None or cfg["target_scale"] is not None:
+                raise bad("an unfitted config must have class_names, label_kind and target_scale null.")
+            return pre
+        if task is None:
+            raise bad("a fitted config needs a task.")
+        if not isinstance(encoders, list) or len(encoders) != len(features):
+            raise bad("encoders must be a list with one entry per feature.")
+        clean = []
+        for f, e in zip(features, encoders):
+            if not isinstance(e, dict) or e.get("column") != f:
+                raise bad(f"encoder for feature {f!r} is missing or out of order.")
+            if e.get("kind") == "numeric":
+                if set(e) != {"column", "kind", "mean", "std"}:
+                    raise bad(f"numeric encoder for {f!r} needs exactly column, kind, mean, std.")
+                nums = []
+                for key in ("mean", "std"):
+                    v = e[key]
+                    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                        raise bad(f"{key} of {f!r} must be a finite number, got {v!r}.")
+                    nums.append(float(v))
+                if nums[1] <= 0:
+                    raise bad(f"std of {f!r} must be > 0, got {nums[1]!r}.")
+                clean.append({"column": f, "kind": "numeric", "mean": nums[0], "std": nums[1]})
+            elif e.get("kind") == "categorical":
+                if set(e) != {"column", "kind", "categories"}:
+                    raise bad(f"categorical encoder for {f!r} needs exactly column, kind, categories.")
+                cats = e["categories"]
+                if (
+                    not isinstance(cats, list)
+                    or not cats
+                    or not all(isinstance(c, str) for c in cats)
+                    or len(set(cats)) != len(cats)
+                ):
+                    raise bad(f"categories of {f!r} must be a non-empty list of distinct strings.")
+                clean.append({"column": f, "kind": "categorical", "categories": list(cats)})
+            else:
+                raise bad(f"encoder kind for {f!r} must be 'numeric' or 'categorical', got {e.get('kind')!r}.")
+        scale = cfg["target_scale"]
+        if task == "regression":
+            if classes is not None or kind is not None:
+                raise bad("regression configs must have class_names and label_kind null.")
+            if not isinstance(scale, dict) or set(scale) != {"mean", "std"} or not all(
+                not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v) for v in scale.values()
+            ) or scale["std"] <= 0:
+                raise bad("target_scale must be {'mean': finite number, 'std': finite number > 0} for regression.")
+            scale = (float(scale["mean"]), float(scale["std"]))
+        elif scale is not None:
+            raise bad("target_scale must be null for classification.")
+        else:
+            if kind not in ("text", "number"):
+                raise bad(f"label_kind must be 'text' or 'number', got {kind!r}.")
+            if (
+                not isinstance(classes, list)
+                or not all(isinstance(c, str) for c in classes)
+                or len(set(classes)) != len(classes)
+                or len(classes) < 2
+            ):
+                raise bad("class_names must be a list of at least 2 distinct strings.")
+            if task == "binary" and len(classes) != 2:
+                raise bad(f"a binary task needs exactly 2 class_names, got {len(classes)}.")
+            if kind == "number" and not all(
+                (f := _parse_float(c)) is not None and math.isfinite(f) and _label_text(f) == c for c in classes
+            ):
+                raise bad("label_kind 'number' needs class_names written as numbers, e.g. ['0', '1', '2.5'].")
+            classes = list(classes)
+        pre._encoders, pre._classes, pre._label_kind = clean, classes, kind
+        pre._target_scale = scale if task == "regression" else None
+        return pre
+
+
+# --------------------------------------------------------------------------- splitting
+
+
+def _length(a):
+    if isinstance(a, Table):
+        return len(a)
+    if isinstance(a, np.ndarray):
+        if a.ndim == 0:
+            raise ValueError("cannot split a 0-d array.")
+        return a.shape[0]
+    try:
+        return len(a)
+    except TypeError:
+        raise TypeError(f"cannot split a {type(a).__name__}; pass Tables, arrays or lists.") from None
+
+
+def _take(a, idx):
+    if isinstance(a, Table):
+        return a.select_rows(idx)
+    if isinstance(a, np.ndarray):
+        return a[idx]
+    if hasattr(a, "iloc"):  # pandas object
+        return a.iloc[idx]
+    return [a[int(i)] for i in idx]
+
+
+def _stratified_test_indices(labels, n_test, rng):
+    labels = [str(v) for v in labels]
+    groups = {}
+    for i, lab in enumerate(labels):
+        groups.setdefault(lab, []).append(i)
+    n = len(labels)
+    for lab, members in groups.items():
+        if len(members) < 2:
+            raise ValueError(
+                f"class {lab!r} has only 1 row; stratified splitting needs at least 2 rows per class "
+                "(or use stratify=None)."
+            )
+    keys = sorted(groups)
+    ideal = {k: n_test * len(groups[k]) / n for k in keys}
+    take = {k: min(int(math.floor(ideal[k])), len(groups[k]) - 1) for k in keys}
+    # hand out the remainder by largest fractional part, never leaving a class without training rows
+    order = sorted(keys, key=lambda k: (-(ideal[k] - take[k]), k))
+    short = n_test - sum(take.values())
+    while short > 0:
+        progressed = False
+        for k in order:
+            if short and take[k] < len(groups[k]) - 1:
+                take[k] += 1
+                short -= 1
+                progressed = True
+        if not progressed:
+            break
+    test = []
+    for k in keys:
+        members = np.asarray(groups[k])
+        test.extend(rng.permutation(members)[: take[k]].tolist())
+    return np.asarray(test, dtype=np.int64)
+
+
+def train_test_split(*arrays, test_size=0.2, seed=0, stratify=None):
+    """Deterministic random split into train and test parts.
+
+    ``train_test_split(table)`` -> ``(train_table, test_table)``;
+    ``train_test_split(X, y)`` -> ``(X_train, X_test, y_train, y_test)`` (any number of
+    equally long arrays, lists or Tables). ``test_size`` is a fraction in (0, 1) (rounded
+    up, then kept within 1..n-1 rows) or a row count in 1..n-1. ``stratify`` is a sequence
+    of labels (or, when splitting a single Table, a column name) whose class proportions
+    both parts keep. Rows come out in shuffled order.
+    """
+    if not arrays:
+        raise TypeError("train_test_split needs at least one Table or array to split.")
+    lengths = [_length(a) for a in arrays]
+    n = lengths[0]
+    if any(m != n for m in lengths):
+        raise ValueError(f"all inputs must have the same number of rows; got {lengths}.")
+    if n < 2:
+        raise ValueError(f"need at least 2 rows to split into train and test parts, got {n}.")
+    if isinstance(test_size, bool) or not isinstance(test_size, numbers.Real):
+        raise ValueError(f"test_size must be a fraction in (0, 1) or a row count, got {test_size!r}.")
+    if isinstance(test_size, numbers.Integral):
+        n_test = int(test_size)
+        if not 1 <= n_test <= n - 1:
+            raise ValueError(f"test_size={n_test} rows is not possible with {n} rows; use 1..{n - 1}.")
+    else:
+        frac = float(test_size)
+        if not 0.0 < frac < 1.0:
+            raise ValueError(
+                f"test_size must be a fraction strictly between 0 and 1 (or a row count), got {test_size!r}."
+            )
+        n_test = min(max(int(math.ceil(frac * n - 1e-9)), 1), n - 1)
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+        raise ValueError(f"seed must be an integer or None, got {seed!r}.")
+    rng = np.random.default_rng(seed)
+
+    if stratify is None:
+        perm = rng.permutation(n)
+        test_idx, train_idx = perm[:n_test], perm[n_test:]
+    else:
+        if isinstance(stratify, str):
+            if len(arrays) != 1 or not isinstance(arrays[0], Table):
+                raise ValueError("stratify may be a column name only when splitting a single Table.")
+            labels = arrays[0].column(stratify)
+        else:
+            if _length(stratify) != n:
+                raise ValueError(f"stratify must have one label per row ({n}), got {_length(stratify)}.")
+            labels = np.asarray(stratify, dtype=object).reshape(n, -1).tolist()
+            labels = [tuple(r) if len(r) > 1 else r[0] for r in labels]
+        if any(v is None for v in labels):
+            raise ValueError("stratify labels contain missing values; drop those rows first.")
+        test_idx = rng.permutation(_stratified_test_indices(labels, n_test, rng))
+        mask = np.ones(n, dtype=bool)
+        mask[test_idx] = False
+        train_idx = rng.permutation(np.flatnonzero(mask))
+
+    out = []
+    for a in arrays:
+        out.append(_take(a, train_idx))
+        out.append(_take(a, test_idx))
+    return tuple(out)
+
+
