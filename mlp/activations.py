@@ -57,7 +57,6 @@ def _softplus(z):  # log(1 + exp(z)), stable
     return np.logaddexp(0.0, z)
 
 
-
 ACTIVATIONS = {
     "linear": lambda z: z,
     "relu": lambda z: np.maximum(z, _ZERO.get(z.dtype, 0.0), out=z),

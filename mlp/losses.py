@@ -9,11 +9,10 @@ mse / mae / huber / bce average over all elements; cce averages the per-sample s
 """
 import numpy as np
 
-from .activations import ACTIVATIONS
+from .activations import _HALF, ACTIVATIONS
 from .architecture import lookup
 
 HUBER_DELTA = 1.0
-_HALF = {np.dtype(t): np.full((), 0.5, dtype=t) for t in (np.float32, np.float64)}  # cheaper than a Python 0.5
 
 
 def _mse(a, y, z=None):

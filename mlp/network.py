@@ -8,7 +8,6 @@ layer's input one matrix product gives z, and one gives the weight and bias grad
 (see ``mlp/backprop.py``, which does the forward and backward passes of training).
 """
 import math
-import warnings
 
 import numpy as np
 

@@ -73,11 +73,15 @@ class Optimizer:
         self._tmp = np.empty_like(params)
         self._l2 = bool(self.hyper["weight_decay"]) and self.name != "adamw"   # L2 added to the gradient
 
-    def step(self, params, grads, lr):
-        """Update ``params`` in place from ``grads`` (``grads`` may be overwritten)."""
+    def _ready(self, params):
+        # state and scratch buffers for this parameter array (again after reset, set_state or a new model)
         if self._ready_for is not params:
             self._ensure_state(params)
             self._ready_for = params
+
+    def step(self, params, grads, lr):
+        """Update ``params`` in place from ``grads`` (``grads`` may be overwritten)."""
+        self._ready(params)
         self.t += 1
         if self._l2:
             np.multiply(params, self.hyper["weight_decay"], out=self._tmp)
@@ -164,12 +168,13 @@ class Adam(Optimizer):
     name = "adam"
     defaults = {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0}
     state_names = ("exp_avg", "exp_avg_sq")
+    _gg = None   # (2, n) scratch: gradient and its square (kept across set_state, as the network writes into it)
 
     def _ensure_state(self, params):
         super()._ensure_state(params)
         self._mv = np.stack([self.state["exp_avg"], self.state["exp_avg_sq"]])   # rows: m, v
         self.state["exp_avg"], self.state["exp_avg_sq"] = self._mv[0], self._mv[1]
-        if getattr(self, "_gg", None) is None or self._gg.shape != self._mv.shape or self._gg.dtype != params.dtype:
+        if self._gg is None or self._gg.shape != self._mv.shape or self._gg.dtype != params.dtype:
             self._gg = np.empty_like(self._mv)                                    # rows: g, g^2
             self._g, self._g2 = self._gg[0], self._gg[1]
         # the betas as full rows when small: NumPy's fast path needs operands of equal shape
@@ -179,9 +184,7 @@ class Adam(Optimizer):
         self._c = np.empty((), dtype=params.dtype)   # per-step constants, as a 0-d array of the params' type
 
     def grad_buffer(self, params):
-        if self._ready_for is not params:
-            self._ensure_state(params)
-            self._ready_for = params
+        self._ready(params)
         return self._g
 
     def _update(self, p, g, lr, tmp):
