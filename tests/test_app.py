@@ -387,3 +387,17 @@ def test_app_limits_blas_to_one_thread_before_numpy_loads():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] in ("[1]", "[]"), out.stdout
+
+
+def test_data_settings_survive_a_visit_to_the_other_source(app):
+    run(app.selectbox(key="dataset").set_value("moons"))
+    run(app.slider(key="n_samples").set_value(800))
+    run(app.slider(key="noise").set_value(0.25))
+    use_csv(app, labelled_csv())
+    run(app.slider(key="csv_test_size").set_value(0.3))
+    run(app.radio(key="source").set_value("Built-in dataset"))
+    assert (app.selectbox(key="dataset").value, app.slider(key="n_samples").value,
+            app.slider(key="noise").value) == ("moons", 800, 0.25)
+    use_csv(app, labelled_csv())   # a file uploader cannot keep its file: upload it again
+    assert app.slider(key="csv_test_size").value == 0.3
+

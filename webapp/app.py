@@ -230,6 +230,18 @@ def _train(prepared, cfg, stop_slot, progress_slot, chart_slot):
 
 # ------------------------------------------------------------------ sidebar: data
 
+# Data widgets hidden while the other source is chosen. Streamlit drops a widget's value on a run that does not
+# draw it; assigning each value to itself at the start of every run keeps it (file uploaders cannot be kept).
+_KEEP = ("dataset", "n_samples", "noise", "n_classes", "test_size", "data_seed", "csv_test_size", "csv_seed")
+_KEEP_PREFIXES = ("target_", "features_", "task_", "drop_")
+
+
+def _keep_hidden_widget_values():
+    for k in list(st.session_state.keys()):
+        if k in _KEEP or str(k).startswith(_KEEP_PREFIXES):
+            st.session_state[k] = st.session_state[k]
+
+
 def _data_sidebar():
     """Data controls; returns (prepared or None, error text or None, csv preview or None)."""
     sb = st.sidebar
@@ -604,6 +616,7 @@ def main():
     """Render the whole page (one Streamlit script run)."""
     st.set_page_config(page_title="MLP playground", page_icon="🧠", layout="wide")
     _ss()
+    _keep_hidden_widget_values()
     _collect_interrupted()
     st.title("MLP playground")
     st.caption("A multi-layer perceptron written from scratch in NumPy. Pick data in the sidebar, "
