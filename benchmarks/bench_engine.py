@@ -19,7 +19,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from mlp import MLP  # noqa: E402
-from mlp.data import make_dataset, train_test_split  # noqa: E402
+from mlp.data import make_dataset  # noqa: E402
 
 SEED_PER_SAMPLE_US = 146.0      # the seed's per-sample loop on this machine (issue #2)
 SEED_FORWARD_US = (13.0, 17.0)  # the seed's single-sample forward (issue #2)
