@@ -24,6 +24,18 @@ MIME_TYPES = {".wasm": "application/wasm", ".mjs": "text/javascript", ".js": "te
               ".json": "application/json", ".webmanifest": "application/manifest+json",
               ".svg": "image/svg+xml", ".zip": "application/zip", ".whl": "application/zip"}
 
+# Python source that records every module compiled from source (not loaded from .pyc) in `compiled`:
+# run first in a script to check that precompiled bytecode is used (Pyodide and CPython 3.12 alike).
+COUNT_COMPILATIONS = """
+import importlib._bootstrap_external as be
+compiled = []
+orig = be.SourceLoader.source_to_code
+def counting(self, data, path, *, _optimize=-1):
+    compiled.append(path)
+    return orig(self, data, path, _optimize=_optimize)
+be.SourceLoader.source_to_code = counting
+"""
+
 
 def chromium_path() -> str | None:
     """Path of the system Chromium, or None."""

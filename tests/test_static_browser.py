@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests._browser import (MIME_TYPES, PYODIDE_HINT, StaticServer, block_external, browser_skip_reason,
+from tests._browser import (COUNT_COMPILATIONS, MIME_TYPES, PYODIDE_HINT, StaticServer, block_external, browser_skip_reason,
                            launch_chromium, pyodide_runtime_dir)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -344,15 +344,8 @@ json.dumps(done)
 """
 
 
-PYC_SCRIPT = r"""
+PYC_SCRIPT = COUNT_COMPILATIONS + r"""
 import json, sys
-import importlib._bootstrap_external as be
-compiled = []
-orig = be.SourceLoader.source_to_code
-def counting(self, data, path, *, _optimize=-1):
-    compiled.append(path)
-    return orig(self, data, path, _optimize=_optimize)
-be.SourceLoader.source_to_code = counting
 import worker_glue, numpy.polynomial, csv
 json.dumps({"compiled": compiled, "stdlib": [sys.modules[m].__file__ for m in ("zipfile", "csv", "json")],
             "numpy": numpy.__version__})

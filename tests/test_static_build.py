@@ -26,6 +26,7 @@ build = importlib.import_module("build")
 glue = importlib.import_module("worker_glue")
 
 import mlp  # noqa: E402
+from tests._browser import COUNT_COMPILATIONS  # noqa: E402
 from webapp import session  # noqa: E402
 
 ARCH = "[2, 8, 'relu', 8, 'relu', 1, 'sigmoid']"
@@ -232,14 +233,8 @@ def test_precompiled_code_is_what_python312_compiles_and_runs(tmp_path):
     app = tmp_path / "app"
     with zipfile.ZipFile(out / "app.zip") as zf:
         zf.extractall(app)
-    script = f"""
-import importlib._bootstrap_external as be, marshal, pathlib, sys
-compiled = []
-orig = be.SourceLoader.source_to_code
-def counting(self, data, path, *, _optimize=-1):
-    compiled.append(path)
-    return orig(self, data, path, _optimize=_optimize)
-be.SourceLoader.source_to_code = counting
+    script = COUNT_COMPILATIONS + f"""
+import marshal, pathlib, sys
 sys.path[:0] = [{str(out / "pyodide" / "python_stdlib.zip")!r}, {str(installed / build.SITE_PACKAGES)!r}]
 import os_like, pkg.mod, numpy
 assert pkg.mod.f() == 42 and os_like.X == 1 and pkg.mod.__file__.endswith("mod.pyc"), pkg.mod.__file__
