@@ -92,24 +92,26 @@ class Backprop:
                     zb *= mask
             a = A
         np.dot(self.out_WbT, a, out=z)
-        delta = self.delta
         if self.fused is not None:
-            self.fused(z.T, t.T, self.deltaT)
+            delta, deltaT = self.delta, self.deltaT
+            self.fused(z.T, t.T, deltaT)
             delta *= self.scale
         else:  # the loss gradient dL/da, then the output activation's Jacobian
             zT = z.T
             aT = self.out_f(zT.copy())
-            delta = self.out_backward(self.loss_grad(aT, t.T), zT, aT).T
+            deltaT = self.out_backward(self.loss_grad(aT, t.T), zT, aT)
+            delta = deltaT.T
         for A, gWb, W, d, dT, backward, keepT, aT in self.back:
-            np.dot(A, delta.T, out=gWb)
+            np.dot(A, deltaT, out=gWb)
             np.dot(W, delta, out=d)
             if drop:
                 mask, a_pre = masks.pop(), pre.pop()
                 aT = a_pre.T
                 if mask is not None:
                     d *= mask
-            delta = backward(dT, keepT, aT).T
-        np.dot(x, delta.T, out=self.grad_views[0])
+            deltaT = backward(dT, keepT, aT)
+            delta = d if deltaT is dT else deltaT.T    # in place (the usual case) or a new array
+        np.dot(x, deltaT, out=self.grad_views[0])
 
 
 def _identity(y):

@@ -81,7 +81,8 @@ class Optimizer:
 
     def step(self, params, grads, lr):
         """Update ``params`` in place from ``grads`` (``grads`` may be overwritten)."""
-        self._ready(params)
+        if self._ready_for is not params:
+            self._ready(params)
         self.t += 1
         if self._l2:
             np.multiply(params, self.hyper["weight_decay"], out=self._tmp)
@@ -182,15 +183,16 @@ class Adam(Optimizer):
         self._decay[0], self._decay[1] = self.hyper["beta1"], self.hyper["beta2"]
         self._gain = 1.0 - self._decay
         self._c = np.empty((), dtype=params.dtype)   # per-step constants, as a 0-d array of the params' type
+        self._m, self._v = self._mv[0], self._mv[1]
 
     def grad_buffer(self, params):
         self._ready(params)
         return self._g
 
     def _update(self, p, g, lr, tmp):
-        b1, b2, t = self.hyper["beta1"], self.hyper["beta2"], self.t
-        if self.name == "adamw" and self.hyper["weight_decay"]:
-            p *= 1.0 - lr * self.hyper["weight_decay"]
+        hyper, t = self.hyper, self.t
+        if self.name == "adamw" and hyper["weight_decay"]:
+            p *= 1.0 - lr * hyper["weight_decay"]
         gg, mv, c = self._gg, self._mv, self._c
         if g is not self._g:
             gg[0] = g
@@ -198,12 +200,12 @@ class Adam(Optimizer):
         gg *= self._gain
         mv *= self._decay
         mv += gg
-        root_bc2 = math.sqrt(1.0 - b2 ** t)
-        np.sqrt(self.state["exp_avg_sq"], out=tmp)
-        c.fill(self.hyper["eps"] * root_bc2)
+        root_bc2 = math.sqrt(1.0 - hyper["beta2"] ** t)
+        np.sqrt(self._v, out=tmp)
+        c.fill(hyper["eps"] * root_bc2)
         tmp += c
-        np.divide(self.state["exp_avg"], tmp, out=tmp)
-        c.fill(lr * root_bc2 / (1.0 - b1 ** t))
+        np.divide(self._m, tmp, out=tmp)
+        c.fill(lr * root_bc2 / (1.0 - hyper["beta1"] ** t))
         tmp *= c
         p -= tmp
 
