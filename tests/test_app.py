@@ -400,4 +400,10 @@ def test_data_settings_survive_a_visit_to_the_other_source(app):
             app.slider(key="noise").value) == ("moons", 800, 0.25)
     use_csv(app, labelled_csv())   # a file uploader cannot keep its file: upload it again
     assert app.slider(key="csv_test_size").value == 0.3
+    run(app.radio(key="source").set_value("Built-in dataset"))
+    run(app.selectbox(key="dataset").set_value("spiral"))
+    run(app.slider(key="n_classes").set_value(5))
+    run(app.selectbox(key="dataset").set_value("circles"))   # no class-count slider here
+    run(app.selectbox(key="dataset").set_value("spiral"))
+    assert app.slider(key="n_classes").value == 5
 

@@ -230,16 +230,28 @@ def _train(prepared, cfg, stop_slot, progress_slot, chart_slot):
 
 # ------------------------------------------------------------------ sidebar: data
 
-# Data widgets hidden while the other source is chosen. Streamlit drops a widget's value on a run that does not
-# draw it; assigning each value to itself at the start of every run keeps it (file uploaders cannot be kept).
-_KEEP = ("dataset", "n_samples", "noise", "n_classes", "test_size", "data_seed", "csv_test_size", "csv_seed")
-_KEEP_PREFIXES = ("target_", "features_", "task_", "drop_")
+# Data widgets hidden while the other source is chosen (or, for the class count, another dataset). Streamlit
+# drops a widget's value on a run that does not draw it; assigning the value to itself at the start of the run
+# keeps it. Only hidden widgets are touched (a drawn widget with a value set this way logs a warning). File
+# uploaders cannot be kept.
+_BUILTIN_KEYS = ("dataset", "n_samples", "noise", "n_classes", "test_size", "data_seed")
+_CSV_KEYS = ("csv_test_size", "csv_seed")
+_CSV_PREFIXES = ("target_", "features_", "task_", "drop_")   # per uploaded file
+_CLASS_DATASETS = ("blobs", "spiral")                          # the datasets with a class-count slider
 
 
 def _keep_hidden_widget_values():
-    for k in list(st.session_state.keys()):
-        if k in _KEEP or str(k).startswith(_KEEP_PREFIXES):
-            st.session_state[k] = st.session_state[k]
+    ss = st.session_state
+    builtin = ss.get("source", "Built-in dataset") == "Built-in dataset"
+    for k in map(str, list(ss.keys())):
+        if builtin:
+            hidden = k in _CSV_KEYS or k.startswith(_CSV_PREFIXES) or \
+                (k == "n_classes" and ss.get("dataset") not in _CLASS_DATASETS)
+        else:   # the CSV widgets are drawn only once a file is uploaded
+            hidden = k in _BUILTIN_KEYS or (ss.get("csv_file") is None and
+                                            (k in _CSV_KEYS or k.startswith(_CSV_PREFIXES)))
+        if hidden:
+            ss[k] = ss[k]
 
 
 def _data_sidebar():
@@ -259,7 +271,7 @@ def _data_sidebar():
         noise = sb.slider("Noise", 0.0, 0.5, 0.1, step=0.01, key="noise",
                           help="Standard deviation of the Gaussian noise added to the points "
                                "(classification) or to the target (regression).")
-        n_classes = sb.slider("Classes", 2, 6, 3, key="n_classes") if name in ("blobs", "spiral") else 3
+        n_classes = sb.slider("Classes", 2, 6, 3, key="n_classes") if name in _CLASS_DATASETS else 3
         test = sb.slider("Test split", 0.1, 0.5, 0.2, step=0.05, key="test_size",
                          help="Share of the rows held out for testing; the model never trains on them.")
         seed = sb.number_input("Data seed", 0, 10**6, 0, key="data_seed",
