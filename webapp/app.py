@@ -238,11 +238,12 @@ _BUILTIN_KEYS = ("dataset", "n_samples", "noise", "n_classes", "test_size", "dat
 _CSV_KEYS = ("csv_test_size", "csv_seed")
 _CSV_PREFIXES = ("target_", "features_", "task_", "drop_")   # per uploaded file
 _CLASS_DATASETS = ("blobs", "spiral")                          # the datasets with a class-count slider
+_SOURCES = ("Built-in dataset", "Upload CSV")
 
 
 def _keep_hidden_widget_values():
     ss = st.session_state
-    builtin = ss.get("source", "Built-in dataset") == "Built-in dataset"
+    builtin = ss.get("source", _SOURCES[0]) == _SOURCES[0]
     for k in map(str, list(ss.keys())):
         if builtin:
             hidden = k in _CSV_KEYS or k.startswith(_CSV_PREFIXES) or \
@@ -258,8 +259,8 @@ def _data_sidebar():
     """Data controls; returns (prepared or None, error text or None, csv preview or None)."""
     sb = st.sidebar
     sb.header("1 · Data")
-    source = sb.radio("Data source", ["Built-in dataset", "Upload CSV"], horizontal=True, key="source")
-    if source == "Built-in dataset":
+    source = sb.radio("Data source", _SOURCES, horizontal=True, key="source")
+    if source == _SOURCES[0]:
         names = S.datasets()
         name = sb.selectbox("Dataset", names, index=names.index("circles") if "circles" in names else 0,
                             key="dataset")
