@@ -357,31 +357,33 @@ class MLP:
         return (a, z) if with_z else a
 
     def _infer_one(self, x):
-        """``forward`` of one sample: each layer's input is a reused (1, n_in + 1) row ending in 1, so a layer
-        is one ``np.dot`` with the augmented weights into the next row, then the activation in place."""
+        """``forward`` of one sample, through reused buffers laid out as in ``backprop``: feature-major
+        ``(units + 1, R)`` arrays ending in a row of ones, so a layer is one ``np.dot`` with the augmented
+        weights into the next buffer, then the activation in place. With a single output unit the sample
+        is computed twice (R = 2): NumPy's calls cost two to three times more on one-element arrays."""
         if self._one is None:
-            rows = [np.ones((1, self.n_inputs + 1), dtype=self.dtype)]
+            k = self.n_outputs
+            R = 2 if k == 1 else 1
+            rows = [np.ones((self.n_inputs + 1, R), dtype=self.dtype)]
             plan = []
             for layer in self._layers[:-1]:
-                rows.append(np.ones((1, layer["Wb"].shape[1] + 1), dtype=self.dtype))
-                plan.append((layer["Wb"], rows[-1][:, :-1], act.ACTIVATIONS[layer["activation"]], rows[-1]))
+                rows.append(np.ones((layer["Wb"].shape[1] + 1, R), dtype=self.dtype))
+                z = rows[-1][:-1]
+                plan.append((layer["Wb"].T, z, z.T, act.ACTIVATIONS[layer["activation"]], rows[-1]))
             last = self._layers[-1]
-            Wb, k = last["Wb"], last["Wb"].shape[1]
-            if k == 1 and last["activation"] != "softmax":
-                # NumPy's calls cost about twice as much on one-element arrays: compute the single output
-                # twice, through a view repeating its weight column, and keep the first (the activation
-                # is element-wise)
-                Wb = np.lib.stride_tricks.as_strided(Wb, (Wb.shape[0], 2), (Wb.strides[0], 0), writeable=False)
-            self._one = (rows[0], rows[0][0, :-1], plan, Wb, act.ACTIVATIONS[last["activation"]], k)
-        a, inputs, plan, Wb, f, k = self._one
-        inputs[...] = x
-        for Wb_h, z, f_h, row in plan:
-            np.dot(a, Wb_h, out=z)
-            out = f_h(z)
-            if out is not z:
-                z[...] = out
-            a = row
-        return f(np.dot(a, Wb))[0, :k]
+            elementwise = act.DERIVATIVES.get(last["activation"]) is not None   # softmax is not
+            self._one = (rows[0], rows[0][:-1].T, plan, last["Wb"].T, act.ACTIVATIONS[last["activation"]],
+                         elementwise)
+        a, inputs, plan, WoT, f, elementwise = self._one
+        inputs[...] = x            # every column
+        for WbT, z, zT, f_h, A in plan:
+            np.dot(WbT, a, out=z)
+            out = f_h(zT)
+            if out is not zT:      # an activation that returns a new array
+                zT[...] = out
+            a = A
+        out = np.dot(WoT, a)
+        return f(out)[:, 0] if elementwise else f(out.T)[0]
 
     def _predict_2d(self, X):
         n = X.shape[0]
