@@ -1,4 +1,6 @@
 """webapp.session: the workflow both front ends call, on the real engine (no mocks)."""
+import csv
+import io
 import time
 
 import numpy as np
@@ -182,6 +184,31 @@ def test_csv_with_string_labels_and_categorical_feature_trains_and_predicts():
     table = mlp.data.read_csv(text)
     assert table.columns[:5] == ["split", "height", "weight", "colour", "species"]
     assert len(table) == 240 and set(table.column("split")) == {"train", "test"}
+
+
+def test_prediction_csv_cells_cannot_run_as_spreadsheet_formulas():
+    """Class names come from model files people share; a downloaded predictions CSV opened in a spreadsheet
+    must not run them. Text starting like a formula gets a leading quote; numbers stay as they are."""
+    rows = "".join(f"{x},{-x / 7:.3f},{'=cmd' if x % 2 else '@evil'},{'-minus' if x % 3 else '+plus'}\n"
+                   for x in range(60))
+    raw = ("x,neg,label,note\n" + rows).encode()
+    p = S.prepare_csv(raw, target="label", features=["x", "neg"])
+    assert p.class_names == ["=cmd", "@evil"]
+    model, _ = train_default(p, epochs=3)
+    for text, echoed in ((S.predict_csv(model, raw), ["'-minus", "'+plus"]), (S.predictions_csv(model, p), [])):
+        cells = [c for line in csv.reader(io.StringIO(text)) for c in line]
+        assert not [c for c in cells if c[:1] in ("=", "+", "@") or (c.startswith("-") and not _is_number(c))]
+        assert all(c in cells for c in ["'=cmd", "'@evil"] + echoed)   # the input's own text cells too
+        assert "p('=cmd)" not in cells and "p(=cmd)" in cells         # inside a name it is harmless
+        assert any(c.startswith("-0.") for c in cells)                # negative numbers are kept
+
+
+def _is_number(text):
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def test_semicolon_csv_and_task_override():

@@ -609,11 +609,26 @@ def model_info(model):
 
 
 def _csv_text(header, rows):
+    """CSV text for a download that will likely be opened in a spreadsheet: text cells that a spreadsheet
+    would run as a formula (``=``, ``+``, ``-``, ``@``, tab or CR first, e.g. a class name from a shared
+    model file) get a leading ``'``, as OWASP advises; numbers are written as they are."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(header)
-    w.writerows(rows)
+    w.writerow([_inert(c) for c in header])
+    w.writerows([_inert(c) for c in row] for row in rows)
     return buf.getvalue()
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _inert(cell):
+    if isinstance(cell, str) and cell.startswith(_FORMULA_START):
+        try:
+            float(cell)        # "-1.5" or "+3" is a number, not a formula
+        except ValueError:
+            return "'" + cell
+    return cell
 
 
 def _fmt(v):
