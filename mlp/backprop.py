@@ -9,7 +9,7 @@ augmented weights ``Wb = [W; b]`` (shape ``(n_in + 1, n_out)``, a view into the 
     dWb      = [a; 1] @ delta.T     weight and bias gradients in one product
     delta_in = W @ delta            then times the activation's derivative
 
-Every product writes into a preallocated contiguous buffer with ``np.dot(..., out=...)``, and every
+Every product writes into a preallocated contiguous buffer with ``a.dot(b, out=...)``, and every
 element-wise call sees contiguous arrays of equal shape: NumPy's fastest paths. A small network
 spends its time on per-call overhead, not arithmetic: this layout about halves its training step.
 
@@ -78,9 +78,9 @@ class Backprop:
             x = x * _mask(rng, x.shape, self.input_dropout, self.dtype, ones_column=True)
         a = x = x.T
         for WbT, zb, zT, keep, f, rate, A in self.fwd:
-            np.dot(WbT, a, out=zb)
+            WbT.dot(a, out=zb)
             if keep is not None:
-                np.copyto(keep, zb)
+                keep[...] = zb
             out = f(zT)
             if out is not zT:                      # an activation that returns a new array
                 zT[...] = out
@@ -91,7 +91,7 @@ class Backprop:
                 if rate:
                     zb *= mask
             a = A
-        np.dot(self.out_WbT, a, out=z)
+        self.out_WbT.dot(a, out=z)
         if self.fused is not None:
             delta, deltaT = self.delta, self.deltaT
             self.fused(z.T, t.T, deltaT)
@@ -102,8 +102,8 @@ class Backprop:
             deltaT = self.out_backward(self.loss_grad(aT, t.T), zT, aT)
             delta = deltaT.T
         for A, gWb, W, d, dT, backward, keepT, aT in self.back:
-            np.dot(A, deltaT, out=gWb)
-            np.dot(W, delta, out=d)
+            A.dot(deltaT, out=gWb)
+            W.dot(delta, out=d)
             if drop:
                 mask, a_pre = masks.pop(), pre.pop()
                 aT = a_pre.T
@@ -111,7 +111,7 @@ class Backprop:
                     d *= mask
             deltaT = backward(dT, keepT, aT)
             delta = d if deltaT is dT else deltaT.T    # in place (the usual case) or a new array
-        np.dot(x, deltaT, out=self.grad_views[0])
+        x.dot(deltaT, out=self.grad_views[0])
 
 
 def _identity(y):

@@ -76,7 +76,7 @@ def _sigmoid_bce(z, t, out):
 
 
 def _softmax_cce(z, t, out):
-    np.copyto(out, z)
+    out[...] = z
     ACTIVATIONS["softmax"](out)   # in place
     out -= t
 

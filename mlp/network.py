@@ -350,7 +350,7 @@ class MLP:
         """Inference forward pass (no dropout, no cache); with ``with_z`` also the output layer's z."""
         z, last = None, len(self._plan) - 1
         for i, (W, b, f) in enumerate(self._plan):
-            z = a @ W
+            z = a.dot(W)
             z += b
             # only the output layer's z is returned: copy it if its activation would overwrite it
             a = f(z.copy() if with_z and i == last and self._layers[-1]["activation"] in act.IN_PLACE else z)
@@ -358,7 +358,7 @@ class MLP:
 
     def _infer_one(self, x):
         """``forward`` of one sample, through reused buffers laid out as in ``backprop``: feature-major
-        ``(units + 1, R)`` arrays ending in a row of ones, so a layer is one ``np.dot`` with the augmented
+        ``(units + 1, R)`` arrays ending in a row of ones, so a layer is one ``dot`` with the augmented
         weights into the next buffer, then the activation in place. With a single output unit the sample
         is computed twice (R = 2): NumPy's calls cost two to three times more on one-element arrays."""
         if self._one is None:
@@ -377,12 +377,12 @@ class MLP:
         a, inputs, plan, WoT, f, elementwise = self._one
         inputs[...] = x            # every column
         for WbT, z, zT, f_h, A in plan:
-            np.dot(WbT, a, out=z)
+            WbT.dot(a, out=z)
             out = f_h(zT)
             if out is not zT:      # an activation that returns a new array
                 zT[...] = out
             a = A
-        out = np.dot(WoT, a)
+        out = WoT.dot(a)
         return f(out)[:, 0] if elementwise else f(out.T)[0]
 
     def _predict_2d(self, X):
