@@ -62,7 +62,17 @@ class MLP:
                              f"the limit is {max_params:,}. Use smaller layers.")
         self.specs = specs
         self.params = np.empty(n_params, dtype=self.dtype)
-        self.grads = np.zeros(n_params, dtype=self.dtype)
+        self._link()
+        self.init_weights()
+        if self.optimizer is not None:
+            self.optimizer.reset()
+        return self
+
+    def _link(self):
+        """The layers as views into ``self.params`` (weights ``W`` and bias ``b`` of each, stacked as ``Wb``),
+        and the caches made from them; derived from ``specs`` and ``params`` alone."""
+        specs = self.specs
+        self.grads = np.zeros_like(self.params)
         self._layers = []
         offset, self._input_dropout = 0, 0.0
         for s in specs[1:]:
@@ -83,10 +93,20 @@ class MLP:
         self._plan = [(layer["W"], layer["b"], act.ACTIVATIONS[layer["activation"]]) for layer in self._layers]
         self._one = None      # buffers of the single-sample forward, built on first use
         self._n_in = specs[0]["size"]
-        self.init_weights()
-        if self.optimizer is not None:
-            self.optimizer.reset()
-        return self
+
+    # copy.deepcopy and pickle copy arrays one by one, so a view would come back apart from the parameter
+    # vector (training the copy would not change what it predicts): they carry the state without the views,
+    # which are linked again
+    _DERIVED = ("grads", "_layers", "_input_dropout", "_backprops", "_has_dropout", "_plan", "_one", "_n_in")
+
+    def __getstate__(self):
+        return {k: v for k, v in self.__dict__.items() if k not in self._DERIVED}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.grads, self._layers, self._n_in = None, [], None
+        if self.specs is not None:
+            self._link()
 
     def init_weights(self):
         """He-normal weights for ReLU-family layers, Xavier-normal otherwise (fan-in = rows of W).

@@ -111,6 +111,15 @@ class Optimizer:
             raise ValueError(f"Optimizer state does not fit '{self.name}': {sorted(unknown) or t!r}.")
         self.t, self.state, self._tmp, self._ready_for = t, dict(state), None, None
 
+    def __getstate__(self):
+        # for copy.deepcopy and pickle: the step count and state arrays; scratch buffers and views into
+        # them are made again on the next step
+        return {"hyper": dict(self.hyper), "t": self.t, "state": {k: v.copy() for k, v in self.state.items()}}
+
+    def __setstate__(self, saved):
+        self.hyper, self.t, self.state = saved["hyper"], saved["t"], saved["state"]
+        self._tmp, self._ready_for = None, None
+
     def __repr__(self):
         args = ", ".join(f"{k}={v}" for k, v in self.hyper.items())
         return f"{type(self).__name__}({args})"

@@ -1,7 +1,9 @@
 """The training loop: step counts, batching, LR schedules, history, callbacks, early stopping, NaN guard,
 seeding, float32, and the inference / weight API. Expected values come from closed forms, hand-written
 NumPy forward passes and plain SGD steps computed with ``gradients``, never from the engine's own output."""
+import copy
 import math
+import pickle
 import warnings
 
 import numpy as np
@@ -488,6 +490,39 @@ def test_single_sample_forward_matches_a_hand_written_pass(arch, dtype):
         np.testing.assert_allclose(out, a[0], rtol=1e-5 if dtype == "float32" else 1e-12, atol=1e-6 if dtype == "float32" else 0)
         out[...] = 123.0                                  # the caller owns the result
         m.set_weights([w * 1.5 for w in ws])
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "sgd_momentum", "rmsprop", "adam", "adamw", "adagrad", "nadam"])
+@pytest.mark.parametrize("how", ["deepcopy", "pickle"])
+def test_a_copied_model_trains_on_its_own_and_like_the_original(optimizer, how):
+    """copy.deepcopy / pickle of a model in mid-training: the copy's layers must be views of its own parameters
+    and its optimizer state its own, so training it moves what it predicts, exactly as the original would
+    continue, and leaves the original alone."""
+    X, y = binary_data()
+    m = MLP(seed=5).sequential([2, 6, "relu", "dropout(0.2)", 1, "sigmoid"]).set_loss("bce")
+    m.set_optimizer(optimizer, **({"momentum": 0.9} if optimizer == "sgd" else {}))
+    m.fit(X, y, epochs=3, batch_size=8, learning_rate=0.05)
+    m.forward(X[0])                                       # the single-sample buffers exist too
+    c = copy.deepcopy(m) if how == "deepcopy" else pickle.loads(pickle.dumps(m))
+    before = m.get_weights()
+    hc = c.fit(X, y, epochs=4, batch_size=8, learning_rate=0.05)
+    assert_weights_close(m.get_weights(), before, rtol=0, atol=0)          # the original is untouched
+    assert not np.allclose(c.get_weights()[0], before[0])                  # the copy learned
+    ws = c.get_weights()
+    hand = 1 / (1 + np.exp(-(np.maximum(X @ ws[0] + ws[1], 0) @ ws[2] + ws[3])))
+    np.testing.assert_allclose(c.predict(X), hand, rtol=1e-12)
+    np.testing.assert_allclose(c.forward(X[0]), hand[0], rtol=1e-12)
+    hm = m.fit(X, y, epochs=4, batch_size=8, learning_rate=0.05)             # same rng state and moments
+    assert_weights_close(c.get_weights(), m.get_weights(), rtol=0, atol=0)
+    assert hc["loss"] == hm["loss"]
+
+
+def test_an_unbuilt_model_copies():
+    m = MLP(seed=1, dtype="float32")
+    c = copy.deepcopy(m)
+    assert c.dtype == np.float32 and c.specs is None
+    c.sequential([3, 3, "tanh", 1]).set_loss("mse").set_optimizer("sgd").fit(*regression_data(), epochs=2)
+    assert m.specs is None
 
 
 # ---------------------------------------------------------------------------- float32
