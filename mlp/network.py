@@ -288,7 +288,9 @@ class MLP:
         y = self._as_y(y, X.shape[0])
         schedule = make_schedule(lr_schedule, learning_rate, lr_decay, int(epochs))
         stopper = EarlyStopping.coerce(early_stopping)
-        callbacks = [callbacks] if callable(callbacks) else list(callbacks or [])
+        callbacks = _callbacks(callbacks)
+        if not isinstance(shuffle, (bool, np.bool_)):
+            raise TypeError(f"shuffle must be True or False, got {shuffle!r}.")
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                 raise ValueError("validation_data must be a pair (X_val, y_val).")
@@ -465,9 +467,9 @@ class MLP:
             total += value(out, yb, z) * xb.shape[0]
             if with_accuracy:
                 correct += _count_correct(out, yb)
-        scores = {"loss": total / n}
+        scores = {"loss": float(total / n)}
         if with_accuracy:
-            scores["accuracy"] = correct / n
+            scores["accuracy"] = float(correct / n)
         return scores
 
     def evaluate(self, X, y):
@@ -645,6 +647,23 @@ def _is_number(v):
         return True
     except (TypeError, ValueError):
         return False
+
+
+def _callbacks(callbacks):
+    """The ``callbacks`` argument of ``fit`` as a list, checked before any training."""
+    def ok(cb):
+        return callable(cb) or callable(getattr(cb, "on_epoch_end", None))
+    if callbacks is None or ok(callbacks):
+        return [] if callbacks is None else [callbacks]
+    try:
+        found = list(callbacks)
+    except TypeError:
+        found = [callbacks]
+    bad = [cb for cb in found if not ok(cb)]
+    if bad:
+        raise TypeError(f"callbacks must be functions cb(epoch, logs) or objects with on_epoch_end(epoch, logs) "
+                        f"(a list of them is fine); got {bad[0]!r}.")
+    return found
 
 
 def _all_finite_1d(x):

@@ -194,7 +194,7 @@ class TrainingRun:
             return None
         logs = {"loss": loss}
         if self.track_accuracy:
-            logs["accuracy"] = correct / self.X.shape[0]
+            logs["accuracy"] = float(correct / self.X.shape[0])
         if self.Xv is not None:
             logs.update({"val_" + k: v for k, v in model._scores(self.Xv, self.yv, self.track_accuracy).items()})
         logs["lr"] = lr

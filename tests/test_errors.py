@@ -270,6 +270,9 @@ def test_bce_targets_outside_unit_interval():
     ({"early_stopping": {"patience": 0}}, ["patience"]),
     ({"early_stopping": {"wait": 3}}, ["early_stopping"]),
     ({"early_stopping": "yes"}, ["early_stopping"]),
+    ({"callbacks": 3}, ["callbacks", "3"]),
+    ({"callbacks": [print, "log"]}, ["callbacks", "'log'"]),
+    ({"shuffle": "no"}, ["shuffle", "True or False"]),
 ])
 def test_bad_fit_arguments(kw, words):
     m = built()

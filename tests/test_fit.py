@@ -525,6 +525,15 @@ def test_an_unbuilt_model_copies():
     assert m.specs is None
 
 
+def test_history_holds_plain_floats():
+    """Logged values are Python floats (JSON as they are, and a History prints as numbers, not np.float64(...))."""
+    X, y = binary_data()
+    h = MLP(seed=2).sequential([2, 4, "relu", 1, "sigmoid"]).set_loss("bce").fit(X, y, epochs=2, validation_split=0.25)
+    assert set(h.history) == {"loss", "accuracy", "val_loss", "val_accuracy", "lr"}
+    assert all(type(v) is float for values in h.history.values() for v in values)
+    assert "np." not in repr(h)
+
+
 # ---------------------------------------------------------------------------- float32
 def test_float32_end_to_end():
     X, y = binary_data()
