@@ -11,6 +11,7 @@ the browser (Pyodide).
 import io as _io
 import json
 import os
+import secrets
 import zipfile
 import zlib
 
@@ -52,12 +53,25 @@ def model_to_bytes(model):
 
 
 def save(model, path):
-    """Write ``model`` to ``path`` (atomically: a partial file never replaces a good one)."""
+    """Write ``model`` to ``path`` (atomically: a partial file never replaces a good one, and a failed save
+    leaves nothing behind)."""
     data = model_to_bytes(model)
-    tmp = f"{os.fspath(path)}.tmp"
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise ValueError(f"Cannot save the model to {path!r}: it is a folder; give a file name, "
+                         f"e.g. {os.path.join(path, 'model.mlp')!r}.")
+    tmp = None
+    try:
+        name = f"{path}.{secrets.token_hex(4)}.tmp"     # next to the target, so the rename is atomic
+        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        tmp = name
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except OSError as e:   # no such folder, no permission, disk full...
+        if tmp is not None and os.path.exists(tmp):
+            os.remove(tmp)
+        raise ValueError(f"Cannot save the model to {path!r}: {e.strerror or e}.") from None
 
 
 def load(path):

@@ -2,6 +2,7 @@
 preprocessing) and refusal of malformed or hostile files with a ValueError that executes nothing."""
 import io
 import json
+import os
 import zipfile
 
 import numpy as np
@@ -59,6 +60,22 @@ def test_save_load_paths(tmp_path):
     m.save(p)  # pathlib paths work too, and saving again replaces the file
     assert_same_model(m, mlp.load(p))
     assert sorted(x.name for x in tmp_path.iterdir()) == ["model.mlp"]
+
+
+def test_save_where_it_cannot_says_why_and_leaves_nothing(tmp_path):
+    m = trained("adam")
+    with pytest.raises(ValueError, match="it is a folder.*model.mlp"):
+        m.save(tmp_path)
+    with pytest.raises(ValueError, match="Cannot save the model to .*No such file or directory"):
+        m.save(tmp_path / "missing" / "m.mlp")
+    assert list(tmp_path.iterdir()) == []                      # no temporary file left behind
+    (tmp_path / "m.mlp.tmp").write_bytes(b"the user's own file")
+    m.save(tmp_path / "m.mlp")                                 # the temporary name does not clobber it
+    assert (tmp_path / "m.mlp.tmp").read_bytes() == b"the user's own file"
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["m.mlp", "m.mlp.tmp"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "m.mlp").stat().st_mode & 0o777 == 0o666 & ~umask   # an ordinary file, as open() makes
 
 
 def test_float32_survives_save_and_load(tmp_path):
