@@ -125,9 +125,10 @@ def backward_fn(name):
 def register_activation(name, forward, derivative):
     """Add a custom activation usable by name in architectures.
 
-    ``forward(z)`` returns the activation of a 2-D array ``z`` (it must not rely on keeping ``z``);
-    ``derivative(z, a)`` returns the element-wise derivative da/dz. The activation is not saved inside
-    model files: register it again before loading a model that uses it.
+    ``forward(z)`` returns the activation of a 2-D array ``z`` (it must not rely on keeping ``z``), same shape;
+    ``derivative(z, a)`` returns the element-wise derivative da/dz (an array, or a constant). Both are tried
+    on a small test array here, so a function that cannot work is refused now with the reason. The
+    activation is not saved inside model files: register it again before loading a model that uses it.
     """
     if not isinstance(name, str) or not name.strip().isidentifier():
         raise ValueError(f"Activation name must be an identifier-like string, got {name!r}.")
@@ -136,10 +137,46 @@ def register_activation(name, forward, derivative):
     key = name.strip().lower()
     if key in _BUILTIN:
         raise ValueError(f"'{key}' is a built-in activation and cannot be replaced.")
-    ACTIVATIONS[key] = lambda z, f=forward: np.asarray(f(z.copy()), dtype=z.dtype)
-    DERIVATIVES[key] = derivative
+
+    def checked_forward(z):
+        return _numbers(key, "forward(z)", forward(z.copy()), z.shape, z.dtype, exact=True)
+
+    def checked_derivative(z, a):
+        return _numbers(key, "derivative(z, a)", derivative(z, a), z.shape, z.dtype, exact=False)
+
+    probe = np.linspace(-3.0, 3.0, 12).reshape(3, 4)   # fail here, with the reason, rather than mid-training
+    for what, call in (("forward(z)", lambda: checked_forward(probe)),
+                       ("derivative(z, a)", lambda: checked_derivative(probe, checked_forward(probe)))):
+        try:
+            call()
+        except _BadOutput as e:
+            raise ValueError(f"register_activation: {e}") from None
+        except Exception as e:
+            raise ValueError(f"register_activation('{key}'): {what} fails on a test array z of shape (3, 4): "
+                             f"{type(e).__name__}: {e}") from None
+    ACTIVATIONS[key] = checked_forward
+    DERIVATIVES[key] = checked_derivative
     NEEDS_Z.add(key)
     return key
+
+
+class _BadOutput(ValueError):
+    pass
+
+
+def _numbers(key, what, value, shape, dtype, exact):
+    # a custom activation's output as an array of the network's float type: z's shape (the forward), or a
+    # shape that broadcasts to it (a derivative may be a constant)
+    out = np.asarray(value)
+    try:
+        fits = out.shape == shape if exact else np.broadcast_shapes(out.shape, shape) == shape
+    except ValueError:
+        fits = False
+    if out.dtype.kind not in "biuf" or not fits:
+        raise _BadOutput(f"the {what} of activation '{key}' must return real numbers of z's shape {shape}"
+                         f"{'' if exact else ' (or a shape that broadcasts to it)'}; it returned "
+                         f"{out.dtype} values of shape {out.shape}.")
+    return out.astype(dtype, copy=False)
 
 
 _BUILTIN = frozenset(ACTIVATIONS)

@@ -261,6 +261,39 @@ def test_register_activation_refuses_builtins_and_bad_input():
     assert "okname_test" not in ACTIVATIONS
 
 
+@pytest.mark.parametrize("forward, derivative, words", [
+    (lambda z: z.sum(), lambda z, a: 1.0, ["forward(z)", "shape (3, 4)", "shape ()"]),
+    (lambda z: z[:, :1], lambda z, a: 1.0, ["forward(z)", "shape (3, 1)"]),
+    (lambda z: z.astype(str), lambda z, a: 1.0, ["forward(z)", "real numbers"]),
+    (lambda z: z, lambda z, a: "one", ["derivative(z, a)", "real numbers"]),
+    (lambda z: z, lambda z, a: np.ones(5), ["derivative(z, a)", "broadcasts", "shape (5,)"]),
+    (lambda z: z, lambda z, a: z.missing, ["derivative(z, a) fails", "AttributeError"]),
+])
+def test_register_activation_checks_the_functions_at_once(forward, derivative, words):
+    """A custom activation that cannot work is refused when registered, saying which function and why,
+    instead of failing deep inside NumPy (or silently broadcasting) in the middle of training."""
+    with pytest.raises(ValueError) as info:
+        mlp.register_activation("broken_test", forward, derivative)
+    for word in words:
+        assert word in str(info.value), str(info.value)
+    assert "broken_test" not in ACTIVATIONS
+
+
+def test_registered_activation_may_return_lists_and_constant_derivatives():
+    from mlp import activations
+    name = mlp.register_activation("ident_test", lambda z: z.tolist(), lambda z, a: 1)
+    try:
+        m = MLP(seed=0, dtype="float32").sequential([2, 3, name, 1]).set_loss("mse")
+        x = np.array([[0.5, -1.0]], dtype=np.float32)
+        W1, b1, W2, b2 = m.get_weights()
+        np.testing.assert_allclose(m.predict(x), (x @ W1 + b1) @ W2 + b2, rtol=1e-6)
+        assert m.predict(x).dtype == np.float32 and m.gradients(x, [[1.0]])[0].dtype == np.float32
+    finally:
+        activations.ACTIVATIONS.pop(name, None)
+        activations.DERIVATIVES.pop(name, None)
+        activations.NEEDS_Z.discard(name)
+
+
 # ---------------------------------------------------------------------------- property tests
 ALIAS_MAP = {"identity": "linear", "silu": "swish", "logistic": "sigmoid"}
 NAMES = BUILTIN_ACTIVATIONS + list(ALIAS_MAP)
