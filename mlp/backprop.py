@@ -62,6 +62,9 @@ class Backprop:
         self.prepare = fused.prepare if fused else _identity
         self.loss_grad = L.LOSSES[model.loss][1]
 
+    def __repr__(self):
+        return f"Backprop(batch={self.n}, layers={len(self.fwd) + 1}, fused={self.fused is not None})"
+
     def input_buffer(self):
         """A reused (n, n_in + 1) array whose last column is ones, for gathering a batch into."""
         if self.x is None:

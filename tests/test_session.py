@@ -297,6 +297,11 @@ def test_model_files_and_incompatible_csv():
         S.predict_csv(model, b"height,weight,colour\n1,,red\n")
 
 
+def test_prepared_repr_is_one_line():
+    p = S.prepare_builtin("spiral", n_samples=300, n_classes=4)
+    assert repr(p) == "Prepared('spiral', task='multiclass', train=240, test=60, inputs=2, outputs=4)"
+
+
 def test_sessions_share_nothing():
     a, b = S.prepare_builtin("circles"), S.prepare_builtin("circles")
     assert a is not b and a.preprocessor is not b.preprocessor

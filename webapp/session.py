@@ -64,7 +64,7 @@ def datasets():
     return list(getattr(mdata, "DATASETS", BUILTIN_TASKS))
 
 
-@dataclass
+@dataclass(repr=False)
 class Prepared:
     """Model-ready arrays plus what the UI needs to explain and plot them."""
 
@@ -94,6 +94,10 @@ class Prepared:
     @property
     def n_test(self):
         return len(self.X_test)
+
+    def __repr__(self):
+        return (f"Prepared({self.name!r}, task={self.task!r}, train={self.n_train}, test={self.n_test}, "
+                f"inputs={self.n_inputs}, outputs={self.n_outputs})")
 
     def describe(self):
         """One line saying what the data is and what the network must look like."""
