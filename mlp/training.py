@@ -184,6 +184,10 @@ class TrainingRun:
             model.params[...] = snapshot
             opt.set_state(*opt_snapshot)
             return self._finish(f"interrupted during epoch {ep + 1}; the weights from the end of epoch {ep} were kept")
+        except Exception:   # e.g. a custom activation failing: undo the half epoch, then let the error through
+            model.params[...] = snapshot
+            opt.set_state(*opt_snapshot)
+            raise
         if correct is None or not np.isfinite(model.params).all():
             model.params[...] = snapshot
             opt.set_state(*opt_snapshot)  # the moments saw the diverging gradients too

@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 import pytest
 
-from mlp import MLP
+from mlp import MLP, register_activation
 
 
 def mse(a, y):
@@ -532,6 +532,42 @@ def test_history_holds_plain_floats():
     assert set(h.history) == {"loss", "accuracy", "val_loss", "val_accuracy", "lr"}
     assert all(type(v) is float for values in h.history.values() for v in values)
     assert "np." not in repr(h)
+
+
+@pytest.mark.parametrize("error", [KeyboardInterrupt, RuntimeError])
+def test_an_epoch_cut_short_leaves_the_weights_of_the_last_whole_epoch(error):
+    """Ctrl-C (or any error, say from a custom activation) in the middle of an epoch undoes that epoch's
+    partial updates: the weights and optimizer moments are those after the last completed epoch. Ctrl-C
+    ends training with a reason; another error is raised to the caller."""
+    from mlp import activations
+    X, y = binary_data()
+    calls = {"n": 0, "fail_at": None}
+
+    def forward(z):
+        calls["n"] += 1
+        if calls["n"] == calls["fail_at"]:
+            raise error("stop here")
+        return np.tanh(z)
+    name = register_activation("flaky_test", forward, lambda z, a: 1 - a * a)
+    try:
+        reference = MLP(seed=8).sequential([2, 5, name, 1, "sigmoid"]).set_loss("bce")
+        reference.fit(X, y, epochs=2, batch_size=8)                      # 5 batches per epoch
+        m = MLP(seed=8).sequential([2, 5, name, 1, "sigmoid"]).set_loss("bce")
+        calls["fail_at"] = calls["n"] + 2 * 5 + 3                        # the 3rd batch of epoch 3
+        if error is KeyboardInterrupt:
+            h = m.fit(X, y, epochs=4, batch_size=8)
+            assert len(h) == 2 and "interrupted during epoch 3" in h.stop_reason
+        else:
+            with pytest.raises(RuntimeError, match="stop here"):
+                m.fit(X, y, epochs=4, batch_size=8)
+        assert_weights_close(m.get_weights(), reference.get_weights(), rtol=0, atol=0)
+        assert m.optimizer.t == reference.optimizer.t == 10
+        for key, value in reference.optimizer.state.items():
+            np.testing.assert_array_equal(m.optimizer.state[key], value)
+    finally:
+        for table in (activations.ACTIVATIONS, activations.DERIVATIVES):
+            table.pop(name, None)
+        activations.NEEDS_Z.discard(name)
 
 
 # ---------------------------------------------------------------------------- float32
