@@ -8,6 +8,7 @@ layer's input one matrix product gives z, and one gives the weight and bias grad
 (see ``mlp/backprop.py``, which does the forward and backward passes of training).
 """
 import math
+import threading
 
 import numpy as np
 
@@ -92,12 +93,14 @@ class MLP:
         self._has_dropout = bool(self._input_dropout or any(layer["dropout"] for layer in self._layers))
         self._plan = [(layer["W"], layer["b"], act.ACTIVATIONS[layer["activation"]]) for layer in self._layers]
         self._one = None      # buffers of the single-sample forward, built on first use
+        self._one_lock = threading.Lock()   # those buffers serve one thread at a time
         self._n_in = specs[0]["size"]
 
     # copy.deepcopy and pickle copy arrays one by one, so a view would come back apart from the parameter
     # vector (training the copy would not change what it predicts): they carry the state without the views,
     # which are linked again
-    _DERIVED = ("grads", "_layers", "_input_dropout", "_backprops", "_has_dropout", "_plan", "_one", "_n_in")
+    _DERIVED = ("grads", "_layers", "_input_dropout", "_backprops", "_has_dropout", "_plan", "_one", "_one_lock",
+                "_n_in")
 
     def __getstate__(self):
         return {k: v for k, v in self.__dict__.items() if k not in self._DERIVED}
@@ -419,8 +422,11 @@ class MLP:
     def forward(self, x):
         """Network output for one sample (1-D in, 1-D out) or a batch (2-D in, 2-D out)."""
         if type(x) is np.ndarray and x.ndim == 1 and x.size == self._n_in and x.dtype is self.dtype \
-                and _all_finite_1d(x):
-            return self._infer_one(x)  # fast path for a single, clean sample
+                and _all_finite_1d(x) and self._one_lock.acquire(False):
+            try:                       # fast path for a single, clean sample (another thread in it: below)
+                return self._infer_one(x)
+            finally:
+                self._one_lock.release()
         self._require_built()
         arr = _to_array(x, "x", self.dtype)
         if arr.ndim == 1:

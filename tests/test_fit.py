@@ -4,6 +4,8 @@ NumPy forward passes and plain SGD steps computed with ``gradients``, never from
 import copy
 import math
 import pickle
+import sys
+import threading
 import warnings
 
 import numpy as np
@@ -568,6 +570,32 @@ def test_an_epoch_cut_short_leaves_the_weights_of_the_last_whole_epoch(error):
         for table in (activations.ACTIVATIONS, activations.DERIVATIVES):
             table.pop(name, None)
         activations.NEEDS_Z.discard(name)
+
+
+def test_single_sample_forward_from_several_threads_at_once():
+    """The one-sample fast path reuses per-model buffers: threads calling forward on one model at the same
+    time (a web server, say) must each get their own sample's output."""
+    m = MLP(seed=0).sequential([2, 8, "relu", 8, "relu", 1, "sigmoid"])
+    xs = [np.array([i * 0.3 - 1.0, 0.5 - i * 0.2]) for i in range(4)]
+    want = [m.predict(x[None])[0] for x in xs]
+    wrong = []
+
+    def work(i):
+        for _ in range(2000):
+            out = m.forward(xs[i])
+            if not np.allclose(out, want[i], rtol=1e-12):
+                wrong.append((i, out))
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)     # switch threads as often as possible
+    try:
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert not wrong, f"{len(wrong)} of 8000 outputs belonged to another thread's sample, e.g. {wrong[0]}"
 
 
 # ---------------------------------------------------------------------------- float32
