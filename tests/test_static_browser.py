@@ -340,6 +340,18 @@ call("csv_preview", csv.encode(), name="fruit.csv")
 summary = call("csv_prepare", target="fruit")
 train(summary["default_arch"])
 done.append(f"csv:{summary['task']}:{call('predict_csv', csv.encode())['n_rows']}")
+
+# the engine's own paths the glue does not take: the locked single-sample forward, and a deep copy that trains
+import copy
+import numpy as np
+from mlp import MLP
+m = MLP(seed=0).sequential([2, 8, "relu", 1, "sigmoid"]).set_loss("bce")
+x = np.array([0.3, -0.2])
+assert np.allclose(m.forward(x), m.predict(x[None])[0], rtol=1e-12)
+c = copy.deepcopy(m)
+c.fit(np.random.default_rng(0).standard_normal((16, 2)), np.ones(16), epochs=3, learning_rate=0.1)
+assert np.allclose(c.forward(x), c.predict(x[None])[0], rtol=1e-12) and c.forward(x)[0] > m.forward(x)[0]
+done.append("engine")
 json.dumps(done)
 """
 
@@ -386,6 +398,7 @@ def test_site_python_runs_from_precompiled_bytecode(site, tmp_path):
 
 def test_every_dataset_trains_in_pyodide_under_node(site, tmp_path):
     """Every built-in dataset and a string-label CSV through the glue in the built site's Pyodide (wasm32
-    NumPy: catches 32-bit integer issues faster than the page)."""
+    NumPy: catches 32-bit integer issues faster than the page), then the engine's single-sample forward (it
+    takes a thread lock) and a deep copy that trains, which the glue does not use."""
     done = _run_in_node(site, tmp_path, NODE_SCRIPT.replace("CSV_TEXT", repr(FRUIT_CSV)))
-    assert "circles" in done and "spiral" in done and "sine" in done and done[-1] == "csv:multiclass:90"
+    assert "circles" in done and "spiral" in done and "sine" in done and done[-2:] == ["csv:multiclass:90", "engine"]
