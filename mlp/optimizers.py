@@ -114,7 +114,7 @@ class Optimizer:
     def __getstate__(self):
         # for copy.deepcopy and pickle: the step count and state arrays; scratch buffers and views into
         # them are made again on the next step
-        return {"hyper": dict(self.hyper), "t": self.t, "state": {k: v.copy() for k, v in self.state.items()}}
+        return {"hyper": dict(self.hyper), "t": self.t, "state": dict(self.state)}
 
     def __setstate__(self, saved):
         self.hyper, self.t, self.state = saved["hyper"], saved["t"], saved["state"]

@@ -178,19 +178,19 @@ class TrainingRun:
         snapshot = model.params.copy()
         opt = model.optimizer
         opt_snapshot = (opt.t, {k: v.copy() for k, v in opt.state.items()})
+
+        def undo():   # back to the end of the previous epoch: weights and optimizer moments
+            model.params[...] = snapshot
+            opt.set_state(*opt_snapshot)
         try:
             loss, correct = model._train_epoch(self.X, self.y, lr, self.batch_size, self.shuffle, self.track_accuracy)
-        except KeyboardInterrupt:
-            model.params[...] = snapshot
-            opt.set_state(*opt_snapshot)
+        except BaseException as e:   # Ctrl-C ends training; any other error (a custom activation...) goes on
+            undo()
+            if not isinstance(e, KeyboardInterrupt):
+                raise
             return self._finish(f"interrupted during epoch {ep + 1}; the weights from the end of epoch {ep} were kept")
-        except Exception:   # e.g. a custom activation failing: undo the half epoch, then let the error through
-            model.params[...] = snapshot
-            opt.set_state(*opt_snapshot)
-            raise
         if correct is None or not np.isfinite(model.params).all():
-            model.params[...] = snapshot
-            opt.set_state(*opt_snapshot)  # the moments saw the diverging gradients too
+            undo()   # the moments saw the diverging gradients too
             self._finish(f"the loss became {loss!r} during epoch {ep + 1} (learning rate {lr:g}); training stopped "
                          f"and the weights from the end of epoch {ep} were kept. Try a smaller learning rate or "
                          "standardized inputs.")
