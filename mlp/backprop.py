@@ -42,12 +42,12 @@ class Backprop:
             A = np.ones((layer["Wb"].shape[1] + 1, n), dtype=dt)
             z = A[:-1]
             keep = np.empty_like(z) if name in act.NEEDS_Z else None
-            self.fwd.append((layer["Wb"].T, z, z.T, keep, act.ACTIVATIONS[name], layer["dropout"], A))
+            self.fwd.append((layer["Wb"].T, z, z.T, keep, act.forward_fn(name, z.T), layer["dropout"], A))
             # backward through the next layer into this one: (this layer's output A, the next layer's
             # dWb and W, a delta buffer and its transpose, this activation's backward, z and a transposed)
             delta = np.empty_like(z)
             back.append((A, self.grad_views[i + 1], model._layers[i + 1]["W"], delta, delta.T,
-                         act.backward_fn(name), None if keep is None else keep.T, z.T))
+                         act.backward_fn(name, z.T), None if keep is None else keep.T, z.T))
         self.back = back[::-1]
         self.out_WbT, name = last["Wb"].T, last["activation"]
         self.out_f, self.out_backward = act.ACTIVATIONS[name], act.backward_fn(name)

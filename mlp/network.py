@@ -394,7 +394,7 @@ class MLP:
             for layer in self._layers[:-1]:
                 rows.append(np.ones((layer["Wb"].shape[1] + 1, R), dtype=self.dtype))
                 z = rows[-1][:-1]
-                plan.append((layer["Wb"].T, z, z.T, act.ACTIVATIONS[layer["activation"]], rows[-1]))
+                plan.append((layer["Wb"].T, z, z.T, act.forward_fn(layer["activation"], z.T), rows[-1]))
             last = self._layers[-1]
             elementwise = act.DERIVATIVES.get(last["activation"]) is not None   # softmax is not
             self._one = (rows[0], rows[0][:-1].T, plan, last["Wb"].T, act.ACTIVATIONS[last["activation"]],

@@ -230,6 +230,36 @@ def test_fd_softmax_cce(label_form):
         np.testing.assert_array_equal(a, b)
 
 
+def test_fd_relu_wide_batch():
+    # a relu layer of 64 units over 80 samples takes the large-array relu paths (zeros buffer, bool mask)
+    X = data(80, 3, seed=15)
+    y = np.random.default_rng(16).normal(size=(80, 2))
+    m = MLP(seed=7).sequential([3, 64, "relu", 4, "relu", 2, "linear"]).set_loss("mse")
+    check_against_fd(m, X, y, "mse")
+
+
+@pytest.mark.parametrize("shape", [(2, 5), (200, 64)])   # both sides of the small/large switch
+def test_relu_buffer_functions_equal_the_table(shape):
+    from mlp import activations as act
+    rng = np.random.default_rng(17)
+    z = rng.normal(size=shape)
+    z[0, :3] = [0.0, -0.0, np.nan]
+    a = act.ACTIVATIONS["relu"](z.copy())
+    buf = np.empty(shape[::-1]).T        # the transposed views backprop passes
+    buf[...] = z
+    out = act.forward_fn("relu", buf)(buf)
+    assert out is buf
+    np.testing.assert_array_equal(out, a)
+    assert np.isnan(out[0, 2])
+    grad = rng.normal(size=shape)
+    expected = grad * (np.nan_to_num(a) > 0)
+    back = act.backward_fn("relu", buf)
+    for _ in range(2):                   # its scratch array is reused
+        g = np.empty(shape[::-1]).T
+        g[...] = grad
+        np.testing.assert_array_equal(back(g, None, np.nan_to_num(out)), expected)
+
+
 def test_fd_deep_mixed_network():
     X = data(6, 4, seed=13)
     y = np.random.default_rng(14).normal(size=(6, 2))
