@@ -108,7 +108,7 @@ class Preprocessor:
     - numeric features are standardised with the training mean and standard deviation
       (a constant column gets std 1);
     - other features are one-hot encoded over the sorted training categories; a category
-      not seen during ``fit`` encodes as all zeros;
+      not seen during ``fit`` encodes as all zeros (``unseen_categories`` lists them);
     - classification targets map to indices of the sorted ``class_names`` (numeric labels
       are sorted by value and named by their text, e.g. ``"1"``); regression targets are
       standardised with the training mean and standard deviation (``inverse_y`` undoes it), so a
@@ -333,6 +333,25 @@ class Preprocessor:
                         X[i, j + k] = 1.0
                 j += len(pos)
         return X
+
+    def unseen_categories(self, table):
+        """``{column: {value: rows}}``: the categorical feature values in ``table`` that ``fit`` never saw
+        and how many rows hold each (empty when there are none). ``transform_X`` encodes such a value as
+        all zeros, so the model predicts as if the feature were absent; front ends say so."""
+        self._need_fit()
+        table = _as_table(table)
+        self._check_present(table, self._features, "feature")
+        out = {}
+        for e in self._encoders:
+            if e["kind"] == "numeric":
+                continue
+            known, counts = set(e["categories"]), {}
+            for v in table.column(e["column"]):
+                if v is not None and v not in known:
+                    counts[v] = counts.get(v, 0) + 1
+            if counts:
+                out[e["column"]] = dict(sorted(counts.items()))
+        return out
 
     def transform_numeric(self, X):
         """Standardise a float array of raw feature values (columns in ``features`` order) without a

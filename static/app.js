@@ -483,6 +483,8 @@ async function predictFile(file) {
   state.predictionsCSV = res.csv;
   state.predictionsName = res.filename;
   $("predictions").replaceChildren(table(res.columns, res.rows));
+  $("predict-notes").textContent = (res.notes || []).join(" ");
+  $("predict-notes").hidden = !(res.notes || []).length;
   $("download-predictions").disabled = false;
 }
 

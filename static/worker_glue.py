@@ -295,13 +295,14 @@ def predict_csv(data=None, name=None, preview_rows=50):
     raw = _to_bytes(data)
     if not raw:
         raise UserError("The CSV file is empty.")
-    text = session.predict_csv(STATE.model, raw)
+    notes = []
+    text = session.predict_csv(STATE.model, raw, notes)
     import csv as _csv
     import io as _io
     rows = list(_csv.reader(_io.StringIO(text)))
     stem = (name or "data").rsplit(".", 1)[0]
     return {"csv": text, "columns": rows[0] if rows else [], "rows": rows[1:1 + int(preview_rows)],
-            "n_rows": max(0, len(rows) - 1), "filename": f"{stem}-predictions.csv"}
+            "n_rows": max(0, len(rows) - 1), "filename": f"{stem}-predictions.csv", "notes": notes}
 
 
 COMMANDS = {f.__name__: f for f in (info, builtin, csv_preview, csv_prepare, check_arch, train_start, train_step,

@@ -353,7 +353,11 @@ def test_compare_table_and_prediction_tables_are_readable(app):
     run(app.file_uploader(key="predict_file").set_value(("new.csv", new, "text/csv")))
     pred = app.dataframe[-1].value
     assert pred["predicted_price"].dtype.kind == "f" and pred["predicted_price"].between(50_000, 500_000).all()
-    assert any("2 rows predicted" in c.value for c in app.caption)
+    assert any("2 rows predicted" in c.value for c in app.caption) and not app.warning
+    odd = b"area_sqft,bedrooms,neighbourhood\n1500,3,harbour\n"
+    run(app.file_uploader(key="predict_file").set_value(("odd.csv", odd, "text/csv")))
+    assert any("'neighbourhood': 'harbour' (1 row)" in w.value for w in app.warning)
+    run(app.file_uploader(key="predict_file").set_value(("new.csv", new, "text/csv")))
     run(app.radio(key="model_source").set_value("Upload a model file"))
     run(app.file_uploader(key="model_file").set_value(("houses.mlp", model_bytes, "application/zip")))
     run(app.file_uploader(key="predict_file").set_value(("new.csv", new, "text/csv")))

@@ -431,6 +431,24 @@ def test_matches_sklearn_scaler_and_one_hot():
     assert pre.feature_names == ["age", "color=blue", "color=red", "height"]
     assert pre.n_inputs == 4
     assert pre.transform_X(test)[:, 1:3].tolist() == [[0, 0], [0, 0]]  # unseen -> zeros
+    # and they are reported, with their counts: what the front ends tell the user
+    seen_colors = set(train.column("color"))
+    expected = {}
+    for v in test.column("color"):
+        if v not in seen_colors:
+            expected[v] = expected.get(v, 0) + 1
+    assert expected and pre.unseen_categories(test) == {"color": expected}
+    assert pre.unseen_categories(train) == {}
+
+
+def test_unseen_categories_counts_per_column():
+    t = data.Table.from_rows([["a", "x", 1.0, "p"], ["b", "y", 2.0, "q"], ["a", "y", 3.0, "p"]],
+                             ["c1", "c2", "n", "label"])
+    pre = data.Preprocessor(["c1", "c2", "n"], "label").fit(t)
+    new = data.Table.from_rows([["c", "x", 9.0], ["c", "z", 7.0], ["d", "y", 5.0], ["a", "x", 1.0]], ["c1", "c2", "n"])
+    assert pre.unseen_categories(new) == {"c1": {"c": 2, "d": 1}, "c2": {"z": 1}}
+    with pytest.raises(ValueError, match="missing the feature column"):
+        pre.unseen_categories(data.Table.from_rows([["a"]], ["c1"]))
 
 
 def test_constant_feature_gets_unit_std():

@@ -292,7 +292,13 @@ def test_model_files_and_incompatible_csv():
     with pytest.raises(ValueError, match="lacks column.*colour"):
         S.predict_csv(model, b"height,weight\n1,2\n")
     # extra columns are fine; a row with a missing feature is an engine error, passed on
-    assert "predicted_species" in S.predict_csv(model, b"id,height,weight,colour\n7,1,2,red\n")
+    notes = []
+    assert "predicted_species" in S.predict_csv(model, b"id,height,weight,colour\n7,1,2,red\n", notes)
+    assert notes == []
+    # a category the model never saw is predicted (as all zeros) and the user is told which, in how many rows
+    text = S.predict_csv(model, b"height,weight,colour\n1,2,purple\n0,0,purple\n1,1,red\n", notes)
+    assert len(mlp.data.read_csv(text)) == 3
+    assert len(notes) == 1 and "'colour': 'purple' (2 rows)" in notes[0] and "all zeros" in notes[0]
     with pytest.raises(ValueError, match="missing"):
         S.predict_csv(model, b"height,weight,colour\n1,,red\n")
 

@@ -219,6 +219,13 @@ def test_python_session_model_predicts_in_page(page, tmp_path):
         page.click("#download-predictions")
     got = Path(dl.value.path()).read_text()
     assert got == session.predict_csv(model, FRUIT_CSV.encode())
+    assert page.is_hidden("#predict-notes")
+    # a colour the model never saw: predicted, and the page says so beside the predictions
+    page.get_by_label("CSV to predict").set_input_files(
+        files=[{"name": "odd.csv", "mimeType": "text/csv", "buffer": b"weight,colour,sweet\n120,blue,0.5\n"}])
+    page.wait_for_selector("#predict-notes:not([hidden])", timeout=15_000)
+    assert "'colour': 'blue' (1 row)" in page.inner_text("#predict-notes")
+    assert page.locator("#predictions tbody tr").count() == 1
 
 
 def test_offline_reload_served_by_service_worker(page, server, ctx):

@@ -549,7 +549,9 @@ def test_csv_with_string_labels_trains_and_predicts(tmp_path):
     assert _ok("model_download")["filename"] == "mlp_fruit.mlp"
     pred = _ok("predict_csv", FRUIT_CSV.encode(), name="fruit.csv")
     assert pred["n_rows"] == 90 and pred["columns"][0] == "weight" and pred["filename"] == "fruit-predictions.csv"
-    assert pred["csv"] == session.predict_csv(glue.STATE.model, FRUIT_CSV.encode())
+    assert pred["csv"] == session.predict_csv(glue.STATE.model, FRUIT_CSV.encode()) and pred["notes"] == []
+    odd = _ok("predict_csv", b"weight,colour,sweet\n120,blue,0.5\n", name="odd.csv")
+    assert odd["n_rows"] == 1 and len(odd["notes"]) == 1 and "'colour': 'blue' (1 row)" in odd["notes"][0]
 
 
 @pytest.mark.parametrize("content", [b"", b"just one column\n1\n2\n", b"a,b\n", b"\x00\x01\x02garbage"])

@@ -611,11 +611,14 @@ def _model_tab():
                               max_upload_size=S.MAX_UPLOAD_MB)
     if csv_up is None:
         return
+    notes = []
     try:
-        out = S.predict_csv(model, csv_up.getvalue())
+        out = S.predict_csv(model, csv_up.getvalue(), notes)
     except USER_ERRORS as e:
         st.error(f"Could not predict {csv_up.name}: {e}")
         return
+    for note in notes:
+        st.warning(note)
     reader = csv.reader(io.StringIO(out))
     header, rows = next(reader), list(itertools.islice(reader, 50))
     n_rows = len(rows) + sum(1 for _ in reader)

@@ -186,6 +186,9 @@ def _finish(table_train, table_test, features, target, task, name, notes):
     X_train, y_train = pre.transform_X(table_train), pre.transform_y(table_train)
     if len(table_test):
         X_test, y_test = pre.transform_X(table_test), pre.transform_y(table_test)
+        unseen = pre.unseen_categories(table_test)
+        if unseen:
+            notes = notes + [unseen_note(unseen, "test rows")]
     else:
         X_test = np.zeros((0, X_train.shape[1]))
         y_test = y_train[:0]
@@ -204,6 +207,16 @@ def _finish(table_train, table_test, features, target, task, name, notes):
         name=name, target=target,
         raw_train=_raw_features(table_train, features), raw_test=_raw_features(table_test, features),
         yraw_train=yr_train, yraw_test=yr_test, notes=notes, tables=(table_train, table_test))
+
+
+def unseen_note(unseen, rows):
+    """One sentence for the user about ``Preprocessor.unseen_categories`` output, found in ``rows``."""
+    parts = []
+    for col, counts in unseen.items():
+        shown = [f"{v!r} ({n} row{'s' if n > 1 else ''})" for v, n in list(counts.items())[:5]]
+        parts.append(f"{col!r}: " + ", ".join(shown) + (f" and {len(counts) - 5} more" if len(counts) > 5 else ""))
+    return (f"Some {rows} hold categories the training rows did not have — {'; '.join(parts)}. They are "
+            "encoded as all zeros (no category), so those predictions ignore that column.")
 
 
 def _split(table, test_size, seed):
@@ -655,8 +668,9 @@ def _prediction_columns(model, X, pre):
     return header, [[labels[i]] + [round(float(p), 6) for p in probs[i]] for i in range(len(out))]
 
 
-def predict_csv(model, data):
-    """Predictions for a CSV of raw columns (bytes/text/Table) as CSV text: its columns + predictions."""
+def predict_csv(model, data, notes=None):
+    """Predictions for a CSV of raw columns (bytes/text/Table) as CSV text: its columns + predictions.
+    Sentences the user should read (categories the model never saw) are appended to ``notes``."""
     table = read_table(data) if not isinstance(data, mdata.Table) else data
     pre = getattr(model, "preprocessor", None)
     if pre is None:
@@ -671,6 +685,9 @@ def predict_csv(model, data):
             raise ValueError(f"The CSV lacks column(s) the model needs: {', '.join(lacking)}. "
                              f"The model needs: {', '.join(need)}; the CSV has: {', '.join(table.columns)}.")
         X = pre.transform_X(table)
+        unseen = pre.unseen_categories(table)
+        if unseen and notes is not None:
+            notes.append(unseen_note(unseen, "rows"))
     header, cols = _prediction_columns(model, X, pre)
     rows = [[_fmt(v) for v in r] + c for r, c in zip(table.head(len(table)), cols)]
     return _csv_text(list(table.columns) + _unique(header, table.columns), rows)
