@@ -48,7 +48,7 @@ class MLP:
         self.optimizer = None
         self.preprocessor = None
         self.history = None
-        self.params = self.grads = None
+        self._params = self.grads = None
         self._layers = []
         self._n_in = None
 
@@ -62,7 +62,7 @@ class MLP:
             raise ValueError(f"The architecture {format_architecture(specs)} has {n_params:,} parameters; "
                              f"the limit is {max_params:,}. Use smaller layers.")
         self.specs = specs
-        self.params = np.empty(n_params, dtype=self.dtype)
+        self._params = np.empty(n_params, dtype=self.dtype)
         self._link()
         self.init_weights()
         if self.optimizer is not None:
@@ -106,6 +106,8 @@ class MLP:
         return {k: v for k, v in self.__dict__.items() if k not in self._DERIVED}
 
     def __setstate__(self, state):
+        if "params" in state:   # pickled before params became a property
+            state = dict(state, _params=state.pop("params"))
         self.__dict__.update(state)
         self.grads, self._layers, self._n_in = None, [], None
         if self.specs is not None:
@@ -160,8 +162,24 @@ class MLP:
         return self._layers[-1]["activation"]
 
     @property
+    def params(self):
+        """Every weight and bias in one flat array (the layout of ``get_weights``, each ``W`` then its
+        ``b``); the layers are views into it. Assigning copies values in, so the layers stay linked."""
+        return self._params
+
+    @params.setter
+    def params(self, value):
+        self._require_built()
+        value = _to_array(value, "params", self.dtype)
+        if value.shape != self._params.shape:
+            raise ValueError(f"params must be a flat array of {self._params.size} numbers (this architecture's "
+                             f"parameter count), got shape {value.shape}.")
+        _check_finite(value, "params")
+        self._params[...] = value
+
+    @property
     def n_params(self):
-        return 0 if self.params is None else int(self.params.size)
+        return 0 if self._params is None else int(self._params.size)
 
     @property
     def architecture(self):

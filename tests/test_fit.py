@@ -519,6 +519,31 @@ def test_a_copied_model_trains_on_its_own_and_like_the_original(optimizer, how):
     assert hc["loss"] == hm["loss"]
 
 
+def test_assigning_params_copies_into_the_model():
+    """``model.params = other.params`` copies the values in: the layers stay views of the model's own array,
+    so it predicts and trains with the new values (rebinding the attribute used to detach the layers)."""
+    X, y = binary_data()
+    a = MLP(seed=1).sequential([2, 5, "tanh", 1, "sigmoid"]).set_loss("bce")
+    b = MLP(seed=2).sequential([2, 5, "tanh", 1, "sigmoid"]).set_loss("bce")
+    own = a.params
+    a.params = b.params
+    assert a.params is own and not np.shares_memory(a.params, b.params)
+    np.testing.assert_array_equal(a.predict(X), b.predict(X))
+    np.testing.assert_array_equal(a.forward(X[0]), b.forward(X[0]))
+    a.params = b.params.tolist()                      # any flat sequence of numbers
+    before = a.predict(X)
+    a.fit(X, y, epochs=2, batch_size=8)
+    assert not np.allclose(a.predict(X), before)      # training moves what it predicts
+    with pytest.raises(ValueError, match=r"flat array of 21 numbers.*\(3, 7\)"):
+        a.params = np.zeros((3, 7))
+    with pytest.raises(ValueError, match="params contains nan"):
+        a.params = np.full(21, np.nan)
+    with pytest.raises(ValueError, match="must be numeric"):
+        a.params = ["x"] * 21
+    with pytest.raises(ValueError, match="no layers yet"):
+        MLP().params = np.zeros(3)
+
+
 def test_an_unbuilt_model_copies():
     m = MLP(seed=1, dtype="float32")
     c = copy.deepcopy(m)
