@@ -1,6 +1,6 @@
 """Engine speed, side by side with PyTorch and scikit-learn (ratios and medians; not a test).
 
-    python benchmarks/bench_engine.py            # everything (~3-4 minutes with PyTorch installed)
+    python benchmarks/bench_engine.py            # everything (about 2 minutes with PyTorch installed)
     python benchmarks/bench_engine.py --quick    # fewer repeats
 
 PyTorch (`pip install torch==2.13.0`) and scikit-learn are optional: missing ones are reported as such.
