@@ -685,8 +685,8 @@ def predict_csv(model, data, notes=None):
             raise ValueError(f"The CSV lacks column(s) the model needs: {', '.join(lacking)}. "
                              f"The model needs: {', '.join(need)}; the CSV has: {', '.join(table.columns)}.")
         X = pre.transform_X(table)
-        unseen = pre.unseen_categories(table)
-        if unseen and notes is not None:
+        unseen = pre.unseen_categories(table) if notes is not None else None
+        if unseen:
             notes.append(unseen_note(unseen, "rows"))
     header, cols = _prediction_columns(model, X, pre)
     rows = [[_fmt(v) for v in r] + c for r, c in zip(table.head(len(table)), cols)]
