@@ -163,6 +163,9 @@ def parse_architecture(arch):
             name = item.strip().lower()
             name = ALIASES.get(name, name)
             if name not in activations.ACTIVATIONS:
+                if re.fullmatch(r"[0-9][0-9_*.e+-]*", name):
+                    raise TypeError(f"{_position(i)}: {item!r} is quoted text; write layer sizes as plain numbers "
+                                    f"({name}).")
                 raise ValueError(f"{_position(i)}: unknown activation {item!r}.{_suggest(name)}")
             if not specs:
                 raise ValueError(f"The architecture must start with the input size (a positive whole number), "

@@ -312,6 +312,8 @@ class MLP:
         callbacks = _callbacks(callbacks)
         if not isinstance(shuffle, (bool, np.bool_)):
             raise TypeError(f"shuffle must be True or False, got {shuffle!r}.")
+        if not isinstance(verbose, (bool, int, np.integer)) or verbose < 0:
+            raise TypeError(f"verbose must be 0 (silent), 1 (about ten lines) or 2 (every epoch), got {verbose!r}.")
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                 raise ValueError("validation_data must be a pair (X_val, y_val).")
@@ -658,6 +660,7 @@ def _to_array(value, name, dtype):
                 arr = arr.astype(np.float64)
             except (ValueError, TypeError):
                 bad = next((v for v in arr.ravel() if not _is_number(v)), None)
+                bad = bad.item() if isinstance(bad, np.generic) else bad   # 'a', not np.str_('a')
                 raise ValueError(f"{name} must be numeric, but it contains {bad!r}. Encode text columns first "
                                  "(mlp.data.Preprocessor does this for tables).") from None
     elif arr.dtype.kind not in "iuf":

@@ -168,6 +168,14 @@ def test_dropout_after_output():
     assert "after the output" in _err([2, 4, "relu", 1, "sigmoid", "dropout(0.2)"])
 
 
+@pytest.mark.parametrize("arch", [[2, "8", "relu", 1], "[2, '8', 'relu', 1]", ["2", 8, 1]])
+def test_a_size_written_as_text_says_so(arch):
+    with pytest.raises(TypeError) as info:
+        parse_architecture(arch)
+    msg = str(info.value)
+    assert "quoted text" in msg and "plain numbers" in msg and "unknown activation" not in msg
+
+
 @pytest.mark.parametrize("size", [0, -3, 2.5, 4.0, True, False, float("nan"), float("inf")])
 def test_bad_sizes(size):
     msg = _err([2, size, "relu", 1])

@@ -193,6 +193,11 @@ def test_non_numeric_X(X, word):
     assert "X" in msg
 
 
+def test_the_bad_value_is_shown_as_written():
+    msg = raises(ValueError, lambda: built().forward(["1", "x", "2"]), "numeric")
+    assert "contains 'x'" in msg and "np." not in msg
+
+
 def test_non_numeric_y():
     raises(ValueError, lambda: built().fit(X3, [["x"]] * 5, epochs=1), "y", "numeric")
 
@@ -273,6 +278,8 @@ def test_bce_targets_outside_unit_interval():
     ({"callbacks": 3}, ["callbacks", "3"]),
     ({"callbacks": [print, "log"]}, ["callbacks", "'log'"]),
     ({"shuffle": "no"}, ["shuffle", "True or False"]),
+    ({"verbose": "x"}, ["verbose", "'x'"]),
+    ({"verbose": -1}, ["verbose", "every epoch"]),
 ])
 def test_bad_fit_arguments(kw, words):
     m = built()
