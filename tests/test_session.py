@@ -303,6 +303,22 @@ def test_model_files_and_incompatible_csv():
         S.predict_csv(model, b"height,weight,colour\n1,,red\n")
 
 
+def test_a_category_only_in_the_test_rows_is_reported():
+    lines = labelled_csv(n=60).decode().splitlines()
+    lines.append("0.1,0.2,purple,setosa")                    # one row with a colour of its own
+    data = "\n".join(lines) + "\n"
+    seen = set()
+    for seed in range(20):
+        p = S.prepare_csv(data, test_size=0.3, seed=seed)
+        in_test = "purple" in p.tables[1].column("colour")
+        notes = [n for n in p.notes if "purple" in n]
+        assert len(notes) == int(in_test), (seed, p.notes)
+        if in_test:
+            assert "'colour': 'purple' (1 row)" in notes[0] and "test rows" in notes[0]
+        seen.add(in_test)
+    assert seen == {True, False}                              # both cases were met
+
+
 def test_prepared_repr_is_one_line():
     p = S.prepare_builtin("spiral", n_samples=300, n_classes=4)
     assert repr(p) == "Prepared('spiral', task='multiclass', train=240, test=60, inputs=2, outputs=4)"
