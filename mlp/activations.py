@@ -4,6 +4,7 @@
 (the network passes a copy when the name is in ``NEEDS_Z``). ``DERIVATIVES[name](z, a)`` gives the
 element-wise derivative da/dz. ``BACKWARD[name](grad, z, a)`` turns dL/da into dL/dz in place; it is
 derived from ``DERIVATIVES`` unless a faster or non-element-wise rule is given (softmax).
+``FORWARD_FOR_BUFFER`` / ``BACKWARD_FOR_BUFFER`` make faster versions for a buffer reused every step (relu).
 """
 import math
 
@@ -108,32 +109,44 @@ BACKWARD = {
 }
 
 
+def _relu_for(z):
+    # NumPy's fast loop for maximum wants two full arrays: with a scalar 0 it is ~4x slower on a large batch
+    zeros = np.zeros_like(z)
+    return lambda z: np.maximum(z, zeros, out=z)
+
+
+def _relu_backward_for(a):
+    if a.size < 4096:     # small: sign is the cheaper call
+        mask = np.empty_like(a)
+        mark = lambda a: np.sign(a, out=mask)
+    else:                 # large: a > 0 against a zeros array takes NumPy's fast loop; sign has none
+        zeros, mask = np.zeros_like(a), np.empty_like(a, dtype=bool)
+        mark = lambda a: np.greater(a, zeros, out=mask)
+
+    def relu_backward(grad, z, a):
+        mark(a)
+        grad *= mask
+        return grad
+    return relu_backward
+
+
+# Versions made for one reused buffer (its shape and layout), where that is faster: name -> factory(buffer)
+FORWARD_FOR_BUFFER = {"relu": _relu_for}
+BACKWARD_FOR_BUFFER = {"relu": _relu_backward_for}
+
+
 def forward_fn(name, z):
-    """``f(z)`` for activation ``name``, for repeated calls on the same buffer ``z`` (shape and layout).
-    relu gets a zeros array laid out like ``z``: NumPy's fast loop for ``maximum`` wants two full arrays,
-    and with a scalar 0 it is about four times slower on a large batch."""
-    if name == "relu":
-        zeros = np.zeros_like(z)
-        return lambda z: np.maximum(z, zeros, out=z)
-    return ACTIVATIONS[name]
+    """``f(z)`` for activation ``name``, for repeated calls on the same buffer ``z``."""
+    make = FORWARD_FOR_BUFFER.get(name)
+    return ACTIVATIONS[name] if make is None else make(z)
 
 
 def backward_fn(name, a=None):
     """``f(grad, z, a) -> dL/dz`` for activation ``name`` (may modify ``grad`` in place). ``a``: the
-    buffer it will be called with, when known; relu then keeps its 0/1 mask in a scratch array."""
-    if name == "relu" and a is not None:
-        if a.size < 4096:     # small: sign is the cheaper call
-            mask = np.empty_like(a)
-            mark = lambda a: np.sign(a, out=mask)
-        else:                 # large: a > 0 against a zeros array takes NumPy's fast loop; sign has none
-            zeros, mask = np.zeros_like(a), np.empty_like(a, dtype=bool)
-            mark = lambda a: np.greater(a, zeros, out=mask)
-
-        def relu_backward(grad, z, a):
-            mark(a)
-            grad *= mask
-            return grad
-        return relu_backward
+    buffer it will be called with, when known (see BACKWARD_FOR_BUFFER)."""
+    make = BACKWARD_FOR_BUFFER.get(name)
+    if make is not None and a is not None:
+        return make(a)
     fast = BACKWARD.get(name)
     if fast is not None:
         return fast
@@ -143,7 +156,6 @@ def backward_fn(name, a=None):
         grad *= derivative(z, a)
         return grad
     return f
-
 
 
 def register_activation(name, forward, derivative):
