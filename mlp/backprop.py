@@ -23,10 +23,11 @@ from . import losses as L
 
 
 class Backprop:
-    """Forward and backward pass for batches of exactly ``n`` samples, writing gradients into ``grads``
-    (a flat array laid out like ``model.params``). Built by the network; buffers are reused per call."""
+    """Forward and backward pass for batches of exactly ``n`` samples, writing ``grad_scale`` times the
+    gradients into ``grads`` (a flat array laid out like ``model.params``; the scale is the optimizer's,
+    folded into the output layer's constant). Built by the network; buffers are reused per call."""
 
-    def __init__(self, model, n, grads):
+    def __init__(self, model, n, grads, grad_scale=1.0):
         dt = self.dtype = model.dtype
         self.n, self.n_in, self.x = n, model.n_inputs, None
         self.input_dropout = model._input_dropout
@@ -58,7 +59,8 @@ class Backprop:
         self.fused = fused.grad if fused else None
         # dL/dz = scale * fused.grad(z, t): the mean is over samples for cce, over all elements otherwise
         per = n if model.loss in L.MEAN_OVER_SAMPLES else n * k
-        self.scale = np.array((fused.factor if fused else 1.0) / per, dtype=dt)
+        self.scale = np.array((fused.factor if fused else 1.0) / per * grad_scale, dtype=dt)
+        self.grad_scale = None if grad_scale == 1.0 else np.array(grad_scale, dtype=dt)
         self.prepare = fused.prepare if fused else _identity
         self.loss_grad = L.LOSSES[model.loss][1]
 
@@ -103,6 +105,8 @@ class Backprop:
             zT = z.T
             aT = self.out_f(zT.copy())
             deltaT = self.out_backward(self.loss_grad(aT, t.T), zT, aT)
+            if self.grad_scale is not None:
+                deltaT = deltaT * self.grad_scale
             delta = deltaT.T
         for A, gWb, W, d, dT, backward, keepT, aT in self.back:
             A.dot(deltaT, out=gWb)

@@ -202,15 +202,15 @@ class MLP:
             raise ValueError("The network has no layers yet: call model.sequential([...]) first.")
 
     # ------------------------------------------------------------------ backpropagation
-    def _backprop(self, n):
+    def _backprop(self, n, grad_scale=1.0):
         """The :class:`~mlp.backprop.Backprop` for batches of ``n`` rows (cached: training uses one or two
-        sizes), writing into ``self.grads``."""
-        key = (n, self.loss)
+        sizes), writing ``grad_scale`` times the gradients into ``self.grads``."""
+        key = (n, self.loss, grad_scale)
         bp = self._backprops.get(key)
         if bp is None:
             if len(self._backprops) >= 4:
                 self._backprops.clear()
-            bp = self._backprops[key] = Backprop(self, n, self.grads)
+            bp = self._backprops[key] = Backprop(self, n, self.grads, grad_scale)
         return bp
 
     # ------------------------------------------------------------------ input checks
@@ -352,7 +352,7 @@ class MLP:
         if buf is not None and buf is not self.grads:   # write gradients where the optimizer wants them
             self.grads = buf
             self._backprops.clear()
-        step, params, grads = self.optimizer.step, self.params, self.grads
+        step, params, grads, scale = self.optimizer.step, self.params, self.grads, self.optimizer.grad_scale
         copy = X.nbytes <= _COPY_BYTES
         if copy:   # the shuffled inputs with a column of ones
             Xa = np.ones((n, X.shape[1] + 1), dtype=self.dtype)
@@ -363,7 +363,7 @@ class MLP:
         if order is not None:
             y = y[order]
         full = n - n % batch_size
-        bp = self._backprop(batch_size)
+        bp = self._backprop(batch_size, scale)
         t = bp.prepare(y)
         zs = np.empty((full // batch_size, k, batch_size), dtype=self.dtype)
         batches = list(zip(range(0, full, batch_size), _feature_major(t[:full], batch_size), zs))
@@ -373,7 +373,7 @@ class MLP:
         for s, tb, z in batches:
             m = z.shape[1]
             if m != batch_size:
-                bp = self._backprop(m)
+                bp = self._backprop(m, scale)
             if copy:
                 x = Xa[s:s + m]
             else:
@@ -381,10 +381,13 @@ class MLP:
                 x[:, :-1] = X.take(order[s:s + m], axis=0) if order is not None else X[s:s + m]
             bp.step(x, tb, z, rng)
             step(params, grads, lr)
-        z = zs.transpose(0, 2, 1).reshape(full, k)
+        # scored sample-major, through transposed views of feature-major arrays: the reductions over
+        # classes then run along whole contiguous rows, not over k values at a time (2-3x faster)
+        z = zs.transpose(1, 0, 2).reshape(k, full)
         if full < n:
-            z = np.concatenate([z, zr.T])
-        out = self._plan[-1][2](z.copy())
+            z = np.concatenate([z, zr], axis=1)
+        z, y = z.T, np.ascontiguousarray(y.T).T
+        out = self._plan[-1][2](np.copy(z))   # np.copy keeps the layout (ndarray.copy would not)
         loss = L.LOSSES[self.loss][0](out, y, z)
         if not math.isfinite(loss):
             return loss, None

@@ -80,19 +80,26 @@ class Optimizer:
             self._ready_for = params
 
     def step(self, params, grads, lr):
-        """Update ``params`` in place from ``grads`` (``grads`` may be overwritten)."""
+        """Update ``params`` in place from ``grads`` (``grads`` may be overwritten). ``grads`` is the
+        gradient itself, or ``grad_scale`` times it when it is the array ``grad_buffer`` returned."""
         if self._ready_for is not params:
             self._ready(params)
         self.t += 1
         if self._l2:
-            np.multiply(params, self.hyper["weight_decay"], out=self._tmp)
+            np.multiply(params, self.hyper["weight_decay"] * self._scale_of(grads), out=self._tmp)
             grads += self._tmp
         self._update(params, grads, lr, self._tmp)
 
     def grad_buffer(self, params):
-        """The flat array the network should write gradients for ``params`` into, or None for any.
-        (Adam's is the first row of its (2, n) scratch array, which saves a copy per step.)"""
+        """The flat array the network should write the gradients of ``params`` into, multiplied by
+        ``grad_scale``, or None for any. (Adam's is the first row of its (2, n) scratch array, which
+        saves a copy per step, and its scale saves a pass: see :class:`Adam`.)"""
         return None
+
+    grad_scale = 1.0
+
+    def _scale_of(self, grads):
+        return 1.0
 
     def get_config(self):
         return {"name": self.name, **self.hyper}
@@ -172,9 +179,11 @@ class Adam(Optimizer):
     """m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g^2;
     p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps).
 
-    m and v are the two rows of one (2, n) array, so both moving averages take two NumPy calls;
-    the last division is rearranged as m*sqrt(bc2) / (sqrt(v) + eps*sqrt(bc2)) (equal to torch's
-    up to rounding)."""
+    m and v are the two rows of one (2, n) array, and so are the gradient and its square, so both
+    moving averages take two NumPy calls. The network writes the gradient already multiplied by
+    ``grad_scale`` = sqrt(1-b2) (folded into the loss gradient's constant, so free): its square is then
+    (1-b2)*g^2 as it is, and only the first row needs a multiply, by (1-b1)/sqrt(1-b2). The last division
+    is rearranged as m*sqrt(bc2) / (sqrt(v) + eps*sqrt(bc2)). Equal to torch's up to rounding."""
     name = "adam"
     defaults = {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0}
     state_names = ("exp_avg", "exp_avg_sq")
@@ -185,12 +194,13 @@ class Adam(Optimizer):
         self._mv = np.stack([self.state["exp_avg"], self.state["exp_avg_sq"]])   # rows: m, v
         self.state["exp_avg"], self.state["exp_avg_sq"] = self._mv[0], self._mv[1]
         if self._gg is None or self._gg.shape != self._mv.shape or self._gg.dtype != params.dtype:
-            self._gg = np.empty_like(self._mv)                                    # rows: g, g^2
+            self._gg = np.empty_like(self._mv)                                    # rows: g, g^2 (scaled)
             self._g, self._g2 = self._gg[0], self._gg[1]
         # the betas as full rows when small: NumPy's fast path needs operands of equal shape
         self._decay = np.empty(self._mv.shape if params.size <= _FULL_ROWS else (2, 1), dtype=params.dtype)
         self._decay[0], self._decay[1] = self.hyper["beta1"], self.hyper["beta2"]
-        self._gain = 1.0 - self._decay
+        self._s = self.grad_scale
+        self._gain = np.array((1.0 - self.hyper["beta1"]) / self._s, dtype=params.dtype)
         self._c = np.empty((), dtype=params.dtype)   # per-step constants, as a 0-d array of the params' type
         self._m, self._v = self._mv[0], self._mv[1]
 
@@ -198,15 +208,22 @@ class Adam(Optimizer):
         self._ready(params)
         return self._g
 
+    @property
+    def grad_scale(self):
+        return math.sqrt(1.0 - self.hyper["beta2"])
+
+    def _scale_of(self, grads):
+        return self._s if grads is self._g else 1.0
+
     def _update(self, p, g, lr, tmp):
         hyper, t = self.hyper, self.t
         if self.name == "adamw" and hyper["weight_decay"]:
             p *= 1.0 - lr * hyper["weight_decay"]
-        gg, mv, c = self._gg, self._mv, self._c
-        if g is not self._g:
-            gg[0] = g
-        np.multiply(g, g, out=self._g2)
-        gg *= self._gain
+        if g is not self._g:   # a gradient from elsewhere: scale it as the network does
+            np.multiply(g, self._s, out=self._g)
+        g, gg, mv, c = self._g, self._gg, self._mv, self._c
+        np.multiply(g, g, out=self._g2)     # (1-b2) g^2
+        g *= self._gain                     # (1-b1) g
         mv *= self._decay
         mv += gg
         root_bc2 = math.sqrt(1.0 - hyper["beta2"] ** t)

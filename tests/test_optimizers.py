@@ -149,6 +149,49 @@ def test_fit_steps_match_reference(name, hyper):
     np.testing.assert_allclose(flat(m.get_weights()), expected, rtol=RTOL, atol=1e-14)
 
 
+PAIRS = [("linear", "mse"), ("linear", "mae"), ("linear", "huber"), ("tanh", "mse"), ("sigmoid", "bce"),
+         ("softmax", "cce")]
+
+
+@pytest.mark.parametrize("output, loss", PAIRS)
+@pytest.mark.parametrize("name", ["adam", "adamw"])
+def test_adam_steps_match_reference_for_every_output_and_loss(name, output, loss):
+    # Adam has the network pre-scale the gradients it writes (grad_scale): in the fused output
+    # gradients and in the general path alike, and with L2 weight decay, the steps must stay torch's
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(10, 3))
+    y = {"bce": (X[:, :2] > 0).astype(float), "cce": (X[:, 0] > 0).astype(int) + (X[:, 1] > 0)}.get(loss, X[:, :2] ** 2)
+    arch = [3, 5, "tanh", 3 if loss == "cce" else 2, output]
+    hyper = {"weight_decay": 0.05, "beta2": 0.99} if name == "adam" else {}
+    m = MLP(seed=4).sequential(arch).set_loss(loss).set_optimizer(name, **hyper)
+    w0 = m.get_weights()
+    m.fit(X, y, epochs=STEPS, learning_rate=0.05, batch_size=len(X), shuffle=False)
+    p, state = flat(w0), {}
+    twin = MLP(seed=123).sequential(arch).set_loss(loss)
+    for t in range(1, STEPS + 1):
+        twin.set_weights(unflat(p, w0))
+        p = ref_step(name, p, flat(twin.gradients(X, y)), 0.05, t, state, hyper)
+    assert not np.allclose(p, flat(w0))
+    np.testing.assert_allclose(flat(m.get_weights()), p, rtol=RTOL, atol=1e-14)
+    assert m.optimizer.grad_scale != 1.0
+
+
+@pytest.mark.parametrize("name, hyper", CASES)
+def test_step_on_plain_arrays_matches_reference(name, hyper):
+    # an optimizer used on its own: gradients passed in are the gradients themselves, not grad_scale
+    # times them (that holds only for the array grad_buffer hands to the network)
+    from mlp.optimizers import make_optimizer
+    rng = np.random.default_rng(7)
+    opt = make_optimizer(name, **hyper)
+    p = rng.normal(size=20)
+    expected, state = p.copy(), {}
+    for t in range(1, STEPS + 1):
+        g = rng.normal(size=20)
+        expected = ref_step(name, expected, g.copy(), 0.01 * t, t, state, hyper)
+        opt.step(p, g.copy(), 0.01 * t)
+    np.testing.assert_allclose(p, expected, rtol=RTOL, atol=1e-14)
+
+
 @pytest.mark.parametrize("name, hyper", CASES)
 def test_state_persists_across_fit_calls(name, hyper):
     X, y = problem(1)
