@@ -96,9 +96,10 @@ class Optimizer:
         saves a copy per step, and its scale saves a pass: see :class:`Adam`.)"""
         return None
 
-    grad_scale = 1.0
+    grad_scale = 1.0   # what the network multiplies the gradients it writes into grad_buffer() by
 
     def _scale_of(self, grads):
+        # the factor ``grads`` carries: grad_scale for the buffer the network writes, 1 for any other array
         return 1.0
 
     def get_config(self):
