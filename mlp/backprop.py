@@ -106,7 +106,7 @@ class Backprop:
             aT = self.out_f(zT.copy())
             deltaT = self.out_backward(self.loss_grad(aT, t.T), zT, aT)
             if self.grad_scale is not None:
-                deltaT = deltaT * self.grad_scale
+                deltaT *= self.grad_scale      # in place: the loss gradient's own array, never z or t
             delta = deltaT.T
         for A, gWb, W, d, dT, backward, keepT, aT in self.back:
             A.dot(deltaT, out=gWb)
