@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from mlp import MLP
+from mlp.optimizers import make_optimizer
 
 try:
     import torch
@@ -180,7 +181,6 @@ def test_adam_steps_match_reference_for_every_output_and_loss(name, output, loss
 def test_step_on_plain_arrays_matches_reference(name, hyper):
     # an optimizer used on its own: gradients passed in are the gradients themselves, not grad_scale
     # times them (that holds only for the array grad_buffer hands to the network)
-    from mlp.optimizers import make_optimizer
     rng = np.random.default_rng(7)
     opt = make_optimizer(name, **hyper)
     p = rng.normal(size=20)
