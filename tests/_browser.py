@@ -17,9 +17,9 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 PYODIDE_VERSION = "0.27.7"
 PYODIDE_HINT = (
-    f"no local Pyodide {PYODIDE_VERSION} runtime: set MLP_PYODIDE_DIR or assemble one at "
-    f"~/.cache/mlp/pyodide-{PYODIDE_VERSION} with `../shared/tools/pyodide-dist SNAPSHOT OUT_DIR`, where SNAPSHOT "
-    "is the git dir of the fetched github:YassineElbouchaibi/pyodide-dist snapshot (see README, browser build)")
+    f"no local Pyodide {PYODIDE_VERSION} runtime: `python3 scripts/get_pyodide.py` assembles one in "
+    f"~/.cache/mlp/pyodide-{PYODIDE_VERSION} (`bash scripts/test.sh` runs it; it needs the npm registry and the "
+    f"jsDelivr CDN), or set MLP_PYODIDE_DIR to a Pyodide {PYODIDE_VERSION} distribution directory with NumPy")
 MIME_TYPES = {".wasm": "application/wasm", ".mjs": "text/javascript", ".js": "text/javascript",
               ".json": "application/json", ".webmanifest": "application/manifest+json",
               ".svg": "image/svg+xml", ".zip": "application/zip", ".whl": "application/zip"}

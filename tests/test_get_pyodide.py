@@ -1,0 +1,125 @@
+"""scripts/get_pyodide.py: assembles a Pyodide 0.27.7 runtime from the npm package (for real, through npm) and a
+Pyodide release served over HTTP (here a local server standing in for the jsDelivr CDN, serving a real
+distribution), and refuses wheels or lock files that do not check out."""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests._browser import PYODIDE_HINT, StaticServer, pyodide_runtime_dir
+
+ROOT = Path(__file__).resolve().parent.parent
+_spec = importlib.util.spec_from_file_location("get_pyodide", ROOT / "scripts" / "get_pyodide.py")
+gp = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(gp)
+NUMPY_WHEEL = "numpy-2.0.2-cp312-cp312-pyodide_2024_0_wasm32.whl"
+
+
+@pytest.fixture(scope="module")
+def runtime() -> Path:
+    path = pyodide_runtime_dir()
+    if path is None:
+        pytest.skip(PYODIDE_HINT)
+    return path
+
+
+def fake_cdn(tmp_path: Path, runtime: Path, lock_edit=None, wheel_edit=None) -> Path:
+    """A copy of the release's lock file and NumPy wheel, optionally edited."""
+    cdn = tmp_path / "cdn"
+    cdn.mkdir()
+    lock = json.loads((runtime / "pyodide-lock.json").read_text())
+    wheel = (runtime / NUMPY_WHEEL).read_bytes()
+    if wheel_edit:
+        wheel = wheel_edit(wheel)
+    if lock_edit:
+        lock_edit(lock, wheel)
+    (cdn / "pyodide-lock.json").write_text(json.dumps(lock))
+    (cdn / NUMPY_WHEEL).write_bytes(wheel)
+    return cdn
+
+
+def test_assembles_a_runtime_the_site_build_accepts(tmp_path, runtime, capsys):
+    out = tmp_path / "cache" / "pyodide-0.27.7"
+    with StaticServer(runtime) as server:
+        assert gp.main(["--out", str(out), "--cdn", server.url]) == 0
+    assert "ready in" in capsys.readouterr().out
+    names = gp.build.pyodide_files(out)  # raises unless version and sha256 check out
+    assert NUMPY_WHEEL in names
+    for name in ("pyodide.js", "pyodide.asm.js", "pyodide.asm.wasm", "python_stdlib.zip", NUMPY_WHEEL):
+        assert (out / name).read_bytes() == (runtime / name).read_bytes(), name
+    assert json.loads((out / "package.json").read_text())["version"] == "0.27.7"  # from npm
+    assert sorted(p.name for p in out.parent.iterdir()) == ["pyodide-0.27.7"]  # no staging left
+    # Ready already: nothing is downloaded (the server is down now).
+    assert gp.main(["--out", str(out), "--cdn", server.url]) == 0
+
+
+def flip_byte(data: bytes) -> bytes:
+    i = len(data) // 2
+    return data[:i] + bytes([data[i] ^ 0xFF]) + data[i + 1:]
+
+
+def test_a_wheel_with_the_wrong_sha256_is_refused(tmp_path, runtime, capsys):
+    out = tmp_path / "rt"
+    with StaticServer(fake_cdn(tmp_path, runtime, wheel_edit=flip_byte)) as server:
+        assert gp.main(["--out", str(out), "--cdn", server.url]) == 2
+    err = capsys.readouterr().err
+    assert NUMPY_WHEEL in err and "sha256" in err and "refusing" in err
+    assert not out.exists() and [p.name for p in tmp_path.iterdir()] == ["cdn"]
+
+
+def test_a_lock_file_rewritten_to_match_another_wheel_is_refused(tmp_path, runtime, capsys):
+    def rehash(lock, wheel):
+        lock["packages"]["numpy"]["sha256"] = hashlib.sha256(wheel).hexdigest()
+
+    with StaticServer(fake_cdn(tmp_path, runtime, lock_edit=rehash, wheel_edit=flip_byte)) as server:
+        assert gp.main(["--out", str(tmp_path / "rt"), "--cdn", server.url]) == 2
+    assert "not the Pyodide 0.27.7 release's lock file" in capsys.readouterr().err
+    assert not (tmp_path / "rt").exists()
+
+
+def test_a_lock_file_of_another_version_is_refused(tmp_path, runtime, capsys):
+    def other(lock, wheel):
+        lock["info"]["version"] = "0.26.4"
+
+    with StaticServer(fake_cdn(tmp_path, runtime, lock_edit=other)) as server:
+        assert gp.main(["--out", str(tmp_path / "rt"), "--cdn", server.url]) == 2
+    assert "is for Pyodide 0.26.4, not 0.27.7" in capsys.readouterr().err
+
+
+def test_an_unreachable_cdn_says_what_to_do(tmp_path, capsys):
+    server = StaticServer(tmp_path)
+    server.stop()  # a port nobody listens on
+    assert gp.main(["--out", str(tmp_path / "rt"), "--cdn", server.url]) == 2
+    err = capsys.readouterr().err
+    assert "cannot download" in err and "jsDelivr" in err and "MLP_PYODIDE_DIR" in err
+    assert not (tmp_path / "rt").exists()
+
+
+def test_a_missing_file_on_the_cdn_is_reported(tmp_path, runtime, capsys):
+    cdn = fake_cdn(tmp_path, runtime)
+    (cdn / NUMPY_WHEEL).unlink()
+    with StaticServer(cdn) as server:
+        assert gp.main(["--out", str(tmp_path / "rt"), "--cdn", server.url]) == 2
+    assert f"cannot download {server.url}{NUMPY_WHEEL}" in capsys.readouterr().err
+
+
+def test_an_existing_directory_is_never_overwritten(tmp_path, runtime, capsys):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+    with StaticServer(runtime) as server:
+        assert gp.main(["--out", str(out), "--cdn", server.url]) == 2
+    assert "is not a complete Pyodide 0.27.7 runtime" in capsys.readouterr().err
+    assert [p.name for p in out.iterdir()] == ["notes.txt"]
+
+
+def test_the_base_url_comes_from_the_environment(tmp_path, runtime, monkeypatch):
+    with StaticServer(fake_cdn(tmp_path, runtime, wheel_edit=flip_byte)) as server:
+        monkeypatch.setenv("MLP_PYODIDE_CDN", server.url.rstrip("/"))
+        with pytest.raises(gp.FetchError, match=f"{server.url}{NUMPY_WHEEL}: sha256"):
+            gp.assemble(tmp_path / "rt")
