@@ -93,6 +93,7 @@ class MLP:
         self._has_dropout = bool(self._input_dropout or any(layer["dropout"] for layer in self._layers))
         self._plan = [(layer["W"], layer["b"], act.ACTIVATIONS[layer["activation"]]) for layer in self._layers]
         self._one = None      # buffers of the single-sample forward, built on first use
+        self._mask = None     # where L1 applies (the weights), built on first use
         self._one_lock = threading.Lock()   # those buffers serve one thread at a time
         self._n_in = specs[0]["size"]
 
@@ -100,7 +101,7 @@ class MLP:
     # vector (training the copy would not change what it predicts): they carry the state without the views,
     # which are linked again
     _DERIVED = ("grads", "_layers", "_input_dropout", "_backprops", "_has_dropout", "_plan", "_one", "_one_lock",
-                "_n_in")
+                "_n_in", "_mask")
 
     def __getstate__(self):
         return {k: v for k, v in self.__dict__.items() if k not in self._DERIVED}
@@ -141,9 +142,24 @@ class MLP:
 
     def set_optimizer(self, name="adam", **hyperparameters):
         """Choose the optimizer by name (sgd, sgd_momentum, rmsprop, adam, adamw, adagrad, nadam) with
-        PyTorch's hyperparameters as keywords, e.g. ``set_optimizer('adam', beta1=0.9, weight_decay=1e-4)``."""
+        PyTorch's hyperparameters as keywords, e.g. ``set_optimizer('adam', beta1=0.9, weight_decay=1e-4)``.
+
+        Every optimizer also takes ``l1=λ`` (default 0): training then minimises the mean loss plus
+        ``λ · Σ|W|`` over the weight matrices (biases excluded), whose gradient is ``λ · sign(W)``.
+        :meth:`gradients` and :meth:`trace` include it; the loss in the history, :meth:`evaluate` and
+        ``trace(...).loss`` are the data loss alone (``trace(...).penalty`` is the penalty)."""
         self.optimizer = make_optimizer(name, **hyperparameters)
         return self
+
+    def _l1_mask(self):
+        """A flat array like ``params``: 1 at the weights, 0 at the biases (where L1 applies). Cached."""
+        mask = self._mask
+        if mask is None:
+            mask = np.zeros(self._params.shape, dtype=self.dtype)
+            for layer in self._layers:
+                mask[layer["offset"]:layer["offset"] + layer["W"].size] = 1.0
+            self._mask = mask
+        return mask
 
     # ------------------------------------------------------------------ properties
     @property
@@ -348,7 +364,10 @@ class MLP:
         n, k = X.shape[0], self.n_outputs
         order = self.rng.permutation(n) if shuffle else None
         rng = self.rng if self._has_dropout else None
-        buf = self.optimizer.grad_buffer(self.params)
+        opt = self.optimizer
+        if opt.hyper["l1"] and opt.l1_mask is not self._l1_mask():
+            opt.set_l1_mask(self._l1_mask())      # L1 on the weights only
+        buf = opt.grad_buffer(self.params)
         if buf is not None and buf is not self.grads:   # write gradients where the optimizer wants them
             self.grads = buf
             self._backprops.clear()
@@ -544,7 +563,8 @@ class MLP:
         return self
 
     def gradients(self, X, y):
-        """d(mean loss)/d(parameter) for the batch ``(X, y)``, laid out like :meth:`get_weights`.
+        """d(mean loss)/d(parameter) for the batch ``(X, y)``, laid out like :meth:`get_weights`, plus
+        ``l1 · sign(W)`` when the optimizer has an L1 penalty (see :meth:`set_optimizer`).
         Dropout is off (inference mode), and no parameter is changed."""
         if self.loss is None:
             raise ValueError("No loss set: call model.set_loss(...) first.")
@@ -557,7 +577,55 @@ class MLP:
         Xa = np.ones((X.shape[0], X.shape[1] + 1), dtype=self.dtype)
         Xa[:, :-1] = X
         bp.step(Xa, _feature_major(bp.prepare(y), X.shape[0])[0], z)
+        l1 = self.optimizer.hyper["l1"] if self.optimizer is not None else 0.0
+        if l1:   # the L1 penalty l1 * sum|W|: its gradient l1 * sign(W), weights only
+            grads += l1 * np.sign(self.params) * self._l1_mask()
         return [arr for gWb in bp.grad_views for arr in (gWb[:-1], gWb[-1])]
+
+    def trace(self, X, y, learning_rate=0.01):
+        """One training step of the batch ``(X, y)`` computed by :mod:`mlp.reference`, without changing the
+        model (weights, optimizer state and random state stay as they are). ``X`` and ``y`` as for :meth:`fit`.
+
+        Returns a :class:`mlp.reference.Trace`: ``.loss`` (mean data loss), ``.penalty`` (the L1 term),
+        and ``.layers``, per dense layer, ``z``, ``a``, ``delta`` = dL/dz (sample-major, (n, units)),
+        ``grad_W``, ``grad_b`` and the update the current optimizer would make from its present state
+        (``update_W``, ``update_b``, ``state_W`` / ``state_b`` before and after, by PyTorch's names): what
+        ``fit`` on these rows as one batch (``batch_size=len(X)``, ``shuffle=False``) then does. Dropout
+        layers act as the identity (as in :meth:`gradients`). No optimizer set: Adam's defaults, as ``fit``."""
+        from . import reference
+        if self.loss is None:
+            raise ValueError("No loss set: call model.set_loss(...) first.")
+        L.check_pairing(self.loss, self.output_activation)
+        from .training import _check_positive
+        _check_positive("learning_rate", learning_rate)
+        X = self._as_x(X)
+        y = self._as_y(y, X.shape[0])
+        opt = self.optimizer if self.optimizer is not None else make_optimizer("adam")
+        hyper = dict(opt.hyper)
+        l1 = hyper.pop("l1")
+        layers, states = [], []
+        for layer in self._layers:
+            W, b = layer["W"].copy(), layer["b"].copy()
+            layers.append((W, b, layer["activation"]))
+            states.append(tuple(self._optimizer_state(opt, layer["offset"] + start, arr.shape)
+                                for start, arr in ((0, W), (W.size, b))))
+        return reference.make_trace(X.copy(), y.copy(), layers, self.loss, opt.name, hyper, states, opt.t + 1,
+                                    float(learning_rate), l1)
+
+    def _optimizer_state(self, opt, start, shape):
+        # copies of the optimizer's state for the parameters at params[start:start + size], by torch's names;
+        # zeros (mu_product: 1) before the first step, as the fast path starts
+        size = math.prod(shape)
+        state = {}
+        for name in opt.state_names:
+            if name == "momentum_buffer" and not opt.hyper["momentum"]:
+                continue                     # plain SGD keeps no state (torch: no momentum buffer)
+            arr = opt.state.get(name)
+            state[name] = np.zeros(shape, self.dtype) if arr is None else arr[start:start + size].reshape(shape).copy()
+        if opt.name == "nadam":
+            mu_product = opt.state.get("mu_product")
+            state["mu_product"] = np.asarray(1.0 if mu_product is None else float(mu_product[0]))
+        return state
 
     # ------------------------------------------------------------------ description and files
     def summary(self):

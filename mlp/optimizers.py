@@ -3,7 +3,10 @@
 All weights and biases of a network are views into a single contiguous array, and so are their
 gradients, so each update is a handful of NumPy calls whatever the number of layers.
 ``OPTIMIZERS[name]`` is the class; hyperparameters are keyword arguments. ``weight_decay`` adds
-``wd * p`` to the gradient (L2, as torch) except in AdamW, where it is decoupled.
+``wd * p`` to the gradient (L2, as torch) except in AdamW, where it is decoupled. ``l1`` (every
+optimizer) adds ``l1 * sign(p)`` to the gradient: the gradient of the penalty ``l1 * sum|p|`` added to
+the loss, over the entries ``l1_mask`` marks (the network marks its weights, not its biases; all entries
+when no mask is set).
 """
 import math
 
@@ -37,8 +40,9 @@ def _adaptive_step(p, numer, acc, eps, lr, tmp, acc_scale=1.0):
 class Optimizer:
     """Base class: holds hyperparameters and per-parameter state (flat arrays)."""
     name = "optimizer"
-    defaults = {"weight_decay": 0.0}
+    defaults = {"weight_decay": 0.0, "l1": 0.0}
     state_names = ()
+    l1_mask = None   # 1 where the L1 penalty applies, 0 elsewhere (set by the network: its weights)
 
     def __init__(self, **hyper):
         unknown = sorted(set(hyper) - set(self.defaults))
@@ -62,6 +66,7 @@ class Optimizer:
         self.state = {}
         self._tmp = None
         self._ready_for = None   # the parameter array the scratch buffers were made for
+        self._l1 = None
 
     def _ensure_state(self, params):
         # Allocate missing state (state loaded from a model file is kept) and a scratch buffer.
@@ -72,6 +77,7 @@ class Optimizer:
                 self.state[s] = self.state[s].astype(params.dtype)
         self._tmp = np.empty_like(params)
         self._l2 = bool(self.hyper["weight_decay"]) and self.name != "adamw"   # L2 added to the gradient
+        self._l1 = {} if self.hyper["l1"] else None   # L1: grad scale -> l1 * scale * mask, made on first use
 
     def _ready(self, params):
         # state and scratch buffers for this parameter array (again after reset, set_state or a new model)
@@ -88,7 +94,30 @@ class Optimizer:
         if self._l2:
             np.multiply(params, self.hyper["weight_decay"] * self._scale_of(grads), out=self._tmp)
             grads += self._tmp
+        if self._l1 is not None:   # the L1 penalty's gradient, l1 * sign(p), on the marked entries
+            np.sign(params, out=self._tmp)
+            self._tmp *= self._l1_factor(params, self._scale_of(grads))
+            grads += self._tmp
         self._update(params, grads, lr, self._tmp)
+
+    def _l1_factor(self, params, scale):
+        # l1 * scale where the penalty applies (the mask), 0 elsewhere: one array per gradient scale
+        factor = self._l1.get(scale)
+        if factor is None:
+            mask = self.l1_mask
+            if mask is not None and mask.shape != params.shape:
+                raise ValueError(f"l1_mask has shape {mask.shape}, the parameters {params.shape}.")
+            value = self.hyper["l1"] * scale
+            factor = np.full(params.shape, value, params.dtype) if mask is None else (mask * value).astype(params.dtype)
+            self._l1[scale] = factor
+        return factor
+
+    def set_l1_mask(self, mask):
+        """Mark the entries the L1 penalty applies to (1) and those it leaves alone (0), a flat array like
+        the parameters; None: every entry."""
+        self.l1_mask = None if mask is None else np.asarray(mask)
+        if self._l1:
+            self._l1 = {}
 
     def grad_buffer(self, params):
         """The flat array the network should write the gradients of ``params`` into, multiplied by
@@ -126,7 +155,8 @@ class Optimizer:
 
     def __setstate__(self, saved):
         self.hyper, self.t, self.state = saved["hyper"], saved["t"], saved["state"]
-        self._tmp, self._ready_for = None, None
+        self.hyper.setdefault("l1", 0.0)
+        self._tmp, self._ready_for, self._l1 = None, None, None
 
     def __repr__(self):
         args = ", ".join(f"{k}={v}" for k, v in self.hyper.items())
@@ -136,7 +166,7 @@ class Optimizer:
 class SGD(Optimizer):
     """p -= lr * g; with momentum: b = mu*b + g (b = g on the first step), g = b (or g + mu*b, nesterov)."""
     name = "sgd"
-    defaults = {"momentum": 0.0, "nesterov": False, "weight_decay": 0.0}
+    defaults = {"momentum": 0.0, "nesterov": False, "weight_decay": 0.0, "l1": 0.0}
     state_names = ("momentum_buffer",)
 
     def __init__(self, **hyper):
@@ -161,13 +191,13 @@ class SGD(Optimizer):
 
 class SGDMomentum(SGD):
     name = "sgd_momentum"
-    defaults = {"momentum": 0.9, "nesterov": False, "weight_decay": 0.0}
+    defaults = {"momentum": 0.9, "nesterov": False, "weight_decay": 0.0, "l1": 0.0}
 
 
 class RMSprop(Optimizer):
     """v = rho*v + (1-rho)*g^2; p -= lr * g / (sqrt(v) + eps)   (torch: alpha = rho)."""
     name = "rmsprop"
-    defaults = {"rho": 0.9, "eps": 1e-8, "weight_decay": 0.0}
+    defaults = {"rho": 0.9, "eps": 1e-8, "weight_decay": 0.0, "l1": 0.0}
     state_names = ("square_avg",)
 
     def _update(self, p, g, lr, tmp):
@@ -186,7 +216,7 @@ class Adam(Optimizer):
     (1-b2)*g^2 as it is, and only the first row needs a multiply, by (1-b1)/sqrt(1-b2). The last division
     is rearranged as m*sqrt(bc2) / (sqrt(v) + eps*sqrt(bc2)). Equal to torch's up to rounding."""
     name = "adam"
-    defaults = {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0}
+    defaults = {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0, "l1": 0.0}
     state_names = ("exp_avg", "exp_avg_sq")
     _gg = None   # (2, n) scratch: gradient and its square (kept across set_state, as the network writes into it)
 
@@ -240,13 +270,13 @@ class Adam(Optimizer):
 class AdamW(Adam):
     """Adam with decoupled weight decay: p *= 1 - lr*wd before the Adam step."""
     name = "adamw"
-    defaults = {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.01}
+    defaults = {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.01, "l1": 0.0}
 
 
 class Adagrad(Optimizer):
     """s += g^2; p -= lr * g / (sqrt(s) + eps)."""
     name = "adagrad"
-    defaults = {"eps": 1e-10, "weight_decay": 0.0}
+    defaults = {"eps": 1e-10, "weight_decay": 0.0, "l1": 0.0}
     state_names = ("sum",)
 
     def _update(self, p, g, lr, tmp):
@@ -260,7 +290,7 @@ class NAdam(Optimizer):
     """torch.optim.NAdam: Adam with Nesterov momentum and the momentum_decay schedule
     mu_t = b1 * (1 - 0.5 * 0.96^(t * momentum_decay))."""
     name = "nadam"
-    defaults = {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "momentum_decay": 0.004, "weight_decay": 0.0}
+    defaults = {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "momentum_decay": 0.004, "weight_decay": 0.0, "l1": 0.0}
     state_names = ("exp_avg", "exp_avg_sq")
 
     def _update(self, p, g, lr, tmp):

@@ -231,13 +231,13 @@ def test_minibatch_steps_match_reference():
 
 # ---------------------------------------------------------------------------- defaults and names
 @pytest.mark.parametrize("name, expected", [
-    ("sgd", {"momentum": 0.0, "nesterov": False, "weight_decay": 0.0}),
-    ("sgd_momentum", {"momentum": 0.9, "nesterov": False, "weight_decay": 0.0}),
-    ("rmsprop", {"rho": 0.9, "eps": 1e-8, "weight_decay": 0.0}),
-    ("adam", {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0}),
-    ("adamw", {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.01}),
-    ("adagrad", {"eps": 1e-10, "weight_decay": 0.0}),
-    ("nadam", {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "momentum_decay": 0.004, "weight_decay": 0.0}),
+    ("sgd", {"momentum": 0.0, "nesterov": False, "weight_decay": 0.0, "l1": 0.0}),
+    ("sgd_momentum", {"momentum": 0.9, "nesterov": False, "weight_decay": 0.0, "l1": 0.0}),
+    ("rmsprop", {"rho": 0.9, "eps": 1e-8, "weight_decay": 0.0, "l1": 0.0}),
+    ("adam", {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0, "l1": 0.0}),
+    ("adamw", {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.01, "l1": 0.0}),
+    ("adagrad", {"eps": 1e-10, "weight_decay": 0.0, "l1": 0.0}),
+    ("nadam", {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "momentum_decay": 0.004, "weight_decay": 0.0, "l1": 0.0}),
 ])
 def test_default_hyperparameters(name, expected):
     cfg = MLP().set_optimizer(name).optimizer.get_config()
