@@ -1,10 +1,9 @@
 """mlp.metrics and MLP.evaluate against scikit-learn on random data."""
 import numpy as np
 import pytest
+import sklearn.metrics as sk
 
 from mlp import MLP, metrics
-
-sk = pytest.importorskip("sklearn.metrics", reason="scikit-learn is not installed")
 
 SEEDS = range(8)
 
