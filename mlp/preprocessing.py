@@ -11,7 +11,36 @@ import numpy as np
 from .table import Table, _clean_cell, _label_text, _list_names, _parse_float
 
 TASKS = ("binary", "multiclass", "regression")
+
+#: Derived inputs for two numeric features, as in TensorFlow Playground: ``key -> (label, fn(x1, x2))``.
+#: The one place to add a transform; ``fn`` takes and returns float arrays of raw (unscaled) values.
+FEATURE_TRANSFORMS = {
+    "x1^2": ("x1²", lambda x1, x2: x1 ** 2),
+    "x2^2": ("x2²", lambda x1, x2: x2 ** 2),
+    "x1*x2": ("x1·x2", lambda x1, x2: x1 * x2),
+    "sin(x1)": ("sin(x1)", lambda x1, x2: np.sin(x1)),
+    "sin(x2)": ("sin(x2)", lambda x1, x2: np.sin(x2)),
+}
 _MAX_MULTICLASS_INT = 20  # integer targets with more distinct values are regression
+
+def _check_transforms(transforms, features):
+    """Validated tuple of transform keys for ``features``."""
+    if isinstance(transforms, str) or not hasattr(transforms, "__iter__"):
+        raise TypeError(f"transforms must be a list of names such as ['x1^2', 'x1*x2'], not {transforms!r}.")
+    transforms = tuple(transforms)
+    for k in transforms:
+        if not isinstance(k, str) or k not in FEATURE_TRANSFORMS:
+            raise ValueError(f"unknown feature transform {k!r}; the transforms are {_list_names(FEATURE_TRANSFORMS)}.")
+    dup = sorted({k for k in transforms if transforms.count(k) > 1})
+    if dup:
+        raise ValueError(f"transforms list each name once; repeated: {_list_names(dup)}.")
+    if transforms and len(features) != 2:
+        raise ValueError(
+            f"feature transforms ({', '.join(transforms)}) need 2-D data: exactly two numeric features (x1, x2); "
+            f"this data has {len(features)} feature column{'s' if len(features) != 1 else ''}."
+        )
+    return transforms
+
 
 # --------------------------------------------------------------------------- task detection
 
@@ -109,6 +138,9 @@ class Preprocessor:
       (a constant column gets std 1);
     - other features are one-hot encoded over the sorted training categories; a category
       not seen during ``fit`` encodes as all zeros (``unseen_categories`` lists them);
+    - ``transforms`` (keys of :data:`FEATURE_TRANSFORMS`, e.g. ``("x1^2", "x1*x2")``) need exactly two
+      numeric features, x1 = ``features[0]`` and x2 = ``features[1]``: each adds one input computed from the
+      raw values and standardised with its training mean and std, after the raw features;
     - classification targets map to indices of the sorted ``class_names`` (numeric labels
       are sorted by value and named by their text, e.g. ``"1"``); regression targets are
       standardised with the training mean and standard deviation (``inverse_y`` undoes it), so a
@@ -122,7 +154,7 @@ class Preprocessor:
     #: a text feature with more categories than this is refused (likely an ID column)
     MAX_CATEGORIES = 200
 
-    def __init__(self, features, target, task=None):
+    def __init__(self, features, target, task=None, transforms=()):
         if isinstance(features, str) or not hasattr(features, "__iter__"):
             raise TypeError("features must be a list of column names.")
         features = list(features)
@@ -140,6 +172,7 @@ class Preprocessor:
             raise ValueError(f"the target {target!r} cannot also be a feature; remove it from features.")
         if task is not None and task not in TASKS:
             raise ValueError(f"task must be one of {', '.join(TASKS)} or None (detect), got {task!r}.")
+        self._transforms = _check_transforms(transforms, features)
         self._features = features
         self._target = target
         self._requested_task = task  # None -> detect at each fit
@@ -148,6 +181,7 @@ class Preprocessor:
         self._classes = None
         self._label_kind = None  # "text" | "number" for classification
         self._target_scale = None  # (mean, std) of a regression target
+        self._transform_scales = None  # [(mean, std)] per transform, once fitted
 
     # -- properties
     @property
@@ -162,6 +196,11 @@ class Preprocessor:
     @property
     def target(self):
         return self._target
+
+    @property
+    def transforms(self):
+        """Keys of the feature transforms (a tuple, in input order)."""
+        return tuple(self._transforms)
 
     @property
     def task(self):
@@ -185,12 +224,13 @@ class Preprocessor:
                 names.append(e["column"])
             else:
                 names.extend(f"{e['column']}={c}" for c in e["categories"])
-        return names
+        return names + [FEATURE_TRANSFORMS[k][0] for k in self._transforms]
 
     @property
     def n_inputs(self):
         self._need_fit()
-        return sum(1 if e["kind"] == "numeric" else len(e["categories"]) for e in self._encoders)
+        return sum(1 if e["kind"] == "numeric" else len(e["categories"]) for e in self._encoders) + len(
+            self._transforms)
 
     @property
     def n_outputs(self):
@@ -216,7 +256,8 @@ class Preprocessor:
         state = f"n_inputs={self.n_inputs}, n_outputs={self.n_outputs}" if self.is_fitted else "not fitted"
         return (
             f"Preprocessor(features={self._features!r}, target={self._target!r}, "
-            f"task={self._task!r}; {state})"
+            + (f"transforms={self._transforms!r}, " if self._transforms else "")
+            + f"task={self._task!r}; {state})"
         )
 
     # -- fitting
@@ -268,6 +309,19 @@ class Preprocessor:
                     )
                 encoders.append({"column": col, "kind": "categorical", "categories": cats})
 
+        scales = []
+        if self._transforms:
+            cats = [e["column"] for e in encoders if e["kind"] != "numeric"]
+            if cats:
+                raise ValueError(
+                    f"feature transforms ({', '.join(self._transforms)}) need two numeric features, but "
+                    f"{_list_names(cats)} {'is' if len(cats) == 1 else 'are'} not numeric."
+                )
+            scales = []
+            for raw in self._derived(table.numeric_column(self._features[0]), table.numeric_column(self._features[1])):
+                mean, std = float(np.mean(raw)), float(np.std(raw))
+                scales.append((mean, std if std > 1e-12 * max(1.0, abs(mean)) else 1.0))
+
         yvals = self._no_missing(table, self._target, "target")
         task = self._requested_task or detect_task(yvals)
         classes, kind = None, None
@@ -297,7 +351,24 @@ class Preprocessor:
                 )
         self._task, self._encoders, self._classes, self._label_kind = task, encoders, classes, kind
         self._target_scale = scale if task == "regression" else None
+        self._transform_scales = scales
         return self
+
+    def _derived(self, x1, x2):
+        """Raw (unscaled) values of each transform, as a list of float arrays."""
+        out = []
+        for k in self._transforms:
+            with np.errstate(all="ignore"):
+                v = np.asarray(FEATURE_TRANSFORMS[k][1](x1, x2), dtype=np.float64)
+            if not np.all(np.isfinite(v)):
+                raise ValueError(f"the feature transform {k!r} gives infinite values (the inputs are too large).")
+            out.append(v)
+        return out
+
+    def _derived_scaled(self, x1, x2):
+        """The transform columns, standardised with the training statistics: (n, len(transforms))."""
+        cols = [(v - m) / s for v, (m, s) in zip(self._derived(x1, x2), self._transform_scales)]
+        return np.column_stack(cols) if cols else np.zeros((len(x1), 0))
 
     def _learn_classes(self, table, yvals):
         if table.is_numeric(self._target):
@@ -332,6 +403,9 @@ class Preprocessor:
                     if k is not None:  # unseen category -> all zeros
                         X[i, j + k] = 1.0
                 j += len(pos)
+        if self._transforms:
+            X[:, j:] = self._derived_scaled(table.numeric_column(self._features[0]),
+                                            table.numeric_column(self._features[1]))
         return X
 
     def unseen_categories(self, table):
@@ -362,9 +436,14 @@ class Preprocessor:
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != len(self._encoders):
             raise ValueError(f"expected an array of shape (n, {len(self._encoders)}), got {X.shape}.")
+        if not np.all(np.isfinite(X)):
+            raise ValueError("the feature values contain NaN or infinite values.")
         mean = np.array([e["mean"] for e in self._encoders])
         std = np.array([e["std"] for e in self._encoders])
-        return (X - mean) / std
+        out = (X - mean) / std
+        if self._transforms:
+            out = np.concatenate([out, self._derived_scaled(X[:, 0], X[:, 1])], axis=1)
+        return out
 
     def _label_keys(self, table):
         vals = self._no_missing(table, self._target, "target")
@@ -457,6 +536,9 @@ class Preprocessor:
             "label_kind": self._label_kind,
             "target_scale": None if self._target_scale is None else
             {"mean": self._target_scale[0], "std": self._target_scale[1]},
+            "transforms": list(self._transforms),
+            "transform_scales": None if self._transform_scales is None else
+            [{"mean": m, "std": s} for m, s in self._transform_scales],
         }
 
     @classmethod
@@ -469,8 +551,10 @@ class Preprocessor:
         if not isinstance(cfg, dict):
             raise bad(f"expected a dict, got {type(cfg).__name__}.")
         keys = {"format", "version", "features", "target", "task", "encoders", "class_names", "label_kind",
-                "target_scale"}
-        if set(cfg) != keys:
+                "target_scale", "transforms", "transform_scales"}
+        optional = {"transforms": [], "transform_scales": None}  # absent in files written before transforms
+        cfg = {**optional, **cfg} if isinstance(cfg, dict) else cfg
+        if isinstance(cfg, dict) and set(cfg) != keys:
             extra, lack = sorted(set(cfg) - keys, key=str), sorted(keys - set(cfg))
             raise bad(f"unexpected keys {extra} / missing keys {lack}.")
         if cfg["format"] != _CONFIG_FORMAT:
@@ -482,16 +566,31 @@ class Preprocessor:
             raise bad("features must be a list of strings.")
         if not isinstance(target, str):
             raise bad("target must be a string.")
+        transforms = cfg["transforms"]
+        if not isinstance(transforms, list):
+            raise bad(f"transforms must be a list of names, got {transforms!r}.")
         try:
-            pre = cls(features, target, task)
+            pre = cls(features, target, task, transforms)
         except (TypeError, ValueError) as e:
             raise bad(str(e)) from None
 
         encoders, classes, kind = cfg["encoders"], cfg["class_names"], cfg["label_kind"]
+        tscales = cfg["transform_scales"]
         if encoders is None:
-            if classes is not None or kind is not None or cfg["target_scale"] is not None:
-                raise bad("an unfitted config must have class_names, label_kind and target_scale null.")
+            if classes is not None or kind is not None or cfg["target_scale"] is not None or tscales is not None:
+                raise bad("an unfitted config must have class_names, label_kind, target_scale and "
+                          "transform_scales null.")
             return pre
+        if tscales is None and not transforms:
+            tscales = []  # a file from before transforms existed
+        if not isinstance(tscales, list) or len(tscales) != len(transforms) or not all(
+            isinstance(d, dict) and set(d) == {"mean", "std"} and all(
+                not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v) for v in d.values())
+            and d["std"] > 0 for d in tscales
+        ):
+            raise bad("transform_scales must be a list with one {'mean': finite number, 'std': finite number > 0} "
+                      "per transform.")
+        tscales = [(float(d["mean"]), float(d["std"])) for d in tscales]
         if task is None:
             raise bad("a fitted config needs a task.")
         if not isinstance(encoders, list) or len(encoders) != len(features):
@@ -556,6 +655,9 @@ class Preprocessor:
             classes = list(classes)
         pre._encoders, pre._classes, pre._label_kind = clean, classes, kind
         pre._target_scale = scale if task == "regression" else None
+        pre._transform_scales = tscales
+        if transforms and any(e["kind"] != "numeric" for e in clean):
+            raise bad("feature transforms need two numeric features.")
         return pre
 
 

@@ -86,6 +86,7 @@ class Prepared:
     yraw_test: np.ndarray | None = None
     notes: list = field(default_factory=list)
     tables: tuple | None = None              # raw (train, test) Tables, for predictions in raw columns
+    transforms: tuple = ()                   # keys of mlp.preprocessing.FEATURE_TRANSFORMS used as extra inputs
 
     @property
     def n_train(self):
@@ -180,8 +181,18 @@ def _class_index(pre, y):
     return y.astype(int)
 
 
-def _finish(table_train, table_test, features, target, task, name, notes):
-    pre = mdata.Preprocessor(features=list(features), target=target, task=task)
+def _check_transforms(transforms, n_columns, what):
+    """Transform keys as a tuple; a clear error when the raw data is not 2-D."""
+    transforms = tuple(transforms or ())
+    if transforms and n_columns != 2:
+        raise ValueError(f"Feature transforms ({', '.join(map(str, transforms))}) need 2-D data (two numeric "
+                         f"features, x1 and x2); {what} has {n_columns} feature column"
+                         f"{'s' if n_columns != 1 else ''}. Clear the transforms or choose two features.")
+    return transforms
+
+
+def _finish(table_train, table_test, features, target, task, name, notes, transforms=()):
+    pre = mdata.Preprocessor(features=list(features), target=target, task=task, transforms=transforms)
     pre.fit(table_train)
     X_train, y_train = pre.transform_X(table_train), pre.transform_y(table_train)
     if len(table_test):
@@ -206,7 +217,8 @@ def _finish(table_train, table_test, features, target, task, name, notes):
         feature_names=list(pre.feature_names), class_names=class_names, preprocessor=pre,
         name=name, target=target,
         raw_train=_raw_features(table_train, features), raw_test=_raw_features(table_test, features),
-        yraw_train=yr_train, yraw_test=yr_test, notes=notes, tables=(table_train, table_test))
+        yraw_train=yr_train, yraw_test=yr_test, notes=notes, tables=(table_train, table_test),
+        transforms=tuple(pre.transforms))
 
 
 def unseen_note(unseen, rows):
@@ -227,8 +239,11 @@ def _split(table, test_size, seed):
     return mdata.train_test_split(table, test_size=float(test_size), seed=int(seed))
 
 
-def prepare_builtin(name, n_samples=400, noise=0.1, seed=0, test_size=0.2, n_classes=3):
-    """Generate one of the engine's datasets, split it and fit its preprocessing."""
+def prepare_builtin(name, n_samples=400, noise=0.1, seed=0, test_size=0.2, n_classes=3, transforms=()):
+    """Generate one of the engine's datasets, split it and fit its preprocessing.
+
+    ``transforms``: keys of ``mlp.preprocessing.FEATURE_TRANSFORMS`` (e.g. ``("x1^2", "x2^2")``) added as
+    inputs; they need a 2-D dataset. The model file carries them, so it still predicts from raw x1, x2."""
     if name not in datasets():
         raise ValueError(f"Unknown dataset {name!r}; choose one of: {', '.join(datasets())}.")
     n_samples = int(n_samples)
@@ -240,16 +255,20 @@ def prepare_builtin(name, n_samples=400, noise=0.1, seed=0, test_size=0.2, n_cla
     X = X.reshape(len(X), -1)
     y = np.asarray(y).reshape(len(X), -1)[:, 0]
     task = BUILTIN_TASKS.get(name) or mdata.detect_task(list(y))
+    transforms = _check_transforms(transforms, X.shape[1], f"the {name!r} dataset")
     features = ["x"] if X.shape[1] == 1 else [f"x{i + 1}" for i in range(X.shape[1])]
     ycol = [float(v) for v in y] if task == "regression" else [int(v) for v in y]
     rows = [[float(v) for v in X[i]] + [ycol[i]] for i in range(len(X))]
     table = mdata.Table.from_rows(rows, features + ["y"])
     train, test = _split(table, test_size, seed)
-    return _finish(train, test, features, "y", task, name, [])
+    return _finish(train, test, features, "y", task, name, [], transforms)
 
 
-def prepare_csv(data, target=None, features=None, task=None, test_size=0.2, seed=0, drop_missing=False):
-    """Read a CSV (bytes, text or Table), choose columns, handle missing values, split, preprocess."""
+def prepare_csv(data, target=None, features=None, task=None, test_size=0.2, seed=0, drop_missing=False,
+                transforms=()):
+    """Read a CSV (bytes, text or Table), choose columns, handle missing values, split, preprocess.
+
+    ``transforms`` as in :func:`prepare_builtin` (they need exactly two numeric feature columns)."""
     table = read_table(data)
     cols = list(table.columns)
     target = cols[-1] if target is None else target
@@ -262,6 +281,7 @@ def prepare_csv(data, target=None, features=None, task=None, test_size=0.2, seed
     features = [f for f in features if f != target]
     if not features:
         raise ValueError("Choose at least one feature column (other than the target).")
+    transforms = _check_transforms(transforms, len(features), "this selection")
     if task is not None and task not in TASKS:
         raise ValueError(f"Task must be one of {', '.join(TASKS)} (or None to detect), got {task!r}.")
     notes = []
@@ -296,7 +316,7 @@ def prepare_csv(data, target=None, features=None, task=None, test_size=0.2, seed
             raise ValueError(f"The target {target!r} has {n_classes} distinct values; at most {MAX_CLASSES} "
                              f"classes are allowed. Choose 'regression' if it is a number.")
     train, test = _split(table, test_size, seed)
-    return _finish(train, test, features, target, task, "CSV", notes)
+    return _finish(train, test, features, target, task, "CSV", notes, transforms)
 
 
 # ---------------------------------------------------------------- architecture
@@ -559,7 +579,7 @@ def figures(model, prepared, histories=None):
     raw, raw_t = prepared.raw_train, prepared.raw_test
     feats = list(prepared.preprocessor.features) if prepared.preprocessor is not None else []
     if prepared.task != "regression":
-        if raw is not None and raw.shape[1] == 2 and prepared.n_inputs == 2:
+        if raw is not None and raw.shape[1] == 2 and len(feats) == 2:  # raw 2-D, whatever the transforms
             xs, ys, gx, gy = _grid(raw, raw_t)
             out = _grid_predict(model, prepared, np.column_stack([gx.ravel(), gy.ravel()]))
             z = out[:, 0] if prepared.task == "binary" else np.argmax(out, axis=1)
@@ -577,7 +597,7 @@ def figures(model, prepared, histories=None):
         figs["confusion_matrix"] = charts.confusion_matrix_figure(
             cm, prepared.class_names, title=f"Confusion matrix ({split})")
     else:
-        if raw is not None and raw.shape[1] == 2 and prepared.n_inputs == 2:
+        if raw is not None and raw.shape[1] == 2 and len(feats) == 2:  # raw 2-D, whatever the transforms
             xs, ys, gx, gy = _grid(raw, raw_t)
             out = _grid_predict(model, prepared, np.column_stack([gx.ravel(), gy.ravel()]))
             z = np.asarray(prepared.preprocessor.inverse_y(out), dtype=float).reshape(gx.shape)
