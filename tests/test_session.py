@@ -60,7 +60,7 @@ def test_default_circles_reaches_high_accuracy_and_charts():
     assert set(m["test"]) >= {"accuracy", "precision", "recall", "f1", "confusion_matrix", "loss"}
     assert np.sum(m["test"]["confusion_matrix"]) == p.n_test
     figs = S.figures(model, p, history)
-    assert set(figs) == {"loss", "decision_boundary", "confusion_matrix"}
+    assert set(figs) == {"loss", "decision_boundary", "confusion_matrix", "network"}
     heat = figs["decision_boundary"]["data"][0]
     assert len(heat["z"]) == S.GRID_SIZE and len(heat["z"][0]) == S.GRID_SIZE
     # axes in original units: the grid covers the raw points
@@ -74,7 +74,7 @@ def test_sine_regression_fits_curve_in_original_units():
     m = S.evaluate(model, p)
     assert m["test"]["r2"] > 0.9 and m["test"]["mae"] < 0.3
     figs = S.figures(model, p, history)
-    assert set(figs) == {"loss", "fit", "predicted_vs_actual"}
+    assert set(figs) == {"loss", "fit", "predicted_vs_actual", "network"}
     curve = figs["fit"]["data"][-1]
     assert max(curve["y"]) == pytest.approx(1.0, abs=0.3) and min(curve["y"]) == pytest.approx(-1.0, abs=0.3)
 
@@ -169,7 +169,7 @@ def test_csv_with_string_labels_and_categorical_feature_trains_and_predicts():
     model, history = train_default(p, epochs=200)
     assert S.evaluate(model, p)["test"]["accuracy"] > 0.85
     figs = S.figures(model, p, history)
-    assert set(figs) == {"loss", "confusion_matrix"}
+    assert set(figs) == {"loss", "confusion_matrix", "network"}
     # the downloaded model predicts raw CSV columns on its own
     loaded = S.load_model(model.to_bytes())
     out = mlp.data.read_csv(S.predict_csv(loaded, raw))
@@ -335,7 +335,7 @@ def test_plane_regression_shows_a_prediction_surface():
     p = S.prepare_builtin("plane")
     model, history = train_default(p)
     figs = S.figures(model, p, history)
-    assert set(figs) == {"loss", "surface", "predicted_vs_actual"}
+    assert set(figs) == {"loss", "surface", "predicted_vs_actual", "network"}
     z = np.asarray(figs["surface"]["data"][0]["z"], float)
     # y = 1.5 x1 - 0.5 x2: the surface rises along x1 and falls along x2
     assert z[50, -10] > z[50, 10] and z[-10, 50] < z[10, 50]

@@ -270,3 +270,183 @@ def confusion_matrix_figure(cm, class_names, title="Confusion matrix"):
     layout["xaxis"]["type"] = "category"
     layout["yaxis"].update({"type": "category", "autorange": "reversed"})
     return {"data": data, "layout": layout}
+
+
+# ---------------------------------------------------------------- network view
+
+# TensorFlow Playground's colours: orange for negative, blue for positive, a light grey between.
+NEGATIVE_COLOR, POSITIVE_COLOR, NEUTRAL_COLOR = "#f59322", "#0877bd", "#e8eaeb"
+MAX_UNITS = 16            # units drawn per column; the rest are summarised as "+N more"
+_EDGE_WIDTHS = (0.6, 1.4, 2.4, 3.8)   # line width per |w| bin (quarters of the largest |w| drawn)
+_PNG_LEVELS = 64          # palette entries of a node picture (orange -> grey -> blue)
+
+
+def _hex_rgb(h):
+    return tuple(int(h[k:k + 2], 16) for k in (1, 3, 5))
+
+
+def _palette(n):
+    """``n`` colours from orange through grey to blue, as an (n, 3) uint8 array."""
+    neg, mid, pos = (np.array(_hex_rgb(c), dtype=float) for c in (NEGATIVE_COLOR, NEUTRAL_COLOR, POSITIVE_COLOR))
+    t = np.linspace(-1.0, 1.0, n)[:, None]
+    rgb = np.where(t < 0, mid + (neg - mid) * -t, mid + (pos - mid) * t)
+    return np.rint(rgb).astype(np.uint8)
+
+
+def _png_chunk(kind, payload):
+    import struct
+    import zlib
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+
+_PLTE = _png_chunk(b"PLTE", _palette(_PNG_LEVELS).tobytes())
+_IEND = _png_chunk(b"IEND", b"")
+
+
+def png_data_uri(levels):
+    """A palette PNG (stdlib zlib + struct only, so it runs in Pyodide) as a ``data:`` URI.
+
+    ``levels``: a 2-D array of integers in ``[0, 64)``, indices into the orange-grey-blue palette;
+    row 0 is the picture's top row.
+    """
+    import base64
+    import struct
+    import zlib
+    idx = np.asarray(levels)
+    h, w = idx.shape
+    raw = np.zeros((h, w + 1), dtype=np.uint8)          # each scanline starts with filter type 0
+    raw[:, 1:] = np.clip(idx, 0, _PNG_LEVELS - 1)
+    ihdr = _png_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 3, 0, 0, 0))
+    png = b"\x89PNG\r\n\x1a\n" + ihdr + _PLTE + _png_chunk(b"IDAT", zlib.compress(raw.tobytes(), 6)) + _IEND
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def _levels(a, bounded):
+    """Palette indices for values ``a`` (..., G, G): a sigmoid's [0, 1] spans orange to blue (as the decision
+    boundary), a softmax's [0, 1] grey to blue; others are scaled by their own largest |value|, 0 grey."""
+    a = np.asarray(a, dtype=float)
+    if bounded == "sigmoid":
+        t = a
+    elif bounded == "softmax":
+        t = 0.5 + 0.5 * a
+    else:
+        m = np.max(np.abs(a), axis=(-2, -1), keepdims=True)
+        t = 0.5 + 0.5 * a / np.where(m > 1e-12, m, 1.0)
+    return np.rint(np.nan_to_num(t, nan=0.5) * (_PNG_LEVELS - 1)).astype(np.int64)
+
+
+def _shown(n, max_units):
+    """Indices of the units drawn for a layer of ``n`` units, and how many are left out."""
+    k = min(n, max_units)
+    return np.arange(k), n - k
+
+
+def network_figure(layers, input_names, output_names=None, values=None, grids=None, row=None,
+                   max_units=MAX_UNITS, title="Network"):
+    """The network as a graph: one column of nodes per layer, edges coloured by the weight's sign.
+
+    ``layers``: one dict per dense layer, ``{"W": (n_in, n_out), "b": (n_out,), "activation": str}``.
+    ``input_names`` / ``output_names``: labels of the input and output units.
+    ``values``: optional, per column (inputs, then each layer) a 1-D array of that column's outputs for
+    one row (``row`` names it in the hover); nodes are coloured by it when there are no pictures.
+    ``grids``: optional, per column an array ``(units, G, G)`` of each unit's output over the input plane
+    (row 0 = the plane's top); each node is then that picture (``layout.images``, PNG data URIs).
+    Columns wider than ``max_units`` show their first units and a "+N more" mark. Edges are grouped
+    into a few traces by sign and width; invisible markers at edge midpoints carry each weight's value.
+    """
+    sizes = [int(np.shape(layers[0]["W"])[0])] + [int(np.shape(layer["W"])[1]) for layer in layers]
+    n_cols = len(sizes)
+    shown = [_shown(n, max_units) for n in sizes]
+    slots = max(len(idx) + (1 if more else 0) for idx, more in shown)
+    ys = [(len(idx) + (1 if more else 0) - 1) / 2.0 - np.arange(len(idx)) for idx, more in shown]
+    acts = [""] + [str(layer["activation"]) for layer in layers]
+    col_names = (["input"] + [f"hidden {k}" for k in range(1, n_cols - 1)] + ["output"])
+    output_names = list(output_names) if output_names is not None else [f"output {j + 1}" for j in range(sizes[-1])]
+    unit_names = [list(input_names)] + [[f"h{k}.{j + 1}" for j in range(n)] for k, n in enumerate(sizes[1:-1], 1)] \
+        + [output_names]
+
+    data, annotations, images = [], [], []
+    # ---- edges, binned by sign and |w|
+    ws = [np.asarray(layer["W"], dtype=float)[np.ix_(shown[k][0], shown[k + 1][0])] for k, layer in enumerate(layers)]
+    top = max((float(np.max(np.abs(w))) for w in ws if w.size), default=0.0) or 1.0
+    bins = {}
+    mid_x, mid_y, mid_text = [], [], []
+    for k, w in enumerate(ws):
+        x0, x1 = float(k), float(k + 1)
+        y0s, y1s = ys[k], ys[k + 1]
+        wbin = np.minimum((np.abs(w) / top * len(_EDGE_WIDTHS)).astype(int), len(_EDGE_WIDTHS) - 1)
+        src_names, dst_names = unit_names[k], unit_names[k + 1]
+        for i in range(w.shape[0]):
+            for j in range(w.shape[1]):
+                v = w[i, j]
+                xs_, ys_ = bins.setdefault((v >= 0, int(wbin[i, j])), ([], []))
+                xs_ += [x0, x1, None]
+                ys_ += [float(y0s[i]), float(y1s[j]), None]
+                mid_x.append(0.5 * (x0 + x1))
+                mid_y.append(0.5 * (float(y0s[i]) + float(y1s[j])))
+                mid_text.append(f"W{k + 1}[{i + 1},{j + 1}] = {v:.4g}<br>{src_names[i]} → {dst_names[j]}")
+    for (positive, b), (xs_, ys_) in sorted(bins.items()):
+        data.append({"type": "scatter", "mode": "lines", "x": xs_, "y": ys_, "hoverinfo": "skip",
+                     "showlegend": False, "name": f"{'positive' if positive else 'negative'} weights",
+                     "line": {"color": POSITIVE_COLOR if positive else NEGATIVE_COLOR, "width": _EDGE_WIDTHS[b]},
+                     "opacity": 0.45 + 0.15 * b})
+    data.append({"type": "scatter", "mode": "markers", "x": mid_x, "y": mid_y, "text": mid_text,
+                 "hoverinfo": "text", "showlegend": False, "name": "weights",
+                 "marker": {"size": 7, "color": "rgba(0,0,0,0)"}})
+    # ---- nodes
+    pictures = grids is not None
+    for c in range(n_cols):
+        idx, more = shown[c]
+        bias = None if c == 0 else np.asarray(layers[c - 1]["b"], dtype=float)
+        vals = None if values is None else np.asarray(values[c], dtype=float).reshape(-1)
+        label = col_names[c] + (f" ({acts[c]})" if acts[c] else "")
+        texts = []
+        for j in idx:
+            t = f"{label}<br>{unit_names[c][j]}"
+            if bias is not None:
+                t += f"<br>b = {bias[j]:.4g}"
+            if vals is not None:
+                t += f"<br>{'x' if c == 0 else 'a'} = {vals[j]:.4g}" + (f" (row {row})" if row is not None else "")
+            texts.append(t)
+        node = {"type": "scatter", "mode": "markers", "x": [float(c)] * len(idx), "y": _list(ys[c]),
+                "text": texts, "hoverinfo": "text", "showlegend": False, "name": label}
+        bounded = acts[c] if acts[c] in ("sigmoid", "softmax") else None
+        if pictures:
+            node["marker"] = {"size": 30, "symbol": "square", "color": "rgba(0,0,0,0)"}
+            lv = _levels(np.asarray(grids[c])[idx], bounded)
+            for j, y in zip(range(len(idx)), ys[c]):
+                images.append({"source": png_data_uri(lv[j]), "xref": "x", "yref": "y", "x": float(c),
+                               "y": float(y), "sizex": 0.42, "sizey": 0.84, "xanchor": "center",
+                               "yanchor": "middle", "sizing": "contain", "layer": "above"})
+        else:
+            v = vals[idx] if vals is not None else np.zeros(len(idx))
+            top_v = float(np.max(np.abs(v))) if v.size else 0.0
+            lo, hi = {"sigmoid": (0.0, 1.0), "softmax": (-1.0, 1.0)}.get(bounded, (-(top_v or 1.0), top_v or 1.0))
+            node["marker"] = {"size": 22, "color": _list(v), "cmin": lo, "cmax": hi, "colorscale": BINARY_SCALE,
+                              "showscale": False, "line": {"color": "#555555", "width": 1}}
+        data.append(node)
+        header = f"{col_names[c].capitalize()} · {sizes[c]}<br>{acts[c] or '&nbsp;'}"
+        annotations.append({"x": float(c), "y": (slots - 1) / 2.0 + 0.75, "xref": "x", "yref": "y",
+                            "text": header, "showarrow": False, "yanchor": "bottom", "font": {"size": 11}})
+        if more:
+            annotations.append({"x": float(c), "y": float(ys[c][-1]) - 1.0, "xref": "x", "yref": "y",
+                                "text": f"+{more} more", "showarrow": False, "font": {"size": 11, "color": "#666666"}})
+        if c in (0, n_cols - 1):
+            side = -1 if c == 0 else 1
+            for j, y in zip(idx, ys[c]):
+                annotations.append({"x": c + side * 0.27, "y": float(y), "xref": "x", "yref": "y",
+                                    "text": str(unit_names[c][j]), "showarrow": False, "font": {"size": 10},
+                                    "xanchor": "right" if side < 0 else "left"})
+    half = (slots - 1) / 2.0
+    layout = {
+        "title": {"text": title},
+        "margin": {"l": 10, "r": 10, "t": 45, "b": 10},
+        "height": int(max(300, min(760, 46 * slots + 120))),
+        "showlegend": False, "hovermode": "closest", "plot_bgcolor": "white",
+        "xaxis": {"visible": False, "range": [-0.85, n_cols - 1 + 0.85], "fixedrange": True},
+        "yaxis": {"visible": False, "range": [-half - 0.6, half + 1.6], "fixedrange": True},
+        "annotations": annotations,
+    }
+    if images:
+        layout["images"] = images
+    return {"data": data, "layout": layout}

@@ -571,11 +571,14 @@ def figures(model, prepared, histories=None):
 
     Keys: ``loss`` (when histories are given); ``decision_boundary`` (2-D classification),
     ``surface`` (2-D regression), ``fit`` (1-D regression), ``predicted_vs_actual`` (regression),
-    ``confusion_matrix`` (classification). Plots use the raw feature units.
+    ``confusion_matrix`` (classification), ``network`` (the network view, see :func:`network_figure`).
+    Plots use the raw feature units.
     """
     figs = {}
     if histories is not None:
         figs["loss"] = charts.loss_figure(histories, ytitle=loss_title(prepared))
+    if prepared.n_train:
+        figs["network"] = network_figure(model, prepared)
     raw, raw_t = prepared.raw_train, prepared.raw_test
     feats = list(prepared.preprocessor.features) if prepared.preprocessor is not None else []
     if prepared.task != "regression":
@@ -616,6 +619,103 @@ def figures(model, prepared, histories=None):
             prepared.yraw_test, _outputs(model, prepared, prepared.X_test) if prepared.n_test else None,
             target_name=prepared.target)
     return figs
+
+
+# ---------------------------------------------------------------- network view and explanations
+
+NETWORK_GRID = 24   # points per side of the input plane each node's picture is drawn from
+
+
+def _check_model(model, what):
+    if model is None or getattr(model, "specs", None) is None:
+        raise ValueError(f"There is no model yet: press Train (or Step) first, then {what}.")
+
+
+def _check_row(prepared, row):
+    n = prepared.n_train
+    if isinstance(row, bool) or not isinstance(row, (int, np.integer)):
+        try:
+            row = int(str(row).strip())
+        except ValueError:
+            raise ValueError(f"The row must be a whole number from 0 to {n - 1}, got {row!r}.") from None
+    if not 0 <= row < n:
+        raise ValueError(f"Row {row} is out of range: the training data has {n} rows, numbered 0 to {n - 1}.")
+    return int(row)
+
+
+def _dense_layers(model):
+    """``[{"W", "b", "activation"}, ...]`` of a built model (views, not copies)."""
+    weights = model.get_weights()
+    acts = [s["activation"] for s in model.specs if s["type"] == "dense"]
+    return [{"W": weights[2 * k], "b": weights[2 * k + 1], "activation": a} for k, a in enumerate(acts)]
+
+
+def _activations(layers, X):
+    """Every column's outputs for the rows ``X`` (network inputs): ``[X, a1, a2, ...]``."""
+    from mlp.activations import ACTIVATIONS
+    out = [X]
+    a = X
+    for layer in layers:
+        z = a.dot(layer["W"])
+        z += layer["b"]
+        a = ACTIVATIONS[layer["activation"]](z)
+        out.append(a)
+    return out
+
+
+def _unit_names(model, prepared):
+    names = list(prepared.feature_names)
+    if len(names) != model.n_inputs:
+        names = [f"x{i + 1}" for i in range(model.n_inputs)]
+    if prepared.task == "binary" and model.n_outputs == 1 and len(prepared.class_names) == 2:
+        outs = [f"P({prepared.class_names[1]})"]
+    elif prepared.task == "multiclass" and len(prepared.class_names) == model.n_outputs:
+        outs = [str(c) for c in prepared.class_names]
+    elif model.n_outputs == 1:
+        outs = [str(prepared.target)]
+    else:
+        outs = [f"output {j + 1}" for j in range(model.n_outputs)]
+    return names, outs
+
+
+def _plane_inputs(model, prepared):
+    """Network inputs on a NETWORK_GRID x NETWORK_GRID grid over the raw 2-D input plane (top row first),
+    or None when the raw data is not 2-D numbers."""
+    raw, pre = prepared.raw_train, prepared.preprocessor
+    if raw is None or raw.ndim != 2 or raw.shape[1] != 2 or pre is None:
+        return None
+    raw_t = prepared.raw_test
+    x0, x1 = _span(raw[:, 0], raw_t[:, 0] if raw_t is not None else None)
+    y0, y1 = _span(raw[:, 1], raw_t[:, 1] if raw_t is not None else None)
+    gx, gy = np.meshgrid(np.linspace(x0, x1, NETWORK_GRID), np.linspace(y1, y0, NETWORK_GRID))
+    cols = np.column_stack([gx.ravel(), gy.ravel()])
+    try:
+        X = pre.transform_numeric(cols)
+    except ValueError:
+        X = pre.transform_X(mdata.Table.from_rows(cols.tolist(), list(pre.features)))
+    X = np.asarray(X, dtype=model.dtype)
+    return X if X.ndim == 2 and X.shape[1] == model.n_inputs else None
+
+
+def network_figure(model, prepared, row=0):
+    """The "Network" figure dict: every layer as a column of nodes, weights as coloured edges.
+
+    When the raw data is 2-D every node (inputs and transformed inputs included) is a small picture of
+    its output over the input plane; otherwise nodes are coloured by their output for training row ``row``.
+    """
+    _check_model(model, "the network can be drawn")
+    row = _check_row(prepared, row)
+    layers = _dense_layers(model)
+    x = np.asarray(prepared.X_train[row:row + 1], dtype=model.dtype)
+    values = [a[0] for a in _activations(layers, x)]
+    plane = _plane_inputs(model, prepared)
+    grids = None
+    if plane is not None:
+        # only the units a column shows are pictured: slice to MAX_UNITS before reshaping
+        k = charts.MAX_UNITS
+        grids = [a[:, :k].T.reshape(-1, NETWORK_GRID, NETWORK_GRID) for a in _activations(layers, plane)]
+    inputs, outputs = _unit_names(model, prepared)
+    return charts.network_figure(layers, inputs, outputs, values=values, grids=grids, row=row)
 
 
 # ---------------------------------------------------------------- sharing
