@@ -11,7 +11,12 @@ const state = {
   csvName: null,
   predictionsCSV: null,
   hasModel: false,
+  hasJob: false,      // a model trained (or reset) in this page that Resume / Step continue
   dataGeneration: 0, // bumped by each new dataset (a late chart of older data is not drawn)
+  restoring: false,  // settings from a link are being applied (the address is not rewritten meanwhile)
+  pendingLoss: null, // loss from a link, chosen once the loss choices for the data are known
+  pendingCSV: null,  // target/features/task from a link made with a CSV, applied once the file is uploaded
+  linksAvailable: false,
 };
 window.mlpTimings = {}; // seconds since navigation start (performance.now()), read by tests and the benchmark
 window.mlpStats = { progress: 0, draws: 0 };
@@ -194,7 +199,10 @@ function drawFigures(figures) {
   const others = [];
   for (const f of figures) {
     if (f.name === "loss") draw($("loss-chart"), f.figure);
-    else others.push(f);
+    else if (f.name === "network") {
+      draw($("network-chart"), f.figure);
+      window.mlpStats.networkDraws = (window.mlpStats.networkDraws || 0) + 1;
+    } else others.push(f);
   }
   if (others.length) draw($("pred-chart"), others[0].figure);
   const extra = $("extra-charts");
@@ -225,6 +233,7 @@ function renderMetrics(metrics) {
 // ---- start-up --------------------------------------------------------------------------------------------
 function onReady(info, seconds) {
   state.ready = true;
+  state.linksAvailable = !!info.links;
   window.mlpTimings.ready = performance.now() / 1000;
   window.mlpTimings.workerBoot = seconds;
   setRuntimeStatus(`ready (${window.mlpTimings.ready.toFixed(1)} s)`);
@@ -233,12 +242,15 @@ function onReady(info, seconds) {
   for (const [k, v] of Object.entries(info.defaults.training || {})) {
     if ($(k) && v !== null && v !== undefined) $(k).value = v;
   }
+  renderTransforms(info.transforms || []);
   $("versions").textContent = Object.entries(info.versions).map(([k, v]) => `${k} ${v}`).join(" · ");
   updateNClasses();
-  guarded(loadBuiltin).then(() => {
+  const start = location.hash.length > 1 && state.linksAvailable ? openLink(location.hash) : loadBuiltin();
+  guarded(() => start).then(() => {
     setTrainReady();
     window.mlpTimings.trainReady = performance.now() / 1000;
     document.body.dataset.ready = "1";
+    syncURL();
     registerServiceWorkerWhenIdle();
   });
 }
@@ -256,6 +268,9 @@ function setTrainReady() {
   const btn = $("train");
   btn.textContent = "Train";
   btn.disabled = state.training || !state.dataset;
+  // Step and Reset stay enabled while training runs: pressing them then says why they must wait
+  $("step").disabled = $("reset").disabled = !state.dataset;
+  $("resume").disabled = state.training || !state.hasJob || !state.dataset;
 }
 
 async function registerServiceWorker() {
@@ -291,13 +306,32 @@ function num(id) {
 }
 
 function updateNClasses() {
-  $("n-classes-label").hidden = $("dataset").value !== "blobs";
+  $("n-classes-label").hidden = !["blobs", "spiral"].includes($("dataset").value);
+}
+
+function renderTransforms(choices) {
+  // [[key, label], ...] from the engine (mlp.preprocessing.FEATURE_TRANSFORMS)
+  $("transforms-box").hidden = !choices.length;
+  $("transforms").replaceChildren(...choices.map(([key, label]) => {
+    const lab = document.createElement("label");
+    const cb = document.createElement("input");
+    cb.type = "checkbox";
+    cb.value = key;
+    cb.dataset.transform = key;
+    cb.addEventListener("change", () => guarded(reloadData));
+    lab.append(cb, " " + label);
+    return lab;
+  }));
+}
+
+function selectedTransforms() {
+  return [...$("transforms").querySelectorAll("input:checked")].map((cb) => cb.value);
 }
 
 async function loadBuiltin() {
   const summary = await rpc("builtin", {
-    name: $("dataset").value, n_samples: num("n_samples"), noise: num("noise"), seed: num("seed"),
-    test_size: num("test_size"), n_classes: num("n_classes"),
+    name: $("dataset").value, n_samples: num("n_samples"), noise: num("noise"), seed: num("data_seed"),
+    test_size: num("test_size"), n_classes: num("n_classes"), transforms: selectedTransforms(),
   });
   await setDataset(summary);
 }
@@ -311,6 +345,13 @@ async function loadCSVFile(file) {
   for (const id of ["csv-info", "csv-preview", "target", "features", "data-summary"]) $(id).replaceChildren();
   const preview = await rpc("csv_preview", { name: file.name }, buf);
   state.csvName = file.name;
+  const wanted = state.pendingCSV; // settings a link restored: used when this file has those columns
+  state.pendingCSV = null;
+  if (wanted) {
+    if (wanted.target && preview.columns.includes(wanted.target)) preview.default_target = wanted.target;
+    if (wanted.features) preview.default_features = wanted.features.filter((c) => preview.columns.includes(c));
+    if (wanted.task) $("task").value = wanted.task;
+  }
   $("csv-info").textContent = `${file.name}: ${preview.n_rows} rows, ${preview.columns.length} columns` +
     (Object.values(preview.missing || {}).some((n) => n > 0)
       ? " · missing: " + Object.entries(preview.missing).filter(([, n]) => n > 0).map(([c, n]) => `${c} ${n}`).join(", ")
@@ -346,7 +387,8 @@ async function prepareCSV() {
   setTrainReady();
   const summary = await rpc("csv_prepare", {
     target: $("target").value, features: selectedFeatures(), task: $("task").value || null,
-    test_size: num("test_size"), seed: num("seed"), drop_missing: $("drop_missing").checked,
+    test_size: num("test_size"), seed: num("data_seed"), drop_missing: $("drop_missing").checked,
+    transforms: selectedTransforms(),
   });
   await setDataset(summary);
 }
@@ -361,8 +403,7 @@ async function setDataset(summary) {
   // New data: clear the previous run's charts, show the data itself where it can be drawn.
   const generation = ++state.dataGeneration;
   if (window.Plotly) {
-    Plotly.purge($("loss-chart"));
-    Plotly.purge($("pred-chart"));
+    for (const id of ["loss-chart", "pred-chart", "network-chart"]) Plotly.purge($(id));
   }
   $("extra-charts").replaceChildren();
   try {
@@ -399,7 +440,11 @@ async function checkArch() {
     msg.textContent = res.error + (res.fixed ? ` — suggestion: ${res.fixed}` : "");
     msg.className = "bad";
   }
-  if (res.losses && res.losses.length) fillSelect($("loss"), res.losses, $("loss").value || res.default_loss);
+  const wanted = state.pendingLoss || $("loss").value || res.default_loss;
+  if (res.losses && res.losses.length) {
+    fillSelect($("loss"), res.losses, wanted);
+    if (state.pendingLoss && res.losses.includes(state.pendingLoss)) state.pendingLoss = null;
+  }
   if (res.losses && !res.losses.includes($("loss").value)) $("loss").value = res.default_loss;
   return res;
 }
@@ -409,37 +454,55 @@ function trainingConfig() {
   return {
     arch: $("arch").value, loss: $("loss").value, optimizer: $("optimizer").value,
     learning_rate: num("learning_rate"), epochs: num("epochs"), batch_size: num("batch_size"),
-    lr_decay: num("lr_decay"), weight_decay: num("weight_decay"), early_stopping: num("early_stopping"),
-    seed: num("seed"),
+    lr_decay: num("lr_decay"), weight_decay: num("weight_decay"), l1: num("l1"),
+    early_stopping: num("early_stopping"), seed: num("seed"),
   };
 }
 
 function setTraining(on) {
   state.training = on;
   $("stop").disabled = !on;
-  $("train").disabled = on || !state.dataset;
   $("download").disabled = on || !state.hasModel;
   for (const el of document.querySelectorAll("#data-panel input, #data-panel select")) el.disabled = on;
+  setTrainReady();
 }
 
-async function train() {
+function setEpoch(n) {
+  $("epoch-counter").textContent = `Epoch ${n}`;
+  $("epoch-counter").dataset.epoch = String(n);
+}
+
+// What the worker returns after Train, Resume, Step, Reset or opening a link: draw it all.
+function showResults(res) {
+  state.hasModel = true;
+  state.hasJob = true;
+  setEpoch(res.epoch);
+  drawFigures(res.figures);
+  renderMetrics(res.metrics);
+  $("model-summary").textContent = res.summary;
+  setModelInfo(res.model);
+  $("download").disabled = state.training;
+  setTrainReady();
+  if ($("explain").open) guarded(explainStep);
+}
+
+async function train(resume = false) {
   clearAlert();
   setTraining(true);
   $("progress").value = 0;
-  $("train-status").textContent = "Training…";
+  $("train-status").textContent = resume ? "Resuming…" : "Training…";
   const started = performance.now();
   try {
-    const res = await rpc("train", trainingConfig());
+    const res = await rpc(resume ? "resume" : "train", trainingConfig());
     const seconds = (performance.now() - started) / 1000;
     window.mlpTimings.lastTrain = { seconds, epochs: res.epochs_run, pythonSeconds: res.seconds };
-    state.hasModel = true;
     $("progress").value = res.epochs_run / Math.max(1, res.epochs);
-    $("train-status").textContent = `${res.stopped ? "Stopped" : "Done"} after ${res.epochs_run} epochs in ` +
-      `${seconds.toFixed(2)} s · final loss ${fmt(res.loss)}` + (res.stop_reason ? ` (${res.stop_reason})` : "");
-    drawFigures(res.figures);
-    renderMetrics(res.metrics);
-    $("model-summary").textContent = res.summary;
-    setModelInfo(res.model);
+    $("train-status").textContent = `${res.stopped ? "Stopped" : "Done"} after ` +
+      `${res.epochs_run} epochs in ${seconds.toFixed(2)} s · final loss ${fmt(res.loss)}` +
+      (res.stop_reason ? ` (${res.stop_reason}${res.paused ? "; Resume continues" : ""})` : "");
+    setTraining(false);
+    showResults(res);
+    await guarded(updateShareLink);
     document.body.dataset.trained = String(Number(document.body.dataset.trained || 0) + 1);
   } catch (err) {
     $("train-status").textContent = "Training failed.";
@@ -449,12 +512,216 @@ async function train() {
   }
 }
 
+// Step / Reset: one command, then the results (Python refuses them while training runs, with a message).
+async function stepOrReset(cmd) {
+  const res = await rpc(cmd, trainingConfig());
+  clearAlert();
+  showResults(res);
+  $("train-status").textContent = cmd === "reset" ? "Reset: fresh weights, not trained yet." :
+    `Stepped one epoch · loss ${fmt(res.loss)}`;
+  await guarded(updateShareLink);
+  document.body.dataset.stepped = String(Number(document.body.dataset.stepped || 0) + 1);
+}
+
 function onProgress(p) {
   window.mlpStats.progress++;
-  $("progress").value = p.epoch / Math.max(1, p.epochs);
-  $("train-status").textContent = `Epoch ${p.epoch} / ${p.epochs} · loss ${fmt(p.loss)}` +
+  $("progress").value = p.run_epoch / Math.max(1, p.epochs);
+  setEpoch(p.epoch);
+  $("train-status").textContent = `Epoch ${p.run_epoch} / ${p.epochs} · loss ${fmt(p.loss)}` +
     (p.val_loss !== null && p.val_loss !== undefined ? ` · val ${fmt(p.val_loss)}` : "");
   if (p.figures) drawFigures(p.figures);
+}
+
+// ---- Explain a step (LaTeX from webapp/explain.py via session.explain, typeset by the vendored KaTeX) -------
+let katexLoading = null;
+function loadKatex() {
+  if (window.katex) return Promise.resolve(window.katex);
+  if (!katexLoading) {
+    const css = document.createElement("link");
+    css.rel = "stylesheet";
+    css.href = "vendor/katex/katex.min.css";
+    document.head.appendChild(css);
+    katexLoading = new Promise((resolve, reject) => {
+      const script = document.createElement("script");
+      script.src = "vendor/katex/katex.min.js";
+      script.onload = () => resolve(window.katex);
+      script.onerror = () => {
+        katexLoading = null;
+        reject(new Error("KaTeX (the formulas) could not be loaded."));
+      };
+      document.head.appendChild(script);
+    });
+  }
+  return katexLoading;
+}
+
+function explainWeight() {
+  const vals = ["explain-layer", "explain-i", "explain-j"].map((id) => $(id).value.trim());
+  if (vals.every((v) => v === "")) return null;
+  if (vals.some((v) => v === "")) throw new Error("Choose the weight with all three of layer, i and j (or none).");
+  const [layer, i, j] = vals.map(Number);
+  return { layer, i, j };
+}
+
+function codeBlock(start, code) {
+  const pre = document.createElement("pre");
+  pre.className = "code";
+  const lines = code.replace(/\n$/, "").split("\n");
+  pre.textContent = lines.map((l, k) => `${String(start + k).padStart(4)}  ${l}`).join("\n");
+  return pre;
+}
+
+async function explainStep() {
+  const [res, katex] = await Promise.all([
+    rpc("explain", { row: num("explain-row"), weight: explainWeight() }), loadKatex()]);
+  clearAlert();
+  if (res.weight) {
+    $("explain-layer").value = res.weight.layer;
+    $("explain-i").value = res.weight.i;
+    $("explain-j").value = res.weight.j;
+  }
+  $("explain-row").max = Math.max(0, res.n_rows - 1);
+  const out = [];
+  const head = document.createElement("p");
+  head.className = "muted";
+  head.textContent = `Training row ${res.row} of ${res.n_rows}` + (res.weight ? ` · weight ${res.weight.label}` : "");
+  out.push(head);
+  for (const sec of res.sections) {
+    const box = document.createElement("section");
+    box.className = "explain-step";
+    box.dataset.id = sec.id;
+    const h = document.createElement("h4");
+    h.textContent = sec.title;
+    const formulas = document.createElement("div");
+    formulas.className = "formulas";
+    for (const tex of sec.latex) {
+      const div = document.createElement("div");
+      div.className = "formula";
+      div.dataset.tex = tex;
+      katex.render(tex, div, { displayMode: true, throwOnError: false });
+      formulas.appendChild(div);
+    }
+    const code = document.createElement("div");
+    code.className = "code-col";
+    const cap = document.createElement("div");
+    cap.className = "muted code-caption";
+    cap.textContent = `mlp/reference.py · ${sec.code_name} (line ${sec.code_start})`;
+    code.append(cap, codeBlock(sec.code_start, sec.code));
+    const grid = document.createElement("div");
+    grid.className = "explain-grid";
+    grid.append(formulas, code);
+    box.append(h, grid);
+    out.push(box);
+  }
+  $("explain-out").replaceChildren(...out);
+  document.body.dataset.explained = String(Number(document.body.dataset.explained || 0) + 1);
+}
+
+// ---- links: the address holds the settings (webapp/links.py encodes and decodes, in the worker) -----------
+const NUMBER_SETTINGS = ["n_samples", "noise", "data_seed", "test_size", "n_classes", "learning_rate", "epochs",
+  "batch_size", "lr_decay", "weight_decay", "l1", "early_stopping", "seed"];
+
+function currentSettings() {
+  const s = { source: source() };
+  if (s.source === "builtin") {
+    s.dataset = $("dataset").value;
+  } else {
+    if ($("target").value) s.target = $("target").value;
+    if ($("features").querySelector("input")) s.features = selectedFeatures();
+    if ($("task").value) s.task = $("task").value;
+  }
+  for (const id of NUMBER_SETTINGS) {
+    if ($(id).value !== "" && !(s.source === "csv" && ["n_samples", "noise", "n_classes"].includes(id))) s[id] = num(id);
+  }
+  s.transforms = selectedTransforms();
+  s.arch = $("arch").value;
+  if ($("loss").value) s.loss = $("loss").value;
+  s.optimizer = $("optimizer").value;
+  return s;
+}
+
+function applySettings(s) {
+  if (s.source) {
+    const radio = document.querySelector(`input[name=source][value=${s.source}]`);
+    if (radio) radio.checked = true;
+    const csv = s.source === "csv";
+    $("builtin-opts").hidden = csv;
+    $("csv-opts").hidden = !csv;
+  }
+  if (s.dataset !== undefined) $("dataset").value = s.dataset;
+  for (const id of NUMBER_SETTINGS) if (s[id] !== undefined && s[id] !== null) $(id).value = s[id] === "full" ? "" : s[id];
+  if (Array.isArray(s.transforms)) {
+    for (const cb of $("transforms").querySelectorAll("input")) cb.checked = s.transforms.includes(cb.value);
+  }
+  if (s.optimizer !== undefined) $("optimizer").value = s.optimizer;
+  if (s.arch !== undefined) {
+    $("arch").value = s.arch;
+    state.archEdited = true;
+  }
+  if (s.loss !== undefined) state.pendingLoss = s.loss;
+  if (s.source === "csv") state.pendingCSV = { target: s.target, features: s.features, task: s.task };
+  updateNClasses();
+}
+
+function showLinkNotes(notes) {
+  $("link-notes").textContent = notes.length ? "From the link: " + notes.join(" ") : "";
+  $("link-notes").hidden = !notes.length;
+}
+
+// Open the address's settings (and the trained model it may carry): restore everything, then show results.
+async function openLink(hash) {
+  state.restoring = true;
+  try {
+    const link = await rpc("link_open", { source: hash });
+    const notes = [...link.notes];
+    applySettings(link.settings);
+    if (link.settings.source === "csv") {
+      notes.push("This link was made with a CSV file, which cannot travel in a link: upload the file " +
+        "(Upload CSV) and its settings are used." + (link.has_model ? " The model in the link was not opened." : ""));
+      state.dataset = null;
+      showLinkNotes(notes);
+      return;
+    }
+    showLinkNotes(notes);
+    await loadBuiltin();
+    if (link.has_model) {
+      try {
+        const res = await rpc("link_model", trainingConfig());
+        showResults(res);
+        $("train-status").textContent = `Opened the trained model from the link (${res.epoch} epochs, not ` +
+          "trained here).";
+        await guarded(updateShareLink);
+      } catch (err) {
+        notes.push(err.message);
+        showLinkNotes(notes);
+      }
+    }
+  } finally {
+    state.restoring = false;
+  }
+}
+
+let lastFragment = null;
+async function writeURL() {
+  if (!state.ready || state.restoring || !state.linksAvailable) return;
+  const res = await rpc("link_encode", { settings: currentSettings() });
+  if (res.fragment !== lastFragment) {
+    lastFragment = res.fragment;
+    history.replaceState(null, "", "#" + res.fragment);
+  }
+  document.body.dataset.urlSynced = String(Number(document.body.dataset.urlSynced || 0) + 1);
+}
+const syncURL = debounce(() => guarded(writeURL), 300);
+
+async function updateShareLink() {
+  if (!state.linksAvailable) return;
+  const res = await rpc("share", { settings: currentSettings(), base: location.href.split("#")[0] });
+  const a = $("share-link");
+  a.href = res.href;
+  a.hidden = $("copy-link").hidden = false;
+  a.dataset.carriesModel = res.carries_model ? "1" : "0";
+  $("share-note").textContent = res.note || (res.carries_model ? "The link carries the trained model." : "");
+  $("share-note").hidden = !$("share-note").textContent;
 }
 
 async function downloadModel() {
@@ -491,7 +758,8 @@ async function predictFile(file) {
 // ---- wiring ----------------------------------------------------------------------------------------------
 function wire() {
   const reload = debounce(() => guarded(reloadData), 250);
-  for (const id of ["dataset", "n_samples", "noise", "seed", "n_classes", "test_size", "target", "task", "drop_missing"]) {
+  for (const id of ["dataset", "n_samples", "noise", "data_seed", "n_classes", "test_size", "target", "task",
+    "drop_missing"]) {
     $(id).addEventListener("change", () => {
       if (id === "dataset") updateNClasses();
       if (id === "target" && state.csvName) {
@@ -507,7 +775,8 @@ function wire() {
       const csv = source() === "csv";
       $("builtin-opts").hidden = csv;
       $("csv-opts").hidden = !csv;
-      $("n-classes-label").hidden = csv || $("dataset").value !== "blobs";
+      updateNClasses();
+      if (csv) $("n-classes-label").hidden = true;
       state.archEdited = false;
       if (csv && !state.csvName) {
         state.dataset = null;
@@ -537,6 +806,29 @@ function wire() {
     worker.postMessage({ cmd: "stop" });
     $("train-status").textContent = "Stopping…";
   });
+  $("resume").addEventListener("click", () => {
+    if (!state.training) train(true);
+  });
+  $("step").addEventListener("click", () => guarded(() => stepOrReset("step_epoch")));
+  $("reset").addEventListener("click", () => guarded(() => stepOrReset("reset")));
+  $("explain").addEventListener("toggle", () => {
+    if ($("explain").open) guarded(explainStep);
+  });
+  $("explain-go").addEventListener("click", () => guarded(explainStep));
+  for (const id of ["explain-row", "explain-layer", "explain-i", "explain-j"]) {
+    $(id).addEventListener("change", () => guarded(explainStep));
+  }
+  $("copy-link").addEventListener("click", () => guarded(async () => {
+    await navigator.clipboard.writeText($("share-link").href);
+    $("copy-link").textContent = "Copied";
+    setTimeout(() => { $("copy-link").textContent = "Copy link"; }, 1500);
+  }));
+  // The address always holds the current settings (never reloads the page).
+  for (const ev of ["change", "input"]) {
+    document.querySelector("main").addEventListener(ev, (e) => {
+      if (!e.target.closest("#explain, #predict-panel") && e.target.type !== "file") syncURL();
+    });
+  }
   $("download").addEventListener("click", () => guarded(downloadModel));
   $("model-file").addEventListener("change", (e) => {
     const file = e.target.files[0];

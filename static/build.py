@@ -5,9 +5,10 @@
 
 Writes into DIR: the static sources of static/, config.js (where the Pyodide runtime is and the build id),
 sw.js (service worker with its precache list and cache name filled in), app.zip (the `mlp` package, the shared
-webapp helpers session.py/charts.py and the worker glue, packed from the source tree) and vendor/plotly.min.js
-(from the npm package plotly.js-cartesian-dist-min pinned in static/package.json, the Plotly.js bundle with the
-scatter and heatmap traces the charts use; `npm ci` runs if node_modules is missing).
+webapp helpers session.py/charts.py/links.py/explain.py... and the worker glue, packed from the source tree),
+vendor/plotly.min.js (from the npm package plotly.js-cartesian-dist-min pinned in static/package.json, the
+Plotly.js bundle with the scatter and heatmap traces the charts use) and vendor/katex/ (KaTeX's script, CSS and
+WOFF2 fonts, npm package katex, for the "Explain a step" formulas); `npm ci` runs if node_modules lacks them.
 
 With --pyodide, the Pyodide 0.27.7 runtime and its NumPy wheel are copied from that local distribution into
 DIR/pyodide/ and the site needs no network at all; without it the site loads Pyodide from the jsDelivr CDN.
@@ -58,6 +59,14 @@ CDN_NUMPY_SHA256 = "02230595a882caaf7168e79f68766ae89af9a5ce350ed9ca27a47e4e4f29
 STATIC_FILES = ("index.html", "app.js", "worker.js", "style.css", "icon.svg", "manifest.webmanifest")
 PLOTLY_PACKAGE = "plotly.js-cartesian-dist-min"
 PLOTLY_REL = Path("node_modules") / PLOTLY_PACKAGE / "plotly-cartesian.min.js"
+# KaTeX (npm package `katex`, pinned in package.json) typesets the "Explain a step" formulas: its script, CSS and
+# the WOFF2 fonts the CSS names first (every browser that runs Pyodide reads WOFF2, so WOFF/TTF are left out).
+KATEX_PACKAGE = "katex"
+KATEX_DIST = Path("node_modules") / KATEX_PACKAGE / "dist"
+KATEX_FILES = ("katex.min.js", "katex.min.css")
+# webapp modules the browser runs besides session/charts (packed when present; never the Streamlit app itself).
+WEBAPP_REQUIRED = ("session.py", "charts.py")
+WEBAPP_EXCLUDED = ("app.py",)
 # Trace types that bundle draws (webapp/charts.py must stay within them; tests/test_static_build.py checks).
 PLOTLY_TRACES = ("bar", "box", "contour", "heatmap", "histogram", "histogram2d", "histogram2dcontour", "image", "pie",
                  "scatter", "scatterternary", "violin")
@@ -95,8 +104,10 @@ class BuildError(RuntimeError):
 def python_sources(root: Path = ROOT) -> dict[str, bytes]:
     """Return {archive path: content} of the Python code the browser runs.
 
-    The whole `mlp` package, webapp/session.py and webapp/charts.py (the UI-agnostic helpers shared with the
-    Streamlit app) and static/worker_glue.py (at the archive root). webapp/__init__.py is taken from the
+    The whole `mlp` package (as sources: mlp/reference.py's own text is what "Explain a step" shows), the
+    UI-agnostic webapp helpers shared with the Streamlit app (session.py, charts.py and every other
+    webapp/*.py but app.py and modules importing streamlit: links.py, explain.py...) and static/worker_glue.py
+    (at the archive root). webapp/__init__.py is taken from the
     source tree unless it imports streamlit, in which case an empty package marker replaces it.
     """
     files: dict[str, bytes] = {}
@@ -108,11 +119,17 @@ def python_sources(root: Path = ROOT) -> dict[str, bytes]:
         if "__pycache__" in rel.parts:
             continue
         files[rel.as_posix()] = path.read_bytes()
-    for name in ("session.py", "charts.py"):
+    for name in WEBAPP_REQUIRED:
         path = root / "webapp" / name
         if not path.is_file():
             raise BuildError(f"shared webapp helper not found: {path}")
-        files[f"webapp/{name}"] = path.read_bytes()
+    for path in sorted((root / "webapp").glob("*.py")):
+        if path.name in WEBAPP_EXCLUDED or path.name == "__init__.py":
+            continue
+        text = path.read_bytes()
+        if path.name not in WEBAPP_REQUIRED and b"import streamlit" in text:
+            continue  # a Streamlit-only helper: not for the browser
+        files[f"webapp/{path.name}"] = text
     init = root / "webapp" / "__init__.py"
     text = init.read_bytes() if init.is_file() else b""
     if b"streamlit" in text:
@@ -232,20 +249,33 @@ def make_zip(files: dict[str, bytes]) -> bytes:
     return buf.getvalue()
 
 
+def _vendored(static: Path) -> list[Path]:
+    """The npm files the site ships: Plotly's bundle, KaTeX's script and CSS (fonts: see katex_fonts)."""
+    return [static / PLOTLY_REL] + [static / KATEX_DIST / n for n in KATEX_FILES]
+
+
 def ensure_plotly(static: Path = STATIC, npm: str | None = None) -> Path:
-    """Return the path of the vendored plotly.min.js, running `npm ci` in static/ when node_modules lacks it."""
+    """Return the path of the vendored plotly.min.js, running `npm ci` in static/ when node_modules lacks it or
+    KaTeX (both are pinned in package.json / package-lock.json)."""
     target = static / PLOTLY_REL
-    if target.is_file():
+    if all(p.is_file() for p in _vendored(static)) and katex_fonts(static):
         return target
     npm = npm or shutil.which("npm")
     if not npm:
-        raise BuildError("plotly.js is not installed and npm was not found: install Node.js (npm), "
-                         f"then run `npm ci` in {static}")
+        raise BuildError(f"{PLOTLY_PACKAGE} and {KATEX_PACKAGE} are not installed and npm was not found: install "
+                         f"Node.js (npm), then run `npm ci` in {static}")
     print(f"build: running npm ci in {static}", file=sys.stderr)
     proc = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=static)
-    if proc.returncode != 0 or not target.is_file():
-        raise BuildError(f"`npm ci` in {static} failed (exit {proc.returncode}); {PLOTLY_PACKAGE} is missing")
+    missing = [str(p.relative_to(static)) for p in _vendored(static) if not p.is_file()]
+    if proc.returncode != 0 or missing or not katex_fonts(static):
+        raise BuildError(f"`npm ci` in {static} failed (exit {proc.returncode}); missing: "
+                         f"{', '.join(missing) or 'the KaTeX fonts'}")
     return target
+
+
+def katex_fonts(static: Path = STATIC) -> list[Path]:
+    """The WOFF2 fonts of the installed KaTeX (empty when it is not installed)."""
+    return sorted((static / KATEX_DIST / "fonts").glob("*.woff2"))
 
 
 def pyodide_files(runtime: Path, core: tuple[str, ...] = PYODIDE_CORE) -> list[str]:
@@ -365,6 +395,10 @@ def build(out: Path, pyodide: Path | None = None, root: Path = ROOT, npm: str | 
             put(name, src.read_bytes())
     put("app.zip", app_zip)
     put("vendor/plotly.min.js", plotly.read_bytes())
+    for name in KATEX_FILES:
+        put(f"vendor/katex/{name}", (static / KATEX_DIST / name).read_bytes())
+    for font in katex_fonts(static):
+        put(f"vendor/katex/fonts/{font.name}", font.read_bytes())
     site_zip = stdlib_url = None
     if pyodide:  # the runtime (stdlib precompiled) and NumPy installed in site-packages.zip
         for name in runtime_names:

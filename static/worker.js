@@ -11,7 +11,11 @@ const STEP_SECONDS = 0.1; // one training chunk; the worker reads its messages (
 
 let glue = null;
 let stopRequested = false;
+let training = false;
 let queue = Promise.resolve(); // commands run one at a time; "stop" bypasses the queue
+// Answered at once even while a training loop runs (Python is idle between two chunks): the glue refuses
+// what cannot be done during training (Step, Reset, Explain) with a message, and keeps the address in sync.
+const IMMEDIATE = new Set(["step_epoch", "reset", "explain", "link_encode", "check_arch"]);
 
 function post(msg) {
   self.postMessage(msg);
@@ -68,14 +72,18 @@ async function boot() {
   }
 }
 
-// Training: chunks of epochs; between chunks the worker yields to its event loop so "stop" gets through.
-async function train(args) {
+// Training (Train: a fresh model; Resume: the same one): chunks of epochs; between chunks the worker yields
+// to its event loop so "stop" (and the IMMEDIATE commands) get through.
+async function train(start, args) {
   stopRequested = false;
-  let r = callGlue("train_start", args);
+  let r = callGlue(start, args);
   if (!r.ok) return r;
   while (true) {
     r = callGlue("train_step", { seconds: STEP_SECONDS });
-    if (!r.ok) return r;
+    if (!r.ok) {
+      callGlue("train_finish", { stopped: true }); // the model so far stays; the error is reported
+      return r;
+    }
     post({ type: "progress", ...r.result });
     if (r.result.done || stopRequested) break;
     await new Promise((resolve) => setTimeout(resolve, 0));
@@ -89,7 +97,16 @@ async function handle(msg) {
   try {
     if (!glue) throw new Error("the Python runtime is not ready");
     const bytes = data ? new Uint8Array(data) : undefined;
-    reply = cmd === "train" ? await train(args) : callGlue(cmd, args, bytes);
+    if (cmd === "train" || cmd === "resume") {
+      training = true;
+      try {
+        reply = await train(cmd === "train" ? "train_start" : "train_resume", args);
+      } finally {
+        training = false;
+      }
+    } else {
+      reply = callGlue(cmd, args, bytes);
+    }
   } catch (err) {
     reply = { ok: false, error: String(err && err.message ? err.message : err) };
   }
@@ -100,6 +117,10 @@ self.onmessage = (event) => {
   const msg = event.data;
   if (msg.cmd === "stop") {
     stopRequested = true;
+    return;
+  }
+  if (training && IMMEDIATE.has(msg.cmd)) {
+    handle(msg);
     return;
   }
   queue = queue.then(() => handle(msg));

@@ -2,12 +2,15 @@
 
 The worker sends commands as ``call(cmd, args_json, data)`` and gets a JSON string back:
 ``{"ok": true, "result": ...}`` or ``{"ok": false, "error": "message for the user"}``. Everything is
-delegated to ``webapp.session`` / ``webapp.charts`` and the ``mlp`` engine, exactly as in the Streamlit app;
-this module only keeps the per-page state (data, model, training job) and converts values to JSON.
+delegated to ``webapp.session`` / ``webapp.charts`` / ``webapp.links`` and the ``mlp`` engine, exactly as in
+the Streamlit app; this module only keeps the per-page state (data, model, training job) and converts values
+to JSON.
 
 Training runs in slices (``train_start`` / ``train_step`` / ``train_finish``) so the worker can read a "stop"
 message between them: the engine's resumable ``TrainingRun`` (``session.start_training``) gives exactly the
-model of one ``session.train`` call, early stopping and schedules included.
+model of one ``session.train`` call, early stopping and schedules included. The job outlives Stop: **Resume**
+(``train_resume``) and **Step** (``step_epoch``, one epoch) continue the same model, **Reset** (``reset``)
+draws fresh weights; a change of the data or of the model's settings (``MODEL_KEYS``) makes a new model.
 """
 from __future__ import annotations
 
@@ -23,15 +26,26 @@ import numpy as np
 import mlp
 from webapp import charts, session
 
+try:  # the share-link helpers (webapp/links.py); the page works without them (no links)
+    from webapp import links
+except ImportError:  # pragma: no cover - only while links.py is not there
+    links = None
+
 MODEL_SUFFIX = ".mlp"  # as the Streamlit app's downloads (a zip; mlp.load opens any name)
 LOSS_FIGURE_EVERY = 0.2   # seconds between live loss-curve updates (~5 Hz)
-FULL_FIGURES_EVERY = 0.75  # minimum seconds between live prediction-chart updates...
-FULL_FIGURES_SHARE = 0.15  # ...and at most this share of the training time goes to them (grids are costly)
+# Live prediction charts and the network view: at most every FULL_FIGURES_EVERY seconds, and at most
+# FULL_FIGURES_SHARE of the training time goes to them (decision grids and neuron pictures are costly).
+FULL_FIGURES_EVERY = 0.2
+FULL_FIGURES_SHARE = 0.15
 # Browser defaults: the session's, with the demo's 1000 epochs (the issue's default run).
 BROWSER_DEFAULTS = {"epochs": 1000}
 # Settings the page may send.
 TRAIN_KEYS = ("arch", "loss", "optimizer", "learning_rate", "epochs", "batch_size", "lr_decay", "lr_schedule",
-              "weight_decay", "dropout", "validation_split", "early_stopping", "seed")
+              "weight_decay", "l1", "dropout", "validation_split", "early_stopping", "seed")
+# A change of one of these (or of the data) means a new model for Step / Resume; others continue the model.
+MODEL_KEYS = ("arch", "loss", "optimizer", "weight_decay", "l1", "dropout", "seed")
+FIGURE_ORDER = ("loss", "network", "decision_boundary", "surface", "fit", "predicted_vs_actual",
+                "confusion_matrix")
 
 
 class UserError(ValueError):
@@ -48,7 +62,9 @@ class _State:
         self.model = None         # the current model (trained here or loaded from a file)
         self.model_source = None  # description of where the model came from
         self.model_name = "model"  # file stem for downloads
-        self.job = None           # running _TrainJob
+        self.job = None           # the current _TrainJob (kept after Stop: Resume and Step continue it)
+        self.running = False      # a Train / Resume loop is in progress (between train_start and train_finish)
+        self.link_model = None    # the model an opened link carried, until the page has restored its data
 
 
 STATE = _State()
@@ -86,19 +102,26 @@ def _to_bytes(data):
 
 
 def _figure_list(figs):
-    """Session figures dict -> ordered list [{name, figure}] (loss first, then the prediction charts)."""
-    order = ["loss", "decision_boundary", "fit", "predicted_vs_actual", "confusion_matrix"]
+    """Session figures dict -> ordered list [{name, figure}] (loss, network, then the prediction charts)."""
+    order = list(FIGURE_ORDER)
     names = sorted(figs, key=lambda n: order.index(n) if n in order else len(order))
     return [{"name": n, "figure": figs[n]} for n in names if figs[n] is not None]
 
 
 # ---------------------------------------------------------------- commands
 
+def _transforms():
+    """[[key, label], ...] of the engine's feature transforms (empty if the engine has none)."""
+    table = getattr(mlp.preprocessing, "FEATURE_TRANSFORMS", {})
+    return [[key, entry[0]] for key, entry in table.items()]
+
+
 def info():
     """Choices and defaults for the page controls, plus versions."""
     defaults = dict(session.DEFAULT_CONFIG)
     defaults.update(BROWSER_DEFAULTS)
     return {"datasets": session.datasets(), "optimizers": list(session.OPTIMIZERS), "tasks": list(session.TASKS),
+            "transforms": _transforms(), "links": links is not None,
             "defaults": {"optimizer": defaults["optimizer"],
                          "training": {k: defaults[k] for k in ("learning_rate", "epochs", "batch_size",
                                                                "lr_decay")}},
@@ -116,10 +139,22 @@ def _summary(prepared):
             "default_arch": arch, "figure": session.data_figure(prepared)}
 
 
-def builtin(name="circles", n_samples=400, noise=0.1, seed=0, test_size=0.2, n_classes=3):
-    """Generate a built-in dataset and make it the current data."""
+def _transform_kw(transforms):
+    """The ``transforms=`` keyword for the session (left out when there are none)."""
+    if transforms is None or transforms == []:
+        return {}
+    if not isinstance(transforms, (list, tuple)) or not all(isinstance(t, str) for t in transforms):
+        raise UserError("Feature transforms must be a list of names.")
+    return {"transforms": tuple(transforms)}
+
+
+def builtin(name="circles", n_samples=400, noise=0.1, seed=0, test_size=0.2, n_classes=3, transforms=None):
+    """Generate a built-in dataset (with the chosen feature transforms) and make it the current data."""
+    _not_while_running("change the data")
+    STATE.prepared = None
     STATE.prepared = session.prepare_builtin(name, n_samples=n_samples, noise=noise, seed=seed,
-                                             test_size=test_size, n_classes=n_classes)
+                                             test_size=test_size, n_classes=n_classes,
+                                             **_transform_kw(transforms))
     return _summary(STATE.prepared)
 
 
@@ -136,13 +171,15 @@ def csv_preview(data=None, name=None):
     return preview
 
 
-def csv_prepare(target=None, features=None, task=None, test_size=0.2, seed=0, drop_missing=False):
+def csv_prepare(target=None, features=None, task=None, test_size=0.2, seed=0, drop_missing=False, transforms=None):
     """Prepare the uploaded CSV with the chosen target/features/task and make it the current data."""
     if STATE.csv is None:
         raise UserError("Upload a CSV file first.")
+    _not_while_running("change the data")
     STATE.prepared = None
     prepared = session.prepare_csv(STATE.csv, target=target or None, features=features or None, task=task or None,
-                                   test_size=test_size, seed=seed, drop_missing=bool(drop_missing))
+                                   test_size=test_size, seed=seed, drop_missing=bool(drop_missing),
+                                   **_transform_kw(transforms))
     STATE.prepared = prepared
     return _summary(prepared)
 
@@ -160,20 +197,60 @@ def check_arch(text=""):
     return res
 
 
-class _TrainJob:
-    """One training run, advanced slice by slice by ``step``; equivalent to a single ``session.train``."""
+def _not_while_running(what):
+    """A clear message instead of a second action in the middle of a training run."""
+    if STATE.running:
+        raise UserError(f"Training is running: press Stop first, then {what}.")
 
-    def __init__(self, cfg, prepared):
-        self.cfg = session._cfg(cfg)
+
+def _check_cfg(cfg):
+    unknown = set(cfg) - set(TRAIN_KEYS)
+    if unknown:
+        raise UserError(f"Unknown training setting(s): {', '.join(sorted(unknown))}.")
+    return session._cfg(cfg)
+
+
+def _model_key(cfg):
+    return json.dumps([cfg.get(k) for k in MODEL_KEYS], default=str)
+
+
+class _TrainJob:
+    """The current model and its training run, advanced slice by slice by ``step``.
+
+    A run is equivalent to a single ``session.train``. ``continue_with`` starts a new run on the same model
+    (Resume or Step after the run ended, or with changed training settings); the epochs of earlier runs are
+    kept in ``prior`` so the counter and the loss curve go on.
+    """
+
+    def __init__(self, cfg, prepared, model=None, prior=None):
         self.prepared = prepared
-        self.model = session.build_model(self.cfg, prepared)
-        self.run = session.start_training(self.model, prepared, self.cfg)
+        self.model = model if model is not None else session.build_model(cfg, prepared)
+        self.model_key = _model_key(cfg)
+        self.prior = {"loss": [], "val_loss": []} if prior is None else prior
+        self._start(cfg)
+
+    def _start(self, cfg):
+        self.cfg = cfg
+        self.run = session.start_training(self.model, self.prepared, cfg)
         self.epochs = self.run.epochs
         self.history = self.run.history
         self.started = time.perf_counter()
         self.train_seconds = 0.0
         self._last_loss_fig = -math.inf
         self._next_full_fig = time.perf_counter() + FULL_FIGURES_EVERY
+
+    def fits(self, cfg, prepared):
+        """True when this job's model is the one for ``cfg`` on ``prepared`` (same data, same model settings)."""
+        return prepared is self.prepared and self.model_key == _model_key(cfg)
+
+    def continue_with(self, cfg):
+        """Go on with the same model: keep the current run if it can go on with these settings, else a new run."""
+        if self.run.done or json.dumps(cfg, sort_keys=True, default=str) != \
+                json.dumps(self.cfg, sort_keys=True, default=str):
+            h = self.history.history
+            for key in self.prior:
+                self.prior[key] += list(h.get(key) or [])
+            self._start(cfg)
 
     @property
     def done(self):
@@ -183,10 +260,24 @@ class _TrainJob:
     def stop_reason(self):
         return self.history.stop_reason
 
-    def step(self, seconds=0.1):
-        """Train for about ``seconds`` (at least one epoch); return the progress."""
+    @property
+    def total_epochs(self):
+        """Epochs trained on this model, over every run."""
+        return len(self.prior["loss"]) + len(self.history)
+
+    def loss_history(self):
+        """Every run's losses as one history dict (for the loss curve)."""
+        h = self.history.history
+        out = {k: v + list(h.get(k) or []) for k, v in self.prior.items()}
+        return {k: v for k, v in out.items() if v}
+
+    def step(self, seconds=0.1, epochs=None):
+        """Train for about ``seconds`` (at least one epoch), or exactly ``epochs``; return the progress."""
         t = time.perf_counter()
-        self.run.step(seconds=float(seconds))
+        if epochs is not None:
+            self.run.step(epochs=int(epochs))
+        else:
+            self.run.step(seconds=float(seconds))
         self.train_seconds += time.perf_counter() - t
         return self.progress()
 
@@ -194,17 +285,23 @@ class _TrainJob:
         """End the run here, keeping the model trained so far."""
         self.run.stop(reason)
 
+    def next_learning_rate(self):
+        """The learning rate the next epoch would use (for the explanation)."""
+        if self.run.done:
+            return float(self.cfg["learning_rate"])
+        return float(self.run.schedule(self.run.epoch))
+
     def progress(self, force_figures=False):
         """Epoch, losses and (throttled) live figures."""
         h = self.history.history
         now = time.perf_counter()
-        res = {"epoch": len(self.history), "epochs": self.epochs, "done": self.done,
+        res = {"epoch": self.total_epochs, "run_epoch": len(self.history), "epochs": self.epochs, "done": self.done,
                "loss": h["loss"][-1] if h.get("loss") else None,
                "val_loss": h["val_loss"][-1] if h.get("val_loss") else None,
                "elapsed": now - self.started}
         figs = []
         if force_figures or now - self._last_loss_fig >= LOSS_FIGURE_EVERY:
-            figs.append({"name": "loss", "figure": charts.loss_figure(self.history,
+            figs.append({"name": "loss", "figure": charts.loss_figure(self.loss_history(),
                                                                     ytitle=session.loss_title(self.prepared))})
             self._last_loss_fig = now
         if len(self.history) and not self.done and (force_figures or now >= self._next_full_fig):
@@ -216,43 +313,124 @@ class _TrainJob:
         return res
 
 
+def _current_job(cfg):
+    """The job whose model fits ``cfg`` and the current data, or None."""
+    job = STATE.job
+    if job is not None and STATE.prepared is not None and job.fits(cfg, STATE.prepared):
+        return job
+    return None
+
+
 def train_start(**cfg):
-    """Build a fresh model from the page's settings for the current data."""
+    """Build a fresh model from the page's settings for the current data and start training it."""
+    _not_while_running("Train again")
     if STATE.prepared is None:
         raise UserError("Prepare the data first (choose a dataset or upload a CSV).")
-    unknown = set(cfg) - set(TRAIN_KEYS)
-    if unknown:
-        raise UserError(f"Unknown training setting(s): {', '.join(sorted(unknown))}.")
+    cfg = _check_cfg(cfg)
     STATE.job = _TrainJob(cfg, STATE.prepared)
-    return {"epochs": STATE.job.epochs, "n_params": STATE.job.model.n_params}
+    STATE.running = True
+    return {"epochs": STATE.job.epochs, "n_params": STATE.job.model.n_params, "epoch": 0}
+
+
+def train_resume(**cfg):
+    """Continue training the current model (after Stop, Step or a finished run)."""
+    _not_while_running("Resume")
+    cfg = _check_cfg(cfg)
+    job = _current_job(cfg)
+    if job is None:
+        raise UserError("There is no model to resume for these settings (the data or the model settings "
+                        "changed, or nothing was trained yet): press Train or Step.")
+    job.continue_with(cfg)
+    STATE.running = True
+    return {"epochs": job.epochs, "n_params": job.model.n_params, "epoch": job.total_epochs}
 
 
 def train_step(seconds=0.1):
     """Advance the running training by about ``seconds``."""
-    if STATE.job is None:
+    if STATE.job is None or not STATE.running:
         raise UserError("No training is running.")
     return STATE.job.step(seconds)
 
 
-def train_finish(stopped=False):
-    """End the run (Stop keeps the model trained so far); metrics, final figures and the model summary."""
-    job = STATE.job
-    if job is None:
-        raise UserError("No training is running.")
-    STATE.job = None
-    if stopped and not job.done:
-        job.stop(f"stopped by the user after epoch {len(job.history)}")
+def _results(job):
+    """What the page shows about the job's model: metrics, figures, summary, epoch counter."""
     model, prepared = job.model, job.prepared
-    model.history = job.history  # the model file carries the whole run's history
-    STATE.model, STATE.model_source = model, "trained in this page"
+    STATE.model = model
     name = STATE.csv_name if prepared.name == "CSV" and STATE.csv_name else str(prepared.name)
     STATE.model_name = f"mlp_{name.rsplit('.', 1)[0]}"
-    figs = session.figures(model, prepared, job.history)
+    losses = job.loss_history()
+    figs = session.figures(model, prepared, losses if losses else None)
     h = job.history.history
-    return {"epochs": job.epochs, "epochs_run": len(job.history), "stopped": bool(stopped or job.stop_reason),
-            "stop_reason": job.stop_reason, "loss": h["loss"][-1] if h.get("loss") else None,
-            "seconds": job.train_seconds, "metrics": session.evaluate(model, prepared),
-            "figures": _figure_list(figs), "summary": model.summary(), "model": _model_description()}
+    return {"epochs": job.epochs, "epochs_run": len(job.history), "epoch": job.total_epochs,
+            "stopped": bool(job.stop_reason), "stop_reason": job.stop_reason,
+            "loss": h["loss"][-1] if h.get("loss") else None, "seconds": job.train_seconds,
+            "metrics": session.evaluate(model, prepared), "figures": _figure_list(figs),
+            "summary": model.summary(), "model": _model_description()}
+
+
+def train_finish(stopped=False):
+    """End the loop (Stop pauses: the model and its run stay for Resume); metrics, figures, model summary."""
+    job = STATE.job
+    if job is None or not STATE.running:
+        raise UserError("No training is running.")
+    STATE.running = False
+    model = job.model
+    model.history = job.history  # the model file carries the run's history
+    STATE.model_source = "trained in this page"
+    res = _results(job)
+    res["stopped"] = bool(stopped or job.stop_reason)
+    if stopped and not job.done:  # paused: Resume continues this very run
+        res["paused"] = True
+        res["stop_reason"] = f"stopped by the user after epoch {job.total_epochs}"
+    return res
+
+
+def step_epoch(**cfg):
+    """Step: train exactly one epoch on the current model (a new one if there is none or the data or the
+    model settings changed), then stop."""
+    _not_while_running("Step")
+    if STATE.prepared is None:
+        raise UserError("Prepare the data first (choose a dataset or upload a CSV).")
+    cfg = _check_cfg(cfg)
+    job = _current_job(cfg)
+    if job is None:
+        job = STATE.job = _TrainJob(cfg, STATE.prepared)
+        STATE.model_source = "trained in this page"
+    else:
+        job.continue_with(cfg)
+    job.step(epochs=1)
+    job.model.history = job.history
+    return _results(job)
+
+
+def reset(**cfg):
+    """Reset: a fresh model (new initial weights from the seed) for the current data; 0 epochs."""
+    _not_while_running("Reset")
+    if STATE.prepared is None:
+        raise UserError("Prepare the data first (choose a dataset or upload a CSV).")
+    cfg = _check_cfg(cfg)
+    STATE.job = _TrainJob(cfg, STATE.prepared)
+    STATE.model_source = "reset in this page (not trained)"
+    return _results(STATE.job)
+
+
+def explain(row=0, weight=None):
+    """Explain a step: one training row through the current model (session.explain), with the LaTeX and the
+    reference code of each formula."""
+    _not_while_running("open Explain a step")
+    job = STATE.job
+    if job is None or STATE.model is not job.model:
+        raise UserError("There is no model to explain yet: press Train, Step or Reset first.")
+    try:
+        row = int(row)
+    except (TypeError, ValueError):
+        raise UserError(f"The row must be a whole number, got {row!r}.") from None
+    if weight is not None:
+        if not isinstance(weight, dict) or set(weight) - {"layer", "i", "j"}:
+            raise UserError("The weight must be given as layer, i (input unit) and j (output unit).")
+        weight = {k: int(v) for k, v in weight.items()}
+    return session.explain(job.model, job.prepared, row=row, weight=weight,
+                           learning_rate=job.next_learning_rate())
 
 
 def _model_description():
@@ -305,8 +483,60 @@ def predict_csv(data=None, name=None, preview_rows=50):
             "n_rows": max(0, len(rows) - 1), "filename": f"{stem}-predictions.csv", "notes": notes}
 
 
-COMMANDS = {f.__name__: f for f in (info, builtin, csv_preview, csv_prepare, check_arch, train_start, train_step,
-                                     train_finish, model_download, model_load, predict_csv)}
+# ---------------------------------------------------------------- links (webapp/links.py)
+
+def _links():
+    if links is None:
+        raise UserError("Links are not available in this build.")
+    return links
+
+
+def link_encode(settings=None):
+    """The URL fragment (without '#') that holds ``settings`` (the page keeps it in the address bar)."""
+    return {"fragment": _links().encode(dict(settings or {}))}
+
+
+def link_open(source=""):
+    """Read a link's fragment: the valid settings, a note for every ignored value, and whether it carries a
+    trained model (kept until ``link_model`` once the page has restored the settings and the data)."""
+    decoded = _links().decode(source or "")
+    STATE.link_model = decoded.model
+    return {"settings": decoded.settings, "notes": list(decoded.notes), "has_model": decoded.model is not None}
+
+
+def link_model(**cfg):
+    """Make the model the link carried the current model, on the current data; its results at once."""
+    model, STATE.link_model = getattr(STATE, "link_model", None), None
+    if model is None:
+        raise UserError("This link carries no model.")
+    if STATE.prepared is None:
+        raise UserError("Prepare the data first (choose a dataset or upload a CSV).")
+    prepared = STATE.prepared
+    if (model.n_inputs, model.n_outputs) != (prepared.n_inputs, prepared.n_outputs):
+        raise UserError(f"The model in the link takes {model.n_inputs} input(s) and gives {model.n_outputs} "
+                        f"output(s); the data has {prepared.n_inputs} and {prepared.n_outputs}: it was ignored.")
+    cfg = _check_cfg(cfg)
+    earlier = model.history
+    prior = {"loss": [], "val_loss": []}
+    if earlier is not None:
+        for key in prior:
+            prior[key] = [float(v) for v in (earlier.history.get(key) or [])]
+    STATE.job = _TrainJob(cfg, prepared, model=model, prior=prior)
+    model.history = earlier  # Download model gives the file the link carried
+    STATE.model_source = "opened from a link"
+    return _results(STATE.job)
+
+
+def share(settings=None, base=""):
+    """The Share link: settings, plus the trained model itself when it is small enough (links.share)."""
+    job = STATE.job
+    model = job.model if job is not None and STATE.model is job.model and job.total_epochs else None
+    return _links().share(dict(settings or {}), model, base=str(base or ""), mode="fragment")
+
+
+COMMANDS = {f.__name__: f for f in (info, builtin, csv_preview, csv_prepare, check_arch, train_start, train_resume,
+                                     train_step, train_finish, step_epoch, reset, explain, model_download,
+                                     model_load, predict_csv, link_encode, link_open, link_model, share)}
 DATA_COMMANDS = {"csv_preview", "model_load", "predict_csv"}  # take the uploaded bytes as `data`
 
 

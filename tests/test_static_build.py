@@ -56,19 +56,25 @@ def fresh_state(monkeypatch):
     monkeypatch.setattr(glue, "STATE", glue._State())
 
 
+KATEX_FONT = "KaTeX_Main-Regular.woff2"
+
+
 def _fake_root(tmp_path, plotly=True):
-    """A copy of the project sources (engine, webapp, static sources) with a fake vendored Plotly."""
+    """A copy of the project sources (engine, webapp, static sources) with a fake vendored Plotly and KaTeX."""
     root = tmp_path / "src"
     shutil.copytree(ROOT / "mlp", root / "mlp", ignore=shutil.ignore_patterns("__pycache__"))
-    (root / "webapp").mkdir()
-    for name in ("__init__.py", "session.py", "charts.py", "app.py"):
-        if (ROOT / "webapp" / name).exists():
-            shutil.copy(ROOT / "webapp" / name, root / "webapp" / name)
+    shutil.copytree(ROOT / "webapp", root / "webapp", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(STATIC, root / "static", ignore=shutil.ignore_patterns("node_modules", "__pycache__"))
     if plotly:
         target = root / "static" / build.PLOTLY_REL
         target.parent.mkdir(parents=True)
         target.write_text("/* fake plotly */ window.Plotly = {};\n")
+        katex = root / "static" / build.KATEX_DIST
+        (katex / "fonts").mkdir(parents=True)
+        (katex / "katex.min.js").write_text("/* fake katex */ window.katex = {};\n")
+        (katex / "katex.min.css").write_text(f"@font-face{{src:url(fonts/{KATEX_FONT}) format(\"woff2\")}}\n")
+        (katex / "fonts" / KATEX_FONT).write_bytes(b"wOF2")
+        (katex / "fonts" / "KaTeX_Main-Regular.ttf").write_bytes(b"ttf")  # not shipped (WOFF2 only)
     return root
 
 
@@ -117,6 +123,24 @@ def test_python_sources_pack_engine_helpers_and_glue():
     assert "webapp/app.py" not in files  # the Streamlit UI is not shipped
     assert b"streamlit" not in files["webapp/__init__.py"]
     assert not any("__pycache__" in name for name in files)
+    # every engine module and every shared webapp module (links.py, explain.py...) as its source text
+    for path in [*(ROOT / "mlp").rglob("*.py"), *(ROOT / "webapp").glob("*.py")]:
+        rel = path.relative_to(ROOT).as_posix()
+        if "__pycache__" not in rel and rel not in ("webapp/app.py", "webapp/__init__.py"):
+            assert files[rel] == path.read_bytes(), rel
+
+
+def test_new_webapp_modules_are_packed_streamlit_ones_are_not(tmp_path):
+    root = _fake_root(tmp_path)
+    (root / "webapp" / "brand_new.py").write_text("X = 1\n")
+    (root / "webapp" / "st_only.py").write_text("import streamlit as st\n")
+    (root / "mlp" / "reference.py").write_text("def layer_forward():\n    pass\n")
+    files = build.python_sources(root)
+    assert files["webapp/brand_new.py"] == b"X = 1\n" and "webapp/st_only.py" not in files
+    assert files["mlp/reference.py"] == b"def layer_forward():\n    pass\n"
+    (root / "webapp" / "charts.py").unlink()
+    with pytest.raises(build.BuildError, match="charts.py"):
+        build.python_sources(root)
 
 
 def test_streamlit_importing_webapp_init_is_replaced(tmp_path):
@@ -156,6 +180,32 @@ def test_build_cdn_site(tmp_path):
     assert any(u.startswith(build.PYODIDE_CDN + "numpy-") for u in precache)
     with zipfile.ZipFile(out / "app.zip") as zf:
         assert "worker_glue.py" in zf.namelist() and "mlp/io.py" in zf.namelist()
+
+
+def test_katex_is_vendored_with_its_woff2_fonts_and_precached(tmp_path):
+    root = _fake_root(tmp_path)
+    out = tmp_path / "site"
+    build.build(out, None, root=root)
+    vendor = out / "vendor" / "katex"
+    assert (vendor / "katex.min.js").read_text().startswith("/* fake katex */")
+    assert (vendor / "fonts" / KATEX_FONT).read_bytes() == b"wOF2"
+    assert not (vendor / "fonts" / "KaTeX_Main-Regular.ttf").exists()
+    precache = json.loads((out / "sw.js").read_text().split("const PRECACHE = ", 1)[1].split(";\n", 1)[0])
+    assert {"vendor/katex/katex.min.js", "vendor/katex/katex.min.css",
+            f"vendor/katex/fonts/{KATEX_FONT}"} <= set(precache)
+    app = (out / "app.js").read_text()
+    assert '"vendor/katex/katex.min.js"' in app and '"vendor/katex/katex.min.css"' in app
+
+
+def test_real_katex_css_names_only_fonts_the_site_ships():
+    """With the pinned KaTeX installed: every font its CSS asks for first (WOFF2) is one the build copies."""
+    import re
+    css = STATIC / build.KATEX_DIST / "katex.min.css"
+    if not css.is_file():
+        build.ensure_plotly(STATIC)  # npm ci: the package is pinned in package.json / package-lock.json
+    shipped = {p.name for p in build.katex_fonts(STATIC)}
+    wanted = set(re.findall(r"url\(fonts/([^)]+\.woff2)\)", css.read_text()))
+    assert wanted and wanted <= shipped, wanted - shipped
 
 
 def test_site_urls_are_relative_and_plotly_is_vendored(tmp_path):
@@ -214,6 +264,11 @@ def test_local_runtime_is_precompiled(tmp_path):
     for name in ("mlp/__pycache__/network.cpython-312.pyc", "__pycache__/worker_glue.cpython-312.pyc",
                  "webapp/__pycache__/session.cpython-312.pyc", "mlp/network.py"):
         assert name in app, name
+    # the sources ship beside their .pyc (the explanation shows mlp/reference.py's own lines)
+    for name in [n for n in app if n.endswith(".pyc")]:
+        src = name.replace("__pycache__/", "").replace(".cpython-312.pyc", ".py")
+        assert src in app, src
+    assert app["mlp/network.py"] == (root / "mlp" / "network.py").read_bytes()
     pycs = [b for n, b in [*stdlib.items(), *site.items(), *app.items()] if n.endswith(".pyc")]
     assert len(pycs) > 10
     for pyc in pycs:  # PEP 552 header: 3.12 magic, flags 0b01 = hash-based, not checked against the source
@@ -346,8 +401,10 @@ def test_same_sources_same_version(tmp_path):
 def test_npm_ci_runs_when_plotly_missing(tmp_path):
     root = _fake_root(tmp_path, plotly=False)
     fake_npm = tmp_path / "npm"
+    k = build.KATEX_DIST
     fake_npm.write_text("#!/bin/sh\n[ \"$1\" = ci ] || exit 3\n"
-                        f"mkdir -p {build.PLOTLY_REL.parent} && echo '/*p*/' > {build.PLOTLY_REL}\n")
+                        f"mkdir -p {build.PLOTLY_REL.parent} {k}/fonts && echo '/*p*/' > {build.PLOTLY_REL}\n"
+                        f"echo k > {k}/katex.min.js && echo c > {k}/katex.min.css && echo f > {k}/fonts/a.woff2\n")
     fake_npm.chmod(0o755)
     path = build.ensure_plotly(root / "static", npm=str(fake_npm))
     assert path.read_text().strip() == "/*p*/"
@@ -365,13 +422,13 @@ def test_cli_reports_errors_with_exit_code(tmp_path, capsys):
     assert "not a Pyodide runtime" in capsys.readouterr().err
 
 
-def test_package_json_pins_plotly_and_lock_matches():
+def test_package_json_pins_plotly_and_katex_and_lock_matches():
     pkg = json.loads((STATIC / "package.json").read_text())
-    assert list(pkg["dependencies"]) == [build.PLOTLY_PACKAGE]
-    version = pkg["dependencies"][build.PLOTLY_PACKAGE]
-    assert version[0].isdigit(), "pin an exact version"
+    assert sorted(pkg["dependencies"]) == sorted([build.PLOTLY_PACKAGE, build.KATEX_PACKAGE])
     lock = json.loads((STATIC / "package-lock.json").read_text())
-    assert lock["packages"][f"node_modules/{build.PLOTLY_PACKAGE}"]["version"] == version
+    for name, version in pkg["dependencies"].items():
+        assert version[0].isdigit(), f"pin an exact version of {name}"
+        assert lock["packages"][f"node_modules/{name}"]["version"] == version
 
 
 def test_vendored_plotly_bundle_draws_every_trace_type_the_charts_use():
