@@ -249,7 +249,8 @@ class MLP:
         if X.shape[1] != self.n_inputs:
             raise ValueError(f"{name} has {X.shape[1]} feature column(s) but the network's input size is "
                              f"{self.n_inputs}; change the first number of the architecture or the data.")
-        _check_finite(X, name)
+        if X.size > 16 or not _all_finite_1d(X.reshape(-1)):   # a few values: the quick test first
+            _check_finite(X, name)
         return X
 
     def _as_y(self, y, n_rows, name="y"):
@@ -463,6 +464,11 @@ class MLP:
 
     def forward(self, x):
         """Network output for one sample (1-D in, 1-D out) or a batch (2-D in, 2-D out)."""
+        if (type(x) is list or type(x) is tuple) and len(x) == self._n_in:
+            try:                       # one C-level conversion, then the array's fast path
+                x = np.array(x, dtype=self.dtype)
+            except (TypeError, ValueError, OverflowError):
+                pass                   # the checked path below says what is wrong
         if type(x) is np.ndarray and x.ndim == 1 and x.size == self._n_in and x.dtype is self.dtype \
                 and _all_finite_1d(x) and self._one_lock.acquire(False):
             try:                       # fast path for a single, clean sample (another thread in it: below)
@@ -480,7 +486,13 @@ class MLP:
 
     def predict(self, X):
         """Outputs for the rows of ``X`` (probabilities for sigmoid/softmax outputs), shape (n, n_outputs)."""
-        return self._predict_2d(self._as_x(X))
+        X = self._as_x(X)
+        if X.shape[0] == 1 and self._one_lock.acquire(False):
+            try:                       # one row: the single-sample buffers (half the time of the batch pass)
+                return self._infer_one(X[0]).reshape(1, -1)
+            finally:
+                self._one_lock.release()
+        return self._predict_2d(X)
 
     def predict_classes(self, X):
         """Class labels: argmax for softmax, threshold 0.5 for a sigmoid output (1-D int array;
@@ -729,6 +741,9 @@ def _to_array(value, name, dtype):
         else:
             try:
                 arr = arr.astype(np.float64)
+            except OverflowError:
+                raise ValueError(f"{name} contains a number too large for a floating-point value "
+                                 "(beyond ±1.8e308).") from None
             except (ValueError, TypeError):
                 bad = next((v for v in arr.ravel() if not _is_number(v)), None)
                 bad = bad.item() if isinstance(bad, np.generic) else bad   # 'a', not np.str_('a')
