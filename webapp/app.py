@@ -1,13 +1,19 @@
 """Streamlit front end: ``streamlit run webapp/app.py``.
 
-UI only: data, models and charts come from ``webapp.session`` / ``webapp.charts`` / ``mlp``.
-Everything a user owns lives in ``st.session_state`` (one per browser session).
+UI only: data, models, charts, explanations and links come from ``webapp.session`` /
+``webapp.charts`` / ``webapp.links`` / ``mlp``. Everything a user owns lives in ``st.session_state``
+(one per browser session).
 
-Training runs inside the script with an epoch callback that records the history in
-session state and refreshes the progress bar and loss chart a few times a second.
-Any interaction (the Stop button, or changing a widget) starts a new script run; that
-run asks the training loop to stop at the end of its epoch, waits for it, and keeps the
-model trained so far as a normal run.
+A *run* is one model and its training so far. Train makes a new run and trains it; Step trains one more
+epoch of the run shown (making a new run when the data or the network settings changed); Resume trains it
+on to the end of its epochs; Reset draws fresh weights (a new run at epoch 0). Training advances the
+engine's resumable ``TrainingRun`` in slices of about ``UPDATE_EVERY`` seconds and refreshes the progress,
+the loss curve, the decision boundary and the network view between slices. Any interaction (Stop, or
+changing a widget) starts a new script run; Streamlit interrupts the old one at its next refresh, between
+two slices, so the model is always whole; the new run keeps it as a paused run that Resume continues.
+
+The address bar always holds the current settings (``links.encode``); opening such an address restores
+them, and a Share link also carries a small trained model.
 """
 
 import csv
@@ -18,6 +24,7 @@ import math
 import os
 import sys
 import time
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 # One BLAS thread per matrix product: the engine's products are small, sessions train in parallel
 # threads, and when the app runs locally the browser drawing the charts needs a core too. With
@@ -34,10 +41,13 @@ if _ROOT not in sys.path:  # `streamlit run webapp/app.py` only puts webapp/ on 
 
 import streamlit as st  # noqa: E402
 
+from mlp.preprocessing import FEATURE_TRANSFORMS  # noqa: E402
 from webapp import charts  # noqa: E402
+from webapp import links  # noqa: E402
 from webapp import session as S  # noqa: E402
 
-UPDATE_EVERY = 0.25      # seconds between live progress/chart refreshes
+UPDATE_EVERY = 0.25      # seconds between live progress/chart refreshes (at least)
+LIVE_SHARE = 10          # ... and at least this many times the last refresh's cost (<= ~10 % of the time)
 MAX_RUNS = 12            # runs kept per browser session (oldest dropped)
 MAX_CACHED = 8           # prepared datasets kept per browser session
 EXAMPLE_ARCH = "[2, 8, 'relu', 8, 'relu', 1, 'sigmoid']"
@@ -46,6 +56,7 @@ LEARNING_RATES = [0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0]
 BATCH_SIZES = [1, 8, 16, 32, 64, 128, 256, "full batch"]
 SCHEDULES = ["constant", "exponential", "step", "cosine"]
 L2_VALUES = [0.0, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1]
+L1_VALUES = [0.0, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1]
 USER_ERRORS = (ValueError, TypeError)
 SESSION_MODEL, UPLOAD_MODEL = "A run from this session", "Upload a model file"
 METRIC_LABELS = {"accuracy": "accuracy", "precision": "precision", "recall": "recall", "f1": "F1",
@@ -53,18 +64,38 @@ METRIC_LABELS = {"accuracy": "accuracy", "precision": "precision", "recall": "re
 BOUNDED = {"accuracy", "precision", "recall", "f1", "r2"}   # shown with fixed decimals
 LOSS_HELP = ("The training loss on the standardised target, (y − mean) / std of the training rows, which "
              "is what the network learns; MAE and RMSE are in the target's own units.")
+_SOURCES = ("Built-in dataset", "Upload CSV")
+TRANSFORM_KEYS = {k: f"tf_{k}" for k in FEATURE_TRANSFORMS}   # transform -> checkbox key
+
+# Widget defaults, set in session state before the widgets are drawn (the widgets take no value of their
+# own), so that a link can set any of them first without a "default value and Session State" conflict.
+DEFAULTS = {
+    "source": _SOURCES[0], "dataset": "circles", "n_samples": 400, "noise": 0.1, "n_classes": 3,
+    "test_size": 0.2, "data_seed": 0, "csv_test_size": 0.2, "csv_seed": 0,
+    "optimizer": "adam", "lr": S.DEFAULT_CONFIG["learning_rate"], "epochs": 150, "batch_size": 32,
+    "schedule": "constant", "lr_decay": 0.99, "l2": 0.0, "l1": 0.0, "dropout": 0.0, "val_split": 0.2,
+    "patience": 0, "model_seed": 0, "live": True, **{key: False for key in TRANSFORM_KEYS.values()},
+}
 
 
 # ------------------------------------------------------------------ state
 
 def _ss():
     ss = st.session_state
-    ss.setdefault("runs", [])         # finished runs (dicts), newest last
+    ss.setdefault("runs", [])         # runs (dicts), newest last
     ss.setdefault("cache", {})        # data key -> Prepared / preview
     ss.setdefault("job", None)        # the training in progress (survives an interrupted script run)
     ss.setdefault("next_run", 1)
     ss.setdefault("notice", None)
     return ss
+
+
+def _defaults():
+    ss = st.session_state
+    for k, v in DEFAULTS.items():
+        ss.setdefault(k, v)
+    if ss.get("dataset") not in S.datasets():
+        ss["dataset"] = S.datasets()[0]
 
 
 def _cached(key, make):
@@ -115,43 +146,233 @@ def _table(header, rows):
     return [dict(zip(header, r)) for r in zip(*typed)] if typed else []
 
 
-# ------------------------------------------------------------------ runs
+# ------------------------------------------------------------------ links: settings <-> widgets
 
-def _claim(job):
-    """True for the one caller that may turn ``job`` into a run (atomic under the GIL)."""
-    token = object()
-    return job.setdefault("claimed", token) is token
+def _in(options):
+    return lambda v: v if v in options else None
 
 
-def _finish(job, history, stopped):
-    """Turn a (finished or interrupted) training job into a run kept in session state."""
+def _int_range(lo, hi, step=1):
+    def conv(v):
+        if isinstance(v, bool):
+            return None
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            return None
+        if not f.is_integer() or not lo <= f <= hi or (f - lo) % step:
+            return None
+        return int(f)
+    return conv
+
+
+def _float_range(lo, hi, step=None):
+    def conv(v):
+        if isinstance(v, bool):
+            return None
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            return None
+        if not (math.isfinite(f) and lo - 1e-12 <= f <= hi + 1e-12):
+            return None
+        if step is not None:
+            k = round((f - lo) / step)
+            if abs(lo + k * step - f) > 1e-9:
+                return None
+            f = round(lo + k * step, 10)
+        return f
+    return conv
+
+
+def _float_in(options):
+    def conv(v):
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            return None
+        return next((o for o in options if math.isclose(o, f, rel_tol=1e-9, abs_tol=1e-15)), None)
+    return conv
+
+
+# link setting -> (widget key, value -> widget value or None when the widget cannot show it); the data
+# settings of a CSV source use the CSV widgets; loss and the CSV columns wait for their widgets (pending).
+_WIDGETS = {
+    "dataset": ("dataset", lambda v: v if v in S.datasets() else None),
+    "n_samples": ("n_samples", _int_range(50, 2000, 50)),
+    "noise": ("noise", _float_range(0.0, 0.5, 0.01)),
+    "n_classes": ("n_classes", _int_range(2, 6)),
+    "test_size": ("test_size", _float_range(0.1, 0.5, 0.05)),
+    "data_seed": ("data_seed", _int_range(0, 10**6)),
+    "arch": ("arch", lambda v: v if isinstance(v, str) and v.strip() else None),
+    "optimizer": ("optimizer", _in(S.OPTIMIZERS)),
+    "learning_rate": ("lr", _float_in(LEARNING_RATES)),
+    "epochs": ("epochs", _int_range(1, S.MAX_EPOCHS)),
+    "batch_size": ("batch_size", lambda v: "full batch" if v in ("full", None) else _in(BATCH_SIZES[:-1])(
+        _int_range(1, 10**6)(v))),
+    "lr_schedule": ("schedule", lambda v: "constant" if v in (None, "constant") else _in(SCHEDULES)(v)),
+    "lr_decay": ("lr_decay", _float_range(0.5, 1.0)),
+    "weight_decay": ("l2", _float_in(L2_VALUES)),
+    "l1": ("l1", _float_in(L1_VALUES)),
+    "dropout": ("dropout", _float_range(0.0, 0.5, 0.05)),
+    "validation_split": ("val_split", _float_range(0.0, 0.4, 0.05)),
+    "early_stopping": ("patience", _int_range(0, 1000)),
+    "seed": ("model_seed", _int_range(0, 10**6)),
+}
+_CSV_WIDGETS = {"test_size": "csv_test_size", "data_seed": "csv_seed"}
+
+
+def _restore_from_link():
+    """On a session's first script run, apply the settings (and model) in the address; returns nothing.
+
+    What the app cannot show is said in ``ss["link_notes"]``; a model waits in ``ss["link_model"]`` for its
+    data (a CSV source waits for the file)."""
     ss = st.session_state
-    if not _claim(job):
-        return None
-    if ss.get("job") is job:
-        ss["job"] = None
-    model, prepared = job["model"], job["prepared"]
-    hist = dict(getattr(history, "history", None) or job["history"])
-    epochs = len(hist.get("loss", []))
-    if epochs == 0:
-        ss["notice"] = ("info", "Training was stopped before the first epoch ended; nothing to keep.")
-        return None
-    reason = getattr(history, "stop_reason", None)
-    if stopped:
-        reason = f"stopped after epoch {epochs} of {job['cfg']['epochs']}; the model trained so far is kept"
+    if ss.get("link_read"):
+        return
+    ss["link_read"] = True
+    params = st.query_params.to_dict()
+    if not params:
+        return
+    dec = links.decode(params)
+    notes = list(dec.notes)
+    sett = dict(dec.settings)
+    csv_source = sett.get("source") == "csv"
+    if "source" in sett:
+        ss["source"] = _SOURCES[1] if csv_source else _SOURCES[0]
+    if "transforms" in sett:
+        chosen = set(sett["transforms"] or [])
+        for k, key in TRANSFORM_KEYS.items():
+            ss[key] = k in chosen
+    for name, value in sett.items():
+        if name in ("source", "transforms"):
+            continue
+        if name == "loss":
+            ss["pending_loss"] = value
+            continue
+        if name in ("target", "features", "task"):
+            ss.setdefault("pending_csv", {})[name] = value
+            continue
+        if name not in _WIDGETS:
+            notes.append(f"The setting {name!r} is not used by this app; it was ignored.")
+            continue
+        key, conv = _WIDGETS[name]
+        if csv_source and name in _CSV_WIDGETS:
+            key = _CSV_WIDGETS[name]
+        shown = conv(value)
+        if shown is None:
+            notes.append(f"{name}={value!r} is not one of the values this app offers; the default "
+                         f"({DEFAULTS.get(key, 'as drawn')!r}) is used instead.")
+            continue
+        ss[key] = shown
+        if key == "arch":
+            ss["arch_default"] = "(from a link)"   # the link's text stays, whatever the data's default
+    if csv_source:
+        ss["link_asks_file"] = True
+    if dec.model is not None:
+        ss["link_model"] = dec.model
+    ss["link_notes"] = notes
+
+
+def _link_settings(data, cfg):
+    """The current settings as ``links`` names them (what the address bar and the Share link carry)."""
+    ss = st.session_state
+    out = dict(data["settings"])
+    out.update({"arch": ss.get("arch"), "loss": cfg.get("loss"), "optimizer": cfg["optimizer"],
+                "learning_rate": cfg["learning_rate"], "epochs": int(cfg["epochs"]),
+                "batch_size": "full" if cfg["batch_size"] is None else int(cfg["batch_size"]),
+                "lr_schedule": ss.get("schedule", "constant"), "lr_decay": float(cfg["lr_decay"]),
+                "weight_decay": cfg["weight_decay"], "l1": cfg["l1"], "dropout": cfg["dropout"],
+                "validation_split": cfg["validation_split"], "early_stopping": int(cfg["early_stopping"]),
+                "seed": int(cfg["seed"])})
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def _sync_address(settings):
+    """Keep the address bar equal to the current settings (only written when it changed); a value a link
+    cannot hold (an architecture being typed, a loss that does not fit it) is left out until it is valid."""
+    valid, _ = links.check(settings)
+    want = dict(parse_qsl(links.encode(valid), keep_blank_values=True))
+    if st.query_params.to_dict() != want:
+        st.query_params.from_dict(want)
+
+
+def _base_url():
+    url = getattr(st.context, "url", None) or ""
+    if not url:
+        return ""
+    p = urlsplit(url)
+    return urlunsplit((p.scheme, p.netloc, p.path, "", ""))
+
+
+# ------------------------------------------------------------------ runs and training
+
+_MODEL_KEYS = ("arch", "loss", "optimizer", "weight_decay", "l1", "dropout", "seed")
+_TRAIN_KEYS = ("learning_rate", "epochs", "batch_size", "lr_schedule", "lr_decay", "validation_split",
+               "early_stopping")
+
+
+def _model_key(cfg, data):
+    return (data["key"],) + tuple(repr(cfg.get(k)) for k in _MODEL_KEYS)
+
+
+def _train_key(cfg):
+    return tuple(repr(cfg.get(k)) for k in _TRAIN_KEYS)
+
+
+def _new_run(prepared, cfg, data, settings, model=None):
+    """A run at epoch 0: a fresh model for ``cfg`` (or ``model``, e.g. one opened from a link)."""
+    ss = st.session_state
+    model = S.build_model(cfg, prepared) if model is None else model
     rid = ss["next_run"]
     ss["next_run"] = rid + 1
-    run = {"id": rid, "name": f"run {rid}: {prepared.name} {job['cfg']['arch']}", "model": model,
-           "prepared": prepared, "cfg": job["cfg"], "history": hist, "epochs": epochs, "reason": reason,
-           "seconds": time.monotonic() - job["started"]}
+    return {"id": rid, "name": f"run {rid}: {prepared.name} {cfg['arch']}", "model": model, "prepared": prepared,
+            "cfg": dict(cfg), "settings": dict(settings), "model_key": _model_key(cfg, data), "train_key": None,
+            "training": None, "base": {}, "history": {}, "epochs": 0, "reason": None, "seconds": 0.0,
+            "metrics": {}, "figures": {}}
+
+
+def _sync(run):
+    """The run's whole history: earlier training runs (``base``) followed by the current one."""
+    tr = run["training"]
+    cur = tr.history.history if tr is not None else {}
+    base = run["base"]
+    run["history"] = {k: list(base.get(k, [])) + list(cur.get(k, [])) for k in dict.fromkeys([*base, *cur])}
+    run["epochs"] = len(run["history"].get("loss", []))
+
+
+def _training_for(run, cfg):
+    """The engine TrainingRun that continues ``run``: its own while it has epochs left and the training
+    settings are unchanged, else a new one on the same model (weights and optimizer state kept)."""
+    tr = run["training"]
+    if tr is not None and not tr.done and run["train_key"] == _train_key(cfg):
+        return tr
+    _sync(run)
+    run["base"] = run["history"]
+    run["cfg"].update({k: cfg.get(k) for k in _TRAIN_KEYS})
+    run["training"] = None
+    tr = S.start_training(run["model"], run["prepared"], run["cfg"])
+    run["training"], run["train_key"] = tr, _train_key(cfg)
+    return tr
+
+
+def _finalize(run):
+    """Metrics and figures for the run as it stands; keeps it in the session's runs and shows it."""
+    ss = st.session_state
+    _sync(run)
+    for k in ("model_bytes", "pred_csv", "onnx", "share"):
+        run.pop(k, None)
+    run.pop("error", None)
+    model, prepared = run["model"], run["prepared"]
     try:
-        run["metrics"] = S.evaluate(model, prepared)
-        run["figures"] = S.figures(model, prepared, hist)
+        run["metrics"] = S.evaluate(model, prepared) if run["epochs"] else {}
+        run["figures"] = S.figures(model, prepared, run["history"] if run["epochs"] else None)
     except USER_ERRORS as e:
-        run["metrics"], run["figures"] = {}, {"loss": charts.loss_figure(hist)}
+        run["metrics"], run["figures"] = {}, ({"loss": charts.loss_figure(run["history"])} if run["epochs"] else {})
         run["error"] = str(e)
-    ss["runs"] = (ss["runs"] + [run])[-MAX_RUNS:]
-    ss["selected_run"] = rid
+    if all(r is not run for r in ss["runs"]):
+        ss["runs"] = (ss["runs"] + [run])[-MAX_RUNS:]
+    ss["selected_run"] = run["id"]
     return run
 
 
@@ -169,63 +390,88 @@ def _collect_interrupted():
         st.info("Stopping the training at the end of the current epoch…")
         time.sleep(0.5)
         st.rerun()
-    _finish(job, job.get("result"), stopped=job.get("result") is None or job["status"] == "stopped")
+    ss["job"] = None
+    run = job["run"]
+    _sync(run)
+    tr = run["training"]
+    if tr is not None and not tr.done:
+        run["reason"] = (f"stopped after epoch {run['epochs']} (of {tr.epochs} in this training); the model "
+                         f"trained so far is kept, and Resume continues it")
+    _finalize(run)
+    ss["interrupted"] = run["id"]
 
 
-def _train(prepared, cfg, stop_slot, progress_slot, chart_slot):
-    """Build and train a model with live progress; returns the new run or None."""
+def _advance(run, cfg, n_epochs, ui):
+    """Train ``run`` ``n_epochs`` more epochs (None: to the end of its epochs) with live progress.
+    Returns True when it ran to its end here (False: interrupted; a newer script run keeps it)."""
     ss = st.session_state
-    try:
-        model = S.build_model(cfg, prepared)
-    except USER_ERRORS as e:
-        st.error(str(e))
-        return None
-    job = {"model": model, "prepared": prepared, "cfg": cfg, "history": {}, "status": "running",
-           "stop": False, "result": None, "started": time.monotonic()}
+    tr = _training_for(run, cfg)
+    job = {"run": run, "status": "running", "stop": False}
     ss["job"] = job
-    stop_slot.button("Stop", key="stop", help="Stop now and keep the model trained so far")
-    bar = progress_slot.progress(0.0, text="Training…")
-    # the first refresh comes after UPDATE_EVERY: a short training goes straight to the results
-    total, last, n_updates = int(cfg["epochs"]), [time.monotonic()], [0]
-
-    def on_epoch(epoch, logs):
-        for k, v in logs.items():
-            job["history"].setdefault(k, []).append(float(v))
-        if job["stop"]:
-            return True
-        now = time.monotonic()
-        if now - last[0] >= UPDATE_EVERY and epoch < total:
-            last[0] = now
-            n_updates[0] += 1
-            text = f"Epoch {epoch}/{total} · loss {logs['loss']:.4g}"
-            if "val_loss" in logs:
-                text += f" · validation loss {logs['val_loss']:.4g}"
-            bar.progress(min(epoch / total, 1.0), text=text)
-            with chart_slot.container():
-                _plot(charts.loss_figure(job["history"], title="Loss (live)", ytitle=S.loss_title(prepared)),
-                      key=f"live_{n_updates[0]}")
-        return False
-
+    live = bool(ss.get("live", True))
+    if n_epochs is None:
+        ui["stop"].button("Stop", key="stop", help="Pause now and keep the model trained so far; Resume continues")
+    bar = ui["progress"].progress(0.0, text="Training…") if n_epochs is None else None
+    run["reason"] = None
+    t0 = time.monotonic()
+    next_refresh, n_updates, done = t0 + UPDATE_EVERY, 0, 0
+    finished = False
     try:
-        job["result"] = S.train(model, prepared, cfg, on_epoch)
-    except USER_ERRORS as e:
-        ss["job"] = None
-        progress_slot.empty()
-        st.error(str(e))
-        return None
+        while not tr.done and (n_epochs is None or done < n_epochs):
+            e0 = tr.epoch
+            left = None if n_epochs is None else n_epochs - done
+            tr.step(epochs=left, seconds=max(0.0, next_refresh - time.monotonic()))
+            done += tr.epoch - e0
+            _sync(run)
+            if job["stop"] or tr.epoch == e0:
+                break
+            if bar is not None and not tr.done and time.monotonic() >= next_refresh:
+                c0 = time.monotonic()
+                n_updates += 1
+                _live_refresh(run, tr, bar, ui, live, n_updates)
+                now = time.monotonic()
+                next_refresh = now + max(UPDATE_EVERY, LIVE_SHARE * (now - c0))
+        finished = not job["stop"]
     finally:
-        if job["status"] == "running":
-            job["status"] = "stopped" if job["stop"] else "done"
-    if job["stop"]:  # the stop came from a newer script run, which keeps the model
-        return None
-    # (a newer run may have claimed the job meanwhile: _finish then returns None)
-    run = _finish(job, job["result"], stopped=False)
-    if run is None:
-        return None
-    progress_slot.empty()  # the results say how long it took; the charts move up into view
-    stop_slot.empty()
-    chart_slot.empty()
-    return run
+        run["seconds"] += time.monotonic() - t0
+        job["status"] = "done" if finished else "stopped"
+    if not finished:
+        return False
+    ss["job"] = None
+    if tr.done and tr.history.stop_reason:
+        run["reason"] = tr.history.stop_reason
+    _finalize(run)
+    for slot in ("progress", "stop", "live"):
+        ui[slot].empty()
+    return True
+
+
+def _live_refresh(run, tr, bar, ui, live, n):
+    """Progress, epoch counter and (live views on) loss, decision boundary and network, between two slices."""
+    hist, prepared = run["history"], run["prepared"]
+    loss = hist["loss"][-1]
+    text = f"Epoch {tr.epoch}/{tr.epochs} · loss {loss:.4g}"
+    if hist.get("val_loss"):
+        text += f" · validation loss {hist['val_loss'][-1]:.4g}"
+    bar.progress(min(tr.epoch / tr.epochs, 1.0), text=text)
+    ui["epoch"].markdown(f"**Epoch {run['epochs']}**")
+    if not live:
+        return
+    try:
+        figs = S.figures(run["model"], prepared, hist)
+    except USER_ERRORS:
+        figs = {"loss": charts.loss_figure(hist, ytitle=S.loss_title(prepared))}
+    figs["loss"] = charts.loss_figure(hist, title="Loss (live)", ytitle=S.loss_title(prepared))
+    main = next((k for k in ("decision_boundary", "surface", "fit") if k in figs), None)
+    with ui["live"].container():
+        c1, c2 = st.columns(2)
+        with c1:
+            _plot(figs["loss"], key=f"live_loss_{n}")
+        if main:
+            with c2:
+                _plot(figs[main], key=f"live_main_{n}")
+        if "network" in figs:
+            _plot(figs["network"], key=f"live_net_{n}")
 
 
 # ------------------------------------------------------------------ sidebar: data
@@ -238,7 +484,6 @@ _BUILTIN_KEYS = ("dataset", "n_samples", "noise", "n_classes", "test_size", "dat
 _CSV_KEYS = ("csv_test_size", "csv_seed")
 _CSV_PREFIXES = ("target_", "features_", "task_", "drop_")   # per uploaded file
 _CLASS_DATASETS = ("blobs", "spiral")                          # the datasets with a class-count slider
-_SOURCES = ("Built-in dataset", "Upload CSV")
 
 
 def _keep_hidden_widget_values():
@@ -251,52 +496,93 @@ def _keep_hidden_widget_values():
         else:   # the CSV widgets are drawn only once a file is uploaded
             hidden = k in _BUILTIN_KEYS or (ss.get("csv_file") is None and
                                             (k in _CSV_KEYS or k.startswith(_CSV_PREFIXES)))
-        if hidden:
+        if hidden or (k == "lr_decay" and ss.get("schedule") != "exponential"):
             ss[k] = ss[k]
 
 
+def _transforms_sidebar(sb):
+    """Playground's extra input features; returns the chosen FEATURE_TRANSFORMS keys."""
+    sb.caption("Extra inputs computed from x1, x2 (2-D data)")
+    cols = sb.columns(len(FEATURE_TRANSFORMS))
+    chosen = []
+    for c, (k, (label, _fn)) in zip(cols, FEATURE_TRANSFORMS.items()):
+        if c.checkbox(label, key=TRANSFORM_KEYS[k], help=f"Add {label} as a network input"):
+            chosen.append(k)
+    return chosen
+
+
 def _data_sidebar():
-    """Data controls; returns (prepared or None, error text or None, csv preview or None)."""
+    """Data controls; returns {"prepared", "error", "preview", "key", "settings"} (prepared None: no data)."""
     sb = st.sidebar
+    ss = st.session_state
     sb.header("1 · Data")
     source = sb.radio("Data source", _SOURCES, horizontal=True, key="source")
+    out = {"prepared": None, "error": None, "preview": None, "key": None, "settings": {}}
     if source == _SOURCES[0]:
         names = S.datasets()
-        name = sb.selectbox("Dataset", names, index=names.index("circles") if "circles" in names else 0,
-                            key="dataset")
+        name = sb.selectbox("Dataset", names, key="dataset")
         about = (getattr(S.mdata, "DATASETS", {}).get(name) or {}).get("description")
         if about:  # plain text: '*' and '_' in formulas are not Markdown here
             about = about.replace("\\", "\\\\").replace("*", "\\*").replace("_", "\\_")
             sb.caption(f"{about} Task: {S.BUILTIN_TASKS.get(name, '?')}.")
-        n = sb.slider("Samples", 50, 2000, 400, step=50, key="n_samples")
-        noise = sb.slider("Noise", 0.0, 0.5, 0.1, step=0.01, key="noise",
+        n = sb.slider("Samples", 50, 2000, step=50, key="n_samples")
+        noise = sb.slider("Noise", 0.0, 0.5, step=0.01, key="noise",
                           help="Standard deviation of the Gaussian noise added to the points "
                                "(classification) or to the target (regression).")
-        n_classes = sb.slider("Classes", 2, 6, 3, key="n_classes") if name in _CLASS_DATASETS else 3
-        test = sb.slider("Test split", 0.1, 0.5, 0.2, step=0.05, key="test_size",
+        n_classes = sb.slider("Classes", 2, 6, key="n_classes") if name in _CLASS_DATASETS else ss["n_classes"]
+        test = sb.slider("Test split", 0.1, 0.5, step=0.05, key="test_size",
                          help="Share of the rows held out for testing; the model never trains on them.")
-        seed = sb.number_input("Data seed", 0, 10**6, 0, key="data_seed",
+        seed = sb.number_input("Data seed", 0, 10**6, key="data_seed",
                                help="Seeds both the generated points and the train/test split.")
-        key = ("builtin", name, n, noise, n_classes, test, seed)
+        tfs = _transforms_sidebar(sb)
+        out["settings"] = {"source": "builtin", "dataset": name, "n_samples": n, "noise": noise,
+                           "data_seed": seed, "test_size": test, "n_classes": n_classes, "transforms": tfs}
+        out["key"] = key = ("builtin", name, n, noise, n_classes, test, seed, tuple(tfs))
         try:
-            return _cached(key, lambda: S.prepare_builtin(name, n, noise, seed, test, n_classes)), None, None
+            out["prepared"] = _cached(key, lambda: S.prepare_builtin(name, n, noise, seed, test, n_classes,
+                                                                     transforms=tuple(tfs)))
         except USER_ERRORS as e:
-            return None, str(e), None
+            out["error"] = str(e)
+        return out
 
     up = sb.file_uploader("Upload CSV", type=["csv", "txt", "tsv"], key="csv_file",
                           max_upload_size=S.MAX_UPLOAD_MB,
                           help="Header row first; comma, semicolon or tab separated; "
                                f"up to {S.MAX_UPLOAD_MB} MB and {S.MAX_ROWS:,} rows.")
+    pending = ss.get("pending_csv") or {}
+    tfs = [k for k, key in TRANSFORM_KEYS.items() if ss.get(key)]
+    out["settings"] = {"source": "csv", "test_size": ss["csv_test_size"], "data_seed": ss["csv_seed"],
+                       "transforms": tfs, **pending}
     if up is None:
-        return None, None, None
+        if ss.get("link_asks_file"):
+            want = f" (target column {pending['target']!r})" if pending.get("target") else ""
+            sb.info(f"This link was made with an uploaded CSV{want}: a file cannot travel in a link. "
+                    "Upload the same file to continue with the link's settings.")
+        _transforms_sidebar(sb)
+        return out
     raw = up.getvalue()
     digest = hashlib.sha256(raw).hexdigest()[:16]
     try:
         table = _cached(("table", digest), lambda: S.read_table(raw))
         preview = _cached(("preview", digest), lambda: S.csv_preview(table))
     except USER_ERRORS as e:
-        return None, f"Could not read {up.name}: {e}", None
+        out["error"] = f"Could not read {up.name}: {e}"
+        return out
+    out["preview"] = preview
     cols = preview["columns"]
+    if pending:   # settings from a link, applied once to the first file that has those columns
+        ss.pop("pending_csv", None)
+        ss.pop("link_asks_file", None)
+        if pending.get("target") in cols:
+            ss[f"target_{digest}"] = pending["target"]
+            feats = [f for f in pending.get("features") or [] if f in cols and f != pending["target"]]
+            if feats:
+                ss[f"features_{digest}_{pending['target']}"] = feats
+            if pending.get("task") in S.TASKS:
+                ss[f"task_{digest}_{pending['target']}"] = pending["task"]
+        else:
+            ss.setdefault("link_notes", []).append(
+                f"The link's target column {pending.get('target')!r} is not in {up.name}; its own columns are used.")
     target = sb.selectbox("Target column", cols, index=len(cols) - 1, key=f"target_{digest}")
     options = [c for c in cols if c != target]
     features = sb.multiselect("Feature columns", options, default=options, key=f"features_{digest}_{target}")
@@ -305,7 +591,10 @@ def _data_sidebar():
     except USER_ERRORS:
         detected = None  # prepare_csv reports why (e.g. a single class)
     auto = f"auto ({detected})" if detected else "auto"
-    task = sb.selectbox("Task", [auto, *S.TASKS], key=f"task_{digest}_{target}",
+    tkey = f"task_{digest}_{target}"
+    if ss.get(tkey) is not None and ss[tkey] not in (auto, *S.TASKS):
+        ss[tkey] = auto
+    task = sb.selectbox("Task", [auto, *S.TASKS], key=tkey,
                         help="Detected from the target column; override it if needed.")
     task = detected if task == auto else task
     used = set(features) | {target}
@@ -314,53 +603,72 @@ def _data_sidebar():
     if missing:
         sb.warning("Missing values: " + ", ".join(f"{c} ({n})" for c, n in missing.items()))
         drop = sb.checkbox("Drop rows with missing values", value=False, key=f"drop_{digest}")
-    test = sb.slider("Test split", 0.1, 0.5, 0.2, step=0.05, key="csv_test_size")
-    seed = sb.number_input("Split seed", 0, 10**6, 0, key="csv_seed")
-    key = ("csv", digest, target, tuple(features), task, test, seed, drop)
+    test = sb.slider("Test split", 0.1, 0.5, step=0.05, key="csv_test_size")
+    seed = sb.number_input("Split seed", 0, 10**6, key="csv_seed")
+    tfs = _transforms_sidebar(sb)
+    out["settings"] = {"source": "csv", "target": target, "features": list(features), "task": task,
+                       "test_size": test, "data_seed": seed, "transforms": tfs}
+    out["key"] = key = ("csv", digest, target, tuple(features), task, test, seed, drop, tuple(tfs))
     try:
-        prepared = _cached(key, lambda: S.prepare_csv(table, target, features, task, test, seed, drop))
+        prepared = _cached(key, lambda: S.prepare_csv(table, target, features, task, test, seed, drop,
+                                                      transforms=tuple(tfs)))
         prepared.name = up.name
-        return prepared, None, preview
+        out["prepared"] = prepared
     except USER_ERRORS as e:
-        return None, str(e), preview
+        out["error"] = str(e)
+    return out
 
 
 # ------------------------------------------------------------------ sidebar: training settings
 
 def _training_sidebar(output_activation, task):
     sb = st.sidebar
+    ss = st.session_state
     sb.header("2 · Training")
     losses = S.loss_choices(output_activation or S.OUTPUT_ACTIVATION.get(task, "sigmoid"))
-    cfg = {"loss": sb.selectbox("Loss", losses, key=f"loss_{output_activation}",
+    loss_key = f"loss_{output_activation}"
+    if ss.get("pending_loss") is not None and output_activation is not None:
+        want = ss.pop("pending_loss")
+        if want in losses:
+            ss[loss_key] = want
+        else:
+            ss.setdefault("link_notes", []).append(
+                f"loss={want!r} does not fit the '{output_activation}' output; {losses[0]!r} is used.")
+    cfg = {"loss": sb.selectbox("Loss", losses, key=loss_key,
                                 help="Only losses compatible with the output layer are offered "
                                      "(bce ⇔ sigmoid, cce ⇔ softmax).")}
     cfg["optimizer"] = sb.selectbox("Optimizer", S.OPTIMIZERS, key="optimizer")
-    cfg["learning_rate"] = sb.select_slider("Learning rate", LEARNING_RATES, value=S.DEFAULT_CONFIG["learning_rate"],
-                                            key="lr")
+    cfg["learning_rate"] = sb.select_slider("Learning rate", LEARNING_RATES, key="lr")
     c1, c2 = sb.columns(2)
-    cfg["epochs"] = c1.number_input("Epochs", 1, S.MAX_EPOCHS, 150, key="epochs")
-    bs = c2.selectbox("Batch size", BATCH_SIZES, index=BATCH_SIZES.index(32), key="batch_size")
+    cfg["epochs"] = c1.number_input("Epochs", 1, S.MAX_EPOCHS, key="epochs")
+    bs = c2.selectbox("Batch size", BATCH_SIZES, key="batch_size")
     cfg["batch_size"] = None if bs == "full batch" else bs
-    cfg["lr_schedule"] = sb.selectbox("LR schedule", SCHEDULES, key="schedule",
-                                      help="constant: the same learning rate throughout; exponential: lr × decay "
-                                           "each epoch; step: ×0.1 every third of the epochs; cosine: anneal to 0.")
+    schedule = sb.selectbox("LR schedule", SCHEDULES, key="schedule",
+                            help="constant: the same learning rate throughout; exponential: lr × decay "
+                                 "each epoch; step: ×0.1 every third of the epochs; cosine: anneal to 0.")
+    cfg["lr_schedule"] = None if schedule == "constant" else schedule
     cfg["lr_decay"] = 1.0
-    if cfg["lr_schedule"] == "exponential":
-        cfg["lr_decay"] = sb.number_input("LR decay (per epoch)", 0.5, 1.0, 0.99, step=0.001, format="%.3f",
+    if schedule == "exponential":
+        cfg["lr_decay"] = sb.number_input("LR decay (per epoch)", 0.5, 1.0, step=0.001, format="%.3f",
                                           key="lr_decay", help="The learning rate is multiplied by this "
                                                                "after every epoch.")
-    c1, c2 = sb.columns(2)
-    cfg["weight_decay"] = c1.selectbox("L2 (weight decay)", L2_VALUES, key="l2")
-    cfg["dropout"] = c2.slider("Dropout", 0.0, 0.5, 0.0, step=0.05, key="dropout",
+    c1, c2, c3 = sb.columns(3)
+    cfg["weight_decay"] = c1.selectbox("L2", L2_VALUES, key="l2", help="Weight decay (L2 regularization)")
+    cfg["l1"] = c2.selectbox("L1", L1_VALUES, key="l1",
+                             help="Adds L1 × Σ|W| over the weight matrices (biases excluded) to the loss")
+    cfg["dropout"] = c3.slider("Dropout", 0.0, 0.5, step=0.05, key="dropout",
                                help="Adds dropout(p) after each hidden layer. Ignored when the architecture "
                                     "text already has dropout layers.")
     c1, c2 = sb.columns(2)
-    cfg["validation_split"] = c1.slider("Validation split", 0.0, 0.4, 0.2, step=0.05, key="val_split",
+    cfg["validation_split"] = c1.slider("Validation split", 0.0, 0.4, step=0.05, key="val_split",
                                         help="Part of the training rows held out for the validation curve.")
-    cfg["early_stopping"] = c2.number_input("Early stop patience", 0, 1000, 0, key="patience",
+    cfg["early_stopping"] = c2.number_input("Early stop patience", 0, 1000, key="patience",
                                             help="Stop after this many epochs without improvement of the validation "
                                                  "loss (training loss without a validation split); 0 = off.")
-    cfg["seed"] = sb.number_input("Model seed", 0, 10**6, 0, key="model_seed")
+    cfg["seed"] = sb.number_input("Model seed", 0, 10**6, key="model_seed")
+    sb.checkbox("Live charts while training", key="live",
+                help="Redraw the loss curve, the decision boundary and the network view a few times a second "
+                     "while training runs (off: only the progress bar moves).")
     return cfg
 
 
@@ -418,26 +726,62 @@ def _downloads(run):
     if "model_bytes" not in run:
         run["model_bytes"] = model.to_bytes()
         run["pred_csv"] = S.predictions_csv(model, prepared)
+    if "onnx" not in run:   # (bytes, None) or (None, why not)
+        try:
+            run["onnx"] = (model.to_onnx(), None) if hasattr(model, "to_onnx") else (None, "TODO-DEV")
+        except (ValueError, TypeError, ImportError) as e:
+            run["onnx"] = (None, str(e))
     stem = f"mlp_run{run['id']}_{os.path.splitext(prepared.name)[0]}"
-    c1, c2, _ = st.columns([1, 1, 2])
+    c1, c2, c3, _ = st.columns([1, 1, 1.3, 1.7])
     c1.download_button("Download model", run["model_bytes"], file_name=f"{stem}.mlp",
                        mime="application/zip", key=f"dl_model_{run['id']}", type="primary", on_click="ignore",
                        help="The model file (weights + preprocessing); open it with mlp.load or 'Upload model'.")
-    c2.download_button("Download predictions (CSV)", run["pred_csv"], file_name=f"{stem}_predictions.csv",
+    onnx, why = run["onnx"]
+    if onnx is not None:
+        c2.download_button("Download ONNX", onnx, file_name=f"{stem}.onnx", mime="application/octet-stream",
+                           key=f"dl_onnx_{run['id']}", on_click="ignore",
+                           help="The model as ONNX (raw feature columns in, as float32; preprocessing inside "
+                                "the graph), for onnxruntime and other tools.")
+    else:
+        c2.button("Download ONNX", disabled=True, key=f"dl_onnx_{run['id']}", help=why)
+    c3.download_button("Download predictions (CSV)", run["pred_csv"], file_name=f"{stem}_predictions.csv",
                        mime="text/csv", key=f"dl_pred_{run['id']}", on_click="ignore",
                        help="Train and test rows with the model's predictions.")
+    if why:
+        st.caption(f"No ONNX export for this model: {why}")
+
+
+def _share(run):
+    """The Share link of a run: its settings and (small models) the trained model itself."""
+    if "share" not in run:
+        try:
+            valid, _ = links.check(run["settings"])
+            run["share"] = links.share(valid, run["model"], base=_base_url(), mode="query")
+        except USER_ERRORS as e:
+            run["share"] = {"href": None, "carries_model": False, "note": f"No share link: {e}"}
+    share = run["share"]
+    if share.get("href"):
+        what = "this trained model and its settings" if share["carries_model"] else "these settings"
+        st.markdown(f"[**Share link**]({share['href']}) · opens {what} in a new tab; copy it from the box below.")
+        st.code(share["href"], language=None, wrap_lines=True, height=80 if len(share["href"]) > 300 else "content")
+    if share.get("note"):
+        st.caption(share["note"])
 
 
 def _results(run):
     prepared, model, cfg = run["prepared"], run["model"], run["cfg"]
     st.subheader(f"Results · run {run['id']}")
     batch = "full batch" if cfg.get("batch_size") is None else f"batch {cfg['batch_size']}"
-    st.caption(f"{prepared.name} · `{cfg['arch']}` · {run['epochs']} epochs in {run['seconds']:.1f} s · "
+    how = "opened from a link" if run.get("from_link") else f"{run['epochs']} epochs in {run['seconds']:.1f} s"
+    st.caption(f"{prepared.name} · `{cfg['arch']}` · {how} · "
                f"{cfg['optimizer']} · lr {cfg['learning_rate']} · {batch} · loss {model.loss}")
     if run.get("reason"):
         st.info(f"Training {run['reason']}." if run["reason"].startswith("stopped") else run["reason"])
     if run.get("error"):
         st.error(run["error"])
+    if not run["epochs"]:
+        st.info("Fresh weights, not trained yet: press **Step** to train one epoch or **Resume** to train "
+                f"{cfg['epochs']} epochs.")
     m = run["metrics"]
     test = m.get("test") or m.get("train") or {}
     cols = st.columns(4)
@@ -452,19 +796,83 @@ def _results(run):
     second = "confusion_matrix" if "confusion_matrix" in figs else "predicted_vs_actual"
     c1, c2 = st.columns(2)
     with c1:
-        _plot(figs["loss"], key=f"loss_{run['id']}")
+        if "loss" in figs:
+            _plot(figs["loss"], key=f"loss_{run['id']}")
     with c2:
-        _plot(figs[main[0] if main else second], key=f"main_{run['id']}")
+        if main or second in figs:
+            _plot(figs[main[0] if main else second], key=f"main_{run['id']}")
+    if "network" in figs:
+        _plot(figs["network"], key=f"network_{run['id']}")
     _downloads(run)
+    _share(run)
     c1, c2 = st.columns(2)
     with c1:
-        st.markdown("**Metrics**")
-        st.markdown(_metrics_markdown(m, prepared.task))
-        st.markdown("**Network**")
+        if m:
+            st.markdown("**Metrics**")
+            st.markdown(_metrics_markdown(m, prepared.task))
+        st.markdown("**Network summary**")
         st.code(model.summary(), language=None)
     with c2:
         if main and second in figs:
             _plot(figs[second], key=f"second_{run['id']}")
+
+
+def _numbered(start, code):
+    """Source lines prefixed with their line numbers in mlp/reference.py."""
+    lines = code.rstrip("\n").split("\n")
+    width = len(str(start + len(lines) - 1))
+    return "\n".join(f"{start + i:>{width}}  {line}" for i, line in enumerate(lines))
+
+
+def _explain(run, interrupted):
+    """The "Explain a step" expander: one training row through the model, formulas with numbers and code."""
+    ss = st.session_state
+    with st.expander("Explain a step", expanded=bool(ss.get("explain_open"))):
+        if run is None:
+            st.info("There is no model to explain yet: press **Train** or **Step** first.")
+            return
+        model, prepared = run["model"], run["prepared"]
+        layers = [s for s in model.specs if s["type"] == "dense"]
+        sizes = [model.n_inputs] + [s["units"] for s in layers]
+        c1, c2, c3, c4 = st.columns(4)
+        row = c1.number_input("Training row", min_value=0, value=0, step=1, key="explain_row",
+                              help=f"Which of the {prepared.n_train} training rows (0 = the first) goes through "
+                                   "the network")
+        names = [f"layer {k + 1} ({sizes[k]} → {sizes[k + 1]})" for k in range(len(layers))]
+        layer = c2.selectbox("Weight of layer", range(1, len(layers) + 1), format_func=lambda k: names[k - 1],
+                             key=f"explain_layer_{run['id']}")
+        i = c3.number_input("from unit i", min_value=0, value=0, step=1, key="explain_i",
+                            help="Input unit of the weight (0-based)")
+        j = c4.number_input("to unit j", min_value=0, value=0, step=1, key="explain_j",
+                            help="Output unit of the weight (0-based)")
+        trigger = (row, layer, i, j)
+        if interrupted and ss.get("explain_last") not in (None, trigger):
+            st.info(f"Training was running: it is paused at epoch {run['epochs']} so this step can be explained; "
+                    "nothing is lost, and Resume continues it.")
+        ss["explain_last"] = trigger
+        tr = run.get("training")
+        lr = float(tr.schedule(tr.epoch)) if tr is not None and not tr.done else float(run["cfg"]["learning_rate"])
+        if not hasattr(S, "explain"):  # TODO-DEV
+            return
+        try:
+            ex = S.explain(model, prepared, row=int(row), weight=(int(layer), int(i), int(j)), learning_rate=lr)
+        except USER_ERRORS as e:
+            st.error(str(e))
+            return
+        st.caption(f"Row {ex['row']} of {ex['n_rows']} training rows, as the network sees it; weight "
+                   f"{ex['weight']['label']}; learning rate {lr:g}. The next training step would make exactly "
+                   "these changes (on its whole batch); nothing here changes the model.")
+        for sec in ex["sections"]:
+            st.markdown(f"**{sec['title']}**")
+            left, right = st.columns([3, 2])
+            with left:
+                for formula in sec["latex"]:
+                    st.latex(formula)
+            with right:
+                if sec.get("code"):
+                    end = sec["code_start"] + sec["code"].rstrip("\n").count("\n")
+                    st.caption(f"`mlp/reference.py` · `{sec['code_name']}` · lines {sec['code_start']}–{end}")
+                    st.code(_numbered(sec["code_start"], sec["code"]), language="python")
 
 
 def _data_view(prepared, preview, shown=None):
@@ -480,9 +888,10 @@ def _data_view(prepared, preview, shown=None):
             st.info(note)
         pre = prepared.preprocessor
         if pre is not None and list(prepared.feature_names) != list(pre.features):
-            st.caption(f"{len(pre.features)} feature column(s) become {prepared.n_inputs} network inputs "
-                       f"(each category of a text column is its own 0/1 input): "
-                       + ", ".join(prepared.feature_names))
+            st.caption(f"{len(pre.features)} feature column(s) become {prepared.n_inputs} network inputs: "
+                       + ", ".join(prepared.feature_names)
+                       + " (each category of a text column is its own 0/1 input; extra features are computed "
+                         "from x1, x2)")
         if fresh:
             fig = S.data_figure(prepared)
             if fig is not None:
@@ -496,10 +905,60 @@ def _data_view(prepared, preview, shown=None):
 
 # ------------------------------------------------------------------ tabs
 
-def _train_tab(prepared, data_error, preview):
+def _shown_run():
     ss = st.session_state
-    if data_error:
-        st.error(data_error)
+    runs = ss["runs"]
+    if not runs:
+        return None
+    ids = [r["id"] for r in runs]
+    if ss.get("selected_run") not in ids:
+        ss["selected_run"] = ids[-1]
+    return next(r for r in runs if r["id"] == ss["selected_run"])
+
+
+def _open_link_model(data, cfg, settings):
+    """A model that came in the address: shown as a run at once (no training) once its data is there."""
+    ss = st.session_state
+    model, prepared = ss.get("link_model"), data["prepared"]
+    if model is None or prepared is None:
+        return
+    ss.pop("link_model")
+    if (model.n_inputs, model.n_outputs) != (prepared.n_inputs, prepared.n_outputs):
+        ss.setdefault("link_notes", []).append(
+            f"The link's model takes {model.n_inputs} input(s) and gives {model.n_outputs} output(s), but the "
+            f"link's data needs {prepared.n_inputs} and {prepared.n_outputs}; the model was not opened.")
+        return
+    if model.preprocessor is not None:   # the data as the model's own preprocessing sees it
+        prepared = _cached(("link", id(model)), lambda: _with_preprocessor(prepared, model.preprocessor))
+    run = _new_run(prepared, cfg, data, settings, model=model)
+    run["from_link"] = True
+    run["name"] = f"run {run['id']}: {prepared.name} {cfg['arch']} (from a link)"
+    hist = getattr(model, "history", None)
+    run["base"] = {k: list(v) for k, v in (getattr(hist, "history", None) or {}).items()}
+    _finalize(run)
+
+
+def _with_preprocessor(prepared, pre):
+    """``prepared`` with its arrays transformed by ``pre`` (a model's own saved preprocessing)."""
+    import copy
+
+    out = copy.copy(prepared)
+    train, test = prepared.tables
+    out.preprocessor = pre
+    out.X_train, out.y_train = pre.transform_X(train), pre.transform_y(train)
+    if len(test):
+        out.X_test, out.y_test = pre.transform_X(test), pre.transform_y(test)
+    return out
+
+
+def _train_tab(data):
+    ss = st.session_state
+    prepared = data["prepared"]
+    interrupted = ss.pop("interrupted", None)
+    for note in ss.get("link_notes") or []:
+        st.warning(f"From the link: {note}")
+    if data["error"]:
+        st.error(data["error"])
     elif prepared is None:
         st.info("Upload a CSV in the sidebar (or pick a built-in dataset) to start.")
     # architecture and settings stay on the page (and keep their values) even without data
@@ -507,35 +966,72 @@ def _train_tab(prepared, data_error, preview):
     task = prepared.task if prepared is not None else None
     cfg = _training_sidebar(chk["output_activation"] if chk["ok"] else None, task)
     cfg["arch"] = ss["arch"]
+    settings = _link_settings(data, cfg)
+    _sync_address(settings)
+    _open_link_model(data, cfg, settings)
     if cfg.get("dropout") and chk["ok"] and "dropout" in ss["arch"]:
         st.caption("The Dropout slider is ignored: the architecture already has dropout layers.")
-    b1, b2, _ = st.columns([1, 1, 4])
-    clicked = b1.button("Train", type="primary", disabled=not chk["ok"] or prepared is None, key="train")
-    stop_slot, progress_slot, chart_slot = b2.empty(), st.empty(), st.empty()
+    ready = chk["ok"] and prepared is not None
+    shown = _shown_run()
+    b = st.columns([1, 1, 1, 1, 1, 3], vertical_alignment="center")
+    clicked = b[0].button("Train", type="primary", disabled=not ready, key="train",
+                          help="A new model with fresh weights, trained for the chosen epochs")
+    step = b[1].button("Step", disabled=not ready, key="step",
+                       help="Train exactly one epoch of the model shown (a new model when the data or the network "
+                            "settings changed), then stop")
+    resume = b[2].button("Resume", disabled=not ready, key="resume",
+                         help="Continue training the model shown, to the end of its epochs")
+    reset = b[3].button("Reset", disabled=not ready, key="reset", help="Fresh weights: back to epoch 0")
+    ui = {"stop": b[4].empty(), "epoch": b[5].empty(), "progress": st.empty(), "live": st.empty()}
+    ui["epoch"].markdown(f"**Epoch {shown['epochs'] if shown else 0}**")
     if ss.get("notice"):
         kind, text = ss.pop("notice")
         getattr(st, kind)(text)
-    if clicked and prepared is not None:
-        _train(prepared, cfg, stop_slot, progress_slot, chart_slot)
+    action = "train" if clicked else "step" if step else "resume" if resume else "reset" if reset else None
+    if action and interrupted and action == "step":
+        st.warning(f"Step was pressed while training was running: the training is paused at epoch "
+                   f"{shown['epochs'] if shown else 0} and nothing is lost. Press Step again to train one epoch "
+                   "at a time, or Resume to continue.")
+    elif action and ready:
+        _act(action, shown, prepared, cfg, data, settings, ui)
+    shown = _shown_run()
+    ui["epoch"].markdown(f"**Epoch {shown['epochs'] if shown else 0}**")
+    _data_view(prepared, data["preview"], shown)
     runs = ss["runs"]
-    shown = None
-    if runs:
-        ids = [r["id"] for r in runs][::-1]
-        if ss.get("selected_run") not in ids:
-            ss["selected_run"] = ids[0]
-        shown = next(r for r in runs if r["id"] == ss["selected_run"])
-    _data_view(prepared, preview, shown)
     if len(runs) > 1:
         names = {r["id"]: r["name"] for r in runs}
-        sel = st.selectbox("Show run", ids, format_func=names.get, key="selected_run")
+        sel = st.selectbox("Show run", [r["id"] for r in runs][::-1], format_func=names.get, key="selected_run")
         shown = next(r for r in runs if r["id"] == sel)
     if shown is not None:
         _results(shown)
+    _explain(shown, interrupted)
+
+
+def _act(action, shown, prepared, cfg, data, settings, ui):
+    """Train / Step / Resume / Reset (the buttons above the results)."""
+    try:
+        same = shown is not None and shown["model_key"] == _model_key(cfg, data)
+        if action in ("train", "reset") or not same:
+            if action == "reset" and shown is not None and same and shown["epochs"] == 0:
+                return   # already fresh
+            run = _new_run(prepared, cfg, data, settings)
+            if action in ("step", "resume") and shown is not None:
+                st.info(f"The data or the network settings changed since run {shown['id']}: "
+                        f"run {run['id']} starts from fresh weights.")
+        else:
+            run = shown
+        run["settings"] = dict(settings)
+        if action == "reset":
+            _finalize(run)
+        elif _advance(run, cfg, 1 if action == "step" else None, ui) is False:
+            return
+    except USER_ERRORS as e:
+        st.error(str(e))
 
 
 def _compare_tab():
     ss = st.session_state
-    runs = ss["runs"]
+    runs = [r for r in ss["runs"] if r["epochs"]]
     if not runs:
         st.info("Train a model first; every run of this session is listed here.")
         return
@@ -632,15 +1128,17 @@ def main():
     """Render the whole page (one Streamlit script run)."""
     st.set_page_config(page_title="MLP playground", page_icon="🧠", layout="wide")
     _ss()
+    _restore_from_link()
     _keep_hidden_widget_values()
+    _defaults()
     _collect_interrupted()
     st.title("MLP playground")
     st.caption("A multi-layer perceptron written from scratch in NumPy. Pick data in the sidebar, "
                "type an architecture, press **Train**.")
-    prepared, data_error, preview = _data_sidebar()
+    data = _data_sidebar()
     t_train, t_compare, t_model = st.tabs(["Train & results", "Compare runs", "Use a model"])
     with t_train:
-        _train_tab(prepared, data_error, preview)
+        _train_tab(data)
     with t_compare:
         _compare_tab()
     with t_model:
