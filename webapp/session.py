@@ -718,6 +718,22 @@ def network_figure(model, prepared, row=0):
     return charts.network_figure(layers, inputs, outputs, values=values, grids=grids, row=row)
 
 
+def explain(model, prepared, row=0, weight=None, learning_rate=0.01):
+    """"Explain a step": training row ``row`` through ``model``, every formula with its numbers (LaTeX).
+
+    Returns ``{"row", "n_rows", "weight": {"layer", "i", "j", "label"}, "sections": [{"id", "title",
+    "latex": [...], "code_name", "code_start", "code"}, ...], "values": {...}}``; the numbers come from
+    ``model.trace`` (nothing in the model changes) and each section carries the lines of mlp/reference.py
+    that compute it. ``weight``: ``(layer, i, j)`` with layer 1-based and ``i, j`` 0-based indices into that
+    layer's ``W`` (n_in, n_out); None picks the first layer's weight with the largest gradient for the row.
+    """
+    from . import explain as ex
+    _check_model(model, "a step can be explained")
+    row = _check_row(prepared, row)
+    return ex.explain_step(model, prepared.X_train, prepared.y_train, row, prepared.n_train, weight=weight,
+                           learning_rate=float(learning_rate))
+
+
 # ---------------------------------------------------------------- sharing
 
 def load_model(data):
