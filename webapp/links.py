@@ -13,8 +13,9 @@ API
                                  left out), plus ``model=...`` when the model has <= SHARE_MAX_PARAMS parameters.
                                  ``decode(encode(s)).settings == s`` for every valid ``s``. An invalid value
                                  raises ValueError (use :func:`check` first to drop such values with notes).
-``decode(source) -> Decoded``    ``source``: a query string or fragment (leading ``#``/``?`` allowed) or a mapping
-                                 such as ``st.query_params.to_dict()``. ``.settings`` (valid ones only),
+``decode(source) -> Decoded``    ``source``: a query string or fragment (leading ``#``/``?`` allowed), a whole address, or
+                                 a mapping such as ``st.query_params.to_dict()`` (values: link text or native
+                                 values; a list for a one-value setting is a repeated key, the last one wins). ``.settings`` (valid ones only),
                                  ``.model`` (an ``mlp.MLP`` or None), ``.notes`` (list of str), ``.needs_file``.
 ``check(settings) -> (settings, notes)`` the valid part of a settings dict (values native or link text).
 ``share(settings, model=None, base="", mode="fragment"|"query") -> {"href", "carries_model", "note"}``
@@ -24,6 +25,7 @@ API
                                  (source "builtin") or ``session.prepare_csv(data, **prepare)`` (source "csv"),
                                  then ``session.build_model(cfg, prepared)`` / ``session.train(model, prepared, cfg)``.
 ``settings_from_session(prepare, cfg, source="builtin") -> dict``  the inverse: settings from those arguments.
+``model_mismatch(model, prepared) -> str | None``  why a linked model cannot be shown on the prepared data.
 
 The model payload is URL-safe base64 (no padding) of zlib-compressed ``model.to_bytes()`` of a copy of the
 model whose optimizer state is reset (its configuration is kept) — the moments would triple the link — and
@@ -63,6 +65,7 @@ MAX_ARCH_CHARS = 2_000
 MAX_SEED = 2**32 - 1
 MAX_NOISE = 2.0
 MAX_LEARNING_RATE = 10.0
+MAX_SPLIT = 0.9                 # test and validation fractions (the session takes < 1; 0.9 still leaves rows to train)
 MODEL_KEY = "model"
 _SAFE = ","                     # left unescaped in values (lists); everything else outside A-Za-z0-9_.-~ is %-escaped
 _INT = re.compile(r"[-+]?\d{1,12}")
@@ -143,7 +146,7 @@ SETTINGS = MappingProxyType({s.name: s for s in (
     Setting("n_samples", "int", 400, 10, S.MAX_SAMPLES),
     Setting("noise", "float", 0.1, 0.0, MAX_NOISE),
     Setting("data_seed", "int", 0, 0, MAX_SEED),
-    Setting("test_size", "float", 0.2, 0.0, 1.0, hi_open=True),
+    Setting("test_size", "float", 0.2, 0.0, MAX_SPLIT),
     Setting("n_classes", "int", 3, 2, S.MAX_CLASSES),
     Setting("transforms", "list", [], choices=_transform_keys),
     Setting("arch", "arch", None),
@@ -157,7 +160,7 @@ SETTINGS = MappingProxyType({s.name: s for s in (
     Setting("weight_decay", "float", _D["weight_decay"], 0.0, 1.0),
     Setting("l1", "float", 0.0, 0.0, 1.0),
     Setting("dropout", "float", _D["dropout"], 0.0, 1.0, hi_open=True),
-    Setting("validation_split", "float", _D["validation_split"], 0.0, 1.0, hi_open=True),
+    Setting("validation_split", "float", _D["validation_split"], 0.0, MAX_SPLIT),
     Setting("early_stopping", "int", _D["early_stopping"], 0, S.MAX_EPOCHS),
     Setting("seed", "int", _D["seed"], 0, MAX_SEED),
     Setting("target", "text", None, csv_only=True),
@@ -240,6 +243,17 @@ def _as_name(v, allowed):
     return low.get(key.lower())
 
 
+def _is_text(v):
+    """A name a link can carry: 1 to MAX_TEXT characters, valid Unicode (no lone surrogates)."""
+    if not isinstance(v, str) or not 1 <= len(v) <= MAX_TEXT:
+        return False
+    try:
+        v.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _parse(s, v):
     """The canonical value of setting ``s`` from ``v`` (link text or a native value), else _Invalid."""
     k = s.kind
@@ -264,7 +278,7 @@ def _parse(s, v):
             raise _Invalid(s.rule() + "; " + chk["error"].rstrip("."))
         return v.strip()
     if k == "text":
-        if not isinstance(v, str) or not v or len(v) > MAX_TEXT:
+        if not _is_text(v):
             raise _Invalid(s.rule())
         return v
     items = _split_list(v) if isinstance(v, str) else v
@@ -278,8 +292,7 @@ def _parse(s, v):
             raise _Invalid(s.rule() + " (each at most once)")
         return out
     # columns
-    if not 1 <= len(items) <= S.MAX_COLUMNS or len(set(items)) != len(items) or \
-            not all(1 <= len(x) <= MAX_TEXT for x in items):
+    if not 1 <= len(items) <= S.MAX_COLUMNS or len(set(items)) != len(items) or not all(map(_is_text, items)):
         raise _Invalid(s.rule())
     return list(items)
 
@@ -522,6 +535,8 @@ def _pairs(source):
             text = text.split("#", 1)[1]
         elif "?" in text:
             text = text.split("?", 1)[1]
+        elif "://" in text:                   # an address without settings
+            text = ""
         try:
             return parse_qsl(text, keep_blank_values=True, max_num_fields=len(SETTINGS) + 50), None
         except ValueError:
@@ -535,7 +550,8 @@ def _pairs(source):
             return [], "The link holds too much; nothing was restored from it."
         out = []
         for k, v in items:
-            if isinstance(v, (list, tuple)) and v and all(isinstance(x, str) for x in v):
+            kind = SETTINGS[k].kind if isinstance(k, str) and k in SETTINGS else None
+            if isinstance(v, (list, tuple)) and v and kind not in ("list", "columns"):
                 v = v[-1]                       # a repeated key: the last one wins, as in st.query_params
             out.append((k, v))
         return out, None
@@ -628,28 +644,42 @@ def session_args(settings):
     cfg = {k: s[k] for k in ("arch", "loss", "optimizer", "learning_rate", "epochs", "lr_schedule", "lr_decay",
                              "weight_decay", "dropout", "validation_split", "early_stopping", "seed")}
     cfg["batch_size"] = None if s["batch_size"] == "full" else s["batch_size"]
-    if s["l1"]:
-        cfg["l1"] = s["l1"]
+    cfg["l1"] = s["l1"]
     return {"source": s["source"], "prepare": prepare, "cfg": cfg}
+
+
+_PREPARE_NAMES = {"name": "dataset", "n_samples": "n_samples", "noise": "noise", "seed": "data_seed",
+                  "test_size": "test_size", "n_classes": "n_classes", "transforms": "transforms",
+                  "target": "target", "features": "features", "task": "task"}
+_BUILTIN_ONLY = ("dataset", "n_samples", "noise", "n_classes")
+_CFG_NAMES = ("arch", "loss", "optimizer", "learning_rate", "epochs", "lr_schedule", "lr_decay", "weight_decay",
+              "l1", "dropout", "validation_split", "early_stopping", "seed")
 
 
 def settings_from_session(prepare, cfg, source="builtin"):
     """Settings (for :func:`encode`/:func:`share`) from the arguments a front end gives webapp.session:
-    ``prepare`` = prepare_builtin's (or prepare_csv's) keyword arguments, ``cfg`` = build_model's cfg.
-    Unknown or None entries are left out."""
+    ``prepare`` = prepare_builtin's (or prepare_csv's, without the data) keyword arguments, ``cfg`` =
+    build_model's cfg. Entries that are None, unknown, or do not apply to ``source`` are left out."""
     p, c = dict(prepare or {}), dict(cfg or {})
     out = {"source": source}
-    names = {"name": "dataset", "n_samples": "n_samples", "noise": "noise", "seed": "data_seed",
-             "test_size": "test_size", "n_classes": "n_classes", "transforms": "transforms",
-             "target": "target", "features": "features", "task": "task"}
-    for k, name in names.items():
-        if p.get(k) is not None and (source == "csv") >= SETTINGS[name].csv_only \
-                and not (source == "csv" and name in ("dataset", "n_samples", "noise", "n_classes")):
+    for k, name in _PREPARE_NAMES.items():
+        applies = not SETTINGS[name].csv_only if source != "csv" else name not in _BUILTIN_ONLY
+        if applies and p.get(k) is not None:
             out[name] = list(p[k]) if name in ("transforms", "features") else p[k]
-    for k in ("arch", "loss", "optimizer", "learning_rate", "epochs", "lr_schedule", "lr_decay", "weight_decay",
-              "l1", "dropout", "validation_split", "early_stopping", "seed"):
-        if c.get(k) is not None:
-            out[k] = c[k]
+    out.update({k: c[k] for k in _CFG_NAMES if c.get(k) is not None})
     if "batch_size" in c:
         out["batch_size"] = "full" if c["batch_size"] is None else c["batch_size"]
-    return out
+    return {k: out[k] for k in SETTINGS if k in out}
+
+
+def model_mismatch(model, prepared):
+    """None when ``model`` fits the data ``prepared`` (same inputs, outputs and feature columns), else a
+    sentence saying why its results cannot be shown on that data."""
+    if (model.n_inputs, model.n_outputs) != (prepared.n_inputs, prepared.n_outputs):
+        return (f"The model in the link takes {model.n_inputs} input(s) and gives {model.n_outputs} output(s), "
+                f"but this data has {prepared.n_inputs} and {prepared.n_outputs}; train to see results.")
+    pre = getattr(model, "preprocessor", None)
+    if pre is not None and list(pre.features) != list(prepared.preprocessor.features):
+        return (f"The model in the link was trained on columns {', '.join(map(str, pre.features))}, "
+                f"not {', '.join(map(str, prepared.preprocessor.features))}; train to see results.")
+    return None
