@@ -403,3 +403,271 @@ def test_data_settings_survive_a_visit_to_the_other_source(app):
     run(app.selectbox(key="dataset").set_value("spiral"))
     assert app.slider(key="n_classes").value == 5
 
+
+
+# ------------------------------------------------------------------ issue 11: inside the network
+
+from urllib.parse import parse_qsl, urlsplit  # noqa: E402
+
+from webapp import session as S  # noqa: E402
+
+
+def epoch_label(at):
+    return [m.value for m in at.markdown if m.value.startswith("**Epoch ")]
+
+
+def test_step_resume_reset_follow_the_engine(app):
+    assert epoch_label(app) == ["**Epoch 0**"]
+    for _ in range(3):
+        run(app.button(key="step").click())
+    assert epoch_label(app) == ["**Epoch 3**"] and not errors(app)
+    run_ = app.session_state["runs"][-1]
+    assert len(app.session_state["runs"]) == 1 and run_["epochs"] == 3 == len(run_["history"]["loss"])
+    # independent truth: the engine's own resumable run, three single epochs on a model built the same way
+    prepared = S.prepare_builtin("circles", 400, 0.1, 0, 0.2, 3)
+    cfg = {"arch": "[2, 8, 'relu', 8, 'relu', 1, 'sigmoid']", "loss": "bce", "epochs": 150}
+    ref = S.build_model(cfg, prepared)
+    tr = S.start_training(ref, prepared, cfg)
+    for _ in range(3):
+        tr.step(epochs=1)
+    np.testing.assert_array_equal(run_["model"].params, ref.params)
+    assert run_["history"]["loss"] == tr.history.history["loss"]
+    # Resume continues the same model to the end of its epochs: the same as one uninterrupted training
+    run(app.button(key="resume").click())
+    assert epoch_label(app) == ["**Epoch 150**"] and app.session_state["runs"][-1] is run_
+    full = S.build_model(cfg, prepared)
+    S.train(full, prepared, cfg)
+    np.testing.assert_array_equal(run_["model"].params, full.params)
+    assert "Network" in plotly_titles(app)
+    # Reset draws fresh weights: epoch 0, the weights a new model starts from, no loss curve yet
+    run(app.button(key="reset").click())
+    assert epoch_label(app) == ["**Epoch 0**"]
+    fresh = app.session_state["runs"][-1]
+    assert fresh is not run_ and fresh["epochs"] == 0
+    np.testing.assert_array_equal(fresh["model"].params, S.build_model(cfg, prepared).params)
+    assert "Loss" not in plotly_titles(app) and "Network" in plotly_titles(app)
+    assert any("Fresh weights" in i.value for i in app.info)
+    run(app.button(key="step").click())
+    assert epoch_label(app) == ["**Epoch 1**"] and app.session_state["runs"][-1] is fresh
+    # the compare tab lists trained runs only; the model tab can use any
+    assert len(app.session_state["runs"]) == 2
+
+
+def test_step_on_changed_data_makes_a_new_model(app):
+    run(app.button(key="step").click())
+    first = app.session_state["runs"][-1]
+    run(app.slider(key="noise").set_value(0.2))
+    run(app.button(key="step").click())
+    assert epoch_label(app) == ["**Epoch 1**"]
+    second = app.session_state["runs"][-1]
+    assert second is not first and first["epochs"] == 1
+    assert any("changed since run 1" in i.value for i in app.info)
+    run(app.text_input(key="arch").input("[2, 4, 'tanh', 1, 'sigmoid']"))
+    run(app.button(key="step").click())
+    assert app.session_state["runs"][-1]["model"].n_params == 3 * 4 + 5
+
+
+def test_network_chart_appears_after_train(app):
+    assert "Network" not in plotly_titles(app)
+    train(app)
+    net = next(json.loads(el.proto.spec) for el in app.get("plotly_chart")
+               if json.loads(el.proto.spec)["layout"]["title"]["text"] == "Network")
+    text = json.dumps(net, ensure_ascii=False)
+    assert "x1" in text and "x2" in text and "x1²" not in text
+
+
+def test_transforms_change_the_network_inputs_and_need_2d_data(app):
+    run(app.checkbox(key="tf_x1^2").check())
+    run(app.checkbox(key="tf_x1*x2").check())
+    assert app.text_input(key="arch").value == "[4, 8, 'relu', 8, 'relu', 1, 'sigmoid']" and not errors(app)
+    assert any("become 4 network inputs" in c.value and "x1²" in c.value for c in app.caption)
+    run_ = train(app)
+    model = run_["model"]
+    assert model.n_inputs == 4 and model.preprocessor.transforms == ("x1^2", "x1*x2")
+    net = json.dumps(run_["figures"]["network"], ensure_ascii=False)
+    assert "x1²" in net and "x1·x2" in net and "x2²" not in net
+    assert "decision_boundary" in run_["figures"]          # still drawn over the raw x1, x2 plane
+    assert app.query_params["transforms"] in ("x1^2,x1*x2", ["x1^2,x1*x2"])
+    # a 1-D dataset cannot take them: a clear message, and nothing to train on until they are cleared
+    run(app.selectbox(key="dataset").set_value("sine"))
+    assert "2-D" in errors(app)[0] and app.button(key="train").disabled
+    run(app.checkbox(key="tf_x1^2").uncheck())
+    run(app.checkbox(key="tf_x1*x2").uncheck())
+    assert not errors(app) and not app.button(key="train").disabled
+
+
+def test_l1_is_selectable_next_to_l2_and_reaches_the_optimizer(app):
+    assert app.selectbox(key="l1").options[:2] == ["0.0", "1e-05"]
+    run(app.selectbox(key="l1").set_value(1e-3))
+    run(app.number_input(key="epochs").set_value(5))
+    model = train(app)["model"]
+    assert model.optimizer.hyper["l1"] == 1e-3
+    # the penalty is in what training minimises: the app's gradient equals the engine's with l1 set
+    prepared = S.prepare_builtin("circles", 400, 0.1, 0, 0.2, 3)
+    plain = S.build_model({"arch": app.text_input(key="arch").value, "l1": 0.0}, prepared)
+    plain.params = model.params
+    g_app = np.concatenate([g.ravel() for g in model.gradients(prepared.X_train, prepared.y_train)])
+    g_plain = np.concatenate([g.ravel() for g in plain.gradients(prepared.X_train, prepared.y_train)])
+    assert not np.allclose(g_app, g_plain)
+
+
+def latex_of(at):
+    return [el.value for el in at.latex]
+
+
+def test_explain_a_step_shows_formulas_with_the_traces_numbers_and_the_reference_code(app):
+    assert any("no model to explain yet" in i.value for i in app.info)
+    run(app.number_input(key="epochs").set_value(20))
+    run_ = train(app)
+    model, prepared = run_["model"], run_["prepared"]
+    run(app.number_input(key="explain_row").set_value(7))
+    tex = " ".join(latex_of(app))
+    assert "W^{(1)" in tex and r"\delta" in tex
+    # the numbers are model.trace's for training row 7 (4 significant digits), computed here independently
+    tr = model.trace(prepared.X_train[7:8], prepared.y_train[7:8])
+    assert f"{tr.loss:.4g}" in tex
+    for z in tr.layers[0].z[0]:
+        assert f"{z:.4g}" in tex or abs(z) < 1e-3, z
+    # beside each formula: mlp/reference.py's own lines, numbered as in the file
+    import mlp.reference as R
+    src = Path(R.__file__).read_text().splitlines()
+    code = next(c.value for c in app.code if "def layer_forward" in c.value)
+    first = code.splitlines()[0]
+    n, text = first.split("  ", 1) if not first.startswith(" ") else first.strip().split("  ", 1)
+    assert src[int(n) - 1] == text
+    assert any("mlp/reference.py" in c.value and "layer_forward" in c.value for c in app.caption)
+    # a chosen weight, and a row out of range: a clear message, the model untouched
+    run(app.selectbox(key=f"explain_layer_{run_['id']}").set_value(2))
+    run(app.number_input(key="explain_i").set_value(3))
+    run(app.number_input(key="explain_j").set_value(5))
+    assert any("W2[3,5]" in c.value for c in app.caption)
+    before = model.params.copy()
+    run(app.number_input(key="explain_row").set_value(10_000))
+    assert "row" in errors(app)[0].lower() and "319" in errors(app)[0]
+    np.testing.assert_array_equal(model.params, before)
+    assert epoch_label(app) == ["**Epoch 20**"]
+
+
+# ------------------------------------------------------------------ issue 12: links, ONNX
+
+def open_link(query):
+    """A new browser session opened at ``?query`` (a query string or a mapping)."""
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    pairs = parse_qsl(query, keep_blank_values=True) if isinstance(query, str) else query.items()
+    for k, v in pairs:
+        at.query_params[k] = v
+    return run(at)
+
+
+def address(at):
+    return {k: (v[-1] if isinstance(v, list) else v) for k, v in at.query_params.items()}
+
+
+def share_href(at):
+    md = next(m.value for m in at.markdown if m.value.startswith("[**Share link**]("))
+    return md[len("[**Share link**]("):md.index(")", len("[**Share link**]("))]
+
+
+WIDGETS = {"dataset": "moons", "n_samples": 600, "noise": 0.25, "test_size": 0.3, "data_seed": 4,
+           "optimizer": "rmsprop", "lr": 0.03, "epochs": 40, "batch_size": "full batch", "schedule": "exponential",
+           "lr_decay": 0.95, "l2": 1e-4, "l1": 1e-3, "dropout": 0.1, "val_split": 0.1, "patience": 5,
+           "model_seed": 7, "tf_sin(x1)": True}
+
+
+def set_widget(at, key, value):
+    for kind in ("selectbox", "slider", "select_slider", "number_input", "checkbox"):
+        found = [w for w in getattr(at, kind) if w.key == key]
+        if found:
+            return run(found[0].set_value(value))
+    raise KeyError(key)
+
+
+def widget_value(at, key):
+    for kind in ("selectbox", "slider", "select_slider", "number_input", "checkbox", "text_input"):
+        found = [w for w in getattr(at, kind) if w.key == key]
+        if found:
+            return found[0].value
+    raise KeyError(key)
+
+
+def test_address_bar_holds_every_setting_and_opening_it_restores_them(app):
+    for key, value in WIDGETS.items():
+        set_widget(app, key, value)
+    run(app.text_input(key="arch").input("[3, 6, 'tanh', 1, 'sigmoid']"))
+    run(app.selectbox(key="loss_sigmoid").set_value("mse"))
+    link = address(app)
+    assert link["dataset"] == "moons" and link["transforms"] == "sin(x1)" and link["arch"] == "[3, 6, 'tanh', 1, 'sigmoid']"
+    assert link["batch_size"] == "full" and link["l1"] == "0.001" and link["loss"] == "mse"
+    other = open_link(link)
+    assert not other.warning, [w.value for w in other.warning]
+    for key, value in WIDGETS.items():
+        assert widget_value(other, key) == value, key
+    assert other.text_input(key="arch").value == "[3, 6, 'tanh', 1, 'sigmoid']"
+    assert other.selectbox(key="loss_sigmoid").value == "mse"
+    assert address(other) == link
+    model = train(other)["model"]
+    assert model.optimizer.name == "rmsprop" and model.optimizer.hyper["l1"] == 1e-3 and model.seed == 7
+    assert model.preprocessor.transforms == ("sin(x1)",)
+
+
+def test_a_hand_broken_link_shows_notes_and_the_app_works():
+    at = open_link("n_samples=abc&epochs=-3&zzz=1&noise=0.123&optimizer=nadam"
+                   "&arch=%5B2%2C%20__import__('os')%5D&model=not-a-model")
+    notes = " ".join(w.value for w in at.warning)
+    for word in ("n_samples", "epochs", "zzz", "arch", "noise", "model"):
+        assert word in notes, (word, notes)
+    assert at.selectbox(key="optimizer").value == "nadam"                  # the valid part is restored
+    assert at.slider(key="n_samples").value == 400 and at.number_input(key="epochs").value == 150
+    assert not at.session_state["runs"]
+    train(at)
+
+
+def test_share_link_carries_a_small_trained_model_that_opens_without_training(app, tmp_path):
+    run(app.number_input(key="epochs").set_value(30))
+    run_ = train(app)
+    href = share_href(app)
+    query = urlsplit(href).query
+    assert "model=" in query and dict(parse_qsl(query))["epochs"] == "30"
+    assert any(c.value == href for c in app.code)                        # the copyable text
+    other = open_link(query)
+    opened = other.session_state["runs"][-1]
+    assert opened.get("from_link") and opened["epochs"] == 30 and not other.warning
+    assert epoch_label(other) == ["**Epoch 30**"]
+    assert any("opened from a link" in c.value for c in other.caption)
+    for a, b in zip(opened["model"].get_weights(), run_["model"].get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert opened["metrics"]["test"] == run_["metrics"]["test"]
+    dl = next(b for b in other.download_button if b.label == "Download model")
+    path = tmp_path / "shared.mlp"
+    path.write_bytes(opened["model_bytes"])
+    assert dl.proto.label == "Download model"
+    for a, b in zip(mlp.load(path).get_weights(), run_["model"].get_weights()):
+        np.testing.assert_array_equal(a, b)
+    # Step continues the opened model itself
+    run(other.button(key="step").click())
+    assert epoch_label(other) == ["**Epoch 31**"] and other.session_state["runs"][-1] is opened
+
+
+def test_share_link_of_a_large_model_carries_settings_and_says_so(app):
+    run(app.text_input(key="arch").input("[2, 64, 'relu', 64, 'relu', 1, 'sigmoid']"))
+    run(app.number_input(key="epochs").set_value(3))
+    train(app)
+    assert "model=" not in share_href(app)
+    assert any("4,417 parameters" in c.value and "settings only" in c.value for c in app.caption)
+    other = open_link(urlsplit(share_href(app)).query)
+    assert not other.session_state["runs"] and other.text_input(key="arch").value.startswith("[2, 64")
+
+
+def test_csv_link_restores_settings_and_asks_for_the_file(app):
+    use_csv(app, labelled_csv())
+    run(app.selectbox(key=key_starting(app, "target_")).set_value("height"))
+    run(app.number_input(key="epochs").set_value(33))
+    link = address(app)
+    assert link["source"] == "csv" and link["target"] == "height"
+    other = open_link(link)
+    assert other.radio(key="source").value == "Upload CSV"
+    assert any("upload" in i.value.lower() and "height" in i.value for i in other.sidebar.info)
+    run(other.file_uploader(key="csv_file").set_value(("data.csv", labelled_csv(), "text/csv")))
+    assert other.selectbox(key=key_starting(other, "target_")).value == "height"
+    assert other.number_input(key="epochs").value == 33 and not errors(other)
+    assert train(other)["prepared"].task == "regression"

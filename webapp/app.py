@@ -838,13 +838,16 @@ def _explain(run, interrupted):
         row = c1.number_input("Training row", min_value=0, value=0, step=1, key="explain_row",
                               help=f"Which of the {prepared.n_train} training rows (0 = the first) goes through "
                                    "the network")
-        names = [f"layer {k + 1} ({sizes[k]} → {sizes[k + 1]})" for k in range(len(layers))]
-        layer = c2.selectbox("Weight of layer", range(1, len(layers) + 1), format_func=lambda k: names[k - 1],
+        names = ["auto: the first layer's weight with the largest gradient"] + \
+            [f"layer {k + 1} ({sizes[k]} → {sizes[k + 1]})" for k in range(len(layers))]
+        layer = c2.selectbox("Weight of layer", range(len(layers) + 1), format_func=names.__getitem__,
                              key=f"explain_layer_{run['id']}")
-        i = c3.number_input("from unit i", min_value=0, value=0, step=1, key="explain_i",
-                            help="Input unit of the weight (0-based)")
-        j = c4.number_input("to unit j", min_value=0, value=0, step=1, key="explain_j",
-                            help="Output unit of the weight (0-based)")
+        i = j = 0
+        if layer:
+            i = c3.number_input("from unit i", min_value=0, value=0, step=1, key="explain_i",
+                                help=f"Input unit of the weight, 0 to {sizes[layer - 1] - 1}")
+            j = c4.number_input("to unit j", min_value=0, value=0, step=1, key="explain_j",
+                                help=f"Output unit of the weight, 0 to {sizes[layer] - 1}")
         trigger = (row, layer, i, j)
         if interrupted and ss.get("explain_last") not in (None, trigger):
             st.info(f"Training was running: it is paused at epoch {run['epochs']} so this step can be explained; "
@@ -852,16 +855,15 @@ def _explain(run, interrupted):
         ss["explain_last"] = trigger
         tr = run.get("training")
         lr = float(tr.schedule(tr.epoch)) if tr is not None and not tr.done else float(run["cfg"]["learning_rate"])
-        if not hasattr(S, "explain"):  # TODO-DEV
-            return
         try:
-            ex = S.explain(model, prepared, row=int(row), weight=(int(layer), int(i), int(j)), learning_rate=lr)
+            ex = S.explain(model, prepared, row=int(row), weight=(int(layer), int(i), int(j)) if layer else None,
+                           learning_rate=lr)
         except USER_ERRORS as e:
             st.error(str(e))
             return
-        st.caption(f"Row {ex['row']} of {ex['n_rows']} training rows, as the network sees it; weight "
-                   f"{ex['weight']['label']}; learning rate {lr:g}. The next training step would make exactly "
-                   "these changes (on its whole batch); nothing here changes the model.")
+        st.caption(f"Training row {ex['row']} (of 0–{ex['n_rows'] - 1}) as the network sees it, weight "
+                   f"{ex['weight']['label']}, learning rate {lr:g}: the update is the one a training step on this "
+                   "row alone would make from the optimizer's present state. Nothing here changes the model.")
         for sec in ex["sections"]:
             st.markdown(f"**{sec['title']}**")
             left, right = st.columns([3, 2])
