@@ -10,20 +10,34 @@ the browser (Pyodide).
 """
 import io as _io
 import json
+import math
 import os
 import secrets
+import struct
 import zipfile
 import zlib
 
 import numpy as np
+
+try:
+    import lzma   # not always there (Pyodide unvendors it); zipfile then refuses LZMA entries itself
+    _LZMA_ERRORS = (lzma.LZMAError,)
+except ImportError:  # pragma: no cover
+    _LZMA_ERRORS = ()
 
 FORMAT = "mlp-model"
 FORMAT_VERSION = 1
 MAX_FILE_BYTES = 1 << 30          # 1 GiB
 _MAX_JSON_BYTES = 64 << 20
 _NOT_A_MODEL = "This is not an mlp model file"
-# what reading a damaged zip entry can raise (bad CRC, broken deflate stream, truncated entry)
-_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError)
+_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)  # what zipfile reads
+_MAX_NPY_HEADER = 65536          # an .npy header is a few hundred bytes
+# What zipfile (and the decompressors under it) can raise on a damaged or hostile archive: bad CRC, broken
+# deflate/bzip2/lzma stream, truncated entry, corrupt extra field (struct), undecodable name, an unsupported
+# compression method, zip version or flag (NotImplementedError), encryption or a missing decompressor
+# (RuntimeError), a size that does not fit in memory.
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, RuntimeError, struct.error,
+               OverflowError, MemoryError, *_LZMA_ERRORS)
 
 
 def model_to_bytes(model):
@@ -87,24 +101,109 @@ def load(path):
     return from_bytes(blob)
 
 
-def _read_array(zf, name, expected_dtype, expected_size):
+def _why(exc, info=None):
+    """What went wrong, in words (and not too many), for a low-level error raised while reading."""
+    text = str(exc) or type(exc).__name__
+    text = text if len(text) <= 200 else text[:200] + "..."
+    if isinstance(exc, NotImplementedError) or "encrypted" in text or "Compression requires" in text:
+        if info is not None and info.compress_type not in _METHODS:
+            name = zipfile.compressor_names.get(info.compress_type)
+            text = f"compression method {info.compress_type}{f' ({name})' if name else ''}"
+        return f"it uses a zip feature this reader does not support: {text}"
+    if isinstance(exc, MemoryError):
+        return "it declares more data than can be held in memory"
+    return text
+
+
+def _read_entry(zf, name, limit):
+    """The bytes of entry ``name``, refusing more than ``limit`` of them (declared or actual: zip bombs)."""
     info = zf.getinfo(name)
-    # an .npy of n values is its header (a few hundred bytes) plus n * itemsize: refuse anything
-    # much larger before decompressing it (zip bombs)
-    if info.file_size > expected_size * np.dtype(expected_dtype).itemsize + 65536:
-        raise ValueError(f"The model file is corrupt: entry {name} is implausibly large.")
+    if info.file_size > limit:
+        raise ValueError(f"The model file is corrupt: entry {name} is implausibly large "
+                         f"({info.file_size:,} bytes declared).")
     try:
         with zf.open(info) as f:
-            raw = f.read()
-        arr = np.lib.format.read_array(_io.BytesIO(raw), allow_pickle=False)
-    except (ValueError, *_ZIP_ERRORS) as e:
-        raise ValueError(f"The model file is corrupt: {name} is not a valid array ({e}).") from None
-    if arr.dtype != expected_dtype or arr.ndim != 1:
-        raise ValueError(f"The model file is corrupt: {name} has dtype {arr.dtype} and shape {arr.shape}, "
-                         f"expected a flat {expected_dtype} array.")
+            raw = f.read(limit + 1)
+    except _ZIP_ERRORS as e:
+        raise ValueError(f"The model file is corrupt: {name} cannot be read ({_why(e, info)}).") from None
+    if len(raw) > limit:
+        raise ValueError(f"The model file is corrupt: entry {name} is implausibly large.")
+    if len(raw) != info.file_size:
+        raise ValueError(f"The model file is corrupt: entry {name} declares {info.file_size:,} bytes and holds "
+                         f"{len(raw):,}.")
+    return raw
+
+
+def _read_array(zf, name, expected_dtype, expected_size, what="values"):
+    """A flat array of exactly ``expected_size`` values of ``expected_dtype`` from an .npy entry. The header
+    is checked before any data is looked at, so a declared shape never allocates anything."""
+    expected_dtype = np.dtype(expected_dtype)
+    raw = _read_entry(zf, name, expected_size * expected_dtype.itemsize + _MAX_NPY_HEADER)
+    buf = _io.BytesIO(raw)
+    try:
+        version = np.lib.format.read_magic(buf)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(buf)
+        elif version == (2, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(buf)
+        else:
+            raise ValueError(f"unsupported .npy format version {version}")
+    except (ValueError, TypeError, KeyError, SyntaxError, RecursionError, MemoryError, OverflowError, EOFError) as e:
+        raise ValueError(f"The model file is corrupt: {name} is not a valid array ({_why(e)}).") from None
+    if dtype == expected_dtype and len(shape) == 1 and shape != (expected_size,):
+        raise ValueError(f"The model file is corrupt: {name} stores {shape[0]} {what}, the architecture needs "
+                         f"{expected_size}.")
+    if dtype != expected_dtype or shape != (expected_size,):
+        raise ValueError(f"The model file is corrupt: {name} has dtype {dtype} and shape {shape}, "
+                         f"expected a flat {expected_dtype} array of {expected_size} values.")
+    offset = buf.tell()
+    if len(raw) - offset != expected_size * expected_dtype.itemsize:
+        raise ValueError(f"The model file is corrupt: {name} holds {len(raw) - offset:,} bytes of data, "
+                         f"{expected_size * expected_dtype.itemsize:,} expected.")
+    arr = np.frombuffer(raw, dtype=expected_dtype, count=expected_size, offset=offset).copy()
     if not np.isfinite(arr).all():
         raise ValueError(f"The model file is corrupt: {name} holds non-finite values (NaN or infinity).")
     return arr
+
+
+def _no_constant(name):
+    raise ValueError(f"{name} is not a number a model file holds")
+
+
+def _finite_float(text):
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is too large a number for a model file")
+    return value
+
+
+def _unique_keys(pairs):
+    keys = [k for k, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"the key {next(k for k in keys if keys.count(k) > 1)!r} appears twice in one object")
+    return dict(pairs)
+
+
+def _check_history(h):
+    """A training history as History.to_dict writes it, or ValueError."""
+    def ints(v):
+        return isinstance(v, list) and all(type(e) is int for e in v)
+
+    def numbers(v):
+        return isinstance(v, list) and all(type(e) in (int, float) for e in v)
+    unknown = set(h) - {"epochs", "history", "stopped_early", "stop_reason", "best_epoch"}
+    series = h.get("history", {})
+    if (unknown or not ints(h.get("epochs", [])) or not isinstance(series, dict)
+            or not all(isinstance(k, str) and numbers(v) for k, v in series.items())
+            or type(h.get("stopped_early", False)) is not bool
+            or not isinstance(h.get("stop_reason"), (str, type(None)))
+            or not (h.get("best_epoch") is None or type(h.get("best_epoch")) is int)):
+        raise ValueError("The model file is corrupt: its training history is malformed.")
+
+
+# what building a model from the (already parsed) JSON fields can raise when they are wrong
+_CONFIG_ERRORS = (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError, RecursionError,
+                  MemoryError)
 
 
 def from_bytes(data):
@@ -115,27 +214,35 @@ def from_bytes(data):
         data = bytes(data)
     if not isinstance(data, bytes):
         raise TypeError(f"from_bytes needs bytes, got {type(data).__name__}.")
+    if len(data) > MAX_FILE_BYTES:
+        raise ValueError(f"The model file is {len(data):,} bytes; model files are limited to {MAX_FILE_BYTES:,}.")
     if not data.startswith(b"PK\x03\x04"):
         raise ValueError(f"{_NOT_A_MODEL} (it is not a zip archive). Model files are made by "
                          "model.save(), or the apps' \"Download model\" button.")
     try:
         zf = zipfile.ZipFile(_io.BytesIO(data))
-        names = set(zf.namelist())
-    except (zipfile.BadZipFile, ValueError, OSError) as e:
-        raise ValueError(f"{_NOT_A_MODEL}: the archive is damaged ({e}).") from None
+        listed = zf.namelist()
+    except _ZIP_ERRORS as e:
+        raise ValueError(f"{_NOT_A_MODEL}: the archive is damaged ({_why(e)}).") from None
     with zf:
+        names = set(listed)
+        if len(names) != len(listed):
+            twice = sorted(n for n in names if listed.count(n) > 1)
+            raise ValueError(f"The model file is corrupt: the archive holds {twice[0]!r} more than once.")
         if "model.json" not in names or "params.npy" not in names:
             raise ValueError(f"{_NOT_A_MODEL}: it lacks model.json or params.npy.")
-        if zf.getinfo("model.json").file_size > _MAX_JSON_BYTES:
-            raise ValueError(f"{_NOT_A_MODEL}: model.json is implausibly large.")
+        raw = _read_entry(zf, "model.json", _MAX_JSON_BYTES)
         try:
-            meta = json.loads(zf.read("model.json").decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError, *_ZIP_ERRORS) as e:
-            raise ValueError(f"The model file is corrupt: model.json cannot be read ({e}).") from None
+            meta = json.loads(raw.decode("utf-8"), parse_constant=_no_constant, parse_float=_finite_float,
+                              object_pairs_hook=_unique_keys)
+        except (ValueError, RecursionError, MemoryError) as e:   # bad UTF-8 or JSON, NaN, a 5000-digit int
+            raise ValueError(f"The model file is corrupt: model.json cannot be read ({_why(e)}).") from None
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             raise ValueError(f"{_NOT_A_MODEL}: model.json has no format '{FORMAT}'.")
         version = meta.get("format_version")
-        if not isinstance(version, int) or version > FORMAT_VERSION or version < 1:
+        if type(version) is not int or version < 1:
+            raise ValueError(f"The model file is corrupt: its format_version is {version!r}, not a version number.")
+        if version > FORMAT_VERSION:
             raise ValueError(f"This model file has format version {version!r}; this mlp reads versions "
                              f"1..{FORMAT_VERSION}. Upgrade mlp to open it.")
         config = meta.get("config")
@@ -143,54 +250,55 @@ def from_bytes(data):
             raise ValueError("The model file is corrupt: 'config' is missing.")
         try:
             model = MLP.from_config(config)
-        except (TypeError, ValueError) as e:
+        except _CONFIG_ERRORS as e:
             hint = (" A custom activation must be registered (mlp.register_activation) before loading."
                     if "unknown activation" in str(e) else "")
-            raise ValueError(f"The model file's configuration is invalid: {e}{hint}") from None
-        params = _read_array(zf, "params.npy", model.dtype, model.n_params)
-        if params.size != model.n_params:
-            raise ValueError(f"The model file is corrupt: {params.size} parameters stored, the architecture "
-                             f"needs {model.n_params}.")
+            raise ValueError(f"The model file's configuration is invalid: {_why(e)}{hint}") from None
+        params = _read_array(zf, "params.npy", model.dtype, model.n_params, "parameters")
         model.params[...] = params
         if model.optimizer is not None:
             state = {}
             for name in sorted(n for n in names if n.startswith("optimizer/") and n.endswith(".npy")):
                 key = name[len("optimizer/"):-len(".npy")]
                 size = 1 if key == "mu_product" else model.n_params
-                arr = _read_array(zf, name, np.dtype(np.float64) if key == "mu_product" else model.dtype, size)
-                if arr.size != size:
-                    raise ValueError(f"The model file is corrupt: optimizer state {key} has the wrong size.")
-                state[key] = arr
+                state[key] = _read_array(zf, name, np.dtype(np.float64) if key == "mu_product" else model.dtype,
+                                         size)
             step = meta.get("optimizer_step", 0)
+            if type(step) is not int or not 0 <= step < 2 ** 62:
+                raise ValueError(f"The model file is corrupt: optimizer_step is {step!r}, not a step count.")
             try:
                 model.optimizer.set_state(step, state)
-            except ValueError as e:
-                raise ValueError(f"The model file is corrupt: {e}") from None
+            except _CONFIG_ERRORS as e:
+                raise ValueError(f"The model file is corrupt: {_why(e)}") from None
         rng_state = meta.get("rng_state")
         if rng_state is not None:
             ok = (isinstance(rng_state, dict) and rng_state.get("bit_generator") == "PCG64"
                   and isinstance(rng_state.get("state"), dict)
-                  and all(isinstance(rng_state["state"].get(k), int) for k in ("state", "inc")))
+                  and all(type(rng_state["state"].get(k)) is int for k in ("state", "inc")))
             try:
                 if not ok:
                     raise ValueError("unexpected fields")
                 model.rng.bit_generator.state = rng_state
-            except (TypeError, ValueError, KeyError, OverflowError):
+            except _CONFIG_ERRORS:
                 raise ValueError("The model file is corrupt: its random-generator state is malformed.") from None
         if meta.get("preprocessor") is not None:
             from .data import Preprocessor
             try:
                 pre = Preprocessor.from_config(meta["preprocessor"])
-            except (TypeError, ValueError, KeyError) as e:
-                raise ValueError(f"The model file's preprocessing is invalid: {e}") from None
+            except _CONFIG_ERRORS as e:
+                raise ValueError(f"The model file's preprocessing is invalid: {_why(e)}") from None
             if pre.is_fitted and (pre.n_inputs, pre.n_outputs) != (model.n_inputs, model.n_outputs):
                 raise ValueError(f"The model file's preprocessing is invalid: it makes {pre.n_inputs} input(s) and "
                                  f"{pre.n_outputs} output(s), the network has {model.n_inputs} and "
                                  f"{model.n_outputs}.")
             model.preprocessor = pre
-        if isinstance(meta.get("history"), dict):
+        history = meta.get("history")
+        if history is not None:
+            if not isinstance(history, dict):
+                raise ValueError("The model file is corrupt: its training history is malformed.")
+            _check_history(history)
             try:
-                model.history = History.from_dict(meta["history"])
-            except (TypeError, ValueError, AttributeError):
+                model.history = History.from_dict(history)
+            except _CONFIG_ERRORS:
                 raise ValueError("The model file is corrupt: its training history is malformed.") from None
     return model
