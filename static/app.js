@@ -675,9 +675,7 @@ async function openLink(hash) {
     const link = await rpc("link_open", { source: hash });
     const notes = [...link.notes];
     applySettings(link.settings);
-    if (link.settings.source === "csv") {
-      notes.push("This link was made with a CSV file, which cannot travel in a link: upload the file " +
-        "(Upload CSV) and its settings are used." + (link.has_model ? " The model in the link was not opened." : ""));
+    if (link.needs_file) { // the note (from Python) asks for the file; its settings wait in state.pendingCSV
       state.dataset = null;
       showLinkNotes(notes);
       return;

@@ -223,6 +223,7 @@ class _TrainJob:
     """
 
     def __init__(self, cfg, prepared, model=None, prior=None):
+        cfg = session._cfg(cfg)
         self.prepared = prepared
         self.model = model if model is not None else session.build_model(cfg, prepared)
         self.model_key = _model_key(cfg)
@@ -245,6 +246,7 @@ class _TrainJob:
 
     def continue_with(self, cfg):
         """Go on with the same model: keep the current run if it can go on with these settings, else a new run."""
+        cfg = session._cfg(cfg)
         if self.run.done or json.dumps(cfg, sort_keys=True, default=str) != \
                 json.dumps(self.cfg, sort_keys=True, default=str):
             h = self.history.history
@@ -499,9 +501,15 @@ def link_encode(settings=None):
 def link_open(source=""):
     """Read a link's fragment: the valid settings, a note for every ignored value, and whether it carries a
     trained model (kept until ``link_model`` once the page has restored the settings and the data)."""
-    decoded = _links().decode(source or "")
+    lk = _links()
+    decoded = lk.decode(source or "")
+    notes = list(decoded.notes)
     STATE.link_model = decoded.model
-    return {"settings": decoded.settings, "notes": list(decoded.notes), "has_model": decoded.model is not None}
+    if decoded.needs_file:  # a CSV cannot travel: the page asks for the file (and opens no model meanwhile)
+        notes.append(lk.CSV_ASK)
+        STATE.link_model = None
+    return {"settings": decoded.settings, "notes": notes, "has_model": STATE.link_model is not None,
+            "needs_file": bool(decoded.needs_file)}
 
 
 def link_model(**cfg):
@@ -512,9 +520,9 @@ def link_model(**cfg):
     if STATE.prepared is None:
         raise UserError("Prepare the data first (choose a dataset or upload a CSV).")
     prepared = STATE.prepared
-    if (model.n_inputs, model.n_outputs) != (prepared.n_inputs, prepared.n_outputs):
-        raise UserError(f"The model in the link takes {model.n_inputs} input(s) and gives {model.n_outputs} "
-                        f"output(s); the data has {prepared.n_inputs} and {prepared.n_outputs}: it was ignored.")
+    why = _links().model_mismatch(model, prepared)
+    if why:
+        raise UserError(why)
     cfg = _check_cfg(cfg)
     earlier = model.history
     prior = {"loss": [], "val_loss": []}

@@ -149,10 +149,31 @@ def test_train_default_demo_and_download_model(page, tmp_path):
     assert np.isfinite(model.predict(prepared.X_test)).all()
 
 
-def test_stop_keeps_the_model_trained_so_far(page):
+def _epoch(page):
+    return int(page.get_attribute("#epoch-counter", "data-epoch") or 0)
+
+
+def _network_html(page):
+    return page.evaluate("document.getElementById('network-chart').innerHTML")
+
+
+def test_network_moves_during_a_long_run_stop_pauses_resume_continues(page):
     page.fill("#epochs", "10000")
     page.click("#train")
     page.wait_for_function("document.getElementById('train-status').textContent.startsWith('Epoch')",
+                           timeout=TRAIN_MS)
+    # the Network chart is redrawn while training runs, and what it shows changes
+    n0 = page.evaluate("window.mlpStats.networkDraws || 0")
+    page.wait_for_function(f"(window.mlpStats.networkDraws || 0) > {n0}", timeout=TRAIN_MS)
+    first = _network_html(page)
+    page.wait_for_function(f"(window.mlpStats.networkDraws || 0) > {n0 + 2}", timeout=TRAIN_MS)
+    assert _network_html(page) != first
+    assert "Network" in page.inner_text("#network-chart")
+    # Step and Explain while training: a clear message, and the run goes on
+    page.click("#step")
+    assert _alert(page).startswith("Training is running: press Stop first")
+    running = _epoch(page)
+    page.wait_for_function(f"Number(document.getElementById('epoch-counter').dataset.epoch) > {running}",
                            timeout=TRAIN_MS)
     before = int(page.evaluate("document.body.dataset.trained || 0"))
     page.click("#stop")
@@ -160,8 +181,202 @@ def test_stop_keeps_the_model_trained_so_far(page):
     status = page.inner_text("#train-status")
     m = re.match(r"Stopped after (\d+) epochs", status)
     assert m and 0 < int(m.group(1)) < 10000, status
-    assert page.is_enabled("#download") and page.is_enabled("#train")
+    stopped_at = _epoch(page)
+    assert stopped_at == int(m.group(1)) and page.inner_text("#epoch-counter") == f"Epoch {stopped_at}"
+    assert page.is_enabled("#download") and page.is_enabled("#train") and page.is_enabled("#resume")
+    # Resume continues the same model: the counter goes on from where it stopped
+    page.click("#resume")
+    page.wait_for_function(f"Number(document.getElementById('epoch-counter').dataset.epoch) > {stopped_at + 5}",
+                           timeout=TRAIN_MS)
+    before = int(page.evaluate("document.body.dataset.trained || 0"))
+    page.click("#stop")
+    page.wait_for_function(f"Number(document.body.dataset.trained || 0) > {before}", timeout=TRAIN_MS)
+    assert _epoch(page) > stopped_at + 5
     page.fill("#epochs", "1000")
+
+
+def _click_and_wait(page, selector, counter):
+    """Click, then wait until the action is done (the body's counter grows) or an error is shown."""
+    before = int(page.evaluate(f"document.body.dataset.{counter} || 0"))
+    shown = page.is_visible("#alert")  # an earlier message: wait for the action itself
+    page.click(selector)
+    page.wait_for_function(
+        f"Number(document.body.dataset.{counter} || 0) > {before} || "
+        f"(!{str(shown).lower()} && !document.getElementById('alert').hidden)", timeout=TRAIN_MS)
+    assert page.is_hidden("#alert"), page.inner_text("#alert")
+
+
+def _download_model(page, tmp_path, name="m.mlp"):
+    import mlp
+    with page.expect_download() as dl:
+        page.click("#download")
+    path = tmp_path / name
+    dl.value.save_as(path)
+    return mlp.load(str(path))
+
+
+def _numbers(tex):
+    """Every number written in a LaTeX string (1.2 \\times 10^{-5} read as 1.2e-5)."""
+    tex = re.sub(r"([-\d.]+)\s*\\times\s*10\^\{([-\d]+)\}", r"\1e\2", tex)
+    return [float(x) for x in re.findall(r"-?\d+(?:\.\d+)?(?:e-?\d+)?", tex)]
+
+
+def _has_number(texts, value):
+    nums = [v for t in texts for v in _numbers(t)]
+    return any(abs(v - value) <= 1e-3 * max(abs(value), 1e-3) for v in nums), (value, nums)
+
+
+def test_step_reset_and_explain_match_the_trace_of_the_downloaded_model(page, tmp_path):
+    import numpy as np
+    from webapp import session
+    _click_and_wait(page, "#reset", "stepped")
+    assert page.inner_text("#epoch-counter") == "Epoch 0"
+    for _ in range(3):
+        _click_and_wait(page, "#step", "stepped")
+    assert page.inner_text("#epoch-counter") == "Epoch 3"
+    page.click("#explain summary")
+    page.wait_for_function("Number(document.body.dataset.explained || 0) > 0", timeout=TRAIN_MS)
+    page.fill("#explain-row", "5")
+    _click_and_wait(page, "#explain-go", "explained")
+    assert page.locator("#explain-out .katex").count() >= 10  # typeset by the vendored KaTeX
+    assert "Training row 5" in page.inner_text("#explain-out")
+    code = page.inner_text("#explain-out .explain-step[data-id=loss] pre.code")
+    assert "def loss_value" in code  # the reference implementation's own source, beside the formula
+    layer, i, j = (int(page.input_value(f"#explain-{k}")) for k in ("layer", "i", "j"))
+    # independent truth: the same model (downloaded) traced natively on the same training row
+    model = _download_model(page, tmp_path)
+    prepared = session.prepare_builtin("circles", n_samples=400, noise=0.1, seed=0, test_size=0.2)
+    t = model.trace(prepared.X_train[5:6], prepared.y_train[5:6], learning_rate=0.01)
+    L = t.layers[layer - 1]
+
+    def texts(section):
+        return page.eval_on_selector_all(f"#explain-out .explain-step[data-id^={section}] .formula",
+                                         "els => els.map(e => e.dataset.tex)")
+    for section, value in (("loss", t.loss), ("forward-1", t.layers[0].z[0, j if layer == 1 else 0]),
+                           ("gradient", L.grad_W[i, j]), ("update", L.update_W[i, j])):
+        ok, info = _has_number(texts(section), float(value))
+        assert ok, (section, info)
+    assert _has_number(texts("forward-1"), float(np.asarray(t.x)[0, 0]))[0]
+    rendered = page.inner_text("#explain-out .explain-step[data-id=loss] .katex-html")
+    assert f"{t.loss:.3f}"[:5] in rendered.replace("\n", "")
+    # a row out of range: a clear message, the explanation stays
+    page.fill("#explain-row", "100000")
+    page.click("#explain-go")
+    assert "row" in _alert(page).lower()
+    assert page.locator("#explain-out .katex").count() >= 10
+    page.fill("#explain-row", "0")
+    _click_and_wait(page, "#explain-go", "explained")
+    page.click("#explain summary")
+
+
+def test_transforms_change_the_inputs_and_l1_reaches_the_model(page, tmp_path):
+    page.check("[data-transform='x1^2']")
+    page.check("[data-transform='x2^2']")
+    page.wait_for_function("document.getElementById('arch').value.startsWith('[4,')", timeout=15_000)
+    page.fill("#l1", "0.001")
+    _click_and_wait(page, "#step", "stepped")
+    assert "Input · 4" in page.inner_text("#network-chart")
+    model = _download_model(page, tmp_path)
+    assert model.n_inputs == 4 and tuple(model.preprocessor.transforms) == ("x1^2", "x2^2")
+    assert model.optimizer.hyper["l1"] == 0.001
+    page.uncheck("[data-transform='x1^2']")
+    page.uncheck("[data-transform='x2^2']")
+    page.wait_for_function("document.getElementById('arch').value.startsWith('[2,')", timeout=15_000)
+    page.fill("#l1", "0")
+
+
+FIELDS = ("#dataset", "#n_samples", "#noise", "#data_seed", "#arch", "#loss", "#optimizer", "#learning_rate",
+          "#epochs", "#batch_size", "#l1", "#weight_decay", "#seed")
+
+
+def _fields(pg):
+    values = {f: pg.input_value(f) for f in FIELDS}
+    values["transforms"] = pg.eval_on_selector_all("[data-transform]:checked", "els => els.map(e => e.value)")
+    return values
+
+
+def _new_tab(ctx, url):
+    pg = ctx.new_page()
+    pg.errors = []
+    pg.on("pageerror", lambda exc: pg.errors.append(str(exc)))
+    pg.goto(url)
+    pg.wait_for_function("document.body.dataset.ready === '1'", timeout=READY_MS)
+    return pg
+
+
+def test_settings_live_in_the_address_and_a_new_tab_restores_them(page, ctx):
+    page.select_option("#dataset", "moons")
+    page.fill("#noise", "0.25")
+    page.fill("#data_seed", "7")
+    page.check("[data-transform='x1*x2']")
+    page.wait_for_function("document.getElementById('arch').value.startsWith('[3,')", timeout=15_000)
+    page.fill("#arch", "[3, 6, 'tanh', 1, 'sigmoid']")
+    page.select_option("#optimizer", "rmsprop")
+    page.fill("#learning_rate", "0.02")
+    page.fill("#l1", "0.0005")
+    page.fill("#seed", "3")
+    page.wait_for_function("location.hash.includes('seed=3') && location.hash.includes('rmsprop') && "
+                           "location.hash.includes('l1=0.0005') && location.hash.includes('tanh')",
+                           timeout=15_000)
+    assert page.evaluate("performance.getEntriesByType('navigation').length") == 1  # never reloaded
+    want = _fields(page)
+    other = _new_tab(ctx, page.url)
+    try:
+        assert _fields(other) == want
+        assert other.is_hidden("#link-notes")
+        # no model in this tab yet: Explain says so
+        other.click("#explain summary")
+        assert "no model to explain yet" in _alert(other)
+        assert not other.errors, other.errors
+    finally:
+        other.close()
+
+
+def test_share_link_opens_the_trained_model_without_training(page, ctx, tmp_path):
+    import numpy as np
+    page.fill("#epochs", "40")
+    _train(page)
+    link = page.locator("#share-link")
+    link.wait_for(state="visible", timeout=15_000)
+    assert link.inner_text() == "Share link" and page.is_visible("#copy-link")
+    href = link.get_attribute("href")
+    assert href.startswith(page.url.split("#")[0] + "#") and "model=" in href
+    mine = _download_model(page, tmp_path, "mine.mlp")
+    other = _new_tab(ctx, href)
+    try:
+        other.wait_for_function("document.getElementById('metrics').textContent.includes('accuracy')",
+                                timeout=TRAIN_MS)
+        assert other.evaluate("document.body.dataset.trained") is None  # nothing was trained there
+        assert "Opened the trained model from the link" in other.inner_text("#train-status")
+        assert other.inner_text("#epoch-counter") == "Epoch 40"
+        assert other.locator("#pred-chart .main-svg, #network-chart .main-svg").count() >= 2
+        assert _fields(other) == _fields(page)
+        theirs = _download_model(other, tmp_path, "theirs.mlp")
+        np.testing.assert_array_equal(theirs.params, mine.params)
+        assert not other.errors, other.errors
+    finally:
+        other.close()
+    # back to the default data for the tests that follow
+    page.uncheck("[data-transform='x1*x2']")
+    page.select_option("#dataset", "circles")
+    page.fill("#noise", "0.1")
+    page.fill("#data_seed", "0")
+    page.fill("#epochs", "1000")
+
+
+def test_hand_broken_link_shows_a_note_and_the_app_works(ctx, server):
+    other = _new_tab(ctx, server.url + "#dataset=nope&epochs=abc&arch=%5B2,%20oops&model=AAAA!!&zzz=1")
+    try:
+        other.wait_for_selector("#link-notes:not([hidden])", timeout=15_000)
+        notes = other.inner_text("#link-notes")
+        assert "dataset" in notes and "epochs" in notes and "model" in notes.lower(), notes
+        assert other.input_value("#dataset") == "circles" and other.input_value("#epochs") == "1000"
+        other.fill("#epochs", "20")
+        status = _train(other)
+        assert status.startswith("Done after 20 epochs"), status
+        assert not other.errors, other.errors
+    finally:
+        other.close()
 
 
 def test_bad_architecture_shows_engine_message(page):
@@ -230,8 +445,17 @@ def test_python_session_model_predicts_in_page(page, tmp_path):
 
 def test_offline_reload_served_by_service_worker(page, server, ctx):
     page.wait_for_selector("#offline-status[data-state=ready]", timeout=60_000)
+    _wait_ready(page)
+    _use_csv(page, "fruit.csv", FRUIT_CSV)
+    page.wait_for_function("location.hash.includes('source=csv') && location.hash.includes('target=fruit')",
+                           timeout=15_000)  # the address holds the CSV settings
     server.stop()
     page.reload()
+    page.wait_for_function("document.body.dataset.ready === '1'", timeout=READY_MS)
+    # a CSV cannot travel in the address: the reloaded page restores the settings and asks for the file
+    assert "upload the same file" in page.inner_text("#link-notes")
+    assert page.is_checked("input[name=source][value=csv]") and page.is_disabled("#train")
+    page.check("input[name=source][value=builtin]")
     _wait_ready(page)
     assert page.evaluate("navigator.serviceWorker.controller !== null")
     status = _train(page, epochs=20)  # the runtime works from the cache too

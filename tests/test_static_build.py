@@ -647,3 +647,129 @@ def test_jsonable_and_bytes_helpers():
             return b"abc"
     assert glue._to_bytes(FakeJsProxy()) == b"abc"
     assert glue._to_bytes(memoryview(b"xy")) == b"xy" and glue._to_bytes(None) is None
+
+
+# ---------------------------------------------------------------- Step / Resume / Reset / Explain / links
+
+DEMO = {"arch": ARCH, "epochs": 1000, "batch_size": 32, "seed": 4}
+
+
+def _fresh(cfg, prepared):
+    model = session.build_model(cfg, prepared)
+    return model
+
+
+def test_step_three_times_is_three_epochs_of_one_run():
+    """Step trains exactly one epoch on the current model: three Steps are the first three epochs of a
+    session.train of the same settings (same weights, same losses), and the counter says 3."""
+    _ok("builtin", name="circles", n_samples=200)
+    results = [_ok("step_epoch", **DEMO) for _ in range(3)]
+    assert [r["epoch"] for r in results] == [1, 2, 3]
+    assert {"loss", "network", "decision_boundary"} <= {f["name"] for f in results[-1]["figures"]}
+    ref = _fresh(DEMO, glue.STATE.prepared)
+    hist = session.train(ref, glue.STATE.prepared, {**DEMO, "epochs": 3})
+    np.testing.assert_array_equal(glue.STATE.model.params, ref.params)
+    loss_fig = next(f["figure"] for f in results[-1]["figures"] if f["name"] == "loss")
+    assert loss_fig["data"][0]["y"] == hist.history["loss"]
+
+
+def test_stop_then_resume_equals_one_uninterrupted_run():
+    _ok("builtin", name="moons", n_samples=200, seed=2)
+    cfg = {**DEMO, "epochs": 30, "lr_decay": 0.97}
+    _ok("train_start", **cfg)
+    glue.STATE.job.step(epochs=7)
+    paused = _ok("train_finish", stopped=True)
+    assert paused["paused"] and paused["epoch"] == 7 and "stopped by the user" in paused["stop_reason"]
+    assert _ok("step_epoch", **cfg)["epoch"] == 8  # Step continues the paused run too
+    _ok("train_resume", **cfg)
+    while not _ok("train_step", seconds=0.01)["done"]:
+        pass
+    res = _ok("train_finish")
+    assert res["epoch"] == 30 and not res["stopped"]
+    ref = _fresh(cfg, glue.STATE.prepared)
+    hist = session.train(ref, glue.STATE.prepared, cfg)
+    np.testing.assert_array_equal(glue.STATE.model.params, ref.params)
+    assert glue.STATE.job.history.history["lr"] == hist.history["lr"]
+    # after the end, Step goes on with the same model (a new run of the same settings): epoch 31
+    assert _ok("step_epoch", **cfg)["epoch"] == 31
+
+
+def test_reset_draws_the_initial_weights_and_new_data_or_model_makes_a_new_model():
+    _ok("builtin", name="circles", n_samples=200)
+    for _ in range(2):
+        _ok("step_epoch", **DEMO)
+    res = _ok("reset", **DEMO)
+    assert res["epoch"] == 0 and "network" in {f["name"] for f in res["figures"]}
+    np.testing.assert_array_equal(glue.STATE.model.params, _fresh(DEMO, glue.STATE.prepared).params)
+    assert _ok("step_epoch", **DEMO)["epoch"] == 1
+    assert _ok("step_epoch", **{**DEMO, "learning_rate": 0.02})["epoch"] == 2  # training settings: same model
+    assert _ok("step_epoch", **{**DEMO, "arch": "[2, 4, 'tanh', 1, 'sigmoid']"})["epoch"] == 1  # new model
+    _ok("builtin", name="circles", n_samples=200, seed=1)
+    assert _ok("step_epoch", **{**DEMO, "arch": "[2, 4, 'tanh', 1, 'sigmoid']"})["epoch"] == 1  # new data
+    with pytest.raises(AssertionError, match="nothing was trained|no model to resume"):
+        _ok("train_resume", **DEMO)
+
+
+def test_step_reset_explain_and_data_while_training_are_clear_messages_and_lose_nothing():
+    _ok("builtin", name="circles", n_samples=200)
+    _ok("train_start", **DEMO)
+    _ok("train_step", seconds=0.0)
+    for cmd, args in (("step_epoch", DEMO), ("reset", DEMO), ("explain", {}), ("train_start", DEMO),
+                      ("builtin", {"name": "moons"})):
+        reply = _call(cmd, **args)
+        assert not reply["ok"] and reply["error"].startswith("Training is running: press Stop first"), reply
+    prog = _ok("train_step", seconds=0.0)  # the run goes on where it was
+    assert prog["epoch"] == 2
+    assert _ok("train_finish", stopped=True)["epoch"] == 2
+
+
+def test_explain_before_any_model_and_bad_rows_are_messages():
+    _ok("builtin", name="circles", n_samples=200)
+    reply = _call("explain")
+    assert not reply["ok"] and "no model to explain yet" in reply["error"]
+    _ok("reset", **DEMO)
+    for row in ("x", 10_000, -1):
+        reply = _call("explain", row=row)
+        assert not reply["ok"] and reply["kind"] != "internal" and "row" in reply["error"].lower(), reply
+    reply = _call("explain", weight={"layer": 1})
+    assert not reply["ok"] and reply["kind"] != "internal"
+
+
+def test_l1_and_transforms_reach_the_model():
+    summary = _ok("builtin", name="circles", n_samples=200, transforms=["x1^2", "x2^2"])
+    assert summary["n_inputs"] == 4 and summary["default_arch"].startswith("[4,")
+    _ok("step_epoch", **{**DEMO, "arch": summary["default_arch"], "l1": 0.01})
+    model = mlp.from_bytes(base64.b64decode(_ok("model_download")["b64"]))
+    assert model.n_inputs == 4 and tuple(model.preprocessor.transforms) == ("x1^2", "x2^2")
+    assert glue.STATE.model.optimizer.hyper["l1"] == 0.01 and model.optimizer.hyper["l1"] == 0.01
+    reply = _call("builtin", name="sine", n_samples=100, transforms=["x1^2"])  # 1-D data: a clear message
+    assert not reply["ok"] and reply["kind"] != "internal" and "2" in reply["error"]
+
+
+def test_share_link_round_trip_carries_the_trained_model():
+    settings = {"source": "builtin", "dataset": "moons", "n_samples": 150, "noise": 0.2, "data_seed": 3,
+                "arch": "[2, 6, 'tanh', 1, 'sigmoid']", "epochs": 20, "seed": 1, "learning_rate": 0.03}
+    _ok("builtin", name="moons", n_samples=150, noise=0.2, seed=3)
+    cfg = {k: settings[k] for k in ("arch", "epochs", "seed", "learning_rate")}
+    for _ in range(5):
+        _ok("step_epoch", **cfg)
+    trained = glue.STATE.model
+    link = _ok("share", settings=settings, base="http://x/app/")
+    assert link["carries_model"] and link["href"].startswith("http://x/app/#")
+    glue.STATE = glue._State()  # a new tab
+    opened = _ok("link_open", source=link["href"].split("#", 1)[1])
+    assert opened["has_model"] and opened["notes"] == []
+    assert opened["settings"]["dataset"] == "moons" and opened["settings"]["arch"] == settings["arch"]
+    _ok("builtin", name="moons", n_samples=150, noise=0.2, seed=3)
+    res = _ok("link_model", **cfg)
+    assert res["epoch"] == 5 and res["metrics"]["test"]["accuracy"] > 0.5
+    got = mlp.from_bytes(base64.b64decode(_ok("model_download")["b64"]))
+    np.testing.assert_array_equal(got.params, trained.params)
+    assert _ok("step_epoch", **cfg)["epoch"] == 6  # Step continues the model from the link
+
+
+def test_broken_link_gives_notes_not_errors():
+    opened = _ok("link_open", source="#dataset=nope&epochs=-3&model=%%%&zzz=1")
+    assert not opened["has_model"] and len(opened["notes"]) >= 3 and "dataset" not in opened["settings"]
+    csv = _ok("link_open", source="source=csv&target=fruit")
+    assert csv["needs_file"] and any("CSV" in n for n in csv["notes"])
