@@ -706,6 +706,23 @@ class MLP:
         save(self, path)
         return path
 
+    def to_onnx(self):
+        """ONNX model bytes: raw feature columns in (preprocessing inside the graph), ``predict``'s outputs
+        out. Needs the ``onnx`` package; see :mod:`mlp.export`."""
+        from .export import to_onnx
+        return to_onnx(self)
+
+    def to_torch(self):
+        """A ``torch.nn.Sequential`` (eval mode) with this network's weights; see :mod:`mlp.export`."""
+        from .export import to_torch
+        return to_torch(self)
+
+    @classmethod
+    def from_torch(cls, seq):
+        """An MLP with the weights of a ``torch.nn.Sequential`` of Linear + activation modules (no loss set)."""
+        from .export import from_torch
+        return from_torch(seq, cls)
+
     def __repr__(self):
         if self.specs is None:
             return f"MLP(seed={self.seed}, dtype='{self.dtype}', unbuilt)"
