@@ -6,7 +6,9 @@
   (``Equal`` against the training categories: a category never seen encodes as all zeros, as in the engine),
   and feature transforms (x1², x1·x2, sin(x1), ...) are computed from the raw columns. Inputs: ``"X"``
   (float32, the numeric columns in the preprocessor's feature order) and, per categorical column, a string
-  input named after the column, shape (n, 1). :func:`onnx_inputs` builds that dict from a table.
+  input named after the column, shape (n, 1). :func:`onnx_inputs` builds that dict from a table. Outputs:
+  ``"output"`` (``predict``'s, float32 (n, n_outputs)) and, with a preprocessor, ``"prediction"`` (n,): what
+  ``predict_table`` gives, class names (strings) or regression values in the target's units.
 - :func:`to_torch` (``model.to_torch()``): a ``torch.nn.Sequential`` of Linear and activation modules (and
   Dropout), in eval mode, with the model's weights and dtype; it takes the model's inputs, as ``predict``.
 - :func:`from_torch` (``MLP.from_torch(seq)``): an :class:`~mlp.MLP` with the Sequential's weights.
@@ -135,6 +137,25 @@ def _onnx_preprocessing(g, pre, T):
     return inputs, x, x_name
 
 
+def _onnx_prediction(g, pre, model, T):
+    """The graph output ``"prediction"``, shape (n,): class names (strings) or regression values in target units."""
+    helper, task = g.onnx.helper, pre.task
+    axis1 = None if task == "multiclass" else g.const([1], "axis", np.int64)
+    if task == "regression":
+        scale = pre.to_config()["target_scale"]
+        value = g.op("Add", [g.op("Mul", ["output", g.const([scale["std"]])]), g.const([scale["mean"]])])
+        g.nodes.append(helper.make_node("Squeeze", [value, axis1], ["prediction"]))
+        return helper.make_tensor_value_info("prediction", T.FLOAT, ["N"])
+    if task == "multiclass":
+        index = g.op("ArgMax", ["output"], axis=1, keepdims=0)
+    else:   # binary: p >= 0.5 is class_names[1], as inverse_y
+        index = g.op("Squeeze", [g.op("Cast", [g.op("GreaterOrEqual", ["output", g.const([0.5])])], to=T.INT64),
+                                 axis1])
+    names = g.const(np.array(pre.class_names, dtype=object), "class_names", dtype=object)
+    g.nodes.append(helper.make_node("Gather", [names, index], ["prediction"], axis=0))
+    return helper.make_tensor_value_info("prediction", T.STRING, ["N"])
+
+
 def to_onnx(model, name="mlp"):
     """The model as ONNX bytes: raw feature columns in (float32; strings for categorical columns), the
     outputs of ``model.predict`` out (``"output"``, float32, shape (n, n_outputs)).
@@ -160,6 +181,8 @@ def to_onnx(model, name="mlp"):
         a = _onnx_activation(g, layer["activation"], z)
     g.nodes.append(onnx.helper.make_node("Identity", [a], ["output"]))
     outputs = [onnx.helper.make_tensor_value_info("output", T.FLOAT, ["N", model.n_outputs])]
+    if pre is not None:    # "prediction": what predict_table gives (class names, or values in the target's units)
+        outputs.append(_onnx_prediction(g, pre, model, T))
     graph = onnx.helper.make_graph(g.nodes, name, inputs, outputs, g.inits)
     proto = onnx.helper.make_model(graph, producer_name="mlp", opset_imports=[onnx.helper.make_opsetid("", ONNX_OPSET)],
                                    doc_string=f"mlp network {model!r}")

@@ -75,6 +75,7 @@ def test_onnx_standardises_and_one_hot_encodes_raw_columns_inside_the_graph():
     pre = Preprocessor(["height", "color", "weight"], "kind").fit(table)
     model = _trained(pre, table)
     data = model.to_onnx()
+    onnx.checker.check_model(onnx.load_from_string(data), full_check=True)
     session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
     assert [(i.name, i.type, i.shape) for i in session.get_inputs()] == [
         ("X", "tensor(float)", ["N", 2]), ("color", "tensor(string)", ["N", 1])]
@@ -82,10 +83,9 @@ def test_onnx_standardises_and_one_hot_encodes_raw_columns_inside_the_graph():
     test = read_csv("height,color,weight\n150,red,60\n185.5,blue,80\n171,purple,72\n168,green,99\n")
     feed = onnx_inputs(model, test)
     np.testing.assert_array_equal(feed["X"], np.array([[150, 60], [185.5, 80], [171, 72], [168, 99]], np.float32))
-    got = session.run(None, feed)[0]
+    got, names = session.run(None, feed)
     np.testing.assert_allclose(got, model.predict(pre.transform_X(test)), rtol=0, atol=1e-5)
-    labels = [pre.class_names[int(p >= 0.5)] for p in got[:, 0]]
-    assert labels == model.predict_table(test)
+    assert list(names) == model.predict_table(test)         # class names straight from the graph
     # the whole training table too, and as a pandas DataFrame
     np.testing.assert_allclose(_run(data, onnx_inputs(model, table)), model.predict(pre.transform_X(table)),
                                rtol=0, atol=1e-5)
@@ -101,13 +101,18 @@ def test_onnx_multiclass_and_regression_with_preprocessing():
     table = _table(seed=5)
     pre = Preprocessor(["color", "weight"], "height", task="regression").fit(table)
     model = _trained(pre, table, (6, "elu", 6, "gelu"))
-    np.testing.assert_allclose(_run(model.to_onnx(), onnx_inputs(model, table)), model.predict(pre.transform_X(table)),
-                               rtol=0, atol=1e-5)
+    session = ort.InferenceSession(model.to_onnx(), providers=["CPUExecutionProvider"])
+    out, values = session.run(None, onnx_inputs(model, table))
+    np.testing.assert_allclose(out, model.predict(pre.transform_X(table)), rtol=0, atol=1e-5)
+    np.testing.assert_allclose(values, model.predict_table(table), rtol=1e-6)     # in the target's units (cm)
+    assert 150 < values.mean() < 190
     pre3 = Preprocessor(["height", "weight"], "color").fit(table)
     model3 = _trained(pre3, table, (6, "leaky_relu"))
-    got = _run(model3.to_onnx(), onnx_inputs(model3, table))
+    session = ort.InferenceSession(model3.to_onnx(), providers=["CPUExecutionProvider"])
+    got, names = session.run(None, onnx_inputs(model3, table))
     np.testing.assert_allclose(got, model3.predict(pre3.transform_X(table)), rtol=0, atol=1e-5)
     np.testing.assert_allclose(got.sum(axis=1), 1.0, atol=1e-6)
+    assert list(names) == model3.predict_table(table) and len(set(names)) > 1
 
 
 def test_onnx_computes_the_feature_transforms():
