@@ -110,7 +110,14 @@ def test_default_circles_network_structure_edges_and_hover(circles):
     Ws = model.get_weights()[0::2]
     for text in hover["text"]:
         k, i, j, v = EDGE_HOVER.match(text).groups()
-        assert float(v) == pytest.approx(Ws[int(k) - 1][int(i) - 1, int(j) - 1], rel=1e-3, abs=1e-12)
+        assert float(v) == pytest.approx(Ws[int(k) - 1][int(i), int(j)], rel=1e-3, abs=1e-12)
+    points = list(zip(hover["x"], hover["y"]))
+    assert len(set(points)) == len(points)                    # each weight can be hovered on its own
+    for (x, y), text in zip(points, hover["text"]):             # ... on its edge
+        k, i, j = (int(g) for g in EDGE_HOVER.match(text).groups()[:3])
+        ys = [t["y"] for t in _nodes(fig)]
+        t = x - (k - 1)
+        assert 0.1 < t < 0.9 and y == pytest.approx(ys[k - 1][i] + t * (ys[k][j] - ys[k - 1][i]))
     # wider lines for larger |w|
     by_width = sorted(_edges(fig), key=lambda t: t["line"]["width"])
     mags = [np.mean([abs(weight(t["x"][s], t["y"][s], t["x"][s + 1], t["y"][s + 1]))
@@ -259,6 +266,16 @@ def test_plotly_js_draws_the_pictures_in_chromium(circles):
             sizes = page.evaluate("""() => Promise.all([...document.querySelectorAll('#g image')].map(el =>
                 new Promise(ok => { const i = new Image(); i.onload = () => ok([i.naturalWidth, i.naturalHeight]);
                                     i.onerror = () => ok(null); i.src = el.getAttribute('href'); })))""")
+            # hovering an edge's point shows that weight's value
+            hover = next(t for t in fig["data"] if t["name"] == "weights")
+            k = len(hover["x"]) // 2
+            px = page.evaluate("""([x, y]) => { const g = document.getElementById('g'), L = g._fullLayout;
+                const r = g.querySelector('.nsewdrag').getBoundingClientRect();
+                return [r.left + L.xaxis.l2p(x), r.top + L.yaxis.l2p(y)]; }""", [hover["x"][k], hover["y"][k]])
+            page.mouse.move(*px)
+            page.wait_for_selector(".hovertext")
+            shown = page.evaluate("() => document.querySelector('.hovertext').textContent")
         finally:
             browser.close()
     assert sizes == [[S.NETWORK_GRID, S.NETWORK_GRID]] * 19
+    assert shown.startswith(hover["text"][k].split("<br>")[0])

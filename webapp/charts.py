@@ -303,22 +303,27 @@ _PLTE = _png_chunk(b"PLTE", _palette(_PNG_LEVELS).tobytes())
 _IEND = _png_chunk(b"IEND", b"")
 
 
-def png_data_uri(levels):
-    """A palette PNG (stdlib zlib + struct only, so it runs in Pyodide) as a ``data:`` URI.
+def png_data_uris(levels):
+    """Palette PNGs (stdlib zlib + struct only, so it runs in Pyodide) as ``data:`` URIs, one per picture.
 
-    ``levels``: a 2-D array of integers in ``[0, 64)``, indices into the orange-grey-blue palette;
-    row 0 is the picture's top row.
+    ``levels``: an array ``(n, h, w)`` of integers in ``[0, 64)``, indices into the orange-grey-blue palette;
+    row 0 is a picture's top row.
     """
     import base64
     import struct
     import zlib
     idx = np.asarray(levels)
-    h, w = idx.shape
-    raw = np.zeros((h, w + 1), dtype=np.uint8)          # each scanline starts with filter type 0
-    raw[:, 1:] = np.clip(idx, 0, _PNG_LEVELS - 1)
-    ihdr = _png_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 3, 0, 0, 0))
-    png = b"\x89PNG\r\n\x1a\n" + ihdr + _PLTE + _png_chunk(b"IDAT", zlib.compress(raw.tobytes(), 6)) + _IEND
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+    n, h, w = idx.shape
+    raw = np.zeros((n, h, w + 1), dtype=np.uint8)        # each scanline starts with filter type 0
+    raw[:, :, 1:] = np.clip(idx, 0, _PNG_LEVELS - 1)
+    head = b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 3, 0, 0, 0)) + _PLTE
+    return ["data:image/png;base64," + base64.b64encode(
+        head + _png_chunk(b"IDAT", zlib.compress(raw[k].tobytes(), 6)) + _IEND).decode("ascii") for k in range(n)]
+
+
+def png_data_uri(levels):
+    """One picture (a 2-D array of palette indices, see :func:`png_data_uris`) as a PNG ``data:`` URI."""
+    return png_data_uris(np.asarray(levels)[None])[0]
 
 
 def _levels(a, bounded):
@@ -352,7 +357,8 @@ def network_figure(layers, input_names, output_names=None, values=None, grids=No
     ``grids``: optional, per column an array ``(units, G, G)`` of each unit's output over the input plane
     (row 0 = the plane's top); each node is then that picture (``layout.images``, PNG data URIs).
     Columns wider than ``max_units`` show their first units and a "+N more" mark. Edges are grouped
-    into a few traces by sign and width; invisible markers at edge midpoints carry each weight's value.
+    into a few traces by sign and width; an invisible marker on each edge carries the weight's value
+    (``W<layer>[i,j]``, 0-based indices into that layer's ``W``, as ``session.explain`` names weights).
     """
     sizes = [int(np.shape(layers[0]["W"])[0])] + [int(np.shape(layer["W"])[1]) for layer in layers]
     n_cols = len(sizes)
@@ -362,29 +368,37 @@ def network_figure(layers, input_names, output_names=None, values=None, grids=No
     acts = [""] + [str(layer["activation"]) for layer in layers]
     col_names = (["input"] + [f"hidden {k}" for k in range(1, n_cols - 1)] + ["output"])
     output_names = list(output_names) if output_names is not None else [f"output {j + 1}" for j in range(sizes[-1])]
-    unit_names = [list(input_names)] + [[f"h{k}.{j + 1}" for j in range(n)] for k, n in enumerate(sizes[1:-1], 1)] \
+    # hidden unit j of layer k is h<k>[j]: 0-based, as the weight W<k>[i, j] it feeds (the indices of W)
+    unit_names = [list(input_names)] + [[f"h{k}[{j}]" for j in range(n)] for k, n in enumerate(sizes[1:-1], 1)] \
         + [output_names]
 
     data, annotations, images = [], [], []
     # ---- edges, binned by sign and |w|
     ws = [np.asarray(layer["W"], dtype=float)[np.ix_(shown[k][0], shown[k + 1][0])] for k, layer in enumerate(layers)]
     top = max((float(np.max(np.abs(w))) for w in ws if w.size), default=0.0) or 1.0
-    bins = {}
-    mid_x, mid_y, mid_text = [], [], []
+    n_bins = len(_EDGE_WIDTHS)
+    groups = [([], []) for _ in range(2 * n_bins)]   # key = positive * n_bins + width bin -> (xs, ys)
+    mid_x, mid_y, mid_text = [], [], []               # the hover points of the edges
     for k, w in enumerate(ws):
+        n_in, n_out = w.shape
+        ya = np.repeat(ys[k], n_out)         # edge (i, j) in row-major order, as w.ravel()
+        yb = np.tile(ys[k + 1], n_in)
+        flat = w.ravel()
+        keys = ((flat >= 0) * n_bins + np.minimum((np.abs(flat) / top * n_bins).astype(int), n_bins - 1)).tolist()
         x0, x1 = float(k), float(k + 1)
-        y0s, y1s = ys[k], ys[k + 1]
-        wbin = np.minimum((np.abs(w) / top * len(_EDGE_WIDTHS)).astype(int), len(_EDGE_WIDTHS) - 1)
-        src_names, dst_names = unit_names[k], unit_names[k + 1]
-        for i in range(w.shape[0]):
-            for j in range(w.shape[1]):
-                v = w[i, j]
-                xs_, ys_ = bins.setdefault((v >= 0, int(wbin[i, j])), ([], []))
-                xs_ += [x0, x1, None]
-                ys_ += [float(y0s[i]), float(y1s[j]), None]
-                mid_x.append(0.5 * (x0 + x1))
-                mid_y.append(0.5 * (float(y0s[i]) + float(y1s[j])))
-                mid_text.append(f"W{k + 1}[{i + 1},{j + 1}] = {v:.4g}<br>{src_names[i]} → {dst_names[j]}")
+        for key, a, b in zip(keys, ya.tolist(), yb.tolist()):
+            xs_, ys_ = groups[key]
+            xs_ += (x0, x1, None)
+            ys_ += (a, b, None)
+        # each edge's hover point sits at a fraction t_j of its length that depends on its target unit j, so
+        # no two points coincide (at the midpoints, every edge with the same i + j would share one)
+        t = np.tile(0.2 + 0.6 * (np.arange(n_out) + 0.5) / n_out, n_in)
+        mid_x += (k + t).tolist()
+        mid_y += (ya + t * (yb - ya)).tolist()
+        src, dst = unit_names[k], unit_names[k + 1]
+        mid_text += [f"W{k + 1}[{i},{j}] = {v:.4g}<br>{src[i]} → {dst[j]}"
+                     for i, row_w in enumerate(w.tolist()) for j, v in enumerate(row_w)]
+    bins = {(key >= n_bins, key % n_bins): g for key, g in enumerate(groups) if g[0]}
     for (positive, b), (xs_, ys_) in sorted(bins.items()):
         data.append({"type": "scatter", "mode": "lines", "x": xs_, "y": ys_, "hoverinfo": "skip",
                      "showlegend": False, "name": f"{'positive' if positive else 'negative'} weights",
@@ -413,10 +427,10 @@ def network_figure(layers, input_names, output_names=None, values=None, grids=No
         bounded = acts[c] if acts[c] in ("sigmoid", "softmax") else None
         if pictures:
             node["marker"] = {"size": 30, "symbol": "square", "color": "rgba(0,0,0,0)"}
-            lv = _levels(np.asarray(grids[c])[idx], bounded)
-            for j, y in zip(range(len(idx)), ys[c]):
-                images.append({"source": png_data_uri(lv[j]), "xref": "x", "yref": "y", "x": float(c),
-                               "y": float(y), "sizex": 0.42, "sizey": 0.84, "xanchor": "center",
+            uris = png_data_uris(_levels(np.asarray(grids[c])[idx], bounded))
+            for uri, y in zip(uris, ys[c].tolist()):
+                images.append({"source": uri, "xref": "x", "yref": "y", "x": float(c),
+                               "y": y, "sizex": 0.42, "sizey": 0.84, "xanchor": "center",
                                "yanchor": "middle", "sizing": "contain", "layer": "above"})
         else:
             v = vals[idx] if vals is not None else np.zeros(len(idx))
