@@ -336,6 +336,12 @@ def test_encode_refuses_what_a_link_cannot_restore():
     with pytest.raises(TypeError):
         L.encode("epochs=3")
     assert L.encode({"epochs": 5, "loss": None}) == "epochs=5"
+    assert L.encode({"epochs": np.int64(5), "seed": 3.0, "noise": np.float32(0.5)}) == "noise=0.5&epochs=5&seed=3"
+    for bad in ({"epochs": True}, {"epochs": 1.5}, {"epochs": [3]}, {"epochs": float("inf")}, {"noise": True},
+                {"noise": float("nan")}, {"noise": [0.1]}, {"arch": [2, 1]}, {"target": 3}, {"features": "a"},
+                {"features": ["a", "a"]}, {"features": []}, {"transforms": ["x1^3"]}, {"dataset": None, "x": 1}):
+        with pytest.raises(ValueError, match="Cannot put these settings in a link"):
+            L.encode(bad)
     assert L.check({"epochs": 0, "seed": 4}) == ({"seed": 4}, [L.decode("epochs=0").notes[0]])
 
 
@@ -353,6 +359,7 @@ def test_trained_model_round_trips_bit_exact_with_transforms_and_history():
     assert got.preprocessor.to_config() == model.preprocessor.to_config()
     assert tuple(got.preprocessor.transforms) == ("x1*x2", "sin(x1)")
     assert got.optimizer.get_config() == model.optimizer.get_config()
+    assert model.optimizer.t > 0 and got.optimizer.t == 0          # Adam's moments stay behind (3x shorter link)
     assert got.history.to_dict() == model.history.to_dict()
     # same predictions on raw rows, preprocessing and transforms included
     raw = prepared.tables[1]
@@ -396,13 +403,13 @@ def _model_with(n):
 
 
 def test_the_parameter_limit_and_the_link_length():
-    model, prepared = _model_with(L.SHARE_MAX_PARAMS)
-    assert model.n_params == 1000
+    assert L.SHARE_MAX_PARAMS == 1000
+    model, prepared = _model_with(1000)
     S.train(model, prepared, {"epochs": 150})
     link = L.share({"dataset": "circles"}, model, base="", mode="fragment")
     assert link["carries_model"] and len(link["href"]) <= L.MAX_MODEL_CHARS
     assert L.decode(link["href"]).model.params.tobytes() == model.params.tobytes()
-    big, prepared = _model_with(L.SHARE_MAX_PARAMS + 1)
+    big, prepared = _model_with(1001)
     link = L.share({"dataset": "circles"}, big)
     assert not link["carries_model"] and "model=" not in link["href"]
     assert link["note"] == ("This model has 1,001 parameters; links carry a trained model of at most 1,000, "
@@ -500,7 +507,7 @@ def test_a_zip_with_a_pickle_inside_is_refused_and_never_run(tmp_path):
 
 
 def test_oversized_models_are_refused_before_they_are_built():
-    big, _ = _model_with(L.SHARE_MAX_PARAMS + 1)
+    big, _ = _model_with(1001)
     note = _model_note(_b64(zlib.compress(big.to_bytes())))
     assert "1,001 parameters" in note and "at most 1,000" in note
     # a model.json that claims an enormous network: refused from its text, nothing allocated
@@ -508,13 +515,15 @@ def test_oversized_models_are_refused_before_they_are_built():
     good = zipfile.ZipFile(io.BytesIO(model.to_bytes()))
     entries = {n: good.read(n) for n in good.namelist()}
     meta = json.loads(entries["model.json"])
-    meta["config"]["architecture"] = [2, 40000, "relu", 40000, "relu", 1, "sigmoid"]
-    entries["model.json"] = json.dumps(meta)
-    tracemalloc.start()
-    note = _model_note(_b64(zlib.compress(_zip(entries))))
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    assert "1,600," in note and peak < 50 << 20
+    for arch, n in (([2, 3000, "relu", 3000, "relu", 1, "sigmoid"], "9,015,001"),      # 72 MB, under mlp.MAX_PARAMS
+                    ([2, 40000, "relu", 40000, "relu", 1, "sigmoid"], "1,600,200,001")):
+        meta["config"]["architecture"] = arch
+        entries["model.json"] = json.dumps(meta)
+        tracemalloc.start()
+        note = _model_note(_b64(zlib.compress(_zip(entries))))
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert f"it has {n} parameters; links carry at most 1,000" in note and peak < 8 << 20
     # a model.json that breaks the engine's own validation
     meta["config"]["architecture"] = [2, 3, "relu", 1, "sigmoid"]
     meta["preprocessor"]["encoders"] = "nope"

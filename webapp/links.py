@@ -42,6 +42,7 @@ import binascii
 import io
 import json
 import math
+import numbers
 import re
 import zipfile
 import zlib
@@ -213,10 +214,8 @@ def _as_int(s, v):
         if not _INT.fullmatch(v.strip()):
             raise _Invalid(s.rule())
         v = int(v.strip())
-    elif isinstance(v, float) and math.isfinite(v) and v == int(v):
-        v = int(v)
-    elif isinstance(v, bool) or not isinstance(v, int):
-        raise _Invalid(s.rule())
+    elif isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v) or v != int(v):
+        raise _Invalid(s.rule())          # (numpy numbers and whole floats such as 150.0 are fine)
     return _in_range(s, int(v))
 
 
@@ -225,7 +224,7 @@ def _as_float(s, v):
         if not _FLOAT.fullmatch(v.strip()):
             raise _Invalid(s.rule())
         v = float(v.strip())
-    elif isinstance(v, bool) or not isinstance(v, (int, float)):
+    elif isinstance(v, bool) or not isinstance(v, numbers.Real):
         raise _Invalid(s.rule())
     v = float(v)
     if not math.isfinite(v):
@@ -478,7 +477,7 @@ def _precheck(data):
     arch = config.get("architecture") if isinstance(config, dict) else None
     try:
         n = S.count_params(mlp.parse_architecture(arch))
-    except (ValueError, TypeError, KeyError):
+    except Exception:  # noqa: BLE001 - whatever a hostile model.json holds, it is only refused
         return "its architecture is invalid"
     if n > SHARE_MAX_PARAMS:
         return f"it has {n:,} parameters; links carry at most {SHARE_MAX_PARAMS:,}"
