@@ -605,6 +605,7 @@ class MLP:
         ``fit`` on these rows as one batch (``batch_size=len(X)``, ``shuffle=False``) then does. Dropout
         layers act as the identity (as in :meth:`gradients`). No optimizer set: Adam's defaults, as ``fit``."""
         from . import reference
+        self._require_built()
         if self.loss is None:
             raise ValueError("No loss set: call model.set_loss(...) first.")
         L.check_pairing(self.loss, self.output_activation)

@@ -1,4 +1,4 @@
-"""Backpropagation against central finite differences (float64) and, when available, torch autograd.
+"""Backpropagation against central finite differences (float64) and torch autograd.
 
 The loss used for the finite differences is computed here from ``model.predict`` with formulas written
 from PyTorch's documented definitions (reduction='mean'), so the engine's loss code is checked too.
@@ -10,13 +10,8 @@ import pytest
 
 from mlp import MLP
 
-try:
-    import torch
-    import torch.nn.functional as F
-except ImportError:  # pragma: no cover - depends on the environment
-    torch = None
-
-needs_torch = pytest.mark.skipif(torch is None, reason="torch is not installed; autograd comparison skipped")
+import torch
+import torch.nn.functional as F
 
 ACTS = ["relu", "leaky_relu", "tanh", "sigmoid", "softmax", "linear", "gelu", "elu", "softplus", "swish"]
 REGRESSION_LOSSES = ["mse", "mae", "huber"]
@@ -146,7 +141,6 @@ def test_activation_extreme_inputs_stay_finite(name):
     np.testing.assert_allclose(out, ref_act(name, z), rtol=1e-12, atol=1e-300)
 
 
-@needs_torch
 @pytest.mark.parametrize("name", ACTS)
 def test_activation_values_match_torch(name):
     fns = {"relu": F.relu, "leaky_relu": lambda t: F.leaky_relu(t, 0.01), "tanh": torch.tanh,
@@ -333,7 +327,6 @@ def torch_loss_and_grads(model, acts, loss, X, y):
     return value.item(), [w.grad.numpy() for w in ws]
 
 
-@needs_torch
 @pytest.mark.parametrize("hidden", ACTS)
 def test_torch_autograd_hidden_activations(hidden):
     X = data(10, 4, seed=21)
@@ -345,7 +338,6 @@ def test_torch_autograd_hidden_activations(hidden):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-14)
 
 
-@needs_torch
 @pytest.mark.parametrize("out_act, loss, label_form",
                          [(a, l, "real") for a in ACTS for l in REGRESSION_LOSSES] +
                          [("sigmoid", "bce", "binary"), ("sigmoid", "bce", "soft"),

@@ -14,12 +14,7 @@ import pytest
 from mlp import MLP
 from mlp.optimizers import make_optimizer
 
-try:
-    import torch
-except ImportError:  # pragma: no cover - depends on the environment
-    torch = None
-
-needs_torch = pytest.mark.skipif(torch is None, reason="torch is not installed; torch.optim comparison skipped")
+import torch
 
 ARCH = [3, 5, "tanh", 4, "sigmoid", 2, "linear"]
 STEPS = 5
@@ -313,7 +308,6 @@ def torch_float64():
     torch.set_default_dtype(old)
 
 
-@needs_torch
 @pytest.mark.parametrize("name, hyper", CASES)
 def test_fit_steps_match_torch_optim(name, hyper, torch_float64):
     X, y = problem(3)
