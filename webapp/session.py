@@ -52,6 +52,7 @@ DEFAULT_CONFIG = MappingProxyType({
     "lr_decay": 1.0,
     "lr_schedule": None,
     "weight_decay": 0.0,
+    "l1": 0.0,                  # L1 penalty l1 * sum|W| on the weights (0 = off)
     "dropout": 0.0,
     "early_stopping": 0,        # patience in epochs; 0 = off
     "validation_split": 0.2,    # of the training rows, for the validation curve / early stopping
@@ -445,6 +446,8 @@ def build_model(cfg, prepared):
     opt_kw = {}
     if cfg.get("weight_decay"):
         opt_kw["weight_decay"] = float(cfg["weight_decay"])
+    if cfg.get("l1"):
+        opt_kw["l1"] = float(cfg["l1"])
     model.set_optimizer(cfg["optimizer"], **opt_kw)
     model.preprocessor = prepared.preprocessor
     return model
