@@ -13,10 +13,11 @@ API
                                  left out), plus ``model=...`` when the model has <= SHARE_MAX_PARAMS parameters.
                                  ``decode(encode(s)).settings == s`` for every valid ``s``. An invalid value
                                  raises ValueError (use :func:`check` first to drop such values with notes).
-``decode(source) -> Decoded``    ``source``: a query string or fragment (leading ``#``/``?`` allowed), a whole address, or
-                                 a mapping such as ``st.query_params.to_dict()`` (values: link text or native
-                                 values; a list for a one-value setting is a repeated key, the last one wins). ``.settings`` (valid ones only),
-                                 ``.model`` (an ``mlp.MLP`` or None), ``.notes`` (list of str), ``.needs_file``.
+``decode(source) -> Decoded``    ``source``: a query string or fragment (leading ``#``/``?`` allowed), a whole
+                                 address, or a mapping such as ``st.query_params.to_dict()`` (values: link text or
+                                 native values; a list for a one-value setting is a repeated key: the last wins).
+                                 ``.settings`` (valid ones only), ``.model`` (an ``mlp.MLP`` or None), ``.notes``
+                                 (list of str), ``.needs_file`` (a CSV source: ask for the file, see ``CSV_ASK``).
 ``check(settings) -> (settings, notes)`` the valid part of a settings dict (values native or link text).
 ``share(settings, model=None, base="", mode="fragment"|"query") -> {"href", "carries_model", "note"}``
 ``defaults() -> dict``           every setting's default value.
@@ -420,7 +421,8 @@ def model_payload(model):
     return text if len(text) <= MAX_MODEL_CHARS else None
 
 
-_BAD_MODEL = "The trained model in the link could not be opened ({}); the settings were restored — train to see results."
+_BAD_MODEL = ("The trained model in the link could not be opened ({}); the settings were restored — "
+              "train to see results.")
 
 
 def _open_model(text):
