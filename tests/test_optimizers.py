@@ -326,3 +326,23 @@ def test_fit_steps_match_torch_optim(name, hyper, torch_float64):
         param.grad = torch.tensor(flat(twin.gradients(X, y)), dtype=torch.float64)
         opt.step()
     np.testing.assert_allclose(flat(m.get_weights()), param.detach().numpy(), rtol=RTOL, atol=1e-14)
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam", "adagrad"])
+def test_l1_on_plain_arrays_every_entry_or_the_masked_ones(name):
+    # used on its own, an optimizer's l1 adds l1 * sign(p) to the gradient of every entry, or of the
+    # entries set_l1_mask marks (the network marks its weights)
+    rng = np.random.default_rng(8)
+    p0, g = rng.normal(size=10), rng.normal(size=10)
+    mask = (np.arange(10) % 3 != 0).astype(float)
+    for m in (None, mask):
+        opt, plain = make_optimizer(name, l1=0.2), make_optimizer(name)
+        opt.set_l1_mask(m)
+        p, q = p0.copy(), p0.copy()
+        opt.step(p, g.copy(), 0.1)
+        plain.step(q, g + 0.2 * np.sign(p0) * (1.0 if m is None else m), 0.1)
+        np.testing.assert_allclose(p, q, rtol=1e-13)
+    with pytest.raises(ValueError, match="l1_mask has shape"):
+        opt = make_optimizer(name, l1=0.2)
+        opt.set_l1_mask(np.ones(3))
+        opt.step(p0.copy(), g.copy(), 0.1)
