@@ -576,3 +576,52 @@ def test_session_args_drive_the_session():
     got = L.settings_from_model(model)
     assert got["arch"] == s["arch"] and got["optimizer"] == "sgd_momentum" and got["loss"] == "cce"
     assert got["weight_decay"] == 1e-4
+
+
+# ---------------------------------------------------------------- fuzz: whatever the address holds, decode answers
+
+_LINK_CHARS = st.sampled_from(list("=&#?%,+[]()'\" \\.-_~0123456789eE") + ["%00", "%ZZ", "%E2%82", "é", "\x00"])
+
+
+@PROPS
+@given(st.one_of(st.text(max_size=300), st.lists(_LINK_CHARS, max_size=80).map("".join),
+                 st.dictionaries(st.sampled_from(CONTRACT_KEYS + ["model", "x"]),
+                                 st.one_of(st.text(max_size=30), st.integers(), st.floats(), st.none(), st.booleans(),
+                                           st.lists(st.text(max_size=5), max_size=3)), max_size=8)))
+def test_decode_never_raises(source):
+    out = L.decode(source)
+    assert isinstance(out.settings, dict) and all(isinstance(n, str) and n for n in out.notes)
+    assert L.check(out.settings) == (out.settings, [])          # what survives is valid
+    L.encode(out.settings)                                       # and can go back into a link
+
+
+_SMALL = None
+
+
+def _small_link():
+    global _SMALL
+    if _SMALL is None:
+        s, model, _ = _train("[2, 3, 'relu', 1, 'sigmoid']", epochs=2, optimizer="nadam", seed=5)
+        _SMALL = L.encode(s, model)
+    return _SMALL
+
+
+@PROPS
+@given(st.data())
+def test_edited_links_never_raise(data):
+    text = list(_small_link())
+    for _ in range(data.draw(st.integers(1, 4))):
+        i = data.draw(st.integers(0, len(text) - 1))
+        op = data.draw(st.sampled_from(["flip", "cut", "insert"]))
+        if op == "flip":
+            text[i] = data.draw(_LINK_CHARS)
+        elif op == "cut":
+            del text[i:]
+        else:
+            text.insert(i, data.draw(_LINK_CHARS))
+        if not text:
+            break
+    out = L.decode("".join(text))
+    assert isinstance(out.settings, dict) and all(isinstance(n, str) for n in out.notes)
+    if out.model is not None:            # a payload that still opens is a valid small model
+        assert out.model.n_params <= L.SHARE_MAX_PARAMS and np.isfinite(out.model.params).all()
