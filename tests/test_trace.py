@@ -152,6 +152,9 @@ def test_trace_update_is_what_fit_then_does(name, hyper, warm):
             flat = m.optimizer.state[key][m._layers[i]["offset"]:m._layers[i]["offset"] + W.size].reshape(W.shape)
             np.testing.assert_allclose(arr, flat, rtol=1e-9, atol=1e-16)
         assert set(ly.state_W["before"]) == set(ly.state_W["after"])
+        # the update is the reference's function of this optimizer, called with the trace's own numbers
+        new_W, _ = reference.UPDATES[tr.optimizer](ly.W, ly.grad_W, ly.state_W["before"], tr.t, **tr.hyper)
+        np.testing.assert_allclose(new_W - ly.W, ly.update_W, rtol=1e-12, atol=1e-17)
     assert moved > 1e-4
 
 
