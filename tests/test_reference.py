@@ -102,7 +102,7 @@ def problems(draw):
     return arch, loss, name, hyper, n, steps, seed
 
 
-@settings(max_examples=int(__import__("os").environ.get("REF_EXAMPLES", 150)), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(problems())
 def test_fit_steps_equal_reference_train_steps(problem):
     """fit on one batch (batch_size=n, no shuffle) for a few steps == the same number of train_step calls."""
