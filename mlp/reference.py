@@ -326,19 +326,27 @@ def code_for(name):
     """``(first_line_number, source_text)`` of the function or class ``name`` in this file, read from
     the .py text itself (the apps show it beside the formulas). Raises FileNotFoundError when the source
     text is not installed (only compiled files), ValueError for a name this module does not define."""
-    try:
-        with open(SOURCE_PATH, encoding="utf-8") as fh:
-            text = fh.read()
-    except OSError as e:
-        raise FileNotFoundError(f"The source of mlp.reference is not available ({SOURCE_PATH}: "
-                                f"{e.strerror or e}); ship mlp/reference.py as a .py file to show its code.") from None
-    lines = text.splitlines()
-    defined = {}
-    for node in ast.parse(text).body:
-        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-            start = min([node.lineno] + [d.lineno for d in node.decorator_list])
-            defined[node.name] = (start, node.end_lineno)
+    lines, defined = _definitions(SOURCE_PATH)
     if name not in defined:
         raise ValueError(f"mlp.reference defines no function or class {name!r}; it has: {', '.join(defined)}.")
     start, end = defined[name]
     return start, "\n".join(lines[start - 1:end]) + "\n"
+
+
+_PARSED = {}   # path -> (lines, {name: (first line, last line)}): the file is parsed once
+
+
+def _definitions(path):
+    if path not in _PARSED:
+        try:
+            with open(path, encoding="utf-8") as fh:
+                text = fh.read()
+        except OSError as e:
+            raise FileNotFoundError(f"The source of mlp.reference is not available ({path}: {e.strerror or e}); "
+                                    "ship mlp/reference.py as a .py file to show its code.") from None
+        defined = {}
+        for node in ast.parse(text).body:
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                defined[node.name] = (min([node.lineno] + [d.lineno for d in node.decorator_list]), node.end_lineno)
+        _PARSED[path] = (text.splitlines(), defined)
+    return _PARSED[path]
