@@ -178,3 +178,140 @@ def test_stop_keeps_the_model_trained_so_far(server, page, tmp_path):
     page.get_by_text("the model trained so far is kept").first.wait_for()
     model = mlp.load(_download(page, "Download model", tmp_path / "stopped.mlp"))
     assert 0 < len(model.history.epochs) < 10000
+
+
+# ------------------------------------------------------------------ issue 11 and 12 in the browser
+
+from urllib.parse import quote  # noqa: E402
+
+from webapp import session as S  # noqa: E402
+
+BIG = "[2, 64, 'relu', 64, 'relu', 1, 'sigmoid']"
+
+
+def _epoch(page, n):
+    page.get_by_text(f"Epoch {n}", exact=True).wait_for()
+
+
+def _choose(page, label, option):
+    """Pick ``option`` in the select box ``label`` (again if a rerun redrew the box while it was open)."""
+    box = page.get_by_role("combobox", name=label)
+    for attempt in range(3):
+        box.click()
+        try:
+            page.get_by_role("option", name=option, exact=True).click(timeout=5_000)
+            break
+        except Exception:  # noqa: BLE001 - playwright's TimeoutError: the list closed; open it again
+            if attempt == 2:
+                raise
+    page.wait_for_function("([label, v]) => [...document.querySelectorAll('input[role=combobox]')]"
+                           ".some(e => e.getAttribute('aria-label') === label && e.value === v)", arg=[label, option])
+
+
+def _network_pictures(page):
+    """The data URIs of the node pictures of the Network chart on the page (they change as it learns)."""
+    chart = page.locator('[data-testid="stPlotlyChart"]').filter(has_text="Network").first
+    chart.wait_for()
+    return chart.locator("image").evaluate_all("els => els.map(e => e.getAttribute('href')).join('|')")
+
+
+def _tex(page):
+    """The TeX source of every KaTeX formula on the page (KaTeX keeps it in a MathML annotation)."""
+    return page.locator(".katex annotation").evaluate_all("els => els.map(e => e.textContent)")
+
+
+def test_step_reset_and_explain_match_the_trace(server, page, tmp_path):
+    page.goto(server)
+    for n in (1, 2, 3):
+        page.get_by_role("button", name="Step", exact=True).click()
+        _epoch(page, n)
+    page.get_by_role("button", name="Reset", exact=True).click()
+    _epoch(page, 0)
+    page.get_by_text("Fresh weights, not trained yet").wait_for()
+    page.get_by_role("button", name="Step", exact=True).click()
+    _epoch(page, 1)
+    page.get_by_text("Explain a step", exact=True).click()
+    row = page.get_by_role("spinbutton", name="Training row")
+    row.fill("5")
+    row.press("Enter")
+    page.get_by_text("Training row 5 (of 0–319)").wait_for()
+    assert page.locator(".katex").count() >= 20
+    tex = " ".join(_tex(page))
+    model = mlp.load(_download(page, "Download model", tmp_path / "m.mlp"))
+    prepared = S.prepare_builtin("circles", 400, 0.1, 0, 0.2, 3)
+    tr = model.trace(prepared.X_train[5:6], prepared.y_train[5:6])
+    assert f"{tr.loss:.4g}" in tex
+    for z in tr.layers[0].z[0]:
+        assert f"{z:.4g}" in tex or abs(z) < 1e-3, (z, tex[:500])
+    assert page.get_by_text("mlp/reference.py").count() >= 5
+
+
+def test_network_moves_while_training_and_step_then_pauses(server, page):
+    page.goto(server + "?epochs=10000&arch=" + quote(BIG))
+    page.get_by_text("4,417 parameters").wait_for()
+    _train_button(page).click()
+    page.get_by_text(re.compile(r"Epoch \d+/10000")).first.wait_for()
+    first = _network_pictures(page)
+    deadline = time.monotonic() + 20
+    while _network_pictures(page) == first:   # the live view is redrawn with the training's new weights
+        assert time.monotonic() < deadline, "the Network chart did not change during training"
+        page.wait_for_timeout(200)
+    assert page.get_by_text(re.compile(r"Epoch \d+/10000")).count() >= 1   # still training
+    page.get_by_role("button", name="Step", exact=True).click()
+    page.get_by_text("Step was pressed while training was running").wait_for()
+    page.get_by_text("the model trained so far is kept").first.wait_for()
+    shown = page.get_by_text(re.compile(r"^Epoch \d+$")).first.inner_text()
+    assert int(shown.split()[1]) > 0
+    page.get_by_role("button", name="Step", exact=True).click()
+    _epoch(page, int(shown.split()[1]) + 1)
+
+
+def test_address_new_tab_share_link_and_broken_link(server, browser, page, tmp_path):
+    page.goto(server)
+    _train_button(page).wait_for()
+    _choose(page, "Dataset", "moons")
+    page.get_by_text("Two interleaving half circles", exact=False).first.wait_for()
+    page.locator('[data-testid="stSidebar"]').get_by_text("x1²", exact=True).click()
+    page.get_by_text("3 network inputs", exact=False).first.wait_for()     # transforms: one more input
+    assert page.get_by_role("textbox", name="Architecture").input_value().startswith("[3, ")
+    _choose(page, "L1", "0.001")
+    epochs = page.get_by_role("spinbutton", name="Epochs")
+    epochs.fill("40")
+    epochs.press("Enter")
+    page.wait_for_function("() => location.search.includes('epochs=40') && location.search.includes('l1=0.001')"
+                           " && location.search.includes('dataset=moons')")
+    # the address, opened in a new tab: the same settings (a new session)
+    tab = page.context.new_page()
+    tab.goto(page.url)
+    tab.get_by_role("spinbutton", name="Epochs").wait_for()
+    assert tab.get_by_role("spinbutton", name="Epochs").input_value() == "40"
+    assert tab.locator('[data-testid="stSidebar"]').get_by_role("checkbox", name="x1²").is_checked()
+    assert tab.get_by_role("combobox", name="L1").input_value() == "0.001"
+    assert tab.get_by_role("combobox", name="Dataset").input_value() == "moons"
+    tab.close()
+    # train, then the Share link in a new tab shows that model at once, and its download has the same weights
+    _train_button(page).click()
+    page.get_by_role("button", name="Download model", exact=True).wait_for()
+    net = page.locator('[data-testid="stPlotlyChart"]').filter(has_text="Network").first
+    assert "x1²" in net.inner_text()
+    mine = mlp.load(_download(page, "Download model", tmp_path / "mine.mlp"))
+    assert mine.n_inputs == 3 and mine.optimizer.hyper["l1"] == 0.001
+    href = page.get_by_role("link", name="Share link").get_attribute("href")
+    assert href.startswith(server.rstrip("/")) and "model=" in href
+    tab = page.context.new_page()
+    tab.goto(href)
+    tab.get_by_text("opened from a link").first.wait_for()
+    assert tab.get_by_text("Epoch 40", exact=True).count() == 1
+    theirs = mlp.load(_download(tab, "Download model", tmp_path / "theirs.mlp"))
+    for a, b in zip(theirs.get_weights(), mine.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    # a hand-broken link: notes on the page, and the app still trains
+    tab.goto(server + "?n_samples=abc&zzz=1&epochs=-1&optimizer=sgd")
+    warn = tab.locator('[data-testid="stAlertContentWarning"]')
+    warn.first.wait_for()
+    text = " ".join(warn.all_inner_texts())
+    assert "n_samples" in text and "zzz" in text and "epochs" in text
+    _train_button(tab).click()
+    tab.get_by_role("button", name="Download model", exact=True).wait_for()
+    assert "sgd" in tab.get_by_text(re.compile(r"150 epochs in")).first.inner_text()
+    tab.close()

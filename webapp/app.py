@@ -302,7 +302,7 @@ def _base_url():
     if not url:
         return ""
     p = urlsplit(url)
-    return urlunsplit((p.scheme, p.netloc, p.path, "", ""))
+    return urlunsplit((p.scheme, p.netloc, p.path or "/", "", ""))
 
 
 # ------------------------------------------------------------------ runs and training
@@ -502,11 +502,11 @@ def _keep_hidden_widget_values():
 
 def _transforms_sidebar(sb):
     """Playground's extra input features; returns the chosen FEATURE_TRANSFORMS keys."""
-    sb.caption("Extra inputs computed from x1, x2 (2-D data)")
-    cols = sb.columns(len(FEATURE_TRANSFORMS))
+    sb.caption("Extra inputs computed from x1, x2 (2-D data only), as in TensorFlow Playground")
+    cols = sb.columns(3)
     chosen = []
-    for c, (k, (label, _fn)) in zip(cols, FEATURE_TRANSFORMS.items()):
-        if c.checkbox(label, key=TRANSFORM_KEYS[k], help=f"Add {label} as a network input"):
+    for n, (k, (label, _fn)) in enumerate(FEATURE_TRANSFORMS.items()):
+        if cols[n % 3].checkbox(label, key=TRANSFORM_KEYS[k]):
             chosen.append(k)
     return chosen
 
@@ -772,7 +772,9 @@ def _results(run):
     prepared, model, cfg = run["prepared"], run["model"], run["cfg"]
     st.subheader(f"Results · run {run['id']}")
     batch = "full batch" if cfg.get("batch_size") is None else f"batch {cfg['batch_size']}"
-    how = "opened from a link" if run.get("from_link") else f"{run['epochs']} epochs in {run['seconds']:.1f} s"
+    secs = run["seconds"]
+    how = "opened from a link" if run.get("from_link") else \
+        f"{run['epochs']} epochs in {secs:.2f} s" if secs < 1 else f"{run['epochs']} epochs in {secs:.1f} s"
     st.caption(f"{prepared.name} · `{cfg['arch']}` · {how} · "
                f"{cfg['optimizer']} · lr {cfg['learning_rate']} · {batch} · loss {model.loss}")
     if run.get("reason"):
@@ -824,10 +826,20 @@ def _numbered(start, code):
     return "\n".join(f"{start + i:>{width}}  {line}" for i, line in enumerate(lines))
 
 
+# Formulas with their numbers are wide: a smaller KaTeX size inside the expander, and a long one scrolls
+# sideways instead of being cut off; the code beside it is set a little smaller too.
+_EXPLAIN_CSS = """<style>
+[data-testid="stExpander"] .katex { font-size: 0.95em; }
+[data-testid="stExpander"] .katex-display { overflow-x: auto; overflow-y: hidden; padding: 2px 0; margin: 0.4em 0; }
+[data-testid="stExpander"] pre code { font-size: 0.78rem; }
+</style>"""
+
+
 def _explain(run, interrupted):
     """The "Explain a step" expander: one training row through the model, formulas with numbers and code."""
     ss = st.session_state
-    with st.expander("Explain a step", expanded=bool(ss.get("explain_open"))):
+    with st.expander("Explain a step", expanded=False):
+        st.markdown(_EXPLAIN_CSS, unsafe_allow_html=True)
         if run is None:
             st.info("There is no model to explain yet: press **Train** or **Step** first.")
             return
@@ -838,7 +850,7 @@ def _explain(run, interrupted):
         row = c1.number_input("Training row", min_value=0, value=0, step=1, key="explain_row",
                               help=f"Which of the {prepared.n_train} training rows (0 = the first) goes through "
                                    "the network")
-        names = ["auto: the first layer's weight with the largest gradient"] + \
+        names = ["auto (largest gradient in layer 1)"] + \
             [f"layer {k + 1} ({sizes[k]} → {sizes[k + 1]})" for k in range(len(layers))]
         layer = c2.selectbox("Weight of layer", range(len(layers) + 1), format_func=names.__getitem__,
                              key=f"explain_layer_{run['id']}")
@@ -866,7 +878,7 @@ def _explain(run, interrupted):
                    "row alone would make from the optimizer's present state. Nothing here changes the model.")
         for sec in ex["sections"]:
             st.markdown(f"**{sec['title']}**")
-            left, right = st.columns([3, 2])
+            left, right = st.columns([11, 9])
             with left:
                 for formula in sec["latex"]:
                     st.latex(formula)
@@ -874,7 +886,7 @@ def _explain(run, interrupted):
                 if sec.get("code"):
                     end = sec["code_start"] + sec["code"].rstrip("\n").count("\n")
                     st.caption(f"`mlp/reference.py` · `{sec['code_name']}` · lines {sec['code_start']}–{end}")
-                    st.code(_numbered(sec["code_start"], sec["code"]), language="python")
+                    st.code(_numbered(sec["code_start"], sec["code"]), language="python", wrap_lines=True)
 
 
 def _data_view(prepared, preview, shown=None):
