@@ -124,7 +124,8 @@ def test_multiclass_regression_and_wide_layers():
     model.set_optimizer("adam")
     e = S.explain(model, p, row=19)
     first = e["sections"][0]["latex"]
-    assert r"\cdots" in first[0] and "(784)" in first[0] and "(256)" in first[2]
+    assert r"\cdots" in first[0] and "(784)" in first[0] and "(256)" in first[3]
+    assert r"\mathbf{a}^{(0)}" not in " ".join(e["sections"][1]["latex"])    # later layers: the a above
     assert e["sections"][2]["latex"][-1].count("&") == ex._HEAD + ex._TAIL      # 10 outputs: elided too
     small = S.explain(model, p, row=0, weight=(3, 0, 0))["sections"][-2]["latex"][0]
     assert r"\cdots" not in small                                     # a scalar product in full

@@ -357,12 +357,14 @@ def explain_step(model, X, y, row, n_rows, weight=None, learning_rate=0.01):
         z, a = lt.z[0], lt.a[0]
         ftex, _ = _activation_tex(lt.activation)
         j = wj if k == layer_no else 0
-        terms = [rf"{par(lt.W[i, j])} \cdot {par(a_prev[i])}" for i in range(min(len(a_prev), 3))]
-        if len(a_prev) > 3:
+        n_terms = len(a_prev) if len(a_prev) <= 3 else 2
+        terms = [rf"{par(lt.W[i, j])} \cdot {par(a_prev[i])}" for i in range(n_terms)]
+        if len(a_prev) > n_terms:
             terms.append(r"\cdots")
-        latex = [
-            rf"\mathbf{{z}}^{{({s})}} = W^{{({s})\top}} \mathbf{{a}}^{{({p})}} + \mathbf{{b}}^{{({s})}}, \quad"
-            rf" \mathbf{{a}}^{{({p})}} = {vec(a_prev)}",
+        # the layer's input: the data row for the first layer (the others' are the previous section's a)
+        latex = [rf"\mathbf{{a}}^{{(0)}} = \mathbf{{x}} = {vec(a_prev)}"] if k == 1 else []
+        latex += [
+            rf"\mathbf{{z}}^{{({s})}} = W^{{({s})\top}} \mathbf{{a}}^{{({p})}} + \mathbf{{b}}^{{({s})}}",
             rf"z^{{({s})}}_{{{j}}} = \sum_i W^{{({s})}}_{{i{j}}}\, a^{{({p})}}_i + b^{{({s})}}_{{{j}}} = "
             + " + ".join(terms) + rf" + {par(lt.b[j])} = {num(z[j])}",
             rf"\mathbf{{z}}^{{({s})}} = {vec(z)}",
