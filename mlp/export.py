@@ -211,11 +211,21 @@ def onnx_inputs(model, data):
             raise ValueError(f"expected an array of shape (n, {width}) of raw feature values, got {X.shape}.")
         return {"X": X}
     from . import data as mdata
-    from .preprocessing import _as_table
-    table = data if isinstance(data, mdata.Table) else (mdata.read_csv(data) if isinstance(data, (str, bytes))
-                                                         else _as_table(data))
+    if isinstance(data, (str, bytes)):
+        table = mdata.read_csv(data)
+    elif isinstance(data, mdata.Table):
+        table = data
+    else:
+        table = mdata.Table.from_dataframe(data)
     encoders = pre.to_config()["encoders"]
-    pre._check_present(table, pre.features, "feature")
+    missing = [c for c in pre.features if c not in table.columns]
+    if missing:
+        raise ValueError(f"the table is missing the feature column(s) {', '.join(map(repr, missing))}; "
+                         f"the model needs {', '.join(map(repr, pre.features))}.")
+    for c in pre.features:
+        gaps = sum(v is None for v in table.column(c))
+        if gaps:
+            raise ValueError(f"feature column {c!r} has {gaps} missing value(s); drop or fill those rows first.")
     numeric = [e["column"] for e in encoders if e["kind"] == "numeric"]
     x_name = "X" if all(e["column"] != "X" for e in encoders if e["kind"] == "categorical") else "X_numeric"
     feed = {}
@@ -223,8 +233,7 @@ def onnx_inputs(model, data):
         feed[x_name] = np.column_stack([table.numeric_column(c) for c in numeric]).astype(np.float32)
     for e in encoders:
         if e["kind"] == "categorical":
-            vals = pre._no_missing(table, e["column"], "feature")
-            feed[e["column"]] = np.array([[str(v)] for v in vals], dtype=object)
+            feed[e["column"]] = np.array([[str(v)] for v in table.column(e["column"])], dtype=object)
     return feed
 
 
