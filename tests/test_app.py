@@ -671,3 +671,37 @@ def test_csv_link_restores_settings_and_asks_for_the_file(app):
     assert other.selectbox(key=key_starting(other, "target_")).value == "height"
     assert other.number_input(key="epochs").value == 33 and not errors(other)
     assert train(other)["prepared"].task == "regression"
+
+
+def test_download_onnx_beside_download_model_runs_in_onnxruntime(app):
+    import onnxruntime as ort
+    run(app.checkbox(key="tf_x1*x2").check())   # the transform is computed inside the ONNX graph too
+    run(app.number_input(key="epochs").set_value(20))
+    run_ = train(app)
+    labels = [b.label for b in app.download_button]
+    assert labels.index("Download ONNX") == labels.index("Download model") + 1
+    onnx_bytes, why = run_["onnx"]
+    assert why is None
+    sess = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
+    prepared = run_["prepared"]
+    out = sess.run(["output"], {"X": prepared.raw_test.astype(np.float32)})[0]
+    np.testing.assert_allclose(out, run_["model"].predict(prepared.X_test), atol=1e-5)
+
+
+@pytest.fixture
+def cube_activation():
+    """A custom activation (ONNX cannot know it), removed again afterwards."""
+    from mlp import activations as A
+    name = mlp.register_activation("cube_st", lambda z: z ** 3, lambda z, a: 3 * z ** 2)
+    yield name
+    A.ACTIVATIONS.pop(name), A.DERIVATIVES.pop(name)
+    A.NEEDS_Z.discard(name)
+
+
+def test_download_onnx_says_why_when_the_model_cannot_be_exported(app, cube_activation):
+    run(app.text_input(key="arch").input(f"[2, 4, '{cube_activation}', 1, 'sigmoid']"))
+    run(app.number_input(key="epochs").set_value(2))
+    train(app)
+    button = next(b for b in app.button if b.key.startswith("dl_onnx_"))
+    assert button.disabled and "Download model" in [b.label for b in app.download_button]
+    assert any("No ONNX export" in c.value and cube_activation in c.value for c in app.caption)

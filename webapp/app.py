@@ -728,7 +728,7 @@ def _downloads(run):
         run["pred_csv"] = S.predictions_csv(model, prepared)
     if "onnx" not in run:   # (bytes, None) or (None, why not)
         try:
-            run["onnx"] = (model.to_onnx(), None) if hasattr(model, "to_onnx") else (None, "TODO-DEV")
+            run["onnx"] = (model.to_onnx(), None)
         except (ValueError, TypeError, ImportError) as e:
             run["onnx"] = (None, str(e))
     stem = f"mlp_run{run['id']}_{os.path.splitext(prepared.name)[0]}"
