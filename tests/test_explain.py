@@ -207,3 +207,18 @@ def test_numbers_in_latex():
     assert ex.vec([1, 2]) == r"\begin{bmatrix} 1 & 2 \end{bmatrix}^{\top}" and ex.vec([3.0]) == "3"
     long = ex.vec(np.arange(20))
     assert long.count("&") == ex._HEAD + ex._TAIL and r"\cdots" in long and "(20)" in long
+
+
+def test_notes_for_dropout_and_regression_targets_and_other_data(circles):
+    model = S.build_model({"arch": "[2, 8, 'relu', 'dropout(0.3)', 1, 'sigmoid']"}, circles)
+    e = S.explain(model, circles)
+    assert len(e["notes"]) == 1 and "Dropout is off" in e["notes"][0]
+    assert [s["id"] for s in e["sections"]][:2] == ["forward-1", "forward-2"]
+    sine = S.prepare_builtin("sine", n_samples=40)
+    e = S.explain(S.build_model({"arch": "[1, 3, 'tanh', 1, 'linear']"}, sine), sine)
+    assert e["notes"] == ["The target y is 'y' standardised with the training rows' mean and standard deviation: "
+                          "the network is trained on those units."]
+    assert e["values"]["y"] == [float(sine.y_train[0, 0])]
+    with pytest.raises(ValueError, match=r"takes 2 input\(s\) but the data gives 1"):
+        S.explain(model, sine)
+    assert S.explain(S.build_model({"arch": S.default_architecture(circles)}, circles), circles)["notes"] == []

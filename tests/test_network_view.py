@@ -279,3 +279,16 @@ def test_plotly_js_draws_the_pictures_in_chromium(circles):
             browser.close()
     assert sizes == [[S.NETWORK_GRID, S.NETWORK_GRID]] * 19
     assert shown.startswith(hover["text"][k].split("<br>")[0])
+
+
+def test_a_model_for_other_data_and_overflowing_outputs_are_handled(circles):
+    _, p = circles
+    other = S.build_model({"arch": "[3, 4, 'relu', 1, 'sigmoid']"}, S.prepare_builtin("circles", transforms=("x1^2",)))
+    with pytest.raises(ValueError, match=r"takes 3 input\(s\) but the data gives 2"):
+        S.network_figure(other, p)
+    # huge weights: linear units overflow to inf; the figure stays strict JSON
+    model = S.build_model({"arch": "[2, 3, 'linear', 3, 'linear', 1, 'sigmoid']"}, p)
+    model.set_weights([np.full_like(w, 1e200) for w in model.get_weights()])
+    fig = _valid(S.network_figure(model, p))
+    assert len(fig["layout"]["images"]) == 2 + 3 + 3 + 1
+    assert "inf (row 0)" in _nodes(fig)[2]["text"][0]

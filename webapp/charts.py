@@ -335,8 +335,9 @@ def _levels(a, bounded):
     elif bounded == "softmax":
         t = 0.5 + 0.5 * a
     else:
+        a = np.nan_to_num(a, nan=0.0, posinf=np.finfo(float).max, neginf=-np.finfo(float).max)
         m = np.max(np.abs(a), axis=(-2, -1), keepdims=True)
-        t = 0.5 + 0.5 * a / np.where(m > 1e-12, m, 1.0)
+        t = 0.5 + 0.5 * (a / np.where(m > 1e-12, m, 1.0))
     return np.rint(np.nan_to_num(t, nan=0.5) * (_PNG_LEVELS - 1)).astype(np.int64)
 
 
@@ -434,7 +435,8 @@ def network_figure(layers, input_names, output_names=None, values=None, grids=No
                                "yanchor": "middle", "sizing": "contain", "layer": "above"})
         else:
             v = vals[idx] if vals is not None else np.zeros(len(idx))
-            top_v = float(np.max(np.abs(v))) if v.size else 0.0
+            finite = np.abs(v[np.isfinite(v)])
+            top_v = float(finite.max()) if finite.size else 0.0
             lo, hi = {"sigmoid": (0.0, 1.0), "softmax": (-1.0, 1.0)}.get(bounded, (-(top_v or 1.0), top_v or 1.0))
             node["marker"] = {"size": 22, "color": _list(v), "cmin": lo, "cmax": hi, "colorscale": BINARY_SCALE,
                               "showscale": False, "line": {"color": "#555555", "width": 1}}

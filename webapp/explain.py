@@ -269,7 +269,8 @@ def check_weight(trace, weight):
         raise ValueError(f"The weight must be (layer, i, j), e.g. (1, 0, 0); got {weight!r}.") from None
     out = []
     for name, v in (("layer", layer), ("i", i), ("j", j)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) and not (isinstance(v, float) and v.is_integer()):
+        whole = isinstance(v, (int, np.integer)) or (isinstance(v, float) and v.is_integer())
+        if isinstance(v, bool) or not whole:
             raise ValueError(f"The weight's {name} must be a whole number, got {v!r}.")
         out.append(int(v))
     layer, i, j = out
@@ -335,14 +336,20 @@ def _output_delta_lines(trace, z, a, y, n_layers):
     else:
         fp = _derivative(act, trace.layers[-1].z[0], a)
         _, dtex = _activation_tex(act)
-        lines.append(rf"{D} = \frac{{\partial L}}{{\partial \mathbf{{a}}}} \odot f'(\mathbf{{z}}), \quad f'(z) = {dtex}")
+        lines.append(rf"{D} = \frac{{\partial L}}{{\partial \mathbf{{a}}}} \odot f'(\mathbf{{z}}),"
+                     rf" \quad f'(z) = {dtex}")
         lines.append(rf"{D} = {vec(dL_da)} \odot {vec(fp)} = {vec(d)}")
     return lines
 
 
-def explain_step(model, X, y, row, n_rows, weight=None, learning_rate=0.01):
-    """The explanation dict of one training step on row ``row`` of ``(X, y)`` (see ``session.explain``)."""
+def explain_step(model, X, y, row, n_rows, weight=None, learning_rate=0.01, notes=()):
+    """The explanation dict of one training step on row ``row`` of ``(X, y)`` (see ``session.explain``);
+    ``notes``: sentences for the reader, returned under ``"notes"`` with the explanation's own."""
     trace = model.trace(X[row:row + 1], y[row:row + 1], learning_rate=learning_rate)
+    notes = list(notes)
+    if any(s["type"] == "dropout" for s in model.specs):
+        notes.append("Dropout is off here, as when the model predicts: training drops units at random, so a real "
+                     "step on this row differs from this one by the units it drops.")
     layer_no, wi, wj = check_weight(trace, weight)
     layers, n_layers = trace.layers, len(trace.layers)
     sections = []
@@ -414,7 +421,8 @@ def explain_step(model, X, y, row, n_rows, weight=None, learning_rate=0.01):
              + (r" + \lambda_1 \operatorname{sign}(w)" if trace.l1 else "")
              + rf" = {par(a_i)} \cdot {par(d_j)}"
              + (rf" + {num(trace.l1)} \cdot {par(float(np.sign(w)))}" if trace.l1 else "") + rf" = {num(g)}",
-             rf"\frac{{\partial L}}{{\partial b^{{({s})}}_{{{wj}}}}} = \delta^{{({s})}}_{{{wj}}} = {num(lt.grad_b[wj])}"]
+             rf"\frac{{\partial L}}{{\partial b^{{({s})}}_{{{wj}}}}} = \delta^{{({s})}}_{{{wj}}}"
+             rf" = {num(lt.grad_b[wj])}"]
     sections.append(_section("gradient", f"Gradient of the weight W{layer_no}[{wi},{wj}]", latex, "layer_gradients"))
 
     # ---- the optimizer's update of it, from its real state
@@ -433,11 +441,12 @@ def explain_step(model, X, y, row, n_rows, weight=None, learning_rate=0.01):
     latex.insert(0, rf"t = {trace.t},\quad g = {num(g)},\quad {hp}")
     from mlp.reference import UPDATES
     code_name = UPDATES[trace.optimizer].__name__ if trace.optimizer in UPDATES else "train_step"
-    title = f"{OPTIMIZER_TITLES.get(trace.optimizer, trace.optimizer)} update of W{layer_no}[{wi},{wj}] (step {trace.t})"
+    opt_title = OPTIMIZER_TITLES.get(trace.optimizer, trace.optimizer)
+    title = f"{opt_title} update of W{layer_no}[{wi},{wj}] (step {trace.t})"
     sections.append(_section("update", title, latex, code_name))
     values.update(weight_before=w, grad=g, update=float(lt.update_W[wi, wj]), weight_after=new_w,
                   state_before=before, state_after=after, **{f"opt_{k}": float(v) for k, v in extra.items()})
     label = f"W{layer_no}[{wi},{wj}]"
     return {"row": int(row), "n_rows": int(n_rows),
             "weight": {"layer": layer_no, "i": wi, "j": wj, "label": label},
-            "sections": sections, "values": values}
+            "sections": sections, "values": values, "notes": notes}

@@ -629,9 +629,12 @@ def figures(model, prepared, histories=None):
 NETWORK_GRID = 24   # points per side of the input plane each node's picture is drawn from
 
 
-def _check_model(model, what):
+def _check_model(model, what, prepared=None):
     if model is None or getattr(model, "specs", None) is None:
         raise ValueError(f"There is no model yet: press Train (or Step) first, then {what}.")
+    if prepared is not None and model.n_inputs != prepared.X_train.shape[1]:
+        raise ValueError(f"The model takes {model.n_inputs} input(s) but the data gives {prepared.X_train.shape[1]}: "
+                         f"train a model on this data first, then {what}.")
 
 
 def _check_row(prepared, row):
@@ -658,11 +661,12 @@ def _activations(layers, X):
     from mlp.activations import ACTIVATIONS
     out = [X]
     a = X
-    for layer in layers:
-        z = a.dot(layer["W"])
-        z += layer["b"]
-        a = ACTIVATIONS[layer["activation"]](z)
-        out.append(a)
+    with np.errstate(over="ignore", invalid="ignore"):   # a diverged model's inf/NaN are drawn, not warned about
+        for layer in layers:
+            z = a.dot(layer["W"])
+            z += layer["b"]
+            a = ACTIVATIONS[layer["activation"]](z)
+            out.append(a)
     return out
 
 
@@ -725,16 +729,20 @@ def explain(model, prepared, row=0, weight=None, learning_rate=0.01):
     """"Explain a step": training row ``row`` through ``model``, every formula with its numbers (LaTeX).
 
     Returns ``{"row", "n_rows", "weight": {"layer", "i", "j", "label"}, "sections": [{"id", "title",
-    "latex": [...], "code_name", "code_start", "code"}, ...], "values": {...}}``; the numbers come from
+    "latex": [...], "code_name", "code_start", "code"}, ...], "values": {...}, "notes": [str]}``; the numbers come from
     ``model.trace`` (nothing in the model changes) and each section carries the lines of mlp/reference.py
     that compute it. ``weight``: ``(layer, i, j)`` with layer 1-based and ``i, j`` 0-based indices into that
     layer's ``W`` (n_in, n_out); None picks the first layer's weight with the largest gradient for the row.
     """
     from . import explain as ex
-    _check_model(model, "a step can be explained")
+    _check_model(model, "a step can be explained", prepared)
     row = _check_row(prepared, row)
+    notes = []
+    if prepared.task == "regression":
+        notes.append(f"The target y is {prepared.target!r} standardised with the training rows' mean and standard "
+                     "deviation: the network is trained on those units.")
     return ex.explain_step(model, prepared.X_train, prepared.y_train, row, prepared.n_train, weight=weight,
-                           learning_rate=float(learning_rate))
+                           learning_rate=float(learning_rate), notes=notes)
 
 
 # ---------------------------------------------------------------- sharing
