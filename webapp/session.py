@@ -710,7 +710,7 @@ def network_figure(model, prepared, row=0):
     When the raw data is 2-D every node (inputs and transformed inputs included) is a small picture of
     its output over the input plane; otherwise nodes are coloured by their output for training row ``row``.
     """
-    _check_model(model, "the network can be drawn")
+    _check_model(model, "the network can be drawn", prepared)
     row = _check_row(prepared, row)
     layers = _dense_layers(model)
     x = np.asarray(prepared.X_train[row:row + 1], dtype=model.dtype)
