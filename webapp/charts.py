@@ -454,9 +454,15 @@ def network_figure(layers, input_names, output_names=None, values=None, grids=No
                                     "text": str(unit_names[c][j]), "showarrow": False, "font": {"size": 10},
                                     "xanchor": "right" if side < 0 else "left"})
     half = (slots - 1) / 2.0
+    key = (f"<span style='color:{POSITIVE_COLOR}'>blue</span> weight > 0, "
+           f"<span style='color:{NEGATIVE_COLOR}'>orange</span> < 0, wider = larger · ")
+    key += "each picture: that unit's output over the input plane" if pictures else (
+        "node colour: its output for " + (f"row {row}" if row is not None else "one row"))
+    annotations.append({"x": 0.5, "y": 0, "xref": "paper", "yref": "paper", "yanchor": "top", "yshift": -4,
+                        "text": key, "showarrow": False, "font": {"size": 10, "color": "#666666"}})
     layout = {
         "title": {"text": title},
-        "margin": {"l": 10, "r": 10, "t": 45, "b": 10},
+        "margin": {"l": 10, "r": 10, "t": 45, "b": 28},
         "height": int(max(300, min(760, 46 * slots + 120))),
         "showlegend": False, "hovermode": "closest", "plot_bgcolor": "white",
         "xaxis": {"visible": False, "range": [-0.85, n_cols - 1 + 0.85], "fixedrange": True},
