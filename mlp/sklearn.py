@@ -122,6 +122,10 @@ class _BaseMLP(BaseEstimator):
                 raise TypeError(f"architecture must be the hidden part of the list syntax, e.g. "
                                 f"[64, 'relu', 'dropout(0.1)', 32, 'tanh'] (or that list as text), got {hidden!r}.")
             hidden = list(hidden)
+            if any(isinstance(h, str) and h.strip().lower() == "softmax" for h in hidden):
+                raise ValueError(f"architecture={self.architecture!r}: a softmax hidden layer? architecture is the "
+                                 "hidden part only, e.g. [64, 'relu', 32, 'tanh']; the input size and the output "
+                                 "layer come from the data.")
         else:
             sizes = self.hidden_layer_sizes
             if isinstance(sizes, numbers.Integral) and not isinstance(sizes, bool):
@@ -202,6 +206,9 @@ class _BaseMLP(BaseEstimator):
     # ------------------------------------------------------------------ training
     def _fit(self, X, y, incremental):
         solver = self._check_params()
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True (there is no held-out data "
+                             "between chunks); set early_stopping=False.")
         first = not (incremental or self.warm_start) or not hasattr(self, "model_")
         X, Y = self._prepare(X, y, first, incremental)
         n_out = Y.shape[1]
@@ -225,9 +232,6 @@ class _BaseMLP(BaseEstimator):
             if not incremental:
                 self._lr = float(self.learning_rate_init)
                 self._no_improvement_count = 0
-        if self.early_stopping and incremental:
-            raise ValueError("partial_fit does not support early_stopping=True (there is no held-out data "
-                             "between chunks); set early_stopping=False.")
         early = self.early_stopping and not incremental
         if early:
             stratify = Y if (is_classifier(self) and self._label_binarizer.y_type_ != "multilabel-indicator") else None

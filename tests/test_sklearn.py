@@ -179,6 +179,7 @@ def test_architecture_and_l1():
     ({"hidden_layer_sizes": (10, -2)}, "hidden_layer_sizes must hold whole numbers"),
     ({"activation": "nope"}, "unknown activation 'nope'"),
     ({"architecture": "[8, 'relu', 'dropout(2)']"}, "architecture:"),
+    ({"architecture": [2, 8, "relu", 2, "softmax"]}, "architecture is the hidden part only"),
     ({"learning_rate": "fast"}, "learning_rate must be one of"),
     ({"max_iter": 0}, "max_iter must be"),
 ])
@@ -261,8 +262,10 @@ def test_partial_fit_classes_and_errors():
         est.partial_fit(X[:3], [0, 1, 7])
     with pytest.raises(ValueError, match="not the same as on the first call"):
         est.partial_fit(X, y, classes=[0, 1])
+    stopping = MLPRegressor(early_stopping=True)
     with pytest.raises(ValueError, match="early_stopping"):
-        MLPRegressor(early_stopping=True).partial_fit(X, y)
+        stopping.partial_fit(X, y)
+    assert not hasattr(stopping, "model_")      # refused before anything was built
 
 
 @pytest.mark.parametrize("solver", ["adam", "sgd", "rmsprop"])
