@@ -52,10 +52,12 @@ def test_numbers_are_the_trace_and_what_one_real_step_does(circles, optimizer, h
     assert v["update"] == lt.update_W[i, j] != 0.0
     # default weight: the first layer's largest gradient for the row
     assert layer == 1 and abs(v["grad"]) == np.abs(trace.layers[0].grad_W).max()
-    # one real training step on that row moves the weight exactly so
+    # one real training step on that row moves the weight exactly so (and a weight of the output layer too)
+    last = S.explain(model, p, row=row, weight=(3, 7, 0), learning_rate=lr)["values"]["weight_after"]
     model.fit(p.X_train[row:row + 1], p.y_train[row:row + 1], epochs=1, batch_size=1, shuffle=False,
               learning_rate=lr)
     assert model.get_weights()[2 * (layer - 1)][i, j] == pytest.approx(v["weight_after"], rel=1e-9, abs=1e-14)
+    assert model.get_weights()[4][7, 0] == pytest.approx(last, rel=1e-9, abs=1e-14)
     # the last update line ends with the new weight; the loss line shows the loss
     update = next(s for s in e["sections"] if s["id"] == "update")
     assert update["latex"][-1].endswith(ex.num(v["weight_after"]))
@@ -108,12 +110,18 @@ def test_multiclass_regression_and_wide_layers():
     assert e["values"]["y"] == trace.y[0].tolist() and sum(e["values"]["y"]) == 1.0     # one-hot
     c = int(spiral.y_train[2])
     assert rf"-\log a_{{{c}}}" in e["sections"][2]["latex"][0]
+    e2 = S.explain(model, spiral, row=2, weight=(2, 5, 1))["values"]
+    model.fit(spiral.X_train[2:3], spiral.y_train[2:3], epochs=1, batch_size=1, shuffle=False, learning_rate=0.01)
+    assert model.get_weights()[0][e["weight"]["i"], e["weight"]["j"]] == pytest.approx(e["values"]["weight_after"])
+    assert model.get_weights()[2][5, 1] == pytest.approx(e2["weight_after"], rel=1e-9)
 
     sine = S.prepare_builtin("sine", n_samples=60)
     model = _model(sine, "[1, 5, 'gelu', 1, 'linear']", "sgd_momentum")
     e = S.explain(model, sine, row=1, weight={"layer": 2, "i": 4, "j": 0})
     assert e["values"]["layers"][0]["f_prime"]                          # gelu's f'(z) shown with numbers
     assert e["values"]["weight_before"] == model.get_weights()[2][4, 0]
+    model.fit(sine.X_train[1:2], sine.y_train[1:2], epochs=1, batch_size=1, shuffle=False, learning_rate=0.01)
+    assert model.get_weights()[2][4, 0] == pytest.approx(e["values"]["weight_after"], rel=1e-9)
 
     rng = np.random.default_rng(1)
     X, y = rng.normal(size=(20, 784)), rng.integers(0, 10, 20)
