@@ -22,7 +22,6 @@ from mlp import MLP  # noqa: E402
 from mlp.data import make_dataset  # noqa: E402
 
 SEED_PER_SAMPLE_US = 146.0      # the seed's per-sample loop on this machine (issue #2)
-SEED_FORWARD_US = (13.0, 17.0)  # the seed's single-sample forward (issue #2)
 rows = []
 
 
@@ -37,6 +36,19 @@ def limit_threads(n):
         return threadpool_limits(n)
     except ImportError:  # pragma: no cover
         return None
+
+
+def blas_kernel():
+    """NumPy's BLAS and the kernel it runs (OPENBLAS_CORETYPE, when set, forces an older one)."""
+    try:
+        from threadpoolctl import threadpool_info
+        blas = [i for i in threadpool_info() if i["user_api"] == "blas"]
+        kind = ", ".join(f"{i['internal_api']} {i.get('version') or ''} {i.get('architecture') or ''}".strip()
+                         for i in blas) or "unknown"
+    except ImportError:  # pragma: no cover
+        kind = "unknown (no threadpoolctl)"
+    forced = os.environ.get("OPENBLAS_CORETYPE")
+    return kind + (f" (forced by OPENBLAS_CORETYPE={forced})" if forced else "")
 
 
 def circles():
@@ -167,18 +179,6 @@ def bench_per_sample(quick):
                f"**{SEED_PER_SAMPLE_US / us:.1f}x** faster", "")
 
 
-def sgemm_turns(turns):
-    """One 2048² float32 matmul per turn (a generator for ``interleaved``): the machine's peak, sampled
-    between the training epochs so that it sees the same load."""
-    a = np.random.default_rng(0).standard_normal((2048, 2048), dtype=np.float32)
-    b = a.copy()
-    a @ b
-    for _ in range(turns):
-        a @ b
-        yield None
-    yield None
-
-
 def mnist_shape_epochs(X, y, epochs, optimizer="adam"):
     """Our training on the MNIST-shaped net, epoch by epoch (a generator; see ``interleaved``)."""
     m = MLP(seed=0, dtype="float32").sequential([784, 256, "relu", 128, "relu", 10, "softmax"])
@@ -192,16 +192,18 @@ def mnist_shape_epochs(X, y, epochs, optimizer="adam"):
 
 def products_turns(turns, steps, n=128):
     """The eight matrix products of one training step of the MNIST-shaped net alone, in backprop's
-    layout (a generator for ``interleaved``): the ceiling for the share of the sgemm peak."""
+    layout (a generator for ``interleaved``): the step's floor. Weights scaled by 1/sqrt(fan-in) and a fixed
+    output delta keep every value of order one (unscaled, the chained products overflowed to inf/NaN and
+    timed the slow paths of non-finite arithmetic)."""
     r = np.random.default_rng(0)
     f32 = np.float32
     sizes = [784, 256, 128, 10]
-    Wb = [r.standard_normal((a + 1, b), dtype=f32) for a, b in zip(sizes, sizes[1:])]
+    Wb = [r.standard_normal((a + 1, b), dtype=f32) / f32(np.sqrt(a + 1)) for a, b in zip(sizes, sizes[1:])]
     A = [np.ones((u + 1, n), dtype=f32) for u in sizes[:-1]]    # layer inputs with their row of ones
     x = r.standard_normal((n, 785), dtype=f32).T                 # the input, sample-major, used transposed
     A[0] = x
     z = [np.empty((b, n), dtype=f32) for b in sizes[1:]]
-    d = [np.empty((b, n), dtype=f32) for b in sizes[1:]]
+    d = [r.standard_normal((b, n), dtype=f32) / f32(n) for b in sizes[1:]]   # d[2]: the output delta
     g = [np.empty_like(w) for w in Wb]
 
     def step():
@@ -211,9 +213,24 @@ def products_turns(turns, steps, n=128):
             A[i].dot(d[i].T, out=g[i])
             if i:
                 Wb[i][:-1].dot(d[i], out=d[i - 1])
+    step()
+    assert all(np.isfinite(a).all() for a in A + z + d + g), "products_turns: non-finite values"
     for _ in range(turns):
         for _ in range(steps):
             step()
+        yield None
+    yield None
+
+
+def gather_turns(turns, steps, X, n=128):
+    """The batch gather alone: ``steps`` shuffled batches of ``n`` rows of X into the reused input buffer,
+    as the training loop does for data above 1 MiB."""
+    buf = np.ones((n, X.shape[1] + 1), dtype=X.dtype)
+    rng = np.random.default_rng(0)
+    for _ in range(turns):
+        order = rng.permutation(len(X))
+        for s in range(0, steps * n, n):
+            buf[:, :-1] = X.take(order[s:s + n], axis=0)
         yield None
     yield None
 
@@ -263,11 +280,11 @@ def bench_mnist_shape(quick, threads):
     X = rng.standard_normal((n, 784), dtype=np.float32)
     y = rng.integers(0, 10, n)
     epochs = 4 if quick else 20   # the first epoch of each is warm-up
-    flops_per_sample = 2 * 3 * (784 * 256 + 256 * 128 + 128 * 10) - 2 * 784 * 256  # fwd + 2 bwd matmuls, no dX
     with limit_threads(threads):
         steps = n // 128
-        runs = [mnist_shape_epochs(X, y, epochs), mnist_shape_epochs(X, y, epochs, "sgd"), sgemm_turns(epochs),
-                products_turns(epochs, steps), adam_turns(epochs, steps), adam_turns(epochs, steps, update=False)]
+        runs = [mnist_shape_epochs(X, y, epochs), mnist_shape_epochs(X, y, epochs, "sgd"),
+                products_turns(epochs, steps), adam_turns(epochs, steps), adam_turns(epochs, steps, update=False),
+                gather_turns(epochs, steps, X)]
         try:
             import torch
             torch.set_num_threads(threads)
@@ -275,67 +292,98 @@ def bench_mnist_shape(quick, threads):
         except ImportError:
             pass
         times, _ = interleaved(runs, epochs, chunk=1)
-    rate = [n / statistics.median(ts[1:]) for ts in times]    # samples/s; the first turn is warm-up
-    peak = 2 * 2048 ** 3 / statistics.median(times[2][1:]) / 1e9
-    ours = rate[0]
+    per_step = [statistics.median(ts[1:]) / steps * 1e6 for ts in times]   # µs; the first turn is warm-up
+    ours = 128 / per_step[0] * 1e6
     if len(runs) > 6:
-        ratio = statistics.median(b / a for a, b in zip(times[0][1:], times[6][1:]))
-        report("training throughput, Adam (median epoch, interleaved)", f"{ours:,.0f} samples/s",
-               f"{rate[6]:,.0f} samples/s (PyTorch)", f"**{ratio:.2f}x**", "median of the per-turn ratios")
+        ratios = [b / a for a, b in zip(times[0][1:], times[6][1:])]
+        report("training throughput, Adam (interleaved epochs)", f"{ours:,.0f} samples/s",
+               f"{128 / per_step[6] * 1e6:,.0f} samples/s (PyTorch)", f"**{statistics.median(ratios):.2f}x**",
+               f"median of {len(ratios)} per-epoch ratios (range {min(ratios):.2f}-{max(ratios):.2f})")
     else:
         report("training throughput, Adam", f"{ours:,.0f} samples/s", "PyTorch not installed", "", "")
+    step = per_step[0]
 
-    def share(r):
-        return f"{r * flops_per_sample / 1e9 / peak:.0%}"
-    report("share of this machine's sgemm peak, Adam", share(ours), f"{peak:.0f} GFLOP/s (2048² sgemm, "
-           "sampled between the epochs)", "", f"PyTorch: {share(rate[6])}" if len(runs) > 6 else "")
-    report("share of the sgemm peak, plain SGD", share(rate[1]), "", "",
-           "the same step without Adam's element-wise passes over the 235k parameters")
-    step_us = 128 / ours * 1e6
-    adam_us = 128 / rate[4] * 1e6 - 128 / rate[5] * 1e6   # minus the gradient copy
-    report("share of the sgemm peak, the step's eight products alone", share(rate[3]), "", "",
-           "the ceiling: no gather, activation, loss or update")
-    report("Adam's update alone", f"{adam_us:.0f} µs per step", f"{adam_us / step_us:.0%} of the Adam step", "",
+    def part(i):
+        return f"{per_step[i]:.0f} µs per step", f"{per_step[i] / step:.0%} of the Adam step ({step:.0f} µs)"
+    report("the same step with plain SGD", *part(1), "", "no Adam passes over the 235k parameters")
+    report("the step's eight matrix products alone", *part(2), "", "the floor: no gather, activation, loss, update")
+    adam_us = per_step[3] - per_step[4]   # minus the gradient copy
+    report("Adam's update alone", f"{adam_us:.0f} µs per step", f"{adam_us / step:.0%} of the Adam step", "",
            "11 element-wise passes over 235k float32 parameters")
+    report("the batch gather alone", *part(5), "", f"128 shuffled rows of a {X.nbytes / 2 ** 20:.0f} MiB array")
+
+
+class SeedStyleMLP:
+    """The seed's inference as its README lays it out (its code is not in this repository): the sample
+    converted with ``np.array``, then per layer ``z = W·a + b`` on a column vector and the activation
+    method (``_relu``, ``_sigmoid`` with clipping), caching z and a for backprop; 1-D out. Same weights
+    as ``model``, and the same outputs (checked)."""
+
+    def __init__(self, model):
+        w = model.get_weights()
+        self.W = [w[i].T.copy() for i in range(0, len(w), 2)]
+        self.b = [w[i + 1].reshape(-1, 1).copy() for i in range(0, len(w), 2)]
+        self.activation = [layer["activation"] for layer in model._layers]
+
+    def _relu(self, z):
+        return np.maximum(0, z)
+
+    def _sigmoid(self, z):
+        return 1 / (1 + np.exp(-np.clip(z, -500, 500)))
+
+    def forward(self, x):
+        a = np.array(x, dtype=float).reshape(-1, 1)
+        self.cache = {"A0": a}
+        for i, (W, b) in enumerate(zip(self.W, self.b), 1):
+            z = np.dot(W, a) + b
+            a = getattr(self, "_" + self.activation[i - 1])(z)
+            self.cache[f"Z{i}"], self.cache[f"A{i}"] = z, a
+        return a.flatten()
+
+
+def per_call(fn, reps):
+    t = time.perf_counter()
+    for _ in range(reps):
+        fn()
+    return (time.perf_counter() - t) / reps * 1e6
 
 
 def bench_forward():
-    print("\n## 4. Single-sample forward, seed net [2, 8, relu, 8, relu, 1, sigmoid]\n")
+    print("\n## 4. Single-sample forward and predict on a few rows, seed net [2, 8, relu, 8, relu, 1, sigmoid]\n")
     print("| what | mlp | other | ratio | note |\n|---|---|---|---|---|")
     m = MLP(seed=0).sequential([2, 8, "relu", 8, "relu", 1, "sigmoid"])
-    x = np.array([0.3, -0.2])
-
-    def per_call(fn, reps):
-        t = time.perf_counter()
-        for _ in range(reps):
-            fn()
-        return (time.perf_counter() - t) / reps * 1e6
-    contenders = [lambda: per_call(lambda: m.forward(x), 5000)]
+    seed = SeedStyleMLP(m)
+    x, xl, xt = np.array([0.3, -0.7]), [0.3, -0.7], (0.3, -0.7)
+    rows = np.random.default_rng(0).standard_normal((3, 2)).tolist()
+    assert np.allclose(seed.forward(xl), m.forward(xl), rtol=1e-12, atol=0)
+    pairs = {   # name: (ours, reference, reference's label)
+        "`forward(list)`": (lambda: m.forward(xl), lambda: seed.forward(xl), "the seed's design"),
+        "`forward(tuple)`": (lambda: m.forward(xt), lambda: seed.forward(xt), "the seed's design"),
+        "`forward(ndarray)`": (lambda: m.forward(x), lambda: seed.forward(x), "the seed's design"),
+        "`predict([row])`": (lambda: m.predict([xl]), lambda: seed.forward(xl), "the seed's forward"),
+        "`predict(3 rows as lists)`": (lambda: m.predict(rows), lambda: [seed.forward(r) for r in rows],
+                                      "the seed's forward per row"),
+    }
     try:
         import torch
         torch.set_num_threads(1)
         net = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.ReLU(), torch.nn.Linear(8, 8), torch.nn.ReLU(),
                                   torch.nn.Linear(8, 1), torch.nn.Sigmoid())
-        xt = torch.tensor([0.3, -0.2])
+        xtorch = torch.tensor([0.3, -0.7])
 
         def theirs():
             with torch.inference_mode():
-                return per_call(lambda: net(xt), 1000)
-        contenders.append(theirs)
+                return net(xtorch)
+        pairs["`forward(ndarray)` vs PyTorch"] = (lambda: m.forward(x), theirs, "PyTorch `inference_mode`")
     except ImportError:
         pass
-    rounds = [[f() for f in contenders] for _ in range(15)]   # interleaved rounds: both see the same load
-    ours = statistics.median(r[0] for r in rounds)
-    report("latency vs the seed (median of 15 rounds)", f"{ours:.1f} µs",
-           f"{SEED_FORWARD_US[0]:.0f}-{SEED_FORWARD_US[1]:.0f} µs (seed, issue)",
-           f"**{SEED_FORWARD_US[0] / ours:.1f}x** faster", "")
-    if len(contenders) > 1:
-        theirs = statistics.median(r[1] for r in rounds)
-        ratio = statistics.median(r[1] / r[0] for r in rounds)
-        report("latency vs PyTorch (inference_mode), interleaved", f"{ours:.1f} µs", f"{theirs:.1f} µs",
-               f"**{ratio:.1f}x** faster", "median of the per-round ratios")
-    else:
-        report("latency vs PyTorch", f"{ours:.1f} µs", "not installed", "", "")
+    rounds = [{k: (per_call(a, 2000), per_call(b, 2000)) for k, (a, b, _) in pairs.items()} for _ in range(15)]
+    for k, (_, _, label) in pairs.items():   # interleaved rounds: each pair sees the same load
+        ours = statistics.median(r[k][0] for r in rounds)
+        ref = statistics.median(r[k][1] for r in rounds)
+        ratio = statistics.median(r[k][0] / r[k][1] for r in rounds)
+        report(k, f"{ours:.1f} µs", f"{ref:.1f} µs ({label})", f"**{ratio:.2f}x** the time",
+               "median of 15 interleaved rounds")
 
 
 def memory_child():
@@ -370,7 +418,8 @@ def main():
     args = ap.parse_args()
     if args.memory_child:
         return memory_child()
-    print(f"# mlp benchmarks — Python {sys.version.split()[0]}, NumPy {np.__version__}, {os.cpu_count()} cores")
+    print(f"# mlp benchmarks — Python {sys.version.split()[0]}, NumPy {np.__version__}, {os.cpu_count()} cores, "
+          f"BLAS: {blas_kernel()}")
     steps = {"circles": lambda: bench_circles(args.quick), "per_sample": lambda: bench_per_sample(args.quick),
              "mnist": lambda: [bench_mnist_shape(args.quick, t) for t in sorted({1, args.threads})],
              "forward": bench_forward,
