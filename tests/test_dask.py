@@ -1,5 +1,6 @@
 """Beyond one machine: mlp.sklearn searches on a real Dask cluster (worker processes), and training on chunks."""
 import os
+import time
 import warnings
 
 import dask.array as da
@@ -24,12 +25,29 @@ def client():
     cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                            dashboard_address=None, env={"PYTHONPATH": ROOT}, silence_logs=40)
     client = Client(cluster)
+    pids = list(client.run(os.getpid).values())
     try:
         yield client
     finally:
         client.close()
         cluster.close()
-        assert cluster.status.name == "closed"
+    assert cluster.status.name == "closed"
+    deadline = time.monotonic() + 20
+    while any(map(_alive, pids)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(map(_alive, pids)), "worker processes outlived cluster.close()"
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"    # a zombie has exited
+    except OSError:
+        return False
 
 
 def _search():

@@ -97,6 +97,18 @@ def test_onnx_standardises_and_one_hot_encodes_raw_columns_inside_the_graph():
     assert json.loads(meta["mlp.features"]) == ["height", "color", "weight"]
 
 
+def test_onnx_a_text_column_named_X():
+    rows = [[f"{h}", c, "yes" if h > 1 else "no"] for h, c in zip(RNG.normal(size=60) * 2, ["a", "b", "c"] * 20)]
+    table = Table.from_rows(rows, ["h", "X", "y"])
+    pre = Preprocessor(["h", "X"], "y").fit(table)
+    model = _trained(pre, table, (4, "relu"))
+    session = ort.InferenceSession(model.to_onnx(), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == ["X_numeric", "X"]
+    feed = onnx_inputs(model, table)
+    assert sorted(feed) == ["X", "X_numeric"]
+    np.testing.assert_allclose(session.run(["output"], feed)[0], model.predict(pre.transform_X(table)), atol=1e-5)
+
+
 def test_onnx_multiclass_and_regression_with_preprocessing():
     table = _table(seed=5)
     pre = Preprocessor(["color", "weight"], "height", task="regression").fit(table)
