@@ -110,7 +110,12 @@ def _cached(key, make):
 
 
 def _plot(fig, key):
-    st.plotly_chart(fig, key=key, width="stretch", config={"displaylogo": False})
+    """Draw a figure dict from webapp.charts. Handed over as a Figure built without validation: st.plotly_chart
+    validates a plain dict property by property (57 ms for the Network view, 28 ms for a decision boundary;
+    4.5 and 13 ms this way), and these dicts are the same ones the browser build gives Plotly.js as they are."""
+    import plotly.graph_objects as go
+
+    st.plotly_chart(go.Figure(fig, _validate=False), key=key, width="stretch", config={"displaylogo": False})
 
 
 def _num(v, bounded=False):
