@@ -259,6 +259,22 @@ def test_grid_search_and_cross_validation_are_reproducible():
     assert clone(pipe).get_params()["mlpclassifier__random_state"] == 0
 
 
+def test_warm_start_continues_where_fit_stopped():
+    # weights, Adam's moments and the shuffling generator all carry on: 5 + 5 epochs are 10 epochs, bit for bit
+    X, y = load_iris(return_X_y=True)
+    kw = dict(hidden_layer_sizes=(8,), batch_size=32, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ten = MLPClassifier(max_iter=10, **kw).fit(X, y)
+        warm = MLPClassifier(max_iter=5, warm_start=True, **kw).fit(X, y)
+        first = warm.predict_proba(X)
+        warm.fit(X, y)
+        cold = MLPClassifier(max_iter=5, **kw).fit(X, y).fit(X, y)      # without warm_start: a fresh start
+    np.testing.assert_array_equal(warm.predict_proba(X), ten.predict_proba(X))
+    assert len(warm.loss_curve_) == 10 and warm.loss_curve_ == ten.loss_curve_
+    np.testing.assert_array_equal(cold.predict_proba(X), first)
+
+
 def test_random_state_none_and_instances():
     X, y = load_iris(return_X_y=True)
     with warnings.catch_warnings():
