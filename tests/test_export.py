@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from mlp import MLP, register_activation
+from mlp import activations as act
 from mlp.data import Preprocessor, Table, read_csv
 from mlp.export import EXPORTABLE, onnx_inputs
 
@@ -145,9 +146,17 @@ def test_onnx_computes_the_feature_transforms():
                                model2.predict(pre2.transform_X(table)), rtol=0, atol=1e-5)
 
 
-def test_onnx_refuses_custom_activations_and_bad_inputs():
-    register_activation("export_test_cube", lambda z: z ** 3, lambda z, a: 3 * z ** 2)
-    model = MLP(seed=0).sequential([2, 3, "export_test_cube", 1])
+@pytest.fixture
+def cube():
+    name = register_activation("export_test_cube", lambda z: z ** 3, lambda z, a: 3 * z ** 2)
+    yield name
+    for table in (act.ACTIVATIONS, act.DERIVATIVES):     # leave the registry as the other tests expect it
+        table.pop(name, None)
+    act.NEEDS_Z.discard(name)
+
+
+def test_onnx_refuses_custom_activations_and_bad_inputs(cube):
+    model = MLP(seed=0).sequential([2, 3, cube, 1])
     with pytest.raises(ValueError, match="'export_test_cube'.*custom activation.*relu, leaky_relu"):
         model.to_onnx()
     with pytest.raises(ValueError, match="custom activation"):
