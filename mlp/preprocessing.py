@@ -45,12 +45,24 @@ def _check_transforms(transforms, features):
 # --------------------------------------------------------------------------- task detection
 
 
+def _texts_u(texts):
+    """Clean texts (object array of str, none missing) as a NumPy unicode array: sorted, searched and
+    compared in C, in the same order as Python's str."""
+    return texts.astype(str) if len(texts) else np.zeros(0, dtype="U1")
+
+
 def _present_values(values):
-    """Non-missing values of a column as (texts, floats-or-None)."""
+    """Non-missing values of a column as (texts, floats-or-None); texts is a unicode array for arrays."""
     if isinstance(values, np.ndarray) and values.dtype.kind in "biuf":
         arr = values.astype(np.float64).reshape(-1)
         arr = arr[~np.isnan(arr)]
         return None, arr
+    if isinstance(values, np.ndarray) and values.dtype == object and values.ndim == 1:  # a Table's texts
+        texts = values[values.astype(bool)]  # clean texts: None is the only falsy value
+        try:
+            return None, texts.astype(np.float64)
+        except (TypeError, ValueError):
+            return _texts_u(texts), None
     texts = [c for c in (_clean_cell(v) for v in values) if c is not None]
     nums = [_parse_float(t) for t in texts]
     if any(f is None for f in nums):
@@ -95,10 +107,11 @@ def detect_task(values):
         if whole and k <= _MAX_MULTICLASS_INT and 5 * k <= n:
             return "multiclass"
         return "regression"
-    k = len(set(texts))
+    distinct = np.unique(texts) if isinstance(texts, np.ndarray) else sorted(set(texts))
+    k = len(distinct)
     if k == 1:
         raise ValueError(
-            f"the target has only one class ({texts[0]!r}); a classifier needs at least two classes."
+            f"the target has only one class ({str(texts[0])!r}); a classifier needs at least two classes."
         )
     if k > 50 and k > n / 2:
         raise ValueError(
@@ -109,6 +122,19 @@ def detect_task(values):
 
 
 # --------------------------------------------------------------------------- Preprocessor
+
+
+def _lookup(keys, values):
+    """(index into ``keys`` of each value, found mask), in C: ``keys`` any order, no repeats."""
+    keys = np.asarray(keys)
+    if values.dtype.kind == "U" and keys.dtype.kind != "U":
+        keys = keys.astype(str)
+    order = np.argsort(keys, kind="stable")
+    sk = keys[order]
+    pos = np.searchsorted(sk, values)
+    pos[pos == len(sk)] = 0
+    hit = sk[pos] == values if len(sk) else np.zeros(len(values), dtype=bool)
+    return order[pos], np.asarray(hit, dtype=bool)
 
 
 def _as_table(obj):
@@ -271,15 +297,31 @@ class Preprocessor:
 
     @staticmethod
     def _no_missing(table, col, role):
-        vals = table.column(col)
-        rows = [i + 1 for i, v in enumerate(vals) if v is None]
-        if rows:
-            shown = ", ".join(map(str, rows[:5])) + (", ..." if len(rows) > 5 else "")
+        """Raise if ``col`` has missing values (naming the first rows)."""
+        miss = table._missing(col)
+        if miss.any():
+            rows = np.flatnonzero(miss) + 1
+            shown = ", ".join(map(str, rows[:5].tolist())) + (", ..." if len(rows) > 5 else "")
             raise ValueError(
                 f"{role} column {col!r} has {len(rows)} missing value(s) (row{'s' if len(rows) > 1 else ''} {shown}); "
                 "drop those rows first (e.g. table.drop_missing()) or fill them in."
             )
-        return vals
+
+    @staticmethod
+    def _finite(x, what):
+        if not np.all(np.isfinite(x)):
+            raise ValueError(f"{what} contains infinite values; remove or fix them.")
+        return x
+
+    @staticmethod
+    def _scale(x, what):
+        """(mean, std) of a finite column; std 1 for a constant column (then it is only centred)."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            mean, std = float(np.mean(x)), float(np.std(x))
+        if not (math.isfinite(mean) and math.isfinite(std)):
+            raise ValueError(f"{what} holds values too large to standardise (up to {np.max(np.abs(x)):.3g}); "
+                             "rescale them first.")
+        return mean, (std if std > 1e-12 * max(1.0, abs(mean)) else 1.0)
 
     def fit(self, table):
         """Learn encodings, scaling and classes from (training) rows; returns self."""
@@ -289,18 +331,13 @@ class Preprocessor:
             raise ValueError("cannot fit on a table with no rows.")
         encoders = []
         for col in self._features:
-            vals = self._no_missing(table, col, "feature")
+            self._no_missing(table, col, "feature")
             if table.is_numeric(col):
-                x = table.numeric_column(col)
-                if not np.all(np.isfinite(x)):
-                    raise ValueError(f"feature column {col!r} contains infinite values; remove or fix them.")
-                mean = float(np.mean(x))
-                std = float(np.std(x))
-                if not std > 1e-12 * max(1.0, abs(mean)):
-                    std = 1.0  # constant column: only centre it
+                x = self._finite(table._numeric(col)[0], f"feature column {col!r}")
+                mean, std = self._scale(x, f"feature column {col!r}")
                 encoders.append({"column": col, "kind": "numeric", "mean": mean, "std": std})
             else:
-                cats = sorted(set(vals))
+                cats = np.unique(_texts_u(table._text(col))).tolist()
                 if len(cats) > self.MAX_CATEGORIES:
                     raise ValueError(
                         f"feature column {col!r} has {len(cats)} different text values; one-hot encoding "
@@ -317,28 +354,23 @@ class Preprocessor:
                     f"feature transforms ({', '.join(self._transforms)}) need two numeric features, but "
                     f"{_list_names(cats)} {'is' if len(cats) == 1 else 'are'} not numeric."
                 )
-            scales = []
-            for raw in self._derived(table.numeric_column(self._features[0]), table.numeric_column(self._features[1])):
-                mean, std = float(np.mean(raw)), float(np.std(raw))
-                scales.append((mean, std if std > 1e-12 * max(1.0, abs(mean)) else 1.0))
+            scales = [self._scale(raw, f"the feature transform {k!r}") for k, raw in zip(
+                self._transforms, self._derived(table._numeric(self._features[0])[0], table._numeric(self._features[1])[0]))]
 
-        yvals = self._no_missing(table, self._target, "target")
-        task = self._requested_task or detect_task(yvals)
+        self._no_missing(table, self._target, "target")
+        task = self._requested_task or detect_task(table.values(self._target))
         classes, kind = None, None
         if task == "regression":
             if not table.is_numeric(self._target):
-                bad = next(v for v in yvals if _parse_float(v) is None)
+                bad = table._numeric(self._target)[1][1]
                 raise ValueError(
                     f"task 'regression' needs a numeric target, but {self._target!r} holds {bad!r}. "
                     "Use a classification task or another target column."
                 )
-            yn = table.numeric_column(self._target)
-            if not np.all(np.isfinite(yn)):
-                raise ValueError(f"target {self._target!r} contains infinite values; remove or fix them.")
-            mean, std = float(yn.mean()), float(yn.std())
-            scale = (mean, std if std > 1e-12 * max(1.0, abs(mean)) else 1.0)
+            yn = self._finite(table._numeric(self._target)[0], f"target {self._target!r}")
+            scale = self._scale(yn, f"target {self._target!r}")
         else:
-            classes, kind = self._learn_classes(table, yvals)
+            classes, kind = self._learn_classes(table)
             if len(classes) < 2:
                 raise ValueError(
                     f"the target {self._target!r} has only one class ({classes[0]!r}); "
@@ -370,13 +402,11 @@ class Preprocessor:
         cols = [(v - m) / s for v, (m, s) in zip(self._derived(x1, x2), self._transform_scales)]
         return np.column_stack(cols) if cols else np.zeros((len(x1), 0))
 
-    def _learn_classes(self, table, yvals):
+    def _learn_classes(self, table):
         if table.is_numeric(self._target):
-            nums = table.numeric_column(self._target)
-            if not np.all(np.isfinite(nums)):
-                raise ValueError(f"target {self._target!r} contains infinite values; remove or fix them.")
-            return [_label_text(v) for v in np.unique(nums)], "number"
-        return sorted(set(yvals)), "text"
+            nums = self._finite(table._numeric(self._target)[0], f"target {self._target!r}")
+            return [_label_text(v) for v in np.unique(nums).tolist()], "number"
+        return np.unique(_texts_u(table._text(self._target))).tolist(), "text"
 
     # -- transforming
     def transform_X(self, table):
@@ -389,23 +419,19 @@ class Preprocessor:
         j = 0
         for e in self._encoders:
             col = e["column"]
-            vals = self._no_missing(table, col, "feature")
+            self._no_missing(table, col, "feature")
             if e["kind"] == "numeric":
-                x = table.numeric_column(col)
-                if not np.all(np.isfinite(x)):
-                    raise ValueError(f"feature column {col!r} contains infinite values; remove or fix them.")
-                X[:, j] = (x - e["mean"]) / e["std"]
+                x = table.numeric_column(col) if not table.is_numeric(col) else table._numeric(col)[0]
+                self._finite(x, f"feature column {col!r}")
+                np.subtract(x, e["mean"], out=X[:, j])
+                X[:, j] /= e["std"]
                 j += 1
             else:
-                pos = {c: k for k, c in enumerate(e["categories"])}
-                for i, v in enumerate(vals):
-                    k = pos.get(v)
-                    if k is not None:  # unseen category -> all zeros
-                        X[i, j + k] = 1.0
-                j += len(pos)
+                k, hit = _lookup(e["categories"], _texts_u(table._text(col)))
+                X[np.flatnonzero(hit), j + k[hit]] = 1.0  # unseen category -> all zeros
+                j += len(e["categories"])
         if self._transforms:
-            X[:, j:] = self._derived_scaled(table.numeric_column(self._features[0]),
-                                            table.numeric_column(self._features[1]))
+            X[:, j:] = self._derived_scaled(table._numeric(self._features[0])[0], table._numeric(self._features[1])[0])
         return X
 
     def unseen_categories(self, table):
@@ -419,12 +445,12 @@ class Preprocessor:
         for e in self._encoders:
             if e["kind"] == "numeric":
                 continue
-            known, counts = set(e["categories"]), {}
-            for v in table.column(e["column"]):
-                if v is not None and v not in known:
-                    counts[v] = counts.get(v, 0) + 1
-            if counts:
-                out[e["column"]] = dict(sorted(counts.items()))
+            text = table._text(e["column"])
+            u = _texts_u(text[text.astype(bool)])  # clean texts: None is the only falsy value
+            _, hit = _lookup(e["categories"], u)
+            if not hit.all():
+                vals, counts = np.unique(u[~hit], return_counts=True)
+                out[e["column"]] = dict(zip(vals.tolist(), counts.tolist()))
         return out
 
     def transform_numeric(self, X):
@@ -445,20 +471,33 @@ class Preprocessor:
             out = np.concatenate([out, self._derived_scaled(X[:, 0], X[:, 1])], axis=1)
         return out
 
-    def _label_keys(self, table):
-        vals = self._no_missing(table, self._target, "target")
+    def _class_index(self, table):
+        """Class index of every target value (vectorised); a clear error for an unknown class."""
+        self._no_missing(table, self._target, "target")
+        col = table._col(self._target)
         if self._label_kind == "number":
-            out = []
-            for i, v in enumerate(vals):
-                f = _parse_float(v)
-                if f is None or not math.isfinite(f):
-                    raise ValueError(
-                        f"target {self._target!r} row {i + 1} holds {v!r}, but the classes are "
-                        f"numbers ({_list_names(self._classes)})."
-                    )
-                out.append(_label_text(f))
-            return out
-        return vals
+            nums, bad = table._numeric(self._target)
+            if bad is None and not np.all(np.isfinite(nums)):
+                bad = (int(np.flatnonzero(~np.isfinite(nums))[0]), None)
+            if bad is not None:
+                i = bad[0]
+                raise ValueError(
+                    f"target {self._target!r} row {i + 1} holds {col.text_at(np.array([i]))[0]!r}, but the classes "
+                    f"are numbers ({_list_names(self._classes)})."
+                )
+            k, hit = _lookup(np.array([float(c) for c in self._classes]), nums)
+            key = lambda i: _label_text(float(nums[i]))  # noqa: E731
+        else:
+            u = _texts_u(col.get_text())
+            k, hit = _lookup(self._classes, u)
+            key = lambda i: str(u[i])  # noqa: E731
+        if not hit.all():
+            i = int(np.flatnonzero(~hit)[0])
+            raise ValueError(
+                f"target {self._target!r} row {i + 1} holds the class {key(i)!r}, which was not seen "
+                f"during fit (known classes: {_list_names(self._classes)})."
+            )
+        return k
 
     def transform_y(self, table):
         """Targets: binary (n,1) float 0/1; multiclass (n,) int64; regression (n,1) float."""
@@ -467,21 +506,10 @@ class Preprocessor:
         self._check_present(table, [self._target], "target")
         if self._task == "regression":
             self._no_missing(table, self._target, "target")
-            y = table.numeric_column(self._target)
-            if not np.all(np.isfinite(y)):
-                raise ValueError(f"target {self._target!r} contains infinite values; remove or fix them.")
+            y = self._finite(table.numeric_column(self._target), f"target {self._target!r}")
             mean, std = self._target_scale
             return ((y - mean) / std).reshape(-1, 1)
-        pos = {c: k for k, c in enumerate(self._classes)}
-        labels = np.empty(len(table), dtype=np.int64)
-        for i, key in enumerate(self._label_keys(table)):
-            k = pos.get(key)
-            if k is None:
-                raise ValueError(
-                    f"target {self._target!r} row {i + 1} holds the class {key!r}, which was not seen "
-                    f"during fit (known classes: {_list_names(self._classes)})."
-                )
-            labels[i] = k
+        labels = self._class_index(table).astype(np.int64)
         if self._task == "binary":
             return labels.astype(np.float64).reshape(-1, 1)
         return labels
@@ -510,7 +538,7 @@ class Preprocessor:
             if self._task == "regression":
                 mean, std = self._target_scale
                 return out * std + mean
-            return [self._classes[1] if p >= 0.5 else self._classes[0] for p in out]
+            return np.array(self._classes, dtype=object)[(out >= 0.5).astype(np.intp)].tolist()
         k = len(self._classes)
         if out.ndim == 2 and out.shape[1] == k:
             idx = np.argmax(out, axis=1)
@@ -520,7 +548,7 @@ class Preprocessor:
             idx = out.astype(np.int64)
         else:
             raise ValueError(f"expected outputs of shape (n, {k}) (one score per class), got {out.shape}.")
-        return [self._classes[i] for i in idx]
+        return np.array(self._classes, dtype=object)[idx].tolist()
 
     # -- persistence
     def to_config(self):

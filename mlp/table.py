@@ -110,6 +110,90 @@ def _label_text(v):
     return repr(float(v))
 
 
+# --------------------------------------------------------------------------- columns
+
+
+def _obj(seq):
+    """A 1-D object array holding the items of ``seq`` (str or None) as they are."""
+    a = np.empty(len(seq), dtype=object)
+    a[:] = seq
+    return a
+
+
+def _present(text):
+    """True where an object column of clean texts has a value: clean texts are never "", so truthiness
+    (a C call per cell) tells a str from None."""
+    return text.astype(bool)
+
+
+def _to_numbers(text):
+    """float64 array (NaN = missing) of an object column of clean texts, or ("bad", row, text) for the first
+    value that is not a number. NumPy's object->float cast calls Python's float() on each cell (in C)."""
+    present = _present(text)
+    out = np.full(len(text), np.nan)
+    vals = text[present]
+    try:
+        out[present] = vals.astype(np.float64)
+        return out
+    except (TypeError, ValueError):
+        pass
+    uniq, inv = np.unique(vals.astype(str), return_inverse=True)
+    ok = np.array([_parse_float(u) is not None for u in uniq.tolist()], dtype=bool)
+    row = int(np.flatnonzero(present)[np.flatnonzero(~ok[inv.reshape(-1)])[0]])
+    return ("bad", row, text[row])
+
+
+class _Col:
+    """One column: clean texts (object array of str/None) and, once computed, its numbers.
+
+    ``text`` may be None while ``lazy = (fetch, idx)`` can produce it (``fetch(idx)`` -> the texts at
+    those rows of the source; idx None = all): the pandas reader keeps numeric columns as numbers only and
+    reads their exact texts again only if someone asks for them. ``num`` is None (not computed yet), a
+    float64 array (the column is numeric; NaN = missing) or ("bad", row, text).
+    """
+
+    __slots__ = ("text", "num", "lazy", "miss")
+
+    def __init__(self, text=None, num=None, lazy=None):
+        self.text, self.num, self.lazy, self.miss = text, num, lazy, None
+
+    def get_text(self):
+        if self.text is None:
+            fetch, idx = self.lazy
+            self.text = fetch(idx)
+            self.lazy = None
+        return self.text
+
+    def text_at(self, rows):
+        """Texts of some rows (without materialising a lazy column when only a few rows are needed)."""
+        if self.text is not None:
+            return self.text[rows]
+        fetch, idx = self.lazy
+        return fetch(rows if idx is None else idx[rows])
+
+    def numbers(self):
+        if self.num is None:
+            self.num = _to_numbers(self.get_text())
+        return self.num
+
+    def missing(self):
+        if self.miss is None:
+            num = self.num
+            self.miss = np.isnan(num) if isinstance(num, np.ndarray) else ~_present(self.get_text())
+        return self.miss
+
+    def take(self, rows):
+        num = self.num[rows] if isinstance(self.num, np.ndarray) else None
+        if self.text is not None:
+            return _Col(self.text[rows], num)
+        fetch, idx = self.lazy
+        return _Col(None, num, (fetch, rows if idx is None else idx[rows]))
+
+
+def _text_col(cells):
+    return _Col(_obj(cells))
+
+
 # --------------------------------------------------------------------------- Table
 
 
@@ -119,9 +203,10 @@ class Table:
     Build one with :func:`read_csv`, :meth:`Table.from_rows` or :meth:`Table.from_dataframe`.
     ``Table(columns, rows)`` accepts any cell values and normalises them like ``from_rows``.
     ``meta`` holds informational details (e.g. the detected CSV delimiter and encoding).
+    Columns are kept as NumPy arrays, so per-column work (numbers, missing values, encodings) is vectorised.
     """
 
-    __slots__ = ("_columns", "_rows", "_index", "_num_cache", "meta")
+    __slots__ = ("_columns", "_cols", "_n", "_index", "meta")
     __hash__ = None
 
     def __init__(self, columns, rows):
@@ -135,20 +220,20 @@ class Table:
                     f"({_list_names(columns)}); every row needs one value per column."
                 )
             clean.append(tuple(_clean_cell(v) for v in row))
-        self._set(columns, clean)
+        self._set(columns, _rows_to_cols(clean, len(columns)), len(clean))
 
-    def _set(self, columns, rows, meta=None):
+    def _set(self, columns, cols, n, meta=None):
         self._columns = list(columns)
-        self._rows = rows
+        self._cols = list(cols)
+        self._n = int(n)
         self._index = {c: i for i, c in enumerate(self._columns)}
-        self._num_cache = {}
         self.meta = dict(meta or {})
 
     @classmethod
-    def _trusted(cls, columns, rows, meta=None):
-        """Wrap already-clean columns/rows (list of tuples) without re-checking."""
+    def _trusted(cls, columns, cols, n, meta=None):
+        """Wrap already-clean columns (a list of :class:`_Col`) without re-checking."""
         t = cls.__new__(cls)
-        t._set(columns, rows, meta)
+        t._set(columns, cols, n, meta)
         return t
 
     @classmethod
@@ -214,23 +299,26 @@ class Table:
     @property
     def rows(self):
         """All rows as a list of tuples (str or None)."""
-        return list(self._rows)
+        if not self._cols:
+            return [() for _ in range(self._n)]
+        return list(zip(*[c.get_text().tolist() for c in self._cols]))
 
     @property
     def shape(self):
-        return (len(self._rows), len(self._columns))
+        return (self._n, len(self._columns))
 
     def __len__(self):
-        return len(self._rows)
+        return self._n
 
     def __eq__(self, other):
         if not isinstance(other, Table):
             return NotImplemented
-        return self._columns == other._columns and self._rows == other._rows
+        return (self._columns == other._columns and self._n == other._n
+                and all(a.get_text().tolist() == b.get_text().tolist() for a, b in zip(self._cols, other._cols)))
 
     def __repr__(self):
         cols = ", ".join(self._columns[:8]) + (", ..." if len(self._columns) > 8 else "")
-        return f"Table({len(self._rows)} rows x {len(self._columns)} columns: {cols})"
+        return f"Table({self._n} rows x {len(self._columns)} columns: {cols})"
 
     def _col_index(self, name):
         try:
@@ -241,29 +329,35 @@ class Table:
                 + _closest(name, self._columns)
             ) from None
 
+    def _col(self, name):
+        return self._cols[self._col_index(name)]
+
     def column(self, name):
         """Values of one column as a list (str or None)."""
-        j = self._col_index(name)
-        return [r[j] for r in self._rows]
+        return self._col(name).get_text().tolist()
+
+    def values(self, name):
+        """The column as arrays, without per-cell Python: its numbers (float64, NaN where missing) when it
+        is numeric, else its texts (an object array of str, None where missing)."""
+        arr, bad = self._numeric(name)
+        if bad is None and bool(np.any(~np.isnan(arr))):
+            return arr.copy()
+        return self._text(name).copy()
+
+    def _text(self, name):
+        """The column's texts as an object array (str or None); do not modify it."""
+        return self._col(name).get_text()
+
+    def _missing(self, name):
+        """Boolean array: True where the column's value is missing."""
+        return self._col(name).missing()
 
     def _numeric(self, name):
-        """(float array with NaN for missing, first bad (row, value) or None); cached."""
-        if name not in self._num_cache:
-            j = self._col_index(name)
-            out = np.empty(len(self._rows), dtype=np.float64)
-            bad = None
-            for i, r in enumerate(self._rows):
-                v = r[j]
-                if v is None:
-                    out[i] = np.nan
-                    continue
-                f = _parse_float(v)
-                if f is None:
-                    bad = (i, v)
-                    break
-                out[i] = f
-            self._num_cache[name] = (out, bad)
-        return self._num_cache[name]
+        """(float array with NaN for missing, first bad (row, value) or None)."""
+        num = self._col(name).numbers()
+        if isinstance(num, tuple):
+            return None, (num[1], num[2])
+        return num, None
 
     def is_numeric(self, name):
         """True if every non-missing value reads as a number (and there is at least one)."""
@@ -283,12 +377,7 @@ class Table:
 
     def missing_counts(self):
         """{column: number of missing values}."""
-        counts = [0] * len(self._columns)
-        for r in self._rows:
-            for j, v in enumerate(r):
-                if v is None:
-                    counts[j] += 1
-        return dict(zip(self._columns, counts))
+        return {c: int(col.missing().sum()) for c, col in zip(self._columns, self._cols)}
 
     def drop_missing(self, columns=None):
         """New table without the rows that have a missing value in ``columns`` (default: any column)."""
@@ -298,17 +387,25 @@ class Table:
             if isinstance(columns, str):
                 columns = [columns]
             idx = [self._col_index(c) for c in columns]
-        rows = [r for r in self._rows if all(r[j] is not None for j in idx)]
-        return Table._trusted(self._columns, rows, self.meta)
+        keep = np.ones(self._n, dtype=bool)
+        for j in idx:
+            keep &= ~self._cols[j].missing()
+        return self._take(np.flatnonzero(keep))
 
     def head(self, n=5):
         """The first ``n`` rows as lists."""
-        return [list(r) for r in self._rows[: max(0, int(n))]]
+        k = min(max(0, int(n)), self._n)
+        rows = np.arange(k)
+        cols = [c.text_at(rows).tolist() for c in self._cols]
+        return [list(r) for r in zip(*cols)] if cols else [[] for _ in range(k)]
+
+    def _take(self, idx):
+        return Table._trusted(self._columns, [c.take(idx) for c in self._cols], len(idx), self.meta)
 
     def select_rows(self, indices):
         """New table with the rows at ``indices`` (ints, or a boolean mask of length len(self))."""
         idx = np.asarray(indices)
-        n = len(self._rows)
+        n = self._n
         if idx.dtype == bool:
             if idx.shape != (n,):
                 raise ValueError(f"a boolean mask must have length {n}, got shape {idx.shape}.")
@@ -319,11 +416,19 @@ class Table:
             raise ValueError("indices must be a 1-D sequence of integers or a boolean mask.")
         if idx.size and (idx.min() < -n or idx.max() >= n):
             raise ValueError(f"row index out of range for a table of {n} rows.")
-        return Table._trusted(self._columns, [self._rows[int(i)] for i in idx], self.meta)
+        idx = np.where(idx < 0, idx + n, idx).astype(np.intp)
+        return self._take(idx)
 
     def to_csv(self):
         """The table as CSV text (missing values written as empty cells)."""
-        return to_csv(self._columns, self._rows)
+        return to_csv(self._columns, self.rows)
+
+
+def _rows_to_cols(rows, width):
+    """Clean row tuples -> one :class:`_Col` per column."""
+    if not rows:
+        return [_Col(np.empty(0, dtype=object)) for _ in range(width)]
+    return [_text_col(c) for c in zip(*rows)]
 
 
 def _check_columns(columns):
@@ -445,12 +550,15 @@ def _decode(data):
     raise _not_csv(f"binary data (it is not valid {encodings[0]} text)")
 
 
+_CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f]")  # control characters other than \t \n \v \f \r
+
+
 def _check_text(text):
     """Refuse text that is mostly control characters (binary decoded as latin-1 etc.)."""
     if "\x00" in text:
         raise _not_csv("binary data (it contains NUL characters)")
     sample = text[:65536]
-    bad = sum(1 for ch in sample if (ord(ch) < 32 and ch not in "\t\n\r\f\v") or 0x7F <= ord(ch) < 0xA0)
+    bad = len(_CONTROL.findall(sample))
     if bad > max(2, len(sample) // 100):
         raise _not_csv("binary data (it contains many control characters)")
 
@@ -463,13 +571,31 @@ def _nonblank(rec):
     return any(f.strip() for f in rec)
 
 
+def _prefix_records(text, delimiter, want):
+    """The records of the first lines of ``text``, read from a prefix that surely holds the first ``want``
+    non-blank records whole (so that reading it gives what reading all of ``text`` would)."""
+    size = 1 << 16
+    while True:
+        prefix = text[:size]
+        recs, nonblank = [], 0
+        for rec in _reader(prefix, delimiter):
+            recs.append(rec)
+            if _nonblank(rec):
+                nonblank += 1
+                if nonblank > want:  # one more record started: the first `want` are complete
+                    return recs
+        if size >= len(text):
+            return recs
+        size *= 4
+
+
 def _sniff_delimiter(text):
     """Pick the delimiter whose first records have a consistent column count > 1."""
     best = None
     for rank, d in enumerate(_DELIMITERS):
         counts = []
         try:
-            for rec in _reader(text, d):
+            for rec in _prefix_records(text, d, _SNIFF_RECORDS):
                 if _nonblank(rec):
                     counts.append(len(rec))
                     if len(counts) >= _SNIFF_RECORDS:
@@ -485,7 +611,13 @@ def _sniff_delimiter(text):
     return best[1] if best else ","
 
 
-def read_csv(source, *, max_bytes=None, max_rows=None):
+#: ``read_csv(engine="auto")`` uses pandas' C parser when pandas is importable; set this to False to always
+#: use the standard-library reader (the results are the same; only the speed differs).
+USE_PANDAS = True
+_ENGINES = ("auto", "pandas", "stdlib")
+
+
+def read_csv(source, *, max_bytes=None, max_rows=None, engine="auto"):
     """Read a CSV into a :class:`Table`.
 
     ``source`` is CSV text (a str containing a newline or comma), bytes, a path
@@ -505,18 +637,32 @@ def read_csv(source, *, max_bytes=None, max_rows=None):
     - In files not separated by commas, a column whose values all look like ``1,5`` or
       ``-3`` (decimal comma) is converted to ``1.5`` / ``-3``.
     - ``max_bytes`` / ``max_rows`` (data rows) limits raise ValueError when exceeded.
+    - ``engine``: ``"auto"`` (pandas' C parser when pandas is importable and :data:`USE_PANDAS` is true,
+      else the standard library's ``csv``), ``"pandas"`` or ``"stdlib"``. Both give the same table and the
+      same errors; files the fast path cannot vouch for (ragged rows, broken quotes...) are read by the
+      standard library. ``meta['parser']`` says which one read the file.
 
     All problems raise ``ValueError`` explaining what is wrong and how to fix it.
     """
     for name, lim in (("max_bytes", max_bytes), ("max_rows", max_rows)):
         if lim is not None and (isinstance(lim, bool) or not isinstance(lim, numbers.Integral) or lim < 1):
             raise ValueError(f"{name} must be a positive integer or None, got {lim!r}.")
+    if engine not in _ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(map(repr, _ENGINES))}, got {engine!r}.")
+    pd = None
+    if engine == "pandas" or (engine == "auto" and USE_PANDAS):
+        try:
+            import pandas as pd
+        except ImportError:
+            if engine == "pandas":
+                raise ValueError("engine='pandas' needs pandas (pip install pandas); "
+                                 "use engine='auto' or 'stdlib'.") from None
     raw, origin = _read_source(source, max_bytes)
     meta = {"source": origin}
     if isinstance(raw, bytes):
         if max_bytes is not None and len(raw) > max_bytes:
             raise ValueError(_too_big(max_bytes))
-        if not raw.strip():
+        if not raw or raw.isspace():  # (isspace stops at the first other byte; strip() would copy)
             raise ValueError("the CSV file is empty; it needs a header line and at least one data line.")
         text, meta["encoding"] = _decode(raw)
     else:
@@ -524,26 +670,47 @@ def read_csv(source, *, max_bytes=None, max_rows=None):
         if max_bytes is not None and len(text) > max_bytes // 4 and len(text.encode("utf-8", "replace")) > max_bytes:
             raise ValueError(_too_big(max_bytes))
         meta["encoding"] = "text"
+    # the same characters as UTF-8 bytes, for pandas (the file's own bytes when it is UTF-8)
+    utf8 = None
+    if isinstance(raw, bytes) and meta["encoding"] == "utf-8":
+        utf8 = raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw
     if text.startswith("\ufeff"):
         text = text[1:]
-    if not text.strip():
+    if not text or text.isspace():
         raise ValueError("the CSV file is empty; it needs a header line and at least one data line.")
     _check_text(text)
 
     # Excel's optional "sep=;" first line
-    ends = [i for i in (text.find("\n"), text.find("\r")) if i >= 0]
+    nl = text.find("\n")
+    ends = [i for i in (nl, text.find("\r", 0, nl if nl >= 0 else len(text))) if i >= 0]
     first_end = min(ends) if ends else len(text)
     first = text[:first_end].strip()
     if len(first) == 5 and first.lower().startswith("sep=") and first[4] in _DELIMITERS:
         delimiter = first[4]
-        text = text[first_end:]
-        text = text[2:] if text.startswith("\r\n") else text[1:]
+        cut = first_end + (2 if text.startswith("\r\n", first_end) else 1)
+        if utf8 is not None:
+            utf8 = utf8[len(text[:cut].encode("utf-8")):]
+        text = text[cut:]
         offset = 1  # keep reported line numbers true to the file
     else:
         delimiter = _sniff_delimiter(text)
         offset = 0
     meta["delimiter"] = delimiter
 
+    if pd is not None:
+        got = _read_pandas(pd, text, utf8, delimiter, max_rows)
+        if got is not None:
+            header, cols, n, reparse = got
+            table = _finish_read(header, cols, n, dict(meta, parser="pandas"), delimiter, reparse)
+            if table is not None:
+                return table
+    header, cols, n = _read_stdlib(text, delimiter, offset, max_rows)
+    meta["parser"] = "stdlib"
+    return _finish_read(header, cols, n, meta, delimiter, None)
+
+
+def _read_stdlib(text, delimiter, offset, max_rows):
+    """The standard-library reader: (header, columns, number of rows); every error is raised here."""
     reader = _reader(text, delimiter)
     header = None
     header_line = 0
@@ -597,21 +764,196 @@ def read_csv(source, *, max_bytes=None, max_rows=None):
         raise ValueError(
             f"the CSV has a header ({_list_names(header)}) but no data rows; add at least one data line."
         )
+    return header, _rows_to_cols(rows, len(header)), len(rows)
 
+
+def _header_record(text, delimiter):
+    """(header fields, char offset where the header record starts, where it ends), or None."""
+    # the first non-blank record and the physical lines it spans, read from a prefix long enough to hold it
+    size = 1 << 16
+    while True:
+        prefix = text[:size]
+        reader = _reader(prefix, delimiter)
+        end = 0
+        for rec in reader:
+            first, end = end + 1, reader.line_num
+            if _nonblank(rec):
+                lines = io.StringIO(prefix, newline="")
+                pos = start = 0
+                for k in range(end):
+                    line = lines.readline()
+                    if k == first - 1:
+                        start = pos
+                    pos += len(line)
+                if pos < len(prefix) or size >= len(text):
+                    return rec, start, pos
+                break
+        else:
+            if size >= len(text):
+                return None
+        size *= 4
+
+
+def _read_pandas(pd, text, data, delimiter, max_rows):
+    """pandas' C parser: (header, columns, n, reparse) when its result is sure to equal the standard
+    library's, else None (the caller then reads the file with the standard library)."""
+    try:
+        found = _header_record(text, delimiter)
+    except csv.Error:
+        return None
+    if found is None:
+        return None
+    rec, hstart, hend = found
+    header = [h.strip() for h in rec]
+    if data is None:
+        data = text.encode("utf-8")
+    if not data.isascii():  # char offsets -> byte offsets
+        hstart, hend = len(text[:hstart].encode("utf-8")), len(text[:hend].encode("utf-8"))
+    source = _PandasSource(pd, data, delimiter, len(header))
+    got = source.read(hend, max_rows)
+    if got is None:
+        return None
+    cols, n = got
+
+    def reparse():  # no header after all: read again from the header line, as data (None: cannot vouch)
+        return _PandasSource(pd, data, delimiter, len(header)).read(hstart, None if max_rows is None else max_rows + 1)
+
+    return header, cols, n, reparse
+
+
+class _PandasSource:
+    """One pandas parse of the data (from a byte offset), and the texts of its numeric columns on demand."""
+
+    def __init__(self, pd, data, delimiter, width):
+        self.pd, self.data, self.delimiter, self.width = pd, data, delimiter, width
+        self.start, self.rows, self.cache = 0, None, {}
+        # Python's csv skips spaces before an opening quote (skipinitialspace); pandas' parser is faster
+        # without it, and leading spaces are stripped from every cell anyway, so it is on only when needed.
+        self.skip = b' "' in data
+
+    def _kw(self):
+        return dict(sep=self.delimiter, header=None, names=list(range(self.width)), na_filter=False,
+                    skipinitialspace=self.skip, quotechar='"', doublequote=True, escapechar=None, comment=None,
+                    skip_blank_lines=True, engine="c", low_memory=False, encoding="utf-8", thousands=None,
+                    decimal=".", encoding_errors="strict")
+
+    def _frame(self, **kw):
+        args = self._kw()
+        if "usecols" in kw:
+            del args["names"]  # (pandas refuses usecols with names when a row has more fields)
+        return self.pd.read_csv(io.BytesIO(self.data[self.start:]), **args, **kw)
+
+    def read(self, start, max_rows):
+        """(columns, n) or None when the result might differ from the standard library's."""
+        pd = self.pd
+        self.start = start
+        limit = None if max_rows is None else max_rows + 2
+        try:
+            df = self._frame(nrows=limit)
+        except Exception:  # ragged rows, broken quotes...: the standard library says what is wrong
+            return None
+        if not isinstance(df.index, pd.RangeIndex) or df.shape[1] != self.width or len(df) == 0:
+            return None  # more fields than the header in the first row (pandas made them an index)
+        if limit is not None and len(df) >= limit:
+            return None
+        blanks, cols = [], []
+        for j in range(self.width):
+            s = df.iloc[:, j]
+            kind = s.dtype.kind
+            if kind in "iuf":
+                num = s.to_numpy(dtype=np.float64)
+                if np.isnan(num).any():
+                    return None
+                cols.append(_Col(None, num, (self._fetcher(j), None)))
+                blanks.append(None)
+            elif kind == "b":
+                cols.append(_Col(None, None, (self._fetcher(j), None)))
+                blanks.append(None)
+            else:
+                text, blank, empty = self._clean(s)
+                if text is None or (j == self.width - 1 and empty):
+                    return None  # ("" in the last column may be a short row that pandas padded)
+                cols.append(_Col(text))
+                blanks.append(blank)
+        n = len(df)
+        keep = None
+        if all(b is not None for b in blanks):  # only all-text tables can have rows of empty cells
+            allblank = np.logical_and.reduce(blanks)
+            if allblank.any():
+                keep = np.flatnonzero(~allblank)
+                cols = [c.take(keep) for c in cols]
+                n = len(keep)
+        if n == 0 or (max_rows is not None and n > max_rows):
+            return None
+        self.rows = keep
+        return cols, n
+
+    def _clean(self, s):
+        """(clean texts, blank mask, has an empty cell) of a text column, computed per distinct value."""
+        codes, uniques = self.pd.factorize(s, use_na_sentinel=True)
+        if (codes < 0).any():
+            return None, None, None
+        uniques = [str(u) for u in uniques]
+        clean = _obj([_clean_cell(u) for u in uniques])
+        blank = np.array([not u.strip() for u in uniques], dtype=bool)
+        empty = "" in uniques
+        return clean[codes], blank[codes], empty
+
+    def _fetcher(self, j):
+        def fetch(idx):
+            full = self.cache.get(j)
+            if full is None and idx is not None and len(idx) <= 1000:
+                rows = idx if self.rows is None else self.rows[idx]
+                top = int(rows.max()) + 1 if len(rows) else 0
+                if top <= 10_000:  # a few leading rows (a preview): parse just those
+                    part = self._texts(j, top)
+                    return part[rows]
+            if full is None:
+                full = self.cache[j] = self._texts(j, None)
+                if self.rows is not None:
+                    full = self.cache[j] = full[self.rows]
+            return full if idx is None else full[idx]
+
+        return fetch
+
+    def _texts(self, j, nrows):
+        s = self._frame(usecols=[j], dtype=object, nrows=nrows).iloc[:, 0]
+        codes, uniques = self.pd.factorize(s, use_na_sentinel=True)
+        return _obj([_clean_cell(str(u)) for u in uniques])[codes]
+
+
+def _finish_read(header, cols, n, meta, delimiter, reparse):
+    """What both readers share: a headerless file, unnamed and empty columns, names, decimal commas."""
     # no header (as in many ML datasets): the first line has a number in every numeric column (judged on the
     # first rows); then it is data, and the columns are named column_N. Names 0, 1, 2... (pandas' defaults)
     # stay a header.
-    numeric = [j for j in range(len(header)) if all(r[j] is None or _is_number_text(r[j]) for r in rows[:200])]
+    first = np.arange(min(n, 200))
+    numeric = []
+    for j, c in enumerate(cols):
+        if isinstance(c.num, np.ndarray):
+            v = c.num[first]
+            ok = bool(np.all(np.isnan(v) | np.isfinite(v)))
+        else:
+            ok = all(t is None or _is_number_text(t) for t in c.text_at(first).tolist())
+        if ok:
+            numeric.append(j)
     counting = header in ([str(i) for i in range(len(header))], [str(i + 1) for i in range(len(header))])
     if numeric and not counting and all(_is_number_text(header[j]) for j in numeric):
-        rows.insert(0, tuple(_clean_cell(h) for h in header))
+        if reparse is not None:
+            got = reparse()
+            if got is None:
+                return None
+            cols, n = got
+        else:
+            cols = [_Col(np.concatenate([_obj([_clean_cell(h)]), c.get_text()])) for h, c in zip(header, cols)]
+            n += 1
         header = [""] * len(header)
         meta["no_header"] = True
     # unnamed columns: drop if entirely empty, else name them column_N
-    keep = [j for j, h in enumerate(header) if h or any(r[j] is not None for r in rows)]
+    keep = [j for j, h in enumerate(header) if h or not cols[j].missing().all()]
     if len(keep) < len(header):
         header = [header[j] for j in keep]
-        rows = [tuple(r[j] for j in keep) for r in rows]
+        cols = [cols[j] for j in keep]
     taken = set(header)
     for j, h in enumerate(header):
         if not h:
@@ -623,32 +965,36 @@ def read_csv(source, *, max_bytes=None, max_rows=None):
             taken.add(name)
     _check_unique(header)
     if delimiter != ",":
-        rows, fixed = _fix_decimal_commas(header, rows)
+        fixed = []
+        for j, c in enumerate(cols):
+            new = _decimal_comma_column(c)
+            if new is not None:
+                cols[j] = new
+                fixed.append(header[j])
         if fixed:
             meta["decimal_comma_columns"] = fixed
-    return Table._trusted(header, rows, meta)
+    return Table._trusted(header, cols, n, meta)
 
 
 _DECIMAL_COMMA = re.compile(r"[+-]?(\d+|\d*,\d+)")
 
 
-def _fix_decimal_commas(header, rows):
-    """In ;/tab/| separated files, read columns like '1,5' / '-0,25' as decimal numbers."""
-    fixed = []
-    for j, name in enumerate(header):
-        vals = [r[j] for r in rows if r[j] is not None]
-        if vals and any("," in v for v in vals) and all(_DECIMAL_COMMA.fullmatch(v) for v in vals):
-            fixed.append(j)
-    if not fixed:
-        return rows, []
-    out = []
-    for r in rows:
-        r = list(r)
-        for j in fixed:
-            if r[j] is not None:
-                r[j] = r[j].replace(",", ".")
-        out.append(tuple(r))
-    return out, [header[j] for j in fixed]
+def _decimal_comma_column(col):
+    """In ;/tab/| separated files, a column like '1,5' / '-0,25' read as decimal numbers (else None)."""
+    if isinstance(col.num, np.ndarray):
+        return None  # numbers already (no commas)
+    text = col.get_text()
+    present = _present(text)
+    vals = text[present]
+    if not len(vals):
+        return None
+    uniq, inv = np.unique(vals.astype(str), return_inverse=True)
+    uniq = uniq.tolist()
+    if not any("," in v for v in uniq) or not all(_DECIMAL_COMMA.fullmatch(v) for v in uniq):
+        return None
+    out = text.copy()
+    out[present] = _obj([v.replace(",", ".") for v in uniq])[inv.reshape(-1)]
+    return _Col(out)
 
 
 def to_csv(columns, rows=None):

@@ -213,4 +213,7 @@ def test_transform_on_data_that_is_not_2d_is_a_clear_error():
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 def test_huge_inputs_are_refused_not_overflowed():
     t = data.Table.from_rows([[1e200, 1.0, 0], [2e200, 2.0, 1], [3.0, 1.0, 0]], ["x1", "x2", "y"])
-    assert "infinite" in err(data.Preprocessor(["x1", "x2"], "y", transforms=("x1^2",)).fit, t)
+    assert "'x1' holds values too large" in err(data.Preprocessor(["x1", "x2"], "y", transforms=("x1^2",)).fit, t)
+    t = data.Table.from_rows([[1e160, 1.0, 0], [1e160, 2.0, 1], [1e160, 1.0, 0]], ["x1", "x2", "y"])
+    msg = err(data.Preprocessor(["x1", "x2"], "y", transforms=("x2^2", "x1^2")).fit, t)
+    assert "'x1^2' gives infinite values" in msg

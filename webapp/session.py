@@ -88,6 +88,7 @@ class Prepared:
     notes: list = field(default_factory=list)
     tables: tuple | None = None              # raw (train, test) Tables, for predictions in raw columns
     transforms: tuple = ()                   # keys of mlp.preprocessing.FEATURE_TRANSFORMS used as extra inputs
+    transforms: tuple = ()                   # keys of mlp.preprocessing.FEATURE_TRANSFORMS used as extra inputs
 
     @property
     def n_train(self):
@@ -152,7 +153,7 @@ def csv_preview(data):
     cols = list(table.columns)
     target = cols[-1]
     try:
-        task = mdata.detect_task(table.column(target))
+        task = mdata.detect_task(table.values(target))    # arrays: no per-cell Python
     except (ValueError, TypeError):
         task = None
     missing = {c: int(n) for c, n in table.missing_counts().items() if n}
@@ -257,6 +258,7 @@ def prepare_builtin(name, n_samples=400, noise=0.1, seed=0, test_size=0.2, n_cla
     y = np.asarray(y).reshape(len(X), -1)[:, 0]
     task = BUILTIN_TASKS.get(name) or mdata.detect_task(list(y))
     transforms = _check_transforms(transforms, X.shape[1], f"the {name!r} dataset")
+    transforms = _check_transforms(transforms, X.shape[1], f"the {name!r} dataset")
     features = ["x"] if X.shape[1] == 1 else [f"x{i + 1}" for i in range(X.shape[1])]
     ycol = [float(v) for v in y] if task == "regression" else [int(v) for v in y]
     rows = [[float(v) for v in X[i]] + [ycol[i]] for i in range(len(X))]
@@ -282,6 +284,7 @@ def prepare_csv(data, target=None, features=None, task=None, test_size=0.2, seed
     features = [f for f in features if f != target]
     if not features:
         raise ValueError("Choose at least one feature column (other than the target).")
+    transforms = _check_transforms(transforms, len(features), "this selection")
     transforms = _check_transforms(transforms, len(features), "this selection")
     if task is not None and task not in TASKS:
         raise ValueError(f"Task must be one of {', '.join(TASKS)} (or None to detect), got {task!r}.")
@@ -309,10 +312,11 @@ def prepare_csv(data, target=None, features=None, task=None, test_size=0.2, seed
                              f"Deselect those columns.")
     if len(table) < 5:
         raise ValueError(f"Only {len(table)} usable rows; at least 5 are needed to train and test.")
-    detected = mdata.detect_task(table.column(target))  # also refuses a single class
+    values = table.values(target)
+    detected = mdata.detect_task(values)  # also refuses a single class
     task = task or detected
     if task == "multiclass":  # (the engine checks class counts for binary and one-class targets)
-        n_classes = len(set(table.column(target)))
+        n_classes = len(np.unique(values if values.dtype != object else values.astype(str)))
         if n_classes > MAX_CLASSES:
             raise ValueError(f"The target {target!r} has {n_classes} distinct values; at most {MAX_CLASSES} "
                              f"classes are allowed. Choose 'regression' if it is a number.")

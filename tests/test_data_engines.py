@@ -1,0 +1,227 @@
+"""read_csv's two readers (pandas' C parser and the standard library's csv) give identical results:
+the same table, cell for cell, the same numbers, missing values, meta data and the same errors."""
+
+import csv
+import io
+import math
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from mlp import data, table
+
+SETTINGS = settings(
+    max_examples=int(os.environ.get("MLP_HYPOTHESIS_EXAMPLES", "60")) * 4, deadline=None, database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+NUMBER_TEXTS = ["0", "1", "-0", "007", "1.50", "-3e-1", "1e5", "+.5", "5.", "1E+03", "12345678901234567890",
+                "0.1000000000000000055511151231257827021181583404541015625", "3.141592653589793238462643",
+                "1_000", "inf", "-Infinity", "1e400", "١٢", "0x10", "1e", "2.5e-308", "-1.7976931348623157e308"]
+MISSING_TEXTS = ["", "NA", "nan", "NaN", "-nan", "?", "null", "None", "N/A", "#N/A"]
+TEXT_CELLS = ["red", "blue", "a,b", 'say "hi"', "two\nlines", "x;y", "tab\there", "p|q", "Zoë", "True", "false",
+              "  padded  ", "'quoted'", "#hash", "=1+1", "€5"]
+
+number = st.one_of(
+    st.sampled_from(NUMBER_TEXTS),
+    st.integers(-10**6, 10**6).map(str),
+    st.floats(allow_nan=False, allow_infinity=False).map(repr),
+    st.floats(-1e3, 1e3, allow_nan=False).map(lambda f: f"{f:.3f}"),
+    st.decimals(allow_nan=False, allow_infinity=False, places=20).map(str),
+)
+text_cell = st.one_of(st.sampled_from(TEXT_CELLS), st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=6))
+missing = st.sampled_from(MISSING_TEXTS)
+
+
+@st.composite
+def csv_files(draw):
+    """(bytes of a CSV file, what it is made of) — mostly well formed, sometimes not."""
+    n_cols = draw(st.integers(1, 6))
+    kinds = draw(st.lists(st.sampled_from(["int", "float", "number", "text", "category"]), min_size=n_cols,
+                          max_size=n_cols))
+    names = draw(st.lists(st.one_of(st.sampled_from(["a", "b", "x1", "label", "", "1", "2.5", "a"]),
+                                    st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=5)),
+                          min_size=n_cols, max_size=n_cols, unique_by=lambda n: n.strip()))
+    if n_cols > 1 and draw(st.sampled_from([False] * 9 + [True])):
+        names[-1] = names[0]  # a duplicate name: the same error from both readers
+    n_rows = draw(st.integers(1, 25))
+    p_missing = draw(st.sampled_from([0.0, 0.0, 0.1]))
+    rows = []
+    for _ in range(n_rows):
+        row = []
+        for k in kinds:
+            if p_missing and draw(st.floats(0, 1)) < p_missing:
+                row.append(draw(missing))
+            elif k == "int":
+                row.append(str(draw(st.integers(-999, 999))))
+            elif k == "float":
+                row.append(repr(draw(st.floats(-1e6, 1e6, allow_nan=False))))
+            elif k == "number":
+                row.append(draw(number))
+            elif k == "category":
+                row.append(draw(st.sampled_from(["red", "green", "blue", "r e d"])))
+            else:
+                row.append(draw(text_cell))
+        rows.append(row)
+    delim = draw(st.sampled_from([",", ";", "\t", "|"]))
+    if delim != "," and draw(st.booleans()):  # decimal commas
+        rows = [[c.replace(".", ",") if c[:1].isdigit() else c for c in r] for r in rows]
+    buf = io.StringIO()
+    w = csv.writer(buf, delimiter=delim, lineterminator=draw(st.sampled_from(["\n", "\r\n", "\r"])),
+                   quoting=draw(st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_MINIMAL, csv.QUOTE_ALL])))
+    w.writerow(names)
+    w.writerows(rows)
+    text = buf.getvalue()
+    lines = text.splitlines(keepends=True)
+    # damage and oddities, each sometimes
+    mutation = draw(st.sampled_from(["none"] * 6 + ["blank_lines", "spaces", "trailing_delim", "short_row",
+                                                     "long_row", "unclosed_quote", "sep_line", "blank_row",
+                                                     "space_quote", "no_header", "bom"]))
+    if mutation == "blank_lines" and len(lines) > 1:
+        lines.insert(draw(st.integers(0, len(lines))), draw(st.sampled_from(["\n", "  \n", "\r\n"])))
+    elif mutation == "spaces":
+        lines = [ln.replace(delim, delim + "  ") for ln in lines]
+    elif mutation == "trailing_delim":
+        lines = [ln.rstrip("\r\n") + delim + "\n" for ln in lines]
+    elif mutation == "short_row" and len(lines) > 1 and n_cols > 1:
+        i = draw(st.integers(1, len(lines) - 1))
+        lines[i] = lines[i].rsplit(delim, 1)[0] + "\n"
+    elif mutation == "long_row" and len(lines) > 1:
+        i = draw(st.integers(1, len(lines) - 1))
+        lines[i] = lines[i].rstrip("\r\n") + delim + draw(st.sampled_from(["", "extra", " "])) + "\n"
+    elif mutation == "unclosed_quote" and len(lines) > 1:
+        i = draw(st.integers(1, len(lines) - 1))
+        lines[i] = '"' + lines[i]
+    elif mutation == "sep_line":
+        lines.insert(0, f"sep={delim}\n")
+    elif mutation == "blank_row" and len(lines) > 1:
+        lines.insert(draw(st.integers(1, len(lines))), delim * (n_cols - 1) + "\n")
+    elif mutation == "space_quote":
+        lines = [ln.replace(delim + '"', delim + ' "') for ln in lines]
+    elif mutation == "no_header" and len(lines) > 1:
+        lines = lines[1:]
+    text = "".join(lines)
+    encoding = draw(st.sampled_from(["utf-8", "utf-8", "utf-8", "cp1252", "utf-16", "str"]))
+    if mutation == "bom":
+        encoding = "utf-8-sig"
+    if encoding == "str":
+        return text, mutation
+    try:
+        return text.encode(encoding), mutation
+    except UnicodeEncodeError:
+        return text.encode("utf-8"), mutation
+
+
+def read(src, engine):
+    try:
+        return data.read_csv(src, engine=engine), None
+    except ValueError as e:
+        return None, str(e)
+
+
+def assert_same(a, b):
+    """Everything a Table shows is the same."""
+    assert a.columns == b.columns
+    assert a.rows == b.rows
+    assert a.head(3) == b.head(3)
+    assert {k: v for k, v in a.meta.items() if k != "parser"} == {k: v for k, v in b.meta.items() if k != "parser"}
+    assert a.missing_counts() == b.missing_counts()
+    for c in a.columns:
+        assert a.column(c) == b.column(c)
+        assert a.is_numeric(c) == b.is_numeric(c), c
+        va, vb = a.values(c), b.values(c)
+        assert va.dtype == vb.dtype
+        if va.dtype == object:
+            assert va.tolist() == vb.tolist()
+        else:  # the same floats, bit for bit up to the sign of zero
+            np.testing.assert_array_equal(va, vb)
+        try:
+            na = a.numeric_column(c)
+        except ValueError as e:
+            with pytest.raises(ValueError) as info:
+                b.numeric_column(c)
+            assert str(info.value) == str(e)
+        else:
+            np.testing.assert_array_equal(na, b.numeric_column(c))
+    assert a.to_csv() == b.to_csv()
+    assert a == b
+
+
+@SETTINGS
+@given(csv_files())
+def test_pandas_and_stdlib_readers_agree(made):
+    src, mutation = made
+    fast, fast_err = read(src, "pandas")
+    slow, slow_err = read(src, "stdlib")
+    assert fast_err == slow_err
+    if fast is None:
+        return
+    assert slow.meta["parser"] == "stdlib"
+    assert_same(fast, slow)
+    # the same again on derived tables (row selections keep lazily read texts right)
+    idx = np.arange(len(fast))[::-2]
+    assert_same(fast.select_rows(idx), slow.select_rows(idx))
+    assert_same(fast.drop_missing(), slow.drop_missing())
+
+
+@SETTINGS
+@given(st.lists(st.tuples(st.floats(-1e9, 1e9, allow_nan=False), st.integers(-10**12, 10**12),
+                          st.sampled_from(["a", "b", "c"])), min_size=1, max_size=40))
+def test_well_formed_files_take_the_fast_path_and_agree(rows):
+    text = "f,i,c\n" + "".join(f"{f!r},{i},{c}\n" for f, i, c in rows)
+    fast, slow = data.read_csv(text.encode()), data.read_csv(text.encode(), engine="stdlib")
+    assert fast.meta["parser"] == "pandas"
+    assert_same(fast, slow)
+    assert fast.numeric_column("f").tolist() == [r[0] for r in rows]
+
+
+def test_fast_path_handles_the_usual_files():
+    """Files that should not need the standard library: missing values, quotes, other delimiters, CRLF,
+    a text last column, a headerless file, decimal commas."""
+    cases = [
+        "a,b,y\n1,,x\n2,3.5,y\n,4,x\n",
+        'name,score,group\n"Lee, K",3.5,a\n"O""Neil",-1e3,b\n',
+        "a;b;y\r\n1,5;2;yes\r\n-0,25;3;no\r\n",
+        "5.1,3.5,0\n4.9,3.0,1\n",
+        "x\ty\n1\ta\n2\tb\n",
+        "a, b, y\n1, \"q, r\", 2\n3, s, 4\n",
+    ]
+    for text in cases:
+        fast = data.read_csv(text.encode())
+        assert fast.meta["parser"] == "pandas", text
+        assert_same(fast, data.read_csv(text.encode(), engine="stdlib"))
+
+
+def test_stdlib_reads_what_pandas_cannot_vouch_for():
+    text = "a,b\n1,2\n3\n"  # a short row: pandas would pad it silently
+    for engine in ("auto", "pandas", "stdlib"):
+        with pytest.raises(ValueError, match="line 3 has 1 field but the header"):
+            data.read_csv(text, engine=engine)
+    t = data.read_csv("a,b\n1,2,\n3,4\n")  # a trailing delimiter on one row: stdlib trims it
+    assert t.meta["parser"] == "stdlib" and t.rows == [("1", "2"), ("3", "4")]
+
+
+def test_module_switch_and_engine_argument(monkeypatch):
+    text = "a,b\n1,2\n"
+    assert data.read_csv(text).meta["parser"] == "pandas"
+    monkeypatch.setattr(table, "USE_PANDAS", False)
+    assert data.read_csv(text).meta["parser"] == "stdlib"
+    assert data.read_csv(text, engine="pandas").meta["parser"] == "pandas"
+    with pytest.raises(ValueError, match="engine must be one of"):
+        data.read_csv(text, engine="arrow")
+
+
+def test_numeric_texts_are_read_back_exactly_when_asked():
+    """The pandas reader keeps numeric columns as numbers and reads their texts again only on demand;
+    those texts are the file's own ("007", "1.50", "-0")."""
+    text = "a,b,c\n007,1.50,x\n-0,2e3,y\n" + "".join(f"{i},{i}.25,z\n" for i in range(3000))
+    t = data.read_csv(text)
+    assert t.meta["parser"] == "pandas"
+    assert t.head(2) == [["007", "1.50", "x"], ["-0", "2e3", "y"]]
+    sub = t.select_rows([2999, 1, 0])
+    assert sub.column("a") == ["2997", "-0", "007"] and sub.column("b") == ["2997.25", "2e3", "1.50"]
+    assert math.copysign(1, t.numeric_column("a")[1]) in (1, -1)
+    assert t.rows[:2] == [("007", "1.50", "x"), ("-0", "2e3", "y")]
