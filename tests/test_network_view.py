@@ -50,6 +50,11 @@ def _nodes(fig):
     return [t for t in fig["data"] if t["mode"] == "markers" and t["name"] != "weights"]
 
 
+def _texts(fig, name):
+    """The texts of the text traces called ``name`` (layer names, unit names, more units), trace by trace."""
+    return [t["text"] for t in fig["data"] if t["mode"] == "text" and t["name"] == name]
+
+
 def _edges(fig):
     return [t for t in fig["data"] if t["mode"] == "lines"]
 
@@ -159,8 +164,7 @@ def test_transformed_inputs_are_nodes_with_pictures():
     fig = _valid(S.network_figure(model, p))
     nodes = _nodes(fig)
     assert len(nodes[0]["x"]) == 4
-    labels = [a["text"] for a in fig["layout"]["annotations"] if a["x"] < 0]
-    assert labels == ["x1", "x2", "x1²", "x1·x2"]
+    assert _texts(fig, "unit names") == [["x1", "x2", "x1²", "x1·x2"], ["P(1)"]]
     images = fig["layout"]["images"]
     assert len(images) == 4 + 8 + 8 + 1
     sq = _decode_png(images[2]["source"])[1].astype(int)
@@ -170,7 +174,8 @@ def test_transformed_inputs_are_nodes_with_pictures():
 
 def _mnist_like():
     rng = np.random.default_rng(0)
-    X = rng.normal(size=(30, 784))
+    X = np.zeros((30, 784))                 # like an image's border pixels, most inputs never change
+    X[:, 300:384] = rng.normal(size=(30, 84))
     y = rng.integers(0, 10, 30)
     p = S.Prepared(X_train=X, X_test=X[:0], y_train=y, y_test=y[:0], task="multiclass", n_inputs=784,
                    n_outputs=10, feature_names=[f"px{i}" for i in range(784)],
@@ -184,10 +189,22 @@ def test_wide_layers_show_16_units_and_more_marks_and_row_activations():
     fig = _valid(S.network_figure(model, p, row=7))
     nodes = _nodes(fig)
     assert [len(t["x"]) for t in nodes] == [16, 16, 16, 10]
-    marks = sorted(a["text"] for a in fig["layout"]["annotations"] if a["text"].endswith("more"))
-    assert marks == ["+112 more", "+240 more", "+768 more"]
+    assert _texts(fig, "more units") == [["+768 more", "+240 more", "+112 more"]]
+    assert [len(t) for t in _texts(fig, "layer names")] == [4]
     assert "images" not in fig["layout"]
     assert sum(len(t["x"]) // 3 for t in _edges(fig)) == 16 * 16 + 16 * 16 + 16 * 10
+    # the inputs drawn are 16 of those that vary, in column order, named and hovered by their real index
+    inputs, outputs = _texts(fig, "unit names")
+    shown = [int(name[2:]) for name in inputs]
+    assert shown == sorted(shown) and all(300 <= i < 384 for i in shown)
+    spread = p.X_train[:, 300:384].std(axis=0)
+    assert min(spread[np.array(shown) - 300]) >= max(np.delete(spread, np.array(shown) - 300))
+    hover = next(t for t in fig["data"] if t["name"] == "weights")
+    W1 = model.get_weights()[0]
+    first = [EDGE_HOVER.match(text).groups() for text in hover["text"][:16 * 16]]
+    assert {int(i) for _, i, _, _ in first} == set(shown)
+    assert all(float(v) == pytest.approx(W1[int(i), int(j)], rel=1e-3) for _, i, j, v in first)
+    assert hover["text"][0].endswith(f"px{shown[0]} → h1[0]")
     # node colours: each unit's output for row 7, by an independent forward pass
     W1, b1, W2, b2, W3, b3 = model.get_weights()
     x = p.X_train[7]
@@ -195,10 +212,10 @@ def test_wide_layers_show_16_units_and_more_marks_and_row_activations():
     a2 = np.maximum(a1 @ W2 + b2, 0)
     z3 = a2 @ W3 + b3
     a3 = np.exp(z3 - z3.max()) / np.exp(z3 - z3.max()).sum()
-    for trace, a in zip(nodes, (x, a1, a2, a3)):
+    for trace, a in zip(nodes, (x[shown], a1, a2, a3)):
         assert np.allclose(trace["marker"]["color"], a[:len(trace["x"])], rtol=1e-6, atol=1e-9)
         assert "(row 7)" in trace["text"][0]
-    assert [a["text"] for a in fig["layout"]["annotations"] if a["x"] > 3] == [str(k) for k in range(10)]
+    assert outputs == [str(k) for k in range(10)]
 
 
 def test_the_figure_changes_when_the_network_trains():
@@ -235,7 +252,7 @@ def test_regression_and_non_2d_data():
     fig = _valid(S.network_figure(model, p))
     assert "images" not in fig["layout"]
     assert [len(t["x"]) for t in _nodes(fig)] == [1, 16, 16, 1]
-    assert [a["text"] for a in fig["layout"]["annotations"] if a["x"] > 2.5 and "·" not in a["text"]] == ["y"]
+    assert _texts(fig, "unit names") == [["x"], ["y"]]
 
 
 def _static_build():

@@ -341,29 +341,34 @@ def _levels(a, bounded):
     return np.rint(np.nan_to_num(t, nan=0.5) * (_PNG_LEVELS - 1)).astype(np.int64)
 
 
-def _shown(n, max_units):
-    """Indices of the units drawn for a layer of ``n`` units, and how many are left out."""
-    k = min(n, max_units)
-    return np.arange(k), n - k
+def _shown(n, max_units, chosen=None):
+    """Indices of the units drawn for a layer of ``n`` units (``chosen``, else the first ones), and how many
+    are left out."""
+    idx = np.arange(min(n, max_units)) if chosen is None else np.asarray(chosen, dtype=int)[:max_units]
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        raise ValueError(f"unit indices must be in 0..{n - 1}, got {idx.min()}..{idx.max()}.")
+    return idx, n - len(idx)
 
 
 def network_figure(layers, input_names, output_names=None, values=None, grids=None, row=None,
-                   max_units=MAX_UNITS, title="Network"):
+                   max_units=MAX_UNITS, units=None, title="Network"):
     """The network as a graph: one column of nodes per layer, edges coloured by the weight's sign.
 
     ``layers``: one dict per dense layer, ``{"W": (n_in, n_out), "b": (n_out,), "activation": str}``.
     ``input_names`` / ``output_names``: labels of the input and output units.
     ``values``: optional, per column (inputs, then each layer) a 1-D array of that column's outputs for
     one row (``row`` names it in the hover); nodes are coloured by it when there are no pictures.
-    ``grids``: optional, per column an array ``(units, G, G)`` of each unit's output over the input plane
-    (row 0 = the plane's top); each node is then that picture (``layout.images``, PNG data URIs).
-    Columns wider than ``max_units`` show their first units and a "+N more" mark. Edges are grouped
+    ``grids``: optional, per column an array ``(units shown, G, G)`` of each drawn unit's output over the input
+    plane (row 0 = the plane's top); each node is then that picture (``layout.images``, PNG data URIs).
+    Columns wider than ``max_units`` show their first units (or, per column, the indices in ``units``; None
+    entries: the first) and a "+N more" mark. Edges are grouped
     into a few traces by sign and width; an invisible marker on each edge carries the weight's value
     (``W<layer>[i,j]``, 0-based indices into that layer's ``W``, as ``session.explain`` names weights).
     """
     sizes = [int(np.shape(layers[0]["W"])[0])] + [int(np.shape(layer["W"])[1]) for layer in layers]
     n_cols = len(sizes)
-    shown = [_shown(n, max_units) for n in sizes]
+    units = list(units) if units is not None else [None] * len(sizes)
+    shown = [_shown(n, max_units, chosen) for n, chosen in zip(sizes, units)]
     slots = max(len(idx) + (1 if more else 0) for idx, more in shown)
     ys = [(len(idx) + (1 if more else 0) - 1) / 2.0 - np.arange(len(idx)) for idx, more in shown]
     acts = [""] + [str(layer["activation"]) for layer in layers]
@@ -374,6 +379,7 @@ def network_figure(layers, input_names, output_names=None, values=None, grids=No
         + [output_names]
 
     data, annotations, images = [], [], []
+    headers, mores, labels = ([], []), ([], [], []), (([], [], []), ([], [], []))
     # ---- edges, binned by sign and |w|
     ws = [np.asarray(layer["W"], dtype=float)[np.ix_(shown[k][0], shown[k + 1][0])] for k, layer in enumerate(layers)]
     top = max((float(np.max(np.abs(w))) for w in ws if w.size), default=0.0) or 1.0
@@ -397,8 +403,9 @@ def network_figure(layers, input_names, output_names=None, values=None, grids=No
         mid_x += (k + t).tolist()
         mid_y += (ya + t * (yb - ya)).tolist()
         src, dst = unit_names[k], unit_names[k + 1]
+        src_idx, dst_idx = shown[k][0].tolist(), shown[k + 1][0].tolist()
         mid_text += [f"W{k + 1}[{i},{j}] = {v:.4g}<br>{src[i]} → {dst[j]}"
-                     for i, row_w in enumerate(w.tolist()) for j, v in enumerate(row_w)]
+                     for i, row_w in zip(src_idx, w.tolist()) for j, v in zip(dst_idx, row_w)]
     bins = {(key >= n_bins, key % n_bins): g for key, g in enumerate(groups) if g[0]}
     for (positive, b), (xs_, ys_) in sorted(bins.items()):
         data.append({"type": "scatter", "mode": "lines", "x": xs_, "y": ys_, "hoverinfo": "skip",
@@ -428,7 +435,7 @@ def network_figure(layers, input_names, output_names=None, values=None, grids=No
         bounded = acts[c] if acts[c] in ("sigmoid", "softmax") else None
         if pictures:
             node["marker"] = {"size": 30, "symbol": "square", "color": "rgba(0,0,0,0)"}
-            uris = png_data_uris(_levels(np.asarray(grids[c])[idx], bounded))
+            uris = png_data_uris(_levels(np.asarray(grids[c])[:len(idx)], bounded))
             for uri, y in zip(uris, ys[c].tolist()):
                 images.append({"source": uri, "xref": "x", "yref": "y", "x": float(c),
                                "y": y, "sizex": 0.42, "sizey": 0.84, "xanchor": "center",
@@ -441,18 +448,28 @@ def network_figure(layers, input_names, output_names=None, values=None, grids=No
             node["marker"] = {"size": 22, "color": _list(v), "cmin": lo, "cmax": hi, "colorscale": BINARY_SCALE,
                               "showscale": False, "line": {"color": "#555555", "width": 1}}
         data.append(node)
-        header = f"{col_names[c].capitalize()} · {sizes[c]}<br>{acts[c] or '&nbsp;'}"
-        annotations.append({"x": float(c), "y": (slots - 1) / 2.0 + 0.75, "xref": "x", "yref": "y",
-                            "text": header, "showarrow": False, "yanchor": "bottom", "font": {"size": 11}})
+        headers[0].append(float(c))
+        headers[1].append(f"{col_names[c].capitalize()} · {sizes[c]}<br>{acts[c] or '&nbsp;'}")
         if more:
-            annotations.append({"x": float(c), "y": float(ys[c][-1]) - 1.0, "xref": "x", "yref": "y",
-                                "text": f"+{more} more", "showarrow": False, "font": {"size": 11, "color": "#666666"}})
+            mores[0].append(float(c))
+            mores[1].append(float(ys[c][-1]) - 1.0)
+            mores[2].append(f"+{more} more")
         if c in (0, n_cols - 1):
             side = -1 if c == 0 else 1
-            for j, y in zip(idx, ys[c]):
-                annotations.append({"x": c + side * 0.27, "y": float(y), "xref": "x", "yref": "y",
-                                    "text": str(unit_names[c][j]), "showarrow": False, "font": {"size": 10},
-                                    "xanchor": "right" if side < 0 else "left"})
+            names = labels[0 if c == 0 else 1]
+            names[0].extend([c + side * 0.27] * len(idx))
+            names[1].extend(ys[c].tolist())
+            names[2].extend(str(unit_names[c][j]) for j in idx)
+    # text traces rather than annotations: Plotly.js lays out each annotation on its own, on every redraw
+    text = {"type": "scatter", "mode": "text", "hoverinfo": "skip", "showlegend": False}
+    data.append({**text, "name": "layer names", "x": headers[0], "y": [(slots - 1) / 2.0 + 0.55] * len(headers[0]),
+                 "text": headers[1], "textposition": "top center", "textfont": {"size": 11}})
+    if mores[0]:
+        data.append({**text, "name": "more units", "x": mores[0], "y": mores[1], "text": mores[2],
+                     "textposition": "middle center", "textfont": {"size": 11, "color": "#666666"}})
+    for (xs_, ys_, names), pos in zip(labels, ("middle left", "middle right")):
+        data.append({**text, "name": "unit names", "x": xs_, "y": ys_, "text": names, "textposition": pos,
+                     "textfont": {"size": 10}})
     half = (slots - 1) / 2.0
     key = (f"<span style='color:{POSITIVE_COLOR}'>blue</span> weight > 0, "
            f"<span style='color:{NEGATIVE_COLOR}'>orange</span> < 0, wider = larger · ")

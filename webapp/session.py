@@ -719,14 +719,25 @@ def network_figure(model, prepared, row=0):
     layers = _dense_layers(model)
     x = np.asarray(prepared.X_train[row:row + 1], dtype=model.dtype)
     values = [a[0] for a in _activations(layers, x)]
+    units = [_varying_inputs(prepared.X_train, charts.MAX_UNITS)] + [None] * len(layers)
     plane = _plane_inputs(model, prepared)
     grids = None
     if plane is not None:
-        # only the units a column shows are pictured: slice to MAX_UNITS before reshaping
+        # only the units a column shows are pictured: the first MAX_UNITS (or the chosen inputs)
         k = charts.MAX_UNITS
-        grids = [a[:, :k].T.reshape(-1, NETWORK_GRID, NETWORK_GRID) for a in _activations(layers, plane)]
+        grids = [(a[:, units[c]] if units[c] is not None else a[:, :k]).T.reshape(-1, NETWORK_GRID, NETWORK_GRID)
+                 for c, a in enumerate(_activations(layers, plane))]
     inputs, outputs = _unit_names(model, prepared)
-    return charts.network_figure(layers, inputs, outputs, values=values, grids=grids, row=row)
+    return charts.network_figure(layers, inputs, outputs, values=values, grids=grids, row=row, units=units)
+
+
+def _varying_inputs(X, k, rows=256):
+    """For more than ``k`` inputs, the ``k`` that vary most over the first ``rows`` training rows (in column
+    order): the inputs worth drawing (an image's border pixels never change). None for ``k`` or fewer."""
+    if X.shape[1] <= k:
+        return None
+    spread = np.asarray(X[:rows], dtype=float).std(axis=0)
+    return np.sort(np.argsort(-spread, kind="stable")[:k])
 
 
 def explain(model, prepared, row=0, weight=None, learning_rate=0.01):
