@@ -110,6 +110,20 @@ def test_onnx_a_text_column_named_X():
     np.testing.assert_allclose(session.run(["output"], feed)[0], model.predict(pre.transform_X(table)), atol=1e-5)
 
 
+def test_onnx_only_text_columns():
+    rng = np.random.default_rng(1)
+    rows = [[c, d, "yes" if c == "a" or d == "x" else "no"] for c, d in zip(rng.choice(list("abc"), 80),
+                                                                          rng.choice(list("xy"), 80))]
+    table = Table.from_rows(rows, ["c", "d", "y"])
+    pre = Preprocessor(["c", "d"], "y").fit(table)
+    model = _trained(pre, table, (4, "relu"))
+    session = ort.InferenceSession(model.to_onnx(), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == ["c", "d"]           # no numeric input at all
+    out, names = session.run(None, onnx_inputs(model, table))
+    np.testing.assert_allclose(out, model.predict(pre.transform_X(table)), rtol=0, atol=1e-5)
+    assert list(names) == model.predict_table(table)
+
+
 def test_onnx_multiclass_and_regression_with_preprocessing():
     table = _table(seed=5)
     pre = Preprocessor(["color", "weight"], "height", task="regression").fit(table)
