@@ -232,6 +232,10 @@ class _BaseMLP(BaseEstimator):
             if not incremental:
                 self._lr = float(self.learning_rate_init)
                 self._no_improvement_count = 0
+                if self.early_stopping and self.validation_scores_ is None:   # warm start, early stopping now on
+                    self.validation_scores_, self.best_validation_score_ = [], -np.inf
+            if self.best_loss_ is None:
+                self.best_loss_ = np.inf
         early = self.early_stopping and not incremental
         if early:
             stratify = Y if (is_classifier(self) and self._label_binarizer.y_type_ != "multilabel-indicator") else None
