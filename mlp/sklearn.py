@@ -174,8 +174,6 @@ class _BaseMLP(BaseEstimator):
             hyper.update(momentum=float(self.momentum), nesterov=bool(self.nesterovs_momentum and self.momentum > 0))
         elif solver in ("adam", "adamw", "nadam"):
             hyper.update(beta1=float(self.beta_1), beta2=float(self.beta_2), eps=float(self.epsilon))
-        if solver == "adamw" and self.alpha == 0.0001:   # scikit-learn's default alpha: keep AdamW's own decay
-            hyper.pop("weight_decay")
         if self.l1:
             hyper["l1"] = float(self.l1)
         model, old = self.model_, self.model_.optimizer
