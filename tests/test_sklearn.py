@@ -189,6 +189,11 @@ def test_architecture_and_l1():
     l1_norm = lambda est: sum(np.abs(w).sum() for w in est.coefs_)   # noqa: E731
     assert l1_norm(sparse) < 0.8 * l1_norm(plain)
     assert sparse.score(X, y) > 0.9
+    # alpha: scikit-learn's per-step L2 gradient alpha * W / batch_size, as the optimizer's weight decay
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        decayed = MLPClassifier(hidden_layer_sizes=(8,), alpha=0.2, batch_size=50, max_iter=2).fit(X, y)
+    assert decayed.model_.optimizer.hyper["weight_decay"] == pytest.approx(0.2 / 50)
 
 
 @pytest.mark.parametrize("params,match", [
