@@ -150,9 +150,8 @@ def _adam_lines(w, g, before, after, t, hyper, new_w, lines, vals):
         rf" = {num(m)}",
         rf"v_t = \beta_2 v_{{t-1}} + (1 - \beta_2)\, g^2 = {num(b2)} \cdot {num(v0)} + {num(1 - b2)} \cdot"
         rf" {par(g)}^2 = {num(v)}",
-        rf"\hat m_t = \frac{{m_t}}{{1 - \beta_1^{{t}}}} = \frac{{{num(m)}}}{{1 - {num(b1)}^{{{t}}}}} = {num(m_hat)},"
-        rf"\qquad \hat v_t = \frac{{v_t}}{{1 - \beta_2^{{t}}}} = \frac{{{num(v)}}}{{1 - {num(b2)}^{{{t}}}}}"
-        rf" = {num(v_hat)}",
+        rf"\hat m_t = \frac{{m_t}}{{1 - \beta_1^{{t}}}} = \frac{{{num(m)}}}{{1 - {num(b1)}^{{{t}}}}} = {num(m_hat)}",
+        rf"\hat v_t = \frac{{v_t}}{{1 - \beta_2^{{t}}}} = \frac{{{num(v)}}}{{1 - {num(b2)}^{{{t}}}}} = {num(v_hat)}",
         rf"\Delta w = -\eta \frac{{\hat m_t}}{{\sqrt{{\hat v_t}} + \epsilon}} = -{num(lr)} \cdot"
         rf" \frac{{{num(m_hat)}}}{{\sqrt{{{num(v_hat)}}} + {num(eps)}}} = {num(-step)}",
         rf"w \leftarrow w + \Delta w = {num(w)} + {par(-step)} = {num(new_w)}",
@@ -289,8 +288,9 @@ def _loss_lines(trace, z, a, y):
     L = num(trace.loss)
     if loss == "bce":
         if k == 1:
-            lines = [rf"L = -\left[y \log a + (1 - y) \log(1 - a)\right] = \log(1 + e^{{z}}) - y\, z"
-                     rf" = \log(1 + e^{{{num(z[0])}}}) - {num(y[0])} \cdot {par(z[0])} = {L}"]
+            lines = [rf"\begin{{aligned}} L &= -\left[y \log a + (1 - y) \log(1 - a)\right] = \log(1 + e^{{z}})"
+                     rf" - y\, z \\ &= \log(1 + e^{{{num(z[0])}}}) - {num(y[0])} \cdot {par(z[0])} = {L}"
+                     r" \end{aligned}"]
         else:
             lines = [rf"L = {mean} \left[\log(1 + e^{{z_j}}) - y_j z_j\right], \quad \mathbf{{z}} = {vec(z)},"
                      rf" \ \mathbf{{y}} = {vec(y)}", rf"L = {L}"]
@@ -323,7 +323,8 @@ def _output_delta_lines(trace, z, a, y, n_layers):
         name = "sigmoid" if loss == "bce" else "softmax"
         return [rf"{D} = \frac{{\partial L}}{{\partial \mathbf{{z}}^{{({s})}}}} = {over}(\mathbf{{a}} - \mathbf{{y}})"
                 rf"\quad\text{{({name} and its loss together)}}",
-                rf"{D} = {over}\left({vec(a)} - {vec(y)}\right) = {vec(d)}"]
+                rf"{D} = {over}\left({vec(a)} - {vec(y)}\right) = {vec(d)}" if k == 1 else
+                rf"\begin{{aligned}} {D} &= {over}\left({vec(a)} - {vec(y)}\right) \\ &= {vec(d)} \end{{aligned}}"]
     grad = {"mse": rf"\frac{{2}}{{{k}}}(\mathbf{{a}} - \mathbf{{y}})", "mae": rf"\frac{{1}}{{{k}}}\operatorname{{sign}}"
             rf"(\mathbf{{a}} - \mathbf{{y}})", "huber": rf"\frac{{1}}{{{k}}}\operatorname{{clip}}(\mathbf{{a}} - "
             rf"\mathbf{{y}}, -1, 1)"}[loss]
@@ -372,8 +373,8 @@ def explain_step(model, X, y, row, n_rows, weight=None, learning_rate=0.01, note
         latex = [rf"\mathbf{{a}}^{{(0)}} = \mathbf{{x}} = {vec(a_prev)}"] if k == 1 else []
         latex += [
             rf"\mathbf{{z}}^{{({s})}} = W^{{({s})\top}} \mathbf{{a}}^{{({p})}} + \mathbf{{b}}^{{({s})}}",
-            rf"z^{{({s})}}_{{{j}}} = \sum_i W^{{({s})}}_{{i{j}}}\, a^{{({p})}}_i + b^{{({s})}}_{{{j}}} = "
-            + " + ".join(terms) + rf" + {par(lt.b[j])} = {num(z[j])}",
+            rf"\begin{{aligned}} z^{{({s})}}_{{{j}}} &= \sum_i W^{{({s})}}_{{i{j}}}\, a^{{({p})}}_i"
+            rf" + b^{{({s})}}_{{{j}}} \\ &= " + " + ".join(terms) + rf" + {par(lt.b[j])} = {num(z[j])} \end{{aligned}}",
             rf"\mathbf{{z}}^{{({s})}} = {vec(z)}",
             rf"\mathbf{{a}}^{{({s})}} = f(\mathbf{{z}}^{{({s})}}), \quad f(z) = {ftex}",
             rf"\mathbf{{a}}^{{({s})}} = {vec(a)}",
@@ -438,7 +439,7 @@ def explain_step(model, X, y, row, n_rows, weight=None, learning_rate=0.01, note
         latex, extra = fn(w, g, before, after, trace.t, trace.hyper, new_w)
     hp = r",\ ".join(rf"{HYPER_TEX.get(k, _name(k))} = {num(v)}" for k, v in trace.hyper.items()
                      if not isinstance(v, bool))
-    latex.insert(0, rf"t = {trace.t},\quad g = {num(g)},\quad {hp}")
+    latex[:0] = [rf"t = {trace.t},\quad g = \frac{{\partial L}}{{\partial w}} = {num(g)}"] + ([hp] if hp else [])
     from mlp.reference import UPDATES
     code_name = UPDATES[trace.optimizer].__name__ if trace.optimizer in UPDATES else "train_step"
     opt_title = OPTIMIZER_TITLES.get(trace.optimizer, trace.optimizer)
