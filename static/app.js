@@ -190,12 +190,15 @@ function draw(div, fig) {
   const layout = Object.assign({}, fig.layout);
   if (typeof layout.template === "string") delete layout.template; // named templates are a plotly.py feature
   layout.autosize = true;
+  const t = performance.now();
   Plotly.react(div, fig.data || [], layout, PLOT_CONFIG);
   window.mlpStats.draws++;
+  window.mlpStats.drawSeconds = (window.mlpStats.drawSeconds || 0) + (performance.now() - t) / 1000;
 }
 
 function drawFigures(figures) {
-  // figures: ordered list of {name, figure}; "loss" goes left, the first other figure right, the rest below.
+  // figures: ordered list of {name, figure}; "loss" goes left, the first prediction chart right, the network
+  // below them, the other charts after it (their divs are kept by name, so Plotly updates them in place).
   const others = [];
   for (const f of figures) {
     if (f.name === "loss") draw($("loss-chart"), f.figure);
@@ -204,17 +207,57 @@ function drawFigures(figures) {
       window.mlpStats.networkDraws = (window.mlpStats.networkDraws || 0) + 1;
     } else others.push(f);
   }
-  if (others.length) draw($("pred-chart"), others[0].figure);
+  if (!others.length) return; // a live frame of the network (or the loss) alone
+  draw($("pred-chart"), others[0].figure);
   const extra = $("extra-charts");
-  const divs = [];
-  for (const f of others.slice(1)) {
-    const div = document.createElement("div");
-    div.className = "chart";
-    div.dataset.name = f.name;
-    divs.push([div, f.figure]);
+  const existing = new Map([...extra.children].map((d) => [d.dataset.name, d]));
+  const divs = others.slice(1).map((f) => {
+    let div = existing.get(f.name);
+    if (!div) {
+      div = document.createElement("div");
+      div.className = "chart";
+      div.dataset.name = f.name;
+    }
+    return div;
+  });
+  extra.replaceChildren(...divs);
+  divs.forEach((div, k) => draw(div, others[k + 1].figure));
+}
+
+// Live frames while training: only the newest figure of each chart is drawn, once per animation frame (a
+// slow draw never queues stale ones behind it), and drawing takes at most LIVE_DRAW_SHARE of the page's time
+// (on a busy machine the page's drawing would otherwise slow the worker's training).
+const LIVE_DRAW_SHARE = 0.5;
+const liveFigures = new Map();
+let liveFrame = null;
+let liveNext = 0; // performance.now() before which no live frame is drawn
+function drawLive(figures) {
+  for (const f of figures) liveFigures.set(f.name, f);
+  if (liveFrame !== null) return;
+  const frame = () => {
+    liveFrame = requestAnimationFrame(() => {
+      liveFrame = null;
+      const figs = [...liveFigures.values()];
+      liveFigures.clear();
+      const t = performance.now();
+      drawFigures(figs);
+      const took = performance.now() - t;
+      liveNext = performance.now() + took * (1 / LIVE_DRAW_SHARE - 1);
+    });
+  };
+  const wait = liveNext - performance.now();
+  if (wait > 0) liveFrame = setTimeout(frame, wait);
+  else frame();
+}
+
+function cancelLive() {
+  if (liveFrame !== null) {
+    cancelAnimationFrame(liveFrame);
+    clearTimeout(liveFrame);
   }
-  extra.replaceChildren(...divs.map(([d]) => d));
-  for (const [div, fig] of divs) draw(div, fig);
+  liveFrame = null;
+  liveNext = 0;
+  liveFigures.clear();
 }
 
 function renderMetrics(metrics) {
@@ -411,6 +454,7 @@ async function setDataset(summary) {
   } finally {
     state.dataset = summary;
     setTrainReady();
+    syncURL(); // the data (and the loss choices) may have changed without a change event
   }
   // The data chart is drawn after Train is enabled (Plotly's first draw is the slowest), unless newer data
   // replaced this one meanwhile.
@@ -477,6 +521,7 @@ function showResults(res) {
   state.hasModel = true;
   state.hasJob = true;
   setEpoch(res.epoch);
+  cancelLive(); // a live frame still waiting must not cover the final charts
   drawFigures(res.figures);
   renderMetrics(res.metrics);
   $("model-summary").textContent = res.summary;
@@ -493,9 +538,10 @@ async function train(resume = false) {
   $("train-status").textContent = resume ? "Resuming…" : "Training…";
   const started = performance.now();
   try {
-    const res = await rpc(resume ? "resume" : "train", trainingConfig());
+    const res = await rpc(resume ? "resume" : "train", { ...trainingConfig(), live: $("live").checked });
     const seconds = (performance.now() - started) / 1000;
-    window.mlpTimings.lastTrain = { seconds, epochs: res.epochs_run, pythonSeconds: res.seconds };
+    window.mlpTimings.lastTrain = { seconds, epochs: res.epochs_run, pythonSeconds: res.seconds,
+      figureSeconds: res.figure_seconds };
     $("progress").value = res.epochs_run / Math.max(1, res.epochs);
     $("train-status").textContent = `${res.stopped ? "Stopped" : "Done"} after ` +
       `${res.epochs_run} epochs in ${seconds.toFixed(2)} s · final loss ${fmt(res.loss)}` +
@@ -529,7 +575,7 @@ function onProgress(p) {
   setEpoch(p.epoch);
   $("train-status").textContent = `Epoch ${p.run_epoch} / ${p.epochs} · loss ${fmt(p.loss)}` +
     (p.val_loss !== null && p.val_loss !== undefined ? ` · val ${fmt(p.val_loss)}` : "");
-  if (p.figures) drawFigures(p.figures);
+  if (p.figures && state.training) drawLive(p.figures);
 }
 
 // ---- Explain a step (LaTeX from webapp/explain.py via session.explain, typeset by the vendored KaTeX) -------

@@ -33,10 +33,12 @@ except ImportError:  # pragma: no cover - only while links.py is not there
 
 MODEL_SUFFIX = ".mlp"  # as the Streamlit app's downloads (a zip; mlp.load opens any name)
 LOSS_FIGURE_EVERY = 0.2   # seconds between live loss-curve updates (~5 Hz)
-# Live prediction charts and the network view: at most every FULL_FIGURES_EVERY seconds, and at most
-# FULL_FIGURES_SHARE of the training time goes to them (decision grids and neuron pictures are costly).
-FULL_FIGURES_EVERY = 0.2
+# Live charts while training: all of them (prediction charts, the network view) at most every FULL_FIGURES_EVERY
+# seconds (decision grids are costly); in between, the network view alone (cheap) at most every
+# NETWORK_FIGURE_EVERY; and all live figures together take at most FULL_FIGURES_SHARE of the run's time.
+FULL_FIGURES_EVERY = 0.75
 FULL_FIGURES_SHARE = 0.15
+NETWORK_FIGURE_EVERY = 0.1  # at most every chunk of the worker (static/worker.js STEP_SECONDS)
 # Browser defaults: the session's, with the demo's 1000 epochs (the issue's default run).
 BROWSER_DEFAULTS = {"epochs": 1000}
 # Settings the page may send.
@@ -222,8 +224,9 @@ class _TrainJob:
     kept in ``prior`` so the counter and the loss curve go on.
     """
 
-    def __init__(self, cfg, prepared, model=None, prior=None):
+    def __init__(self, cfg, prepared, model=None, prior=None, live=True):
         cfg = session._cfg(cfg)
+        self.live = bool(live)  # live charts while training (off: only the epoch and loss numbers)
         self.prepared = prepared
         self.model = model if model is not None else session.build_model(cfg, prepared)
         self.model_key = _model_key(cfg)
@@ -237,8 +240,10 @@ class _TrainJob:
         self.history = self.run.history
         self.started = time.perf_counter()
         self.train_seconds = 0.0
+        self.figure_seconds = 0.0  # spent on live figures
         self._last_loss_fig = -math.inf
         self._next_full_fig = time.perf_counter() + FULL_FIGURES_EVERY
+        self._next_network_fig = time.perf_counter()  # from the first chunk on
 
     def fits(self, cfg, prepared):
         """True when this job's model is the one for ``cfg`` on ``prepared`` (same data, same model settings)."""
@@ -302,14 +307,26 @@ class _TrainJob:
                "val_loss": h["val_loss"][-1] if h.get("val_loss") else None,
                "elapsed": now - self.started}
         figs = []
+        if not (self.live or force_figures):
+            return res
         if force_figures or now - self._last_loss_fig >= LOSS_FIGURE_EVERY:
             figs.append({"name": "loss", "figure": charts.loss_figure(self.loss_history(),
                                                                     ytitle=session.loss_title(self.prepared))})
             self._last_loss_fig = now
-        if len(self.history) and not self.done and (force_figures or now >= self._next_full_fig):
-            figs += _figure_list(session.figures(self.model, self.prepared, None))
-            cost = time.perf_counter() - now
-            self._next_full_fig = now + max(FULL_FIGURES_EVERY, cost / FULL_FIGURES_SHARE)
+        # the live charts' share of the time so far (never above FULL_FIGURES_SHARE, whatever each costs)
+        within = self.figure_seconds <= FULL_FIGURES_SHARE * (self.train_seconds + self.figure_seconds)
+        if len(self.history) and not self.done and (within or force_figures):
+            t = time.perf_counter()
+            if force_figures or now >= self._next_full_fig:
+                figs += _figure_list(session.figures(self.model, self.prepared, None))
+                cost = time.perf_counter() - t
+                self._next_full_fig = now + max(FULL_FIGURES_EVERY, cost / FULL_FIGURES_SHARE)
+                self._next_network_fig = now + NETWORK_FIGURE_EVERY
+            elif now >= self._next_network_fig:
+                figs.append({"name": "network", "figure": session.network_figure(self.model, self.prepared)})
+                cost = time.perf_counter() - t
+                self._next_network_fig = now + max(NETWORK_FIGURE_EVERY, cost / FULL_FIGURES_SHARE)
+        self.figure_seconds += time.perf_counter() - now
         if figs:
             res["figures"] = figs
         return res
@@ -323,18 +340,19 @@ def _current_job(cfg):
     return None
 
 
-def train_start(**cfg):
-    """Build a fresh model from the page's settings for the current data and start training it."""
+def train_start(live=True, **cfg):
+    """Build a fresh model from the page's settings for the current data and start training it
+    (``live``: charts while training)."""
     _not_while_running("Train again")
     if STATE.prepared is None:
         raise UserError("Prepare the data first (choose a dataset or upload a CSV).")
     cfg = _check_cfg(cfg)
-    STATE.job = _TrainJob(cfg, STATE.prepared)
+    STATE.job = _TrainJob(cfg, STATE.prepared, live=live)
     STATE.running = True
     return {"epochs": STATE.job.epochs, "n_params": STATE.job.model.n_params, "epoch": 0}
 
 
-def train_resume(**cfg):
+def train_resume(live=True, **cfg):
     """Continue training the current model (after Stop, Step or a finished run)."""
     _not_while_running("Resume")
     cfg = _check_cfg(cfg)
@@ -343,6 +361,7 @@ def train_resume(**cfg):
         raise UserError("There is no model to resume for these settings (the data or the model settings "
                         "changed, or nothing was trained yet): press Train or Step.")
     job.continue_with(cfg)
+    job.live = bool(live)
     STATE.running = True
     return {"epochs": job.epochs, "n_params": job.model.n_params, "epoch": job.total_epochs}
 
@@ -366,6 +385,7 @@ def _results(job):
     return {"epochs": job.epochs, "epochs_run": len(job.history), "epoch": job.total_epochs,
             "stopped": bool(job.stop_reason), "stop_reason": job.stop_reason,
             "loss": h["loss"][-1] if h.get("loss") else None, "seconds": job.train_seconds,
+            "figure_seconds": job.figure_seconds,
             "metrics": session.evaluate(model, prepared), "figures": _figure_list(figs),
             "summary": model.summary(), "model": _model_description()}
 

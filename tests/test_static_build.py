@@ -590,8 +590,33 @@ def test_progress_carries_live_loss_figure(monkeypatch):
     _ok("train_start", arch="[2, 4, 'tanh', 1, 'sigmoid']", epochs=50)
     prog = _ok("train_step", seconds=0.0)
     figs = {f["name"]: f["figure"] for f in prog["figures"]}
-    assert figs["loss"]["data"][0]["y"] and "decision_boundary" in figs
+    assert figs["loss"]["data"][0]["y"] and "decision_boundary" in figs and "network" in figs
     json.dumps(prog, allow_nan=False)
+
+
+def test_live_network_view_between_full_updates_and_live_off(monkeypatch):
+    monkeypatch.setattr(glue, "FULL_FIGURES_EVERY", 1e9)  # the prediction charts: not during this run
+    monkeypatch.setattr(glue, "NETWORK_FIGURE_EVERY", 0.0)
+    monkeypatch.setattr(glue, "FULL_FIGURES_SHARE", 1.0)
+    _ok("builtin", name="xor", n_samples=100)
+    _ok("train_start", arch="[2, 4, 'tanh', 1, 'sigmoid']", epochs=50)
+    first = {f["name"]: f["figure"] for f in _ok("train_step", seconds=0.0)["figures"]}
+    second = {f["name"]: f["figure"] for f in _ok("train_step", seconds=0.0)["figures"]}
+    assert "network" in first and "decision_boundary" not in first
+    assert first["network"] == session.network_figure(*_model_after(glue.STATE.job, 1))
+    assert second["network"] != first["network"]  # it moves with the weights
+    _ok("train_finish", stopped=True)
+    _ok("train_start", arch="[2, 4, 'tanh', 1, 'sigmoid']", epochs=50, live=False)
+    prog = _ok("train_step", seconds=0.0)
+    assert "figures" not in prog and prog["epoch"] == 1  # live charts off: numbers only
+    assert _ok("train_finish")["figures"]  # the final charts come all the same
+
+
+def _model_after(job, epochs):
+    """A model trained like ``job`` for ``epochs`` (the same seed and settings), with its data."""
+    model = session.build_model(job.cfg, job.prepared)
+    session.train(model, job.prepared, {**job.cfg, "epochs": epochs})
+    return model, job.prepared
 
 
 def test_csv_with_string_labels_trains_and_predicts(tmp_path):
