@@ -47,7 +47,7 @@ def _decode_png(uri):
 
 def _nodes(fig):
     """Node traces (one per column, in order) = the marker traces carrying unit hover text."""
-    return [t for t in fig["data"] if t["mode"] == "markers" and t["name"] != "weights"]
+    return [t for t in fig["data"] if t["mode"] in ("markers", "none") and t["name"] != "weights"]
 
 
 def _texts(fig, name):
@@ -292,10 +292,21 @@ def test_plotly_js_draws_the_pictures_in_chromium(circles):
             page.mouse.move(*px)
             page.wait_for_selector(".hovertext")
             shown = page.evaluate("() => document.querySelector('.hovertext').textContent")
+            # ... and hovering a picture shows its unit, with its bias
+            out = _nodes(fig)[-1]
+            px = page.evaluate("""([x, y]) => { const g = document.getElementById('g'), L = g._fullLayout;
+                const r = g.querySelector('.nsewdrag').getBoundingClientRect();
+                return [r.left + L.xaxis.l2p(x), r.top + L.yaxis.l2p(y)]; }""", [out["x"][0], out["y"][0]])
+            page.mouse.move(0, 0)
+            page.mouse.move(*px)
+            page.wait_for_function("() => (document.querySelector('.hovertext') || {}).textContent"
+                                   "?.startsWith('output (sigmoid)')")
+            node_text = page.evaluate("() => document.querySelector('.hovertext').textContent")
         finally:
             browser.close()
     assert sizes == [[S.NETWORK_GRID, S.NETWORK_GRID]] * 19
     assert shown.startswith(hover["text"][k].split("<br>")[0])
+    assert "b = " in node_text and "P(1)" in node_text
 
 
 def test_a_model_for_other_data_and_overflowing_outputs_are_handled(circles):
