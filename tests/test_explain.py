@@ -160,6 +160,28 @@ def test_errors_are_clear(circles):
     assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))   # nothing changes
 
 
+def _multilabel():
+    """Two sigmoid outputs with bce (multi-label): data made here, the model from the engine."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(40, 3))
+    y = np.column_stack([X[:, 0] > 0, X[:, 1] + X[:, 2] > 0]).astype(float)
+    p = S.Prepared(X_train=X, X_test=X[:0], y_train=y, y_test=y[:0], task="binary", n_inputs=3, n_outputs=2,
+                   feature_names=["a", "b", "c"], class_names=[], preprocessor=None, name="tags")
+    model = mlp.MLP(seed=2).sequential([3, 4, "elu", 2, "sigmoid"]).set_loss("bce").set_optimizer("nadam")
+    model.fit(X, y, epochs=2, learning_rate=0.01)
+    return p, model
+
+
+def test_multilabel_bce_explains_the_real_step():
+    p, model = _multilabel()
+    e = S.explain(model, p, row=4, weight=(2, 1, 1), learning_rate=0.05)
+    trace = model.trace(p.X_train[4:5], p.y_train[4:5], learning_rate=0.05)
+    assert e["values"]["loss"] == trace.loss and e["values"]["layers"][1]["delta"] == trace.layers[1].delta[0].tolist()
+    assert r"\frac{1}{2}" in " ".join(e["sections"][3]["latex"])          # dL/dz = (a - y) / k for k = 2 outputs
+    model.fit(p.X_train[4:5], p.y_train[4:5], epochs=1, batch_size=1, shuffle=False, learning_rate=0.05)
+    assert model.get_weights()[2][1, 1] == pytest.approx(e["values"]["weight_after"], rel=1e-9)
+
+
 def _katex_js():
     """KaTeX from the static build's pinned npm package (the same copy the browser build vendors)."""
     import importlib.util
@@ -187,6 +209,8 @@ def test_every_formula_renders_in_katex(circles):
     spiral = S.prepare_builtin("spiral", n_samples=60)
     model = S.build_model({"arch": "[2, 12, 'relu', 3, 'softmax']", "epochs": 1}, spiral)
     strings += [line for s in S.explain(model, spiral)["sections"] for line in s["latex"]]
+    multi, model = _multilabel()
+    strings += [line for s in S.explain(model, multi)["sections"] for line in s["latex"]]
     script = ("const katex = require(process.argv[1]);"
               "const items = JSON.parse(require('fs').readFileSync(0, 'utf8'));"
               "const bad = [];"
