@@ -515,7 +515,15 @@ def latex_of(at):
     return [el.value for el in at.latex]
 
 
+def open_explain(at):
+    """Open the "Explain a step" expander (its open state lives in session state under its key)."""
+    at.session_state["explain"] = True
+    return run(at)
+
+
 def test_explain_a_step_shows_formulas_with_the_traces_numbers_and_the_reference_code(app):
+    assert not app.latex and not any("no model to explain" in i.value for i in app.info)   # closed: not computed
+    open_explain(app)
     assert any("no model to explain yet" in i.value for i in app.info)
     run(app.number_input(key="epochs").set_value(20))
     run_ = train(app)

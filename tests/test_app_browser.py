@@ -193,6 +193,11 @@ def _epoch(page, n):
     page.get_by_text(f"Epoch {n}", exact=True).wait_for()
 
 
+def _settled(page):
+    """Wait until the script run has finished drawing (Streamlit marks elements of the previous run stale)."""
+    page.wait_for_function("() => !document.querySelector('[data-stale=true]')")
+
+
 def _choose(page, label, option):
     """Pick ``option`` in the select box ``label`` (again if a rerun redrew the box while it was open)."""
     box = page.get_by_role("combobox", name=label)
@@ -230,6 +235,7 @@ def test_step_reset_and_explain_match_the_trace(server, page, tmp_path):
     page.get_by_text("Fresh weights, not trained yet").wait_for()
     page.get_by_role("button", name="Step", exact=True).click()
     _epoch(page, 1)
+    _settled(page)
     page.get_by_text("Explain a step", exact=True).click()
     row = page.get_by_role("spinbutton", name="Training row")
     row.fill("5")
@@ -264,6 +270,17 @@ def test_network_moves_while_training_and_step_then_pauses(server, page):
     assert int(shown.split()[1]) > 0
     page.get_by_role("button", name="Step", exact=True).click()
     _epoch(page, int(shown.split()[1]) + 1)
+    _settled(page)
+    # Explain while training runs: the training pauses (nothing lost) and the step is explained
+    page.get_by_text("Explain a step", exact=True).click()
+    page.get_by_role("button", name="Resume", exact=True).click()
+    page.get_by_text(re.compile(r"Epoch \d+/10000")).first.wait_for()
+    row = page.get_by_role("spinbutton", name="Training row")
+    row.fill("3")
+    row.press("Enter")
+    page.get_by_text("so this step can be explained").wait_for()
+    page.get_by_text("Training row 3 (of 0–").wait_for()
+    assert page.locator(".katex").count() >= 20
 
 
 def test_address_new_tab_share_link_and_broken_link(server, browser, page, tmp_path):

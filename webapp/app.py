@@ -501,7 +501,9 @@ def _keep_hidden_widget_values():
         else:   # the CSV widgets are drawn only once a file is uploaded
             hidden = k in _BUILTIN_KEYS or (ss.get("csv_file") is None and
                                             (k in _CSV_KEYS or k.startswith(_CSV_PREFIXES)))
-        if hidden or (k == "lr_decay" and ss.get("schedule") != "exponential"):
+        hidden = hidden or (k == "lr_decay" and ss.get("schedule") != "exponential") or \
+            (k.startswith("explain_") and k != "explain_was_open" and not ss.get("explain"))
+        if hidden:
             ss[k] = ss[k]
 
 
@@ -841,9 +843,15 @@ _EXPLAIN_CSS = """<style>
 
 
 def _explain(run, interrupted):
-    """The "Explain a step" expander: one training row through the model, formulas with numbers and code."""
+    """The "Explain a step" expander: one training row through the model, formulas with numbers and code.
+    Computed only while it is open (opening it reruns the script; during training that pauses it)."""
     ss = st.session_state
-    with st.expander("Explain a step", expanded=False):
+    was_open = ss.get("explain_was_open", False)
+    exp = st.expander("Explain a step", key="explain", on_change="rerun")
+    ss["explain_was_open"] = bool(exp.open)
+    if not exp.open:
+        return
+    with exp:
         st.markdown(_EXPLAIN_CSS, unsafe_allow_html=True)
         if run is None:
             st.info("There is no model to explain yet: press **Train** or **Step** first.")
@@ -866,7 +874,7 @@ def _explain(run, interrupted):
             j = c4.number_input("to unit j", min_value=0, value=0, step=1, key="explain_j",
                                 help=f"Output unit of the weight, 0 to {sizes[layer] - 1}")
         trigger = (row, layer, i, j)
-        if interrupted and ss.get("explain_last") not in (None, trigger):
+        if interrupted and (not was_open or ss.get("explain_last") != trigger):
             st.info(f"Training was running: it is paused at epoch {run['epochs']} so this step can be explained; "
                     "nothing is lost, and Resume continues it.")
         ss["explain_last"] = trigger
@@ -1012,6 +1020,7 @@ def _train_tab(data):
                    f"{shown['epochs'] if shown else 0} and nothing is lost. Press Step again to train one epoch "
                    "at a time, or Resume to continue.")
     elif action and ready:
+        ss.pop("link_notes", None)   # said once the user acts on the page
         _act(action, shown, prepared, cfg, data, settings, ui)
     shown = _shown_run()
     ui["epoch"].markdown(f"**Epoch {shown['epochs'] if shown else 0}**")
