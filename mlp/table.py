@@ -129,14 +129,12 @@ def _present(text):
 def _to_numbers(text):
     """float64 array (NaN = missing) of an object column of clean texts, or ("bad", row, text) for the first
     value that is not a number. NumPy's object->float cast calls Python's float() on each cell (in C)."""
-    present = _present(text)
-    out = np.full(len(text), np.nan)
-    vals = text[present]
-    try:
-        out[present] = vals.astype(np.float64)
-        return out
+    try:  # None -> NaN; no clean text reads as NaN ("nan" is missing), so NaN <=> missing
+        return text.astype(np.float64)
     except (TypeError, ValueError):
         pass
+    present = _present(text)
+    vals = text[present]
     uniq, inv = np.unique(vals.astype(str), return_inverse=True)
     ok = np.array([_parse_float(u) is not None for u in uniq.tolist()], dtype=bool)
     row = int(np.flatnonzero(present)[np.flatnonzero(~ok[inv.reshape(-1)])[0]])
@@ -821,6 +819,16 @@ def _read_pandas(pd, text, data, delimiter, max_rows):
     return header, cols, n, reparse
 
 
+def _space_before_quote(data):
+    """True if a space comes right before a double quote somewhere in ``data`` (bytes)."""
+    if b'"' not in data:  # (a one-byte search runs at memchr speed; searching for b' "' would not)
+        return False
+    a = np.frombuffer(data, dtype=np.uint8)
+    q = np.flatnonzero(a == 34)
+    q = q[q > 0]
+    return bool(np.any(a[q - 1] == 32))
+
+
 class _PandasSource:
     """One pandas parse of the data (from a byte offset), and the texts of its numeric columns on demand."""
 
@@ -829,7 +837,7 @@ class _PandasSource:
         self.start, self.rows, self.cache = 0, None, {}
         # Python's csv skips spaces before an opening quote (skipinitialspace); pandas' parser is faster
         # without it, and leading spaces are stripped from every cell anyway, so it is on only when needed.
-        self.skip = b' "' in data
+        self.skip = _space_before_quote(data)
 
     def _kw(self):
         return dict(sep=self.delimiter, header=None, names=list(range(self.width)), na_filter=False,
@@ -841,7 +849,9 @@ class _PandasSource:
         args = self._kw()
         if "usecols" in kw:
             del args["names"]  # (pandas refuses usecols with names when a row has more fields)
-        return self.pd.read_csv(io.BytesIO(self.data[self.start:]), **args, **kw)
+        buf = io.BytesIO(self.data)  # shares the bytes (no copy); pandas reads from the current position
+        buf.seek(self.start)
+        return self.pd.read_csv(buf, **args, **kw)
 
     def read(self, start, max_rows):
         """(columns, n) or None when the result might differ from the standard library's."""
