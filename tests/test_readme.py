@@ -17,9 +17,12 @@ def test_readme_example_runs(index, capsys):
     code = BLOCKS[index]
     namespace = {"__name__": "__readme__"}
     exec(compile(code, f"README.md[python block {index}]", "exec"), namespace)  # noqa: S102 - our own README
-    if "predict_table" in code:
+    if "unseen_categories" in code:
         out = capsys.readouterr().out
         assert "['short', 'tall']" in out and "{'color': {'purple': 1}}" in out
+    if "transforms=" in code:  # feature transforms: a linear model separates the circles
+        out = capsys.readouterr().out
+        assert "['x1', 'x2', 'x1²', 'x2²']\n['1', '0']" in out
     if "X_train" in code and "forward" in code:  # XOR: every prediction on the right side of 0.5
         model, X, y = namespace["model"], namespace["X_train"], namespace["y_train"]
         assert all((model.forward(x)[0] >= 0.5) == bool(t[0]) for x, t in zip(X, y))
