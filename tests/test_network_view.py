@@ -320,3 +320,14 @@ def test_a_model_for_other_data_and_overflowing_outputs_are_handled(circles):
     fig = _valid(S.network_figure(model, p))
     assert len(fig["layout"]["images"]) == 2 + 3 + 3 + 1
     assert "inf (row 0)" in _nodes(fig)[2]["text"][0]
+
+
+def test_names_from_a_csv_are_text_not_markup():
+    csv = "a<b>,<i>c</i>,kind\n" + "\n".join(f"{i % 7},{(i * 3) % 5},{'<a href=x>y</a>' if i % 2 else 'n&m'}"
+                                               for i in range(40))
+    p = S.prepare_csv(csv.encode())
+    model = S.build_model({"arch": S.default_architecture(p)}, p)
+    fig = _valid(S.network_figure(model, p))
+    shown = json.dumps(fig)
+    assert "<b>" not in shown and "<i>" not in shown and "<a href" not in shown
+    assert _texts(fig, "unit names")[0] == ["a&lt;b&gt;", "&lt;i&gt;c&lt;/i&gt;"]

@@ -341,6 +341,11 @@ def _levels(a, bounded):
     return np.rint(np.nan_to_num(t, nan=0.5) * (_PNG_LEVELS - 1)).astype(np.int64)
 
 
+def _text(name):
+    """A column or class name (from a user's CSV) as Plotly text: its own characters, not markup."""
+    return str(name).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _shown(n, max_units, chosen=None):
     """Indices of the units drawn for a layer of ``n`` units (``chosen``, else the first ones), and how many
     are left out."""
@@ -361,9 +366,9 @@ def network_figure(layers, input_names, output_names=None, values=None, grids=No
     ``grids``: optional, per column an array ``(units shown, G, G)`` of each drawn unit's output over the input
     plane (row 0 = the plane's top); each node is then that picture (``layout.images``, PNG data URIs).
     Columns wider than ``max_units`` show their first units (or, per column, the indices in ``units``; None
-    entries: the first) and a "+N more" mark. Edges are grouped
-    into a few traces by sign and width; an invisible marker on each edge carries the weight's value
-    (``W<layer>[i,j]``, 0-based indices into that layer's ``W``, as ``session.explain`` names weights).
+    entries: the first) and a "+N more" mark. Edges are grouped into a few traces by sign and width; a
+    hover-only point on each edge carries the weight's value (``W<layer>[i,j]``, 0-based indices into that
+    layer's ``W``, as ``session.explain`` names weights). Names are shown as text, never as markup.
     """
     sizes = [int(np.shape(layers[0]["W"])[0])] + [int(np.shape(layer["W"])[1]) for layer in layers]
     n_cols = len(sizes)
@@ -375,8 +380,9 @@ def network_figure(layers, input_names, output_names=None, values=None, grids=No
     col_names = (["input"] + [f"hidden {k}" for k in range(1, n_cols - 1)] + ["output"])
     output_names = list(output_names) if output_names is not None else [f"output {j + 1}" for j in range(sizes[-1])]
     # hidden unit j of layer k is h<k>[j]: 0-based, as the weight W<k>[i, j] it feeds (the indices of W)
-    unit_names = [list(input_names)] + [[f"h{k}[{j}]" for j in range(n)] for k, n in enumerate(sizes[1:-1], 1)] \
-        + [output_names]
+    unit_names = [[_text(n) for n in input_names]] + [[f"h{k}[{j}]" for j in range(n)]
+                                                       for k, n in enumerate(sizes[1:-1], 1)] \
+        + [[_text(n) for n in output_names]]
 
     data, annotations, images = [], [], []
     headers, mores, labels = ([], []), ([], [], []), (([], [], []), ([], [], []))
