@@ -225,6 +225,11 @@ def from_bytes(data):
     except _ZIP_ERRORS as e:
         raise ValueError(f"{_NOT_A_MODEL}: the archive is damaged ({_why(e)}).") from None
     with zf:
+        for info in zf.infolist():   # sizes that cannot be true (Python 3.12's zipfile refuses some itself)
+            if info.compress_size > len(data) or (info.compress_type == zipfile.ZIP_STORED
+                                                   and info.compress_size != info.file_size):
+                raise ValueError(f"The model file is corrupt: entry {info.filename!r} declares "
+                                 f"{info.compress_size:,} stored bytes, which the archive does not hold.")
         names = set(listed)
         if len(names) != len(listed):
             twice = sorted(n for n in names if listed.count(n) > 1)

@@ -240,7 +240,7 @@ def structural_cases():
             for size in (len(data) + 1, 2 ** 31, 2 ** 32 - 2):
                 yield f"{tag} declares {size} bytes", make_zip(entries, 8, {i: {"usize": size}}), "refused"
             yield f"{tag} declares fewer bytes", make_zip(entries, 8, {i: {"usize": max(len(data) - 7, 0)}}), "refused"
-            yield f"{tag} huge compressed size", make_zip(entries, 0, {i: {"csize": 2 ** 32 - 2}}), "any"  # read by usize
+            yield f"{tag} huge compressed size", make_zip(entries, 0, {i: {"csize": 2 ** 32 - 2}}), "refused"
             big = struct.pack("<HHQQ", 1, 16, 2 ** 60, 2 ** 60)   # zip64 sizes: 1 EiB
             yield f"{tag} zip64 1 EiB", make_zip(entries, 8, {i: {"usize": 0xFFFFFFFF, "csize": 0xFFFFFFFF,
                                                                      "extra": big}}), "refused"
@@ -337,3 +337,74 @@ def test_malformed_arrays():
             with pytest.raises(ValueError) as info:
                 mlp.from_bytes(make_zip(edited_entries))
             assert target in str(info.value), (what, target, str(info.value))
+
+
+# ---------------------------------------------------------------- the same files in Pyodide (the static site's runtime)
+_PYODIDE_SCRIPT = r"""
+const [runtime, repo, casesFile] = process.argv.slice(1);
+const { loadPyodide } = require(runtime + "/pyodide.js");
+(async () => {
+  const py = await loadPyodide({ indexURL: runtime + "/" });
+  await py.loadPackage("numpy", { messageCallback: () => {} });
+  py.FS.mkdirTree("/src");
+  py.FS.mount(py.FS.filesystems.NODEFS, { root: repo }, "/src");
+  py.FS.mkdirTree("/cases");
+  py.FS.mount(py.FS.filesystems.NODEFS, { root: require("path").dirname(casesFile) }, "/cases");
+  console.log(py.runPython(`
+import sys, json, zipfile
+sys.path.insert(0, "/src")
+import numpy as np
+import mlp
+got = []
+with zipfile.ZipFile("/cases/" + ${JSON.stringify(require("path").basename(casesFile))}) as cases:
+    for name in cases.namelist():
+        try:
+            m = mlp.from_bytes(cases.read(name))
+            m.predict(np.zeros((1, m.n_inputs)))
+            got.append("loaded")
+        except ValueError:
+            got.append("refused")
+        except Exception as e:
+            got.append(f"LEAK {type(e).__name__}: {e}"[:200])
+json.dumps({"python": sys.version.split()[0], "numpy": np.__version__, "got": got})
+`));
+})().catch((e) => { console.error(e); process.exit(1); });
+"""
+
+
+def test_pyodide_refuses_the_same_files_alike(tmp_path):
+    """A sample of the cases above, opened by the engine in Pyodide 0.27.7 (Python 3.12, NumPy 2.0.2): each
+    file is refused with a ValueError or loaded exactly as in CPython."""
+    import shutil as _shutil
+    import subprocess
+    from pathlib import Path
+
+    from tests._browser import PYODIDE_HINT, pyodide_runtime_dir
+    runtime = pyodide_runtime_dir()
+    assert runtime is not None, PYODIDE_HINT
+    assert _shutil.which("node"), "node is needed to run Pyodide here"
+    rng = np.random.default_rng(7)
+    cases = [(desc, blob) for desc, blob, _ in structural_cases()]
+    blob = BASES["adam+pre"]
+    meta = json.loads(zipfile.ZipFile(io.BytesIO(blob)).read("model.json"))
+    for path in paths(meta):
+        for value in REPLACEMENTS[::3]:
+            cases.append((f"{path}={value!r}", with_json(blob, json.dumps(edited(meta, path, value)).encode())))
+    for i in range(200):
+        b = bytearray(blob)
+        b[int(rng.integers(0, len(b)))] ^= int(rng.integers(1, 256))
+        cases.append((f"flip {i}", bytes(b)))
+    expected = [outcome(b) for _, b in cases]
+    archive = tmp_path / "cases.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for i, (_, b) in enumerate(cases):
+            zf.writestr(f"{i:05d}", b)
+    repo = Path(__file__).resolve().parents[1]
+    out = subprocess.run(["node", "-e", _PYODIDE_SCRIPT, str(runtime), str(repo), str(archive)],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    assert res["python"].startswith("3.12") and res["numpy"] == "2.0.2"
+    differ = [f"{desc}: CPython {e}, Pyodide {g}" for (desc, _), e, g in zip(cases, expected, res["got"]) if e != g]
+    assert len(res["got"]) == len(cases) > 1000
+    assert not differ, f"{len(differ)} differ, e.g.:\n" + "\n".join(differ[:10])
