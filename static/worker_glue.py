@@ -32,13 +32,13 @@ except ImportError:  # pragma: no cover - only while links.py is not there
     links = None
 
 MODEL_SUFFIX = ".mlp"  # as the Streamlit app's downloads (a zip; mlp.load opens any name)
-LOSS_FIGURE_EVERY = 0.2   # seconds between live loss-curve updates (~5 Hz)
+LOSS_FIGURE_EVERY = 0.5   # seconds between live loss-curve updates (2 Hz; the network view moves faster)
 # Live charts while training: all of them (prediction charts, the network view) at most every FULL_FIGURES_EVERY
 # seconds (decision grids are costly); in between, the network view alone (cheap) at most every
 # NETWORK_FIGURE_EVERY; and all live figures together take at most FULL_FIGURES_SHARE of the run's time.
 FULL_FIGURES_EVERY = 0.75
 FULL_FIGURES_SHARE = 0.15
-NETWORK_FIGURE_EVERY = 0.1  # at most every chunk of the worker (static/worker.js STEP_SECONDS)
+NETWORK_FIGURE_EVERY = 0.2  # every other chunk of the worker (STEP_SECONDS = 0.1 in static/worker.js): ~5 frames/s
 # Browser defaults: the session's, with the demo's 1000 epochs (the default run).
 BROWSER_DEFAULTS = {"epochs": 1000}
 # Settings the page may send.
