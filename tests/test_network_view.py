@@ -122,7 +122,7 @@ def test_default_circles_network_structure_edges_and_hover(circles):
         k, i, j = (int(g) for g in EDGE_HOVER.match(text).groups()[:3])
         ys = [t["y"] for t in _nodes(fig)]
         t = x - (k - 1)
-        assert 0.1 < t < 0.9 and y == pytest.approx(ys[k - 1][i] + t * (ys[k][j] - ys[k - 1][i]))
+        assert 0.1 < t < 0.9 and y == pytest.approx(ys[k - 1][i] + t * (ys[k][j] - ys[k - 1][i]), abs=2e-4)
     # wider lines for larger |w|
     by_width = sorted(_edges(fig), key=lambda t: t["line"]["width"])
     mags = [np.mean([abs(weight(t["x"][s], t["y"][s], t["x"][s + 1], t["y"][s + 1]))

@@ -406,8 +406,8 @@ def network_figure(layers, input_names, output_names=None, values=None, grids=No
         # each edge's hover point sits at a fraction t_j of its length that depends on its target unit j, so
         # no two points coincide (at the midpoints, every edge with the same i + j would share one)
         t = np.tile(0.2 + 0.6 * (np.arange(n_out) + 0.5) / n_out, n_in)
-        mid_x += (k + t).tolist()
-        mid_y += (ya + t * (yb - ya)).tolist()
+        mid_x += np.round(k + t, 4).tolist()          # 4 decimals: a shorter JSON, the same place on screen
+        mid_y += np.round(ya + t * (yb - ya), 4).tolist()
         src, dst = unit_names[k], unit_names[k + 1]
         src_idx, dst_idx = shown[k][0].tolist(), shown[k + 1][0].tolist()
         mid_text += [f"W{k + 1}[{i},{j}] = {v:.4g}<br>{src[i]} → {dst[j]}"
