@@ -834,7 +834,7 @@ class _PandasSource:
 
     def __init__(self, pd, data, delimiter, width):
         self.pd, self.data, self.delimiter, self.width = pd, data, delimiter, width
-        self.start, self.rows, self.cache = 0, None, {}
+        self.start, self.rows, self.cache, self.lazy = 0, None, {}, []
         # Python's csv skips spaces before an opening quote (skipinitialspace); pandas' parser is faster
         # without it, and leading spaces are stripped from every cell anyway, so it is on only when needed.
         self.skip = _space_before_quote(data)
@@ -910,26 +910,33 @@ class _PandasSource:
         return clean[codes], blank[codes], empty
 
     def _fetcher(self, j):
+        """``fetch(idx)`` for the numeric column ``j``: its texts, read again from the data on demand."""
+        self.lazy.append(j)
+
         def fetch(idx):
             full = self.cache.get(j)
             if full is None and idx is not None and len(idx) <= 1000:
                 rows = idx if self.rows is None else self.rows[idx]
                 top = int(rows.max()) + 1 if len(rows) else 0
                 if top <= 10_000:  # a few leading rows (a preview): parse just those
-                    part = self._texts(j, top)
-                    return part[rows]
-            if full is None:
-                full = self.cache[j] = self._texts(j, None)
-                if self.rows is not None:
-                    full = self.cache[j] = full[self.rows]
+                    return self._texts([j], top)[0][rows]
+            if full is None:  # one pass reads every such column of the file (a download needs them all)
+                todo = [k for k in self.lazy if k not in self.cache]
+                for k, texts in zip(todo, self._texts(todo, None)):
+                    self.cache[k] = texts if self.rows is None else texts[self.rows]
+                full = self.cache[j]
             return full if idx is None else full[idx]
 
         return fetch
 
-    def _texts(self, j, nrows):
-        s = self._frame(usecols=[j], dtype=object, nrows=nrows).iloc[:, 0]
-        codes, uniques = self.pd.factorize(s, use_na_sentinel=True)
-        return _obj([_clean_cell(str(u)) for u in uniques])[codes]
+    def _texts(self, cols, nrows):
+        """Clean texts of numeric columns ``cols``: numbers, so never missing; only stripped (in C)."""
+        df = self._frame(usecols=cols, dtype=object, nrows=nrows)
+        out = []
+        for k in cols:
+            u = df[k].to_numpy(dtype=object).astype(str)
+            out.append(np.strings.strip(u).astype(object) if len(u) else np.empty(0, dtype=object))
+        return out
 
 
 def _finish_read(header, cols, n, meta, delimiter, reparse):
