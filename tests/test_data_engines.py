@@ -225,3 +225,125 @@ def test_numeric_texts_are_read_back_exactly_when_asked():
     assert sub.column("a") == ["2997", "-0", "007"] and sub.column("b") == ["2997.25", "2e3", "1.50"]
     assert math.copysign(1, t.numeric_column("a")[1]) in (1, -1)
     assert t.rows[:2] == [("007", "1.50", "x"), ("-0", "2e3", "y")]
+
+
+# ---------------------------------------------------------------- the same files in Pyodide (no pandas there)
+
+def _random_files(n=150, seed=3):
+    import random
+
+    rnd = random.Random(seed)
+    files = []
+    for _ in range(n):
+        n_cols, delim = rnd.randint(2, 5), rnd.choice([",", ";", "\t", "|"])
+        kinds = [rnd.choice(["int", "float", "number", "category", "text"]) for _ in range(n_cols - 1)]
+        kinds.append(rnd.choice(["category", "int", "float"]))
+        rows = []
+        for _ in range(rnd.randint(3, 30)):
+            row = []
+            for k in kinds:
+                if rnd.random() < 0.05:
+                    row.append(rnd.choice(MISSING_TEXTS))
+                elif k == "int":
+                    row.append(str(rnd.randint(-50, 50)))
+                elif k == "float":
+                    row.append(repr(rnd.uniform(-1e4, 1e4)))
+                elif k == "number":
+                    row.append(rnd.choice(NUMBER_TEXTS))
+                elif k == "category":
+                    row.append(rnd.choice(["red", "green", "blue"]))
+                else:
+                    row.append(rnd.choice(TEXT_CELLS))
+            rows.append(row)
+        buf = io.StringIO()
+        csv.writer(buf, delimiter=delim, lineterminator=rnd.choice(["\n", "\r\n"])).writerows(
+            [[f"c{j}" for j in range(n_cols)]] + rows)
+        text = buf.getvalue()
+        if rnd.random() < 0.15:  # a ragged row
+            lines = text.splitlines(keepends=True)
+            lines.insert(2, delim.join(["1"] * (n_cols + rnd.choice([-1, 1]))) + "\n")
+            text = "".join(lines)
+        files.append(text.encode(rnd.choice(["utf-8", "utf-8", "utf-16"])))
+    return files
+
+
+_SUMMARY = r'''
+import json
+import numpy as np
+from mlp import data
+
+def summary(raw, **kw):
+    try:
+        t = data.read_csv(raw, **kw)
+    except ValueError as e:
+        return {"error": str(e)}
+    out = {"columns": t.columns, "rows": t.rows, "missing": t.missing_counts(),
+           "meta": {k: v for k, v in t.meta.items() if k != "parser"},
+           "numeric": {c: [repr(float(v)) for v in t.numeric_column(c)] if t.is_numeric(c) else None
+                       for c in t.columns}}
+    try:
+        t = t.drop_missing()
+        pre = data.Preprocessor(t.columns[:-1], t.columns[-1]).fit(t)
+        out["X"] = [[repr(float(v)) for v in r] for r in pre.transform_X(t)]
+        out["y"] = np.asarray(pre.transform_y(t)).ravel().tolist()
+        out["names"] = pre.feature_names
+    except ValueError as e:
+        out["X"] = str(e)
+    return json.loads(json.dumps(out))
+'''
+
+_PYODIDE_SCRIPT = r"""
+const [runtime, repo, casesDir] = process.argv.slice(1);
+const { loadPyodide } = require(runtime + "/pyodide.js");
+(async () => {
+  const py = await loadPyodide({ indexURL: runtime + "/" });
+  await py.loadPackage("numpy", { messageCallback: () => {} });
+  py.FS.mkdirTree("/src");
+  py.FS.mount(py.FS.filesystems.NODEFS, { root: repo }, "/src");
+  py.FS.mkdirTree("/cases");
+  py.FS.mount(py.FS.filesystems.NODEFS, { root: casesDir }, "/cases");
+  console.log(py.runPython(`
+import sys, json, glob
+sys.path.insert(0, "/src")
+exec(open("/cases/summary.py").read())
+import numpy as np
+got = [summary(open(p, "rb").read()) for p in sorted(glob.glob("/cases/*.csv"))]
+json.dumps({"python": sys.version.split()[0], "numpy": np.__version__, "got": got,
+            "pandas": "pandas" in sys.modules})
+`));
+})().catch((e) => { console.error(e); process.exit(1); });
+"""
+
+
+def test_pyodide_reads_and_preprocesses_like_cpython(tmp_path):
+    """Pyodide 0.27.7 (Python 3.12, NumPy 2.0.2, no pandas: the standard-library reader) gives the same
+    tables, numbers, errors and model inputs as CPython's pandas path does here."""
+    import json
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    from tests._browser import PYODIDE_HINT, pyodide_runtime_dir
+
+    runtime = pyodide_runtime_dir()
+    assert runtime is not None, PYODIDE_HINT
+    assert shutil.which("node"), "node is needed to run Pyodide here"
+    files = _random_files()
+    for i, raw in enumerate(files):
+        (tmp_path / f"{i:04d}.csv").write_bytes(raw)
+    (tmp_path / "summary.py").write_text(_SUMMARY)
+    ns = {}
+    exec(_SUMMARY, ns)  # noqa: S102 - our own test code
+    expected = [ns["summary"](raw, engine="pandas") for raw in files]
+    assert sum("rows" in e for e in expected) > 100 and sum("error" in e for e in expected) >= 5
+    assert [ns["summary"](raw, engine="stdlib") for raw in files] == expected
+    repo = Path(__file__).resolve().parents[1]
+    out = subprocess.run(["node", "-e", _PYODIDE_SCRIPT, str(runtime), str(repo), str(tmp_path)],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    assert res["python"].startswith("3.12") and res["numpy"] == "2.0.2" and not res["pandas"]
+    differ = [i for i, (e, g) in enumerate(zip(expected, res["got"])) if e != g]
+    assert len(res["got"]) == len(files)
+    assert not differ, f"{len(differ)} differ, e.g. file {differ[0]}: CPython {expected[differ[0]]}\n" \
+                       f"Pyodide {res['got'][differ[0]]}"
