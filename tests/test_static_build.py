@@ -333,6 +333,9 @@ def test_cdn_build_serves_precompiled_stdlib_and_numpy_pyc(tmp_path, monkeypatch
     assert {"pyc/python_stdlib.zip", "pyc/site-packages.zip"} <= set(precache)
     cdn = {u[len(build.PYODIDE_CDN):] for u in precache if u.startswith(build.PYODIDE_CDN)}
     assert cdn == set(build.PYODIDE_CORE) - {"python_stdlib.zip"}, cdn  # the CDN's stdlib and wheel: unused
+    app = _zip_members(out / "app.zip")  # the app's sources ship beside their bytecode here too
+    for rel in ("mlp/reference.py", "webapp/explain.py", "webapp/links.py"):
+        assert app[rel] == (root / rel).read_bytes() and build.pycache_name(rel) in app, rel
     with pytest.raises(build.BuildError, match="CDN build"):
         build.build(out, rt, root=root, pyc_from=rt)
 
