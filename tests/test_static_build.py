@@ -801,3 +801,14 @@ def test_broken_link_gives_notes_not_errors():
     assert not opened["has_model"] and len(opened["notes"]) >= 3 and "dataset" not in opened["settings"]
     csv = _ok("link_open", source="source=csv&target=fruit")
     assert csv["needs_file"] and any("CSV" in n for n in csv["notes"])
+
+
+def test_share_link_of_a_large_model_carries_the_settings_and_says_so():
+    _ok("builtin", name="circles", n_samples=100)
+    arch = "[2, 40, 'relu', 40, 'relu', 1, 'sigmoid']"  # 1,841 parameters
+    _ok("step_epoch", arch=arch, epochs=5)
+    assert glue.STATE.model.n_params > 1000
+    link = _ok("share", settings={"dataset": "circles", "arch": arch}, base="")
+    assert not link["carries_model"] and "model=" not in link["href"] and "1,000" in link["note"]
+    opened = _ok("link_open", source=link["href"])
+    assert opened["settings"]["arch"] == arch and not opened["has_model"]
