@@ -10,7 +10,6 @@ import copy
 import functools
 import io
 import json
-import lzma
 import struct
 import zipfile
 import zlib
@@ -148,9 +147,11 @@ def test_every_json_field_edited_to_every_type():
         meta = json.loads(zipfile.ZipFile(io.BytesIO(blob)).read("model.json"))
         for path in paths(meta):
             for value in REPLACEMENTS:
-                cases.append((f"{name} {path} = {value!r}", with_json(blob, json.dumps(edited(meta, path, value)).encode())))
+                text = json.dumps(edited(meta, path, value)).encode()
+                cases.append((f"{name} {path} = {value!r}", with_json(blob, text)))
             if path:
-                cases.append((f"{name} del {path}", with_json(blob, json.dumps(edited(meta, path, None, True)).encode())))
+                text = json.dumps(edited(meta, path, None, True)).encode()
+                cases.append((f"{name} del {path}", with_json(blob, text)))
         for path in (p for p in paths(meta) if isinstance(_get(meta, p), dict)):
             cases.append((f"{name} {path} + unknown key", with_json(blob, json.dumps(
                 edited(meta, path + ("zz_unknown",), 1)).encode())))
@@ -169,7 +170,8 @@ def test_json_text_itself_broken():
     blob = BASES["adam+pre"]
     text = zipfile.ZipFile(io.BytesIO(blob)).read("model.json")
     meta = json.loads(text)
-    bad = [b"", b"{", b"[]", b"null", b"\xff\xfe{}", text.replace(b"0.9", b"NaN", 1), text.replace(b"0.9", b"Infinity", 1),
+    bad = [b"", b"{", b"[]", b"null", b"\xff\xfe{}", text.replace(b"0.9", b"NaN", 1),
+           text.replace(b"0.9", b"Infinity", 1),
            text.replace(b"0.9", b"1e999", 1), text.replace(b": 2,", b": " + b"9" * 5000 + b",", 1),
            b"[" * 100000 + b"]" * 100000, json.dumps({**meta, "format_version": 1.0}).encode(),
            json.dumps({**meta, "format_version": True}).encode(), text.replace(b"{", b"{\"format\": 1, ", 1),
@@ -209,7 +211,8 @@ def make_zip(entries, method=8, edits=None) -> bytes:
         e.update(edits.get(i, {}))
         off = len(out)
         out += struct.pack("<IHHHHHIIIHH", 0x04034B50, e["version"], e["flags"], e["method"], 0, 0x21, e["crc"],
-                           e["csize"] & 0xFFFFFFFF, e["usize"] & 0xFFFFFFFF, len(e["name"]), 0) + e["name"] + e["payload"]
+                           e["csize"] & 0xFFFFFFFF, e["usize"] & 0xFFFFFFFF, len(e["name"]), 0)
+        out += e["name"] + e["payload"]
         central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, e["version"], e["flags"], e["method"], 0, 0x21,
                                e["crc"], e["csize"] & 0xFFFFFFFF, e["usize"] & 0xFFFFFFFF, len(e["name"]),
                                len(e["extra"]), 0, 0, 0, 0, off) + e["name"] + e["extra"]
@@ -234,7 +237,8 @@ def structural_cases():
                                (0x41, "strong encryption"), (0x800, "utf-8 name")):
                 yield f"{tag} flags {flags:#x} ({why})", make_zip(entries, 8, {i: {"flags": flags}}), \
                     "loaded" if flags == 0x800 else "refused"
-            yield f"{tag} bad utf-8 name", make_zip(entries, 8, {i: {"flags": 0x800, "name": b"\xff\xfe.npy"}}), "refused"
+            bad_name = {i: {"flags": 0x800, "name": b"\xff\xfe.npy"}}
+            yield f"{tag} bad utf-8 name", make_zip(entries, 8, bad_name), "refused"
             for v in (64, 99, 255, 0xFFFF):
                 yield f"{tag} version {v}", make_zip(entries, 8, {i: {"version": v}}), "refused"
             for size in (len(data) + 1, 2 ** 31, 2 ** 32 - 2):
@@ -244,13 +248,14 @@ def structural_cases():
             big = struct.pack("<HHQQ", 1, 16, 2 ** 60, 2 ** 60)   # zip64 sizes: 1 EiB
             yield f"{tag} zip64 1 EiB", make_zip(entries, 8, {i: {"usize": 0xFFFFFFFF, "csize": 0xFFFFFFFF,
                                                                      "extra": big}}), "refused"
-            yield f"{tag} broken zip64 extra", make_zip(entries, 8, {i: {"usize": 0xFFFFFFFF, "extra": b"\x01\x00\x08"}}), \
-                "refused"
+            broken = {i: {"usize": 0xFFFFFFFF, "extra": b"\x01\x00\x08"}}
+            yield f"{tag} broken zip64 extra", make_zip(entries, 8, broken), "refused"
             yield f"{tag} bad crc", make_zip(entries, 8, {i: {"crc": zlib.crc32(data) ^ 1}}), "refused"
             yield f"{tag} bad deflate", make_zip(entries, 8, {i: {"payload": b"\xff" * 40}}), "refused"
-            yield f"{tag} bad bzip2", make_zip(entries, 12, {i: {"payload": bz2.compress(data)[:-9] + b"x" * 9}}), "refused"
-            yield f"{tag} bad lzma", make_zip(entries, 14, {i: {"payload": b"\x09\x04\x05\x00" + b"\x5d" + bytes(30)}}), \
-                "refused"
+            bad_bz2 = {i: {"payload": bz2.compress(data)[:-9] + b"x" * 9}}
+            yield f"{tag} bad bzip2", make_zip(entries, 12, bad_bz2), "refused"
+            bad_lzma = {i: {"payload": b"\x09\x04\x05\x00" + b"\x5d" + bytes(30)}}
+            yield f"{tag} bad lzma", make_zip(entries, 14, bad_lzma), "refused"
             without = entries[:i] + entries[i + 1:]
             yield f"{tag} removed", make_zip(without), "any"
             for dup in (data, b"other"):
@@ -317,7 +322,8 @@ def test_malformed_arrays():
     bodies = {
         "object array (pickle)": npy(np.array([{}] * n, dtype=object)),
         "float32": npy(np.zeros(n, np.float32)), "big-endian": npy(np.zeros(n, ">f8")),
-        "2-D": npy(np.zeros((1, n))), "0-d": npy(np.float64(1)), "fortran 2-D": npy(np.asfortranarray(np.zeros((n, 2)))),
+        "2-D": npy(np.zeros((1, n))), "0-d": npy(np.float64(1)),
+        "fortran 2-D": npy(np.asfortranarray(np.zeros((n, 2)))),
         "strings": npy(np.array(["a"] * n)), "void": npy(np.zeros(n, "V8")), "structured": npy(np.zeros(n, "f8,f8")),
         "complex": npy(np.zeros(n, complex)), "nan": npy(np.full(n, np.nan)), "inf": npy(np.full(n, np.inf)),
         "one short": npy(np.zeros(n - 1)), "one more": npy(np.zeros(n + 1)),

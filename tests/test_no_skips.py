@@ -14,10 +14,12 @@ CONFTEST = Path(__file__).with_name("conftest.py")
 
 FILES = {
     "test_ok.py": "def test_ok():\n    assert True\n",
-    "test_xfail.py": "import pytest\n\n@pytest.mark.xfail(reason='known', strict=True)\ndef test_x():\n    assert False\n",
+    "test_xfail.py": ("import pytest\n\n@pytest.mark.xfail(reason='known', strict=True)\n"
+                      "def test_x():\n    assert False\n"),
     "test_inside.py": "import pytest\n\ndef test_s():\n    pytest.skip('skipped inside REASON_INSIDE')\n",
     "test_mark.py": "import pytest\n\n@pytest.mark.skipif(True, reason='REASON_MARK')\ndef test_m():\n    pass\n",
-    "test_module.py": "import pytest\npytest.importorskip('no_such_module_for_mlp_tests')\n\ndef test_never():\n    pass\n",
+    "test_module.py": ("import pytest\npytest.importorskip('no_such_module_for_mlp_tests')\n\n"
+                       "def test_never():\n    pass\n"),
     "test_module2.py": "import pytest\npytest.skip('REASON_MODULE', allow_module_level=True)\n",
 }
 
