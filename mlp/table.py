@@ -527,11 +527,53 @@ def _not_csv(what):
     )
 
 
-def _decode(data):
-    """bytes -> (str, encoding name); refuses binary content."""
+def _refuse_magic(data):
     for magic, what in _MAGIC:
         if data.startswith(magic):
             raise _not_csv(what)
+
+
+class _AsciiText:
+    """The text of a large ASCII file, decoded only where it is looked at: the pandas reader needs only its
+    first lines as a str (a 70 MB str costs tens of milliseconds to make). Supports what read_csv uses."""
+
+    __slots__ = ("raw", "start")
+
+    def __init__(self, raw, start=0):
+        self.raw, self.start = raw, start
+
+    def __len__(self):
+        return len(self.raw) - self.start
+
+    def __getitem__(self, k):
+        a, b, _ = k.indices(len(self))
+        if k.stop is None:  # a tail stays lazy
+            return _AsciiText(self.raw, self.start + a)
+        return self.raw[self.start + a:self.start + max(a, b)].decode("ascii")
+
+    def find(self, sub, lo=0, hi=None):
+        if not sub.isascii():
+            return -1
+        hi = len(self) if hi is None else hi
+        i = self.raw.find(sub.encode("ascii"), self.start + lo, self.start + hi)
+        return i - self.start if i >= 0 else -1
+
+    def startswith(self, prefix, pos=0):
+        return prefix.isascii() and self.raw.startswith(prefix.encode("ascii"), self.start + pos)
+
+    def __contains__(self, sub):
+        return self.find(sub) >= 0
+
+    def isspace(self):
+        return (self.raw if self.start == 0 else self.raw[self.start:]).isspace()
+
+    def __str__(self):
+        return self.raw[self.start:].decode("ascii")
+
+
+def _decode(data):
+    """bytes -> (str, encoding name); refuses binary content."""
+    _refuse_magic(data)
     if data.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
         encodings = ("utf-32",)
     elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -662,7 +704,13 @@ def read_csv(source, *, max_bytes=None, max_rows=None, engine="auto"):
             raise ValueError(_too_big(max_bytes))
         if not raw or raw.isspace():  # (isspace stops at the first other byte; strip() would copy)
             raise ValueError("the CSV file is empty; it needs a header line and at least one data line.")
-        text, meta["encoding"] = _decode(raw)
+        if pd is not None and len(raw) > 1 << 20 and raw.isascii():
+            _refuse_magic(raw)
+            if b"\x00" in raw:
+                raise _not_csv("binary data (it contains NUL bytes)")
+            text, meta["encoding"] = _AsciiText(raw), "utf-8"  # (what _decode would give, decoded lazily)
+        else:
+            text, meta["encoding"] = _decode(raw)
     else:
         text = raw
         if max_bytes is not None and len(text) > max_bytes // 4 and len(text.encode("utf-8", "replace")) > max_bytes:
@@ -702,7 +750,7 @@ def read_csv(source, *, max_bytes=None, max_rows=None, engine="auto"):
             table = _finish_read(header, cols, n, dict(meta, parser="pandas"), delimiter, reparse)
             if table is not None:
                 return table
-    header, cols, n = _read_stdlib(text, delimiter, offset, max_rows)
+    header, cols, n = _read_stdlib(str(text), delimiter, offset, max_rows)
     meta["parser"] = "stdlib"
     return _finish_read(header, cols, n, meta, delimiter, None)
 
@@ -805,7 +853,7 @@ def _read_pandas(pd, text, data, delimiter, max_rows):
     header = [h.strip() for h in rec]
     if data is None:
         data = text.encode("utf-8")
-    if not data.isascii():  # char offsets -> byte offsets
+    if not text[:hend].isascii():  # char offsets -> byte offsets
         hstart, hend = len(text[:hstart].encode("utf-8")), len(text[:hend].encode("utf-8"))
     source = _PandasSource(pd, data, delimiter, len(header))
     got = source.read(hend, max_rows)
@@ -880,15 +928,15 @@ class _PandasSource:
                 cols.append(_Col(None, None, (self._fetcher(j), None)))
                 blanks.append(None)
             else:
-                text, blank, empty = self._clean(s)
-                if text is None or (j == self.width - 1 and empty):
+                got = self._clean(s)
+                if got is None or (j == self.width - 1 and got[3]):
                     return None  # ("" in the last column may be a short row that pandas padded)
-                cols.append(_Col(text))
-                blanks.append(blank)
+                cols.append(_Col(got[0]))
+                blanks.append(got[1:3])
         n = len(df)
         keep = None
         if all(b is not None for b in blanks):  # only all-text tables can have rows of empty cells
-            allblank = np.logical_and.reduce(blanks)
+            allblank = np.logical_and.reduce([blank[codes] for blank, codes in blanks])
             if allblank.any():
                 keep = np.flatnonzero(~allblank)
                 cols = [c.take(keep) for c in cols]
@@ -899,15 +947,15 @@ class _PandasSource:
         return cols, n
 
     def _clean(self, s):
-        """(clean texts, blank mask, has an empty cell) of a text column, computed per distinct value."""
+        """(clean texts, blank per distinct value, codes, has an empty cell) of a text column, computed per
+        distinct value; None if pandas saw a missing value (it should not, with na_filter off)."""
         codes, uniques = self.pd.factorize(s, use_na_sentinel=True)
         if (codes < 0).any():
-            return None, None, None
+            return None
         uniques = [str(u) for u in uniques]
         clean = _obj([_clean_cell(u) for u in uniques])
         blank = np.array([not u.strip() for u in uniques], dtype=bool)
-        empty = "" in uniques
-        return clean[codes], blank[codes], empty
+        return clean[codes], blank, codes, "" in uniques
 
     def _fetcher(self, j):
         """``fetch(idx)`` for the numeric column ``j``: its texts, read again from the data on demand."""
