@@ -710,7 +710,7 @@ function applySettings(s) {
 }
 
 function showLinkNotes(notes) {
-  $("link-notes").textContent = notes.length ? "From the link: " + notes.join(" ") : "";
+  $("link-notes").textContent = notes.join("\n"); // one line per note (the notes say what was ignored and why)
   $("link-notes").hidden = !notes.length;
 }
 
@@ -723,6 +723,10 @@ async function openLink(hash) {
     applySettings(link.settings);
     if (link.needs_file) { // the note (from Python) asks for the file; its settings wait in state.pendingCSV
       state.dataset = null;
+      state.dataGeneration++;
+      $("data-summary").textContent = "";
+      if (window.Plotly) for (const id of ["loss-chart", "pred-chart", "network-chart"]) Plotly.purge($(id));
+      $("extra-charts").replaceChildren();
       showLinkNotes(notes);
       return;
     }
@@ -862,6 +866,15 @@ function wire() {
   for (const id of ["explain-row", "explain-layer", "explain-i", "explain-j"]) {
     $(id).addEventListener("change", () => guarded(explainStep));
   }
+  // A link pasted into this tab changes only the fragment (no reload): open it like a new one.
+  window.addEventListener("hashchange", () => {
+    if (!state.ready || state.training || location.hash === "#" + lastFragment) return;
+    clearAlert();
+    guarded(() => openLink(location.hash)).then(() => {
+      setTrainReady();
+      syncURL();
+    });
+  });
   $("copy-link").addEventListener("click", () => guarded(async () => {
     await navigator.clipboard.writeText($("share-link").href);
     $("copy-link").textContent = "Copied";

@@ -374,6 +374,13 @@ def test_hand_broken_link_shows_a_note_and_the_app_works(ctx, server):
         other.fill("#epochs", "20")
         status = _train(other)
         assert status.startswith("Done after 20 epochs"), status
+        # a link pasted into the same tab changes only the fragment (no reload): it is opened all the same
+        other.evaluate("location.hash = 'dataset=moons&noise=0.3&epochs=30'")
+        other.wait_for_function("document.getElementById('dataset').value === 'moons'", timeout=15_000)
+        assert other.input_value("#noise") == "0.3" and other.input_value("#epochs") == "30"
+        assert other.is_hidden("#link-notes")
+        other.wait_for_function("document.getElementById('data-summary').textContent.startsWith('moons')",
+                                timeout=15_000)
         assert not other.errors, other.errors
     finally:
         other.close()
