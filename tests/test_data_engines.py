@@ -347,3 +347,38 @@ def test_pyodide_reads_and_preprocesses_like_cpython(tmp_path):
     assert len(res["got"]) == len(files)
     assert not differ, f"{len(differ)} differ, e.g. file {differ[0]}: CPython {expected[differ[0]]}\n" \
                        f"Pyodide {res['got'][differ[0]]}"
+
+
+@pytest.mark.parametrize("case", ["plain", "sep_line", "blank_start_crlf", "ragged_late", "no_header",
+                                  "unclosed_quote", "quoted_header"])
+def test_large_ascii_files_agree(case):
+    """Files over 1 MB of ASCII take the lazily decoded path; the same results as the standard library."""
+    rows = [f"{i},{i * 0.37!r},{'abc'[i % 3]},{i % 2}" for i in range(60_000)]
+    header, delim = "n,x,c,y", ","
+    if case == "sep_line":
+        rows = [r.replace(",", ";").replace(".", ",") for r in rows]
+        header, delim = "sep=;\nn;x;c;y", ";"
+    text = header + "\n" + "\n".join(rows) + "\n"
+    if case == "blank_start_crlf":
+        text = "\n  \n" + text.replace("\n", "\r\n")
+    elif case == "ragged_late":
+        text += "1,2\n"
+    elif case == "no_header":
+        text = "\n".join(rows) + "\n"
+    elif case == "unclosed_quote":
+        cut = text.rindex("\n", 0, len(text) - 60) + 1  # a quote opening a field near the end, never closed
+        text = text[:cut] + '"' + text[cut:]
+    elif case == "quoted_header":
+        text = '"n","x, the value","c","y"\n' + "\n".join(rows) + "\n"
+    raw = text.encode("ascii")
+    assert len(raw) > 1 << 20
+    fast, fast_err = read(raw, "pandas")
+    slow, slow_err = read(raw, "stdlib")
+    assert fast_err == slow_err
+    if case in ("ragged_late", "unclosed_quote"):
+        assert "line 60002 has 2 fields" in fast_err or "spans several lines" in fast_err, fast_err
+        return
+    assert_same(fast, slow)
+    assert fast.meta["parser"] == "pandas"
+    if case == "sep_line":
+        assert fast.meta["delimiter"] == ";" and fast.meta["decimal_comma_columns"] == ["x"]
