@@ -390,13 +390,13 @@ def test_pyodide_refuses_the_same_files_alike(tmp_path):
     assert runtime is not None, PYODIDE_HINT
     assert _shutil.which("node"), "node is needed to run Pyodide here"
     rng = np.random.default_rng(7)
-    cases = [(desc, blob) for desc, blob, _ in structural_cases()]
+    cases = [(desc, blob) for desc, blob, _ in structural_cases()][::2]
     blob = BASES["adam+pre"]
     meta = json.loads(zipfile.ZipFile(io.BytesIO(blob)).read("model.json"))
     for path in paths(meta):
-        for value in REPLACEMENTS[::3]:
+        for value in REPLACEMENTS[::6]:
             cases.append((f"{path}={value!r}", with_json(blob, json.dumps(edited(meta, path, value)).encode())))
-    for i in range(200):
+    for i in range(100):
         b = bytearray(blob)
         b[int(rng.integers(0, len(b)))] ^= int(rng.integers(1, 256))
         cases.append((f"flip {i}", bytes(b)))
@@ -412,5 +412,5 @@ def test_pyodide_refuses_the_same_files_alike(tmp_path):
     res = json.loads(out.stdout.strip().splitlines()[-1])
     assert res["python"].startswith("3.12") and res["numpy"] == "2.0.2"
     differ = [f"{desc}: CPython {e}, Pyodide {g}" for (desc, _), e, g in zip(cases, expected, res["got"]) if e != g]
-    assert len(res["got"]) == len(cases) > 1000
+    assert len(res["got"]) == len(cases) > 600
     assert not differ, f"{len(differ)} differ, e.g.:\n" + "\n".join(differ[:10])
