@@ -7,12 +7,13 @@ loss curve, the decision boundary and the Network view redrawn a few times a sec
 
 - seed: the seed benchmark — circles 800/200, [2, 8, 'relu', 8, 'relu', 1, 'sigmoid'], adam, lr 0.01,
   exponential decay 0.999, 1000 epochs, batch 32, no validation split;
+- seed5k: the same for 5000 epochs (a longer run, many live redraws);
 - demo: the app's default demo (circles 400, 150 epochs, batch 32, validation split 0.2).
 
 Per round it reads the training time the app reports ("N epochs in X s": the training loop with its live
 refreshes, in the server) and the wall time from the click on Train to the results on screen.
 
-    python benchmarks/bench_streamlit.py [--rounds 5] [--only seed|demo]
+    python benchmarks/bench_streamlit.py [--rounds 7] [--only seed|seed5k|demo]
 """
 import argparse
 import os
@@ -35,7 +36,7 @@ SEED = {"dataset": "circles", "n_samples": 1000, "test_size": 0.2, "arch": "[2, 
         "optimizer": "adam", "learning_rate": 0.01, "lr_schedule": "exponential", "lr_decay": 0.999,
         "epochs": 1000, "batch_size": 32, "validation_split": 0.0}
 DEMO = {}   # the app's defaults
-CASES = {"seed": SEED, "demo": DEMO}
+CASES = {"seed": SEED, "seed5k": {**SEED, "epochs": 5000}, "demo": DEMO}
 TIMEOUT = 120_000
 
 
@@ -94,7 +95,7 @@ def train_once(page, n):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--only", choices=sorted(CASES))
     args = ap.parse_args()
     os.environ.setdefault("MLP_BLAS_THREADS", "1")
@@ -121,8 +122,8 @@ def main():
                 woff = [t[1] for t in times[False]]
                 ratios = [a / b for a, b in zip(on, off)]
                 wratios = [a / b for a, b in zip(won, woff)]
-                print(f"{name}: training time live views on {statistics.median(on):.2f} s, off "
-                      f"{statistics.median(off):.2f} s -> {statistics.median(ratios):.2f}x (median of "
+                print(f"{name}: training time live views on {statistics.median(on):.3f} s, off "
+                      f"{statistics.median(off):.3f} s -> {statistics.median(ratios):.2f}x (median of "
                       f"{args.rounds} interleaved rounds; per round {', '.join(f'{x:.2f}' for x in ratios)}); "
                       f"click to results {statistics.median(won):.2f} s vs {statistics.median(woff):.2f} s "
                       f"-> {statistics.median(wratios):.2f}x", flush=True)

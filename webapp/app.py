@@ -781,7 +781,7 @@ def _results(run):
     batch = "full batch" if cfg.get("batch_size") is None else f"batch {cfg['batch_size']}"
     secs = run["seconds"]
     how = "opened from a link" if run.get("from_link") else \
-        f"{run['epochs']} epochs in {secs:.2f} s" if secs < 1 else f"{run['epochs']} epochs in {secs:.1f} s"
+        f"{run['epochs']} epochs in {secs:.{3 if secs < 0.1 else 2 if secs < 1 else 1}f} s"
     st.caption(f"{prepared.name} · `{cfg['arch']}` · {how} · "
                f"{cfg['optimizer']} · lr {cfg['learning_rate']} · {batch} · loss {model.loss}")
     if run.get("reason"):
