@@ -349,13 +349,13 @@ def test_pyodide_reads_and_preprocesses_like_cpython(tmp_path):
                        f"Pyodide {res['got'][differ[0]]}"
 
 
-@pytest.mark.parametrize("case", ["plain", "sep_line", "blank_start_crlf", "ragged_late", "no_header",
+@pytest.mark.parametrize("case", ["plain", "sep_line", "sep_line_ragged", "blank_start_crlf", "ragged_late", "no_header",
                                   "unclosed_quote", "quoted_header"])
 def test_large_ascii_files_agree(case):
     """Files over 1 MB of ASCII take the lazily decoded path; the same results as the standard library."""
     rows = [f"{i},{i * 0.37!r},{'abc'[i % 3]},{i % 2}" for i in range(60_000)]
     header, delim = "n,x,c,y", ","
-    if case == "sep_line":
+    if case.startswith("sep_line"):
         rows = [r.replace(",", ";").replace(".", ",") for r in rows]
         header, delim = "sep=;\nn;x;c;y", ";"
     text = header + "\n" + "\n".join(rows) + "\n"
@@ -363,6 +363,8 @@ def test_large_ascii_files_agree(case):
         text = "\n  \n" + text.replace("\n", "\r\n")
     elif case == "ragged_late":
         text += "1,2\n"
+    elif case == "sep_line_ragged":
+        text += "1;2\n"
     elif case == "no_header":
         text = "\n".join(rows) + "\n"
     elif case == "unclosed_quote":
@@ -377,6 +379,9 @@ def test_large_ascii_files_agree(case):
     assert fast_err == slow_err
     if case in ("ragged_late", "unclosed_quote"):
         assert "line 60002 has 2 fields" in fast_err or "spans several lines" in fast_err, fast_err
+        return
+    if case == "sep_line_ragged":
+        assert "line 60003 has 2 fields but the header (line 2) has 4 (detected delimiter: semicolon)" in fast_err
         return
     assert_same(fast, slow)
     assert fast.meta["parser"] == "pandas"
