@@ -31,6 +31,7 @@ MAX_FILE_BYTES = 1 << 30          # 1 GiB
 _MAX_JSON_BYTES = 64 << 20
 _NOT_A_MODEL = "This is not an mlp model file"
 _METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)  # what zipfile reads
+_MAX_DIRECTORY_BYTES = 1 << 20    # about 10,000 entries; a model file has a handful
 _MAX_NPY_HEADER = 65536          # an .npy header is a few hundred bytes
 # What zipfile (and the decompressors under it) can raise on a damaged or hostile archive: bad CRC, broken
 # deflate/bzip2/lzma stream, truncated entry, corrupt extra field (struct), undecodable name, an unsupported
@@ -166,6 +167,21 @@ def _read_array(zf, name, expected_dtype, expected_size, what="values"):
     return arr
 
 
+def _central_directory_size(data):
+    """The size the archive's end record (zip64 included) gives its central directory, read before zipfile
+    parses it (millions of entries would take minutes); 0 when there is no end record (zipfile says why)."""
+    end = data.rfind(b"PK\x05\x06", max(0, len(data) - 65557))
+    if end < 0 or end + 22 > len(data):
+        return 0
+    count, size = struct.unpack_from("<HI", data, end + 10)
+    locator = end - 20
+    if (count == 0xFFFF or size == 0xFFFFFFFF) and locator >= 0 and data[locator:locator + 4] == b"PK\x06\x07":
+        record = struct.unpack_from("<Q", data, locator + 8)[0]
+        if record + 56 <= len(data) and data[record:record + 4] == b"PK\x06\x06":
+            size = struct.unpack_from("<Q", data, record + 40)[0]
+    return size
+
+
 def _no_constant(name):
     raise ValueError(f"{name} is not a number a model file holds")
 
@@ -219,6 +235,10 @@ def from_bytes(data):
     if not data.startswith(b"PK\x03\x04"):
         raise ValueError(f"{_NOT_A_MODEL} (it is not a zip archive). Model files are made by "
                          "model.save(), or the apps' \"Download model\" button.")
+    directory = _central_directory_size(data)
+    if directory > _MAX_DIRECTORY_BYTES:
+        raise ValueError(f"The model file is corrupt: its zip directory takes {directory:,} bytes; a model file "
+                         "lists a handful of entries.")
     try:
         zf = zipfile.ZipFile(_io.BytesIO(data))
         listed = zf.namelist()
@@ -232,8 +252,9 @@ def from_bytes(data):
                                  f"{info.compress_size:,} stored bytes, which the archive does not hold.")
         names = set(listed)
         if len(names) != len(listed):
-            twice = sorted(n for n in names if listed.count(n) > 1)
-            raise ValueError(f"The model file is corrupt: the archive holds {twice[0]!r} more than once.")
+            seen = set()
+            twice = next(n for n in listed if n in seen or seen.add(n))
+            raise ValueError(f"The model file is corrupt: the archive holds {twice!r} more than once.")
         if "model.json" not in names or "params.npy" not in names:
             raise ValueError(f"{_NOT_A_MODEL}: it lacks model.json or params.npy.")
         raw = _read_entry(zf, "model.json", _MAX_JSON_BYTES)

@@ -414,3 +414,22 @@ def test_pyodide_refuses_the_same_files_alike(tmp_path):
     differ = [f"{desc}: CPython {e}, Pyodide {g}" for (desc, _), e, g in zip(cases, expected, res["got"]) if e != g]
     assert len(res["got"]) == len(cases) > 600
     assert not differ, f"{len(differ)} differ, e.g.:\n" + "\n".join(differ[:10])
+
+
+def test_an_archive_listing_too_many_entries_is_refused_before_it_is_parsed():
+    entries = list(entries_of(BASES["bare"]))
+    many = make_zip(entries + [(f"junk/{k}", b"") for k in range(30000)])   # a 1.6 MB directory
+    with pytest.raises(ValueError, match="zip directory takes 1,[0-9,]+ bytes"):
+        mlp.from_bytes(many)
+    blob = make_zip(entries)
+    end = blob.rfind(b"PK\x05\x06")
+    lying = blob[:end + 12] + struct.pack("<I", 5 << 20) + blob[end + 16:]      # the end record claims 5 MiB
+    with pytest.raises(ValueError, match="zip directory takes 5,242,880 bytes"):
+        mlp.from_bytes(lying)
+    # a zip64 end record (behind its locator) that claims a 1 TiB directory
+    record = struct.pack("<IQHHIIQQQQ", 0x06064B50, 44, 45, 45, 0, 0, 3, 3, 1 << 40, 0)
+    locator = struct.pack("<IIQI", 0x07064B50, 0, end, 1)
+    eocd = blob[end:end + 10] + struct.pack("<HI", 0xFFFF, 0xFFFFFFFF) + blob[end + 16:]
+    with pytest.raises(ValueError, match="zip directory takes 1,099,511,627,776 bytes"):
+        mlp.from_bytes(blob[:end] + record + locator + eocd)
+    assert outcome(make_zip(entries + [(f"junk/{k}", b"") for k in range(2000)])) == "loaded"
