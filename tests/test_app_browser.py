@@ -127,6 +127,11 @@ def test_open_train_default_download_and_load(server, browser, page, tmp_path, c
 
     model = mlp.load(_download(page, "Download model", tmp_path / "model.mlp"))
     assert model.n_inputs == 2 and model.preprocessor.features == ["x1", "x2"]
+    # the trained default explained: every formula typesets (tiny gradients in 10^{-k} notation included)
+    page.get_by_text("Explain a step", exact=True).click()
+    page.locator(".katex").first.wait_for()
+    page.get_by_text("Training row 0 (of 0–319)").wait_for()
+    assert page.locator(".katex-error").count() == 0, page.locator(".katex-error").all_inner_texts()
     preds = mlp.data.read_csv(_download(page, "Download predictions (CSV)", tmp_path / "pred.csv"))
     assert preds.columns == ["split", "x1", "x2", "y", "predicted_y", "p(0)", "p(1)"]
     # the downloaded model reproduces the app's predictions from raw columns
@@ -242,6 +247,7 @@ def test_step_reset_and_explain_match_the_trace(server, page, tmp_path):
     row.press("Enter")
     page.get_by_text("Training row 5 (of 0–319)").wait_for()
     assert page.locator(".katex").count() >= 20
+    assert page.locator(".katex-error").count() == 0, page.locator(".katex-error").all_inner_texts()
     tex = " ".join(_tex(page))
     model = mlp.load(_download(page, "Download model", tmp_path / "m.mlp"))
     prepared = S.prepare_builtin("circles", 400, 0.1, 0, 0.2, 3)
