@@ -4,9 +4,11 @@
   step count, dtype, seed, preprocessing (feature and class names, encoders, scalers), training history;
 * ``params.npy`` and ``optimizer/<state>.npy`` — flat arrays in NumPy's .npy format.
 
-Arrays are read with ``allow_pickle=False`` and every field is validated, so a malformed or hostile file
-raises ``ValueError`` and nothing in it is ever executed. The same bytes work in Python, Streamlit and
-the browser (Pyodide).
+Arrays are read without pickle (their .npy header is checked against the architecture before any data is
+looked at) and every field is validated, so a malformed or hostile file raises ``ValueError`` naming the
+problem, whatever zipfile, its decompressors, json or NumPy would have raised, and nothing in it is ever
+executed. Sizes (file, zip directory, each entry, declared and actual) are bounded before anything is
+decompressed or allocated. The same bytes work in Python, Streamlit and the browser (Pyodide).
 """
 import io as _io
 import json
