@@ -165,6 +165,17 @@ def test_pandas_and_stdlib_readers_agree(made):
     idx = np.arange(len(fast))[::-2]
     assert_same(fast.select_rows(idx), slow.select_rows(idx))
     assert_same(fast.drop_missing(), slow.drop_missing())
+    # and the Preprocessor makes the same model inputs (or the same error) from either table
+    if len(fast.columns) >= 2:
+        out = []
+        for t in (fast.drop_missing(), slow.drop_missing()):
+            try:
+                pre = data.Preprocessor(t.columns[:-1], t.columns[-1]).fit(t)
+                out.append((pre.transform_X(t).tolist(), np.asarray(pre.transform_y(t)).tolist(),
+                            pre.feature_names, pre.to_config(), pre.unseen_categories(t)))
+            except ValueError as e:
+                out.append(str(e))
+        assert out[0] == out[1]
 
 
 @SETTINGS
