@@ -813,7 +813,8 @@ def _results(run):
     if "network" in figs:
         _plot(figs["network"], key=f"network_{run['id']}")
     _downloads(run)
-    _share(run)
+    if run["epochs"]:
+        _share(run)
     c1, c2 = st.columns(2)
     with c1:
         if m:
