@@ -722,6 +722,8 @@ def read_csv(source, *, max_bytes=None, max_rows=None, engine="auto"):
         utf8 = raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw
     if text.startswith("\ufeff"):
         text = text[1:]
+        if utf8 is not None and utf8.startswith(b"\xef\xbb\xbf"):
+            utf8 = utf8[3:]  # (a second BOM) keep the bytes in step with the text
     if not text or text.isspace():
         raise ValueError("the CSV file is empty; it needs a header line and at least one data line.")
     _check_text(text)
@@ -852,7 +854,10 @@ def _read_pandas(pd, text, data, delimiter, max_rows):
     rec, hstart, hend = found
     header = [h.strip() for h in rec]
     if data is None:
-        data = text.encode("utf-8")
+        try:
+            data = text.encode("utf-8")
+        except UnicodeEncodeError:  # a str with lone surrogates: only Python's csv module can read it
+            return None
     if not text[:hend].isascii():  # char offsets -> byte offsets
         hstart, hend = len(text[:hstart].encode("utf-8")), len(text[:hend].encode("utf-8"))
     source = _PandasSource(pd, data, delimiter, len(header))

@@ -398,3 +398,18 @@ def test_large_ascii_files_agree(case):
     assert fast.meta["parser"] == "pandas"
     if case == "sep_line":
         assert fast.meta["delimiter"] == ";" and fast.meta["decimal_comma_columns"] == ["x"]
+
+
+@pytest.mark.parametrize("src", [
+    b"\xef\xbb\xbf\xef\xbb\xbfa,b\n1,2\n3,4\n",          # two BOMs: the bytes must stay in step with the text
+    "a,b\n\ud800,2\n3,4\n",                              # a lone surrogate in a str: no UTF-8 for pandas
+    "\ufeffa,b\n1,2\n",
+    "a,b\r\n\r\n1,2\r\n",
+    b"sep=|\r\na|b\r\n1,5|x\r\n",
+    "a;b\n\"1;5\";2\n",
+])
+def test_odd_sources_agree(src):
+    fast, fast_err = read(src, "pandas")
+    slow, slow_err = read(src, "stdlib")
+    assert fast_err == slow_err and fast is not None
+    assert_same(fast, slow)
