@@ -18,6 +18,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -36,6 +37,7 @@ VERSION = build.PYODIDE_VERSION
 DEFAULT_OUT = Path.home() / ".cache" / "mlp" / f"pyodide-{VERSION}"
 NPM_FILES = ("pyodide.js", "pyodide.mjs", "pyodide.asm.js", "pyodide.asm.wasm", "python_stdlib.zip", "package.json")
 TIMEOUT = 60  # seconds per request
+WHEEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*\.whl")  # a plain file name, nothing that leaves the folder
 
 
 class FetchError(RuntimeError):
@@ -61,7 +63,7 @@ def download(url: str) -> bytes:
     try:
         with urllib.request.urlopen(url, timeout=TIMEOUT) as resp:
             return resp.read()
-    except (urllib.error.URLError, OSError) as exc:
+    except (urllib.error.URLError, OSError, ValueError) as exc:   # ValueError: not a URL
         reason = getattr(exc, "reason", exc)
         raise FetchError(f"cannot download {url} ({reason}). The Pyodide wheels come from the Pyodide {VERSION} "
                          f"release on the jsDelivr CDN. {OFFLINE_HELP}") from None
@@ -93,7 +95,8 @@ def fetch_wheels(base: str, into: Path) -> list[str]:
             continue
         seen.add(pkg)
         entry = packages.get(pkg)
-        if not isinstance(entry, dict) or not isinstance(entry.get("file_name"), str) or "/" in entry["file_name"]:
+        name = entry.get("file_name") if isinstance(entry, dict) else None
+        if not isinstance(name, str) or not WHEEL_NAME.fullmatch(name):
             raise FetchError(f"{base}pyodide-lock.json has no usable entry for package {pkg!r}")
         data = download(base + entry["file_name"])
         if sha256(data) != entry.get("sha256"):
@@ -118,7 +121,10 @@ def fetch_core(into: Path, npm: str = "npm") -> None:
             raise FetchError(f"`npm pack pyodide@{VERSION}` failed: {proc.stderr.strip()[-500:]}. {OFFLINE_HELP}")
         with tarfile.open(tgz) as tar:
             for name in NPM_FILES:
-                member = tar.extractfile(f"package/{name}")
+                try:
+                    member = tar.extractfile(f"package/{name}")
+                except KeyError:
+                    member = None
                 if member is None:
                     raise FetchError(f"the npm package pyodide@{VERSION} has no {name}")
                 (into / name).write_bytes(member.read())
