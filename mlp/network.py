@@ -22,6 +22,7 @@ from .training import EarlyStopping, TrainingRun, make_schedule
 
 MAX_PARAMS = 50_000_000          # refuse absurd architectures before allocating memory
 _EVAL_CHUNK = 65536              # rows per chunk in predict/evaluate (bounded memory)
+_FEW = 8                         # predict on up to this many rows goes through reused buffers
 _COPY_BYTES = 2 ** 20            # up to this, copy X shuffled each epoch; above, gather each batch
 RELU_BIAS = 0.3              # see init_weights and benchmarks/xor_seeds.py
 HE_INIT = {"relu", "leaky_relu", "elu", "gelu", "swish"}
@@ -93,6 +94,7 @@ class MLP:
         self._has_dropout = bool(self._input_dropout or any(layer["dropout"] for layer in self._layers))
         self._plan = [(layer["W"], layer["b"], act.ACTIVATIONS[layer["activation"]]) for layer in self._layers]
         self._one = None      # buffers of the single-sample forward, built on first use
+        self._few = {}        # the same for predict on a few rows, per row count
         self._mask = None     # where L1 applies (the weights), built on first use
         self._one_lock = threading.Lock()   # those buffers serve one thread at a time
         self._n_in = specs[0]["size"]
@@ -101,7 +103,7 @@ class MLP:
     # vector (training the copy would not change what it predicts): they carry the state without the views,
     # which are linked again
     _DERIVED = ("grads", "_layers", "_input_dropout", "_backprops", "_has_dropout", "_plan", "_one", "_one_lock",
-                "_n_in", "_mask")
+                "_n_in", "_mask", "_few")
 
     def __getstate__(self):
         return {k: v for k, v in self.__dict__.items() if k not in self._DERIVED}
@@ -453,6 +455,31 @@ class MLP:
         out = WoT.dot(a)
         return f(out)[:, 0] if elementwise else f(out.T)[0]
 
+    def _infer_few(self, X):
+        """``predict`` of a few rows (at most ``_FEW`` of them) through reused feature-major buffers, as
+        :meth:`_infer_one` does for one: a layer is one ``dot`` with the augmented weights and the activation
+        in place (a third fewer NumPy calls than :meth:`_infer`, which adds each bias separately)."""
+        n = X.shape[0]
+        bufs = self._few.get(n)
+        if bufs is None:
+            rows = [np.ones((self.n_inputs + 1, n), dtype=self.dtype)]
+            plan = []
+            for layer in self._layers[:-1]:
+                rows.append(np.ones((layer["Wb"].shape[1] + 1, n), dtype=self.dtype))
+                z = rows[-1][:-1]
+                plan.append((layer["Wb"].T, z, z.T, act.forward_fn(layer["activation"], z.T), rows[-1]))
+            last = self._layers[-1]
+            bufs = self._few[n] = (rows[0], rows[0][:-1].T, plan, last["Wb"], act.ACTIVATIONS[last["activation"]])
+        a, inputs, plan, Wo, f = bufs
+        inputs[...] = X
+        for WbT, z, zT, f_h, A in plan:
+            WbT.dot(a, out=z)
+            out = f_h(zT)
+            if out is not zT:      # an activation that returns a new array
+                zT[...] = out
+            a = A
+        return f(a.T.dot(Wo))      # sample-major (n, k), a new array
+
     def _predict_2d(self, X):
         n = X.shape[0]
         if n <= _EVAL_CHUNK:
@@ -487,9 +514,10 @@ class MLP:
     def predict(self, X):
         """Outputs for the rows of ``X`` (probabilities for sigmoid/softmax outputs), shape (n, n_outputs)."""
         X = self._as_x(X)
-        if X.shape[0] == 1 and self._one_lock.acquire(False):
-            try:                       # one row: the single-sample buffers (half the time of the batch pass)
-                return self._infer_one(X[0]).reshape(1, -1)
+        n = X.shape[0]
+        if n <= _FEW and self._one_lock.acquire(False):
+            try:                       # a few rows: reused buffers (one row: half the time of the batch pass)
+                return self._infer_one(X[0]).reshape(1, -1) if n == 1 else self._infer_few(X)
             finally:
                 self._one_lock.release()
         return self._predict_2d(X)

@@ -2,6 +2,7 @@
 computation from the model's weights gives, and every bad input still gets its clear error."""
 from __future__ import annotations
 
+import copy
 import threading
 
 import numpy as np
@@ -82,7 +83,7 @@ def test_odd_element_types_never_leak_internal_errors(model):
             model.forward(bad)
 
 
-@pytest.mark.parametrize("rows", [1, 2, 3, 7])
+@pytest.mark.parametrize("rows", [1, 2, 3, 7, 8, 9, 40])
 def test_predict_on_a_few_rows_matches_the_reference(model, rows):
     X = np.random.default_rng(rows).standard_normal((rows, 2))
     for given in (X, X.tolist(), X.astype(model.dtype), np.asfortranarray(X)):
@@ -129,3 +130,20 @@ def test_threads_calling_forward_on_lists_get_their_own_answers():
     for t in threads:
         t.join()
     assert not errors
+
+
+def test_the_few_rows_buffers_follow_the_weights_and_copies():
+    X = np.random.default_rng(0).standard_normal((3, 2))
+    y = (X[:, :1] > 0).astype(float)
+    model = MLP(seed=0).sequential([2, 8, "relu", 1, "sigmoid"]).set_loss("bce").set_optimizer("adam")
+    before = model.predict(X)                      # builds the buffers
+    twin = copy.deepcopy(model)
+    model.fit(X, y, epochs=5, batch_size=3)        # trains in place: the buffers see it
+    np.testing.assert_allclose(model.predict(X), reference(model, X), rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(twin.predict(X), before)   # the copy kept its own weights
+    twin.set_weights(model.get_weights())
+    np.testing.assert_allclose(twin.predict(X), model.predict(X), rtol=1e-12, atol=1e-12)
+    twin.params = np.zeros(twin.n_params)
+    np.testing.assert_array_equal(twin.predict(X), np.full((3, 1), 0.5))
+    twin.sequential([2, 4, "tanh", 3, "softmax"])  # rebuilt: new buffers for the new layers
+    assert twin.predict(X).shape == (3, 3)
