@@ -424,9 +424,11 @@ class Table:
 
 def _rows_to_cols(rows, width):
     """Clean row tuples -> one :class:`_Col` per column."""
-    if not rows:
+    if not rows or not width:
         return [_Col(np.empty(0, dtype=object)) for _ in range(width)]
-    return [_text_col(c) for c in zip(*rows)]
+    grid = np.empty((len(rows), width), dtype=object)
+    grid[:] = rows  # one C pass; each column is a view of the grid
+    return [_Col(grid[:, j]) for j in range(width)]
 
 
 def _check_columns(columns):
