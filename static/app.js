@@ -736,8 +736,10 @@ async function openLink(hash) {
       try {
         const res = await rpc("link_model", trainingConfig());
         showResults(res);
-        $("train-status").textContent = `Opened the trained model from the link (${res.epoch} epochs, not ` +
-          "trained here).";
+        $("train-status").textContent = res.history_dropped ?
+          "Opened the trained model from the link (not trained here; its training history was too long to " +
+          "travel with it, so the epoch counter starts at 0)." :
+          `Opened the trained model from the link (${res.epoch} epochs, not trained here).`;
         await guarded(updateShareLink);
       } catch (err) {
         notes.push(err.message);

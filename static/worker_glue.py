@@ -552,7 +552,9 @@ def link_model(**cfg):
     STATE.job = _TrainJob(cfg, prepared, model=model, prior=prior)
     model.history = earlier  # Download model gives the file the link carried
     STATE.model_source = "opened from a link"
-    return _results(STATE.job)
+    res = _results(STATE.job)
+    res["history_dropped"] = not prior["loss"]  # a long history does not travel: the counter starts at 0
+    return res
 
 
 def share(settings=None, base=""):

@@ -158,6 +158,7 @@ def _network_html(page):
 
 
 def test_network_moves_during_a_long_run_stop_pauses_resume_continues(page):
+    _wait_ready(page)
     page.fill("#epochs", "10000")
     page.click("#train")
     page.wait_for_function("document.getElementById('train-status').textContent.startsWith('Epoch')",
@@ -172,6 +173,11 @@ def test_network_moves_during_a_long_run_stop_pauses_resume_continues(page):
     # Step and Explain while training: a clear message, and the run goes on
     page.click("#step")
     assert _alert(page).startswith("Training is running: press Stop first")
+    page.click("#explain summary")
+    page.wait_for_function("document.getElementById('alert').textContent.includes('Explain a step')",
+                           timeout=15_000)
+    assert _alert(page).startswith("Training is running: press Stop first")
+    page.click("#explain summary")
     running = _epoch(page)
     page.wait_for_function(f"Number(document.getElementById('epoch-counter').dataset.epoch) > {running}",
                            timeout=TRAIN_MS)
@@ -334,6 +340,7 @@ def test_settings_live_in_the_address_and_a_new_tab_restores_them(page, ctx):
 
 def test_share_link_opens_the_trained_model_without_training(page, ctx, tmp_path):
     import numpy as np
+    _wait_ready(page)
     page.fill("#epochs", "40")
     _train(page)
     link = page.locator("#share-link")
