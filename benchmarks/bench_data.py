@@ -141,7 +141,9 @@ def bench_upload(target_mb=25, epochs=None):
     table = step("read_table (read_csv)", lambda: session.read_table(raw))
     preview = step("csv_preview", lambda: session.csv_preview(table))
     target = preview["default_target"]
-    step("detect_task(table.values(target))", lambda: session.mdata.detect_task(table.values(target)))
+    step("detect_task(table.column(target)) (as webapp/app.py calls it)",
+         lambda: session.mdata.detect_task(table.column(target)))
+    step("detect_task(table.values(target)) (the array form)", lambda: session.mdata.detect_task(table.values(target)))
     prepared = step("prepare_csv (split, fit, transform)", lambda: session.prepare_csv(table, target))
     cfg = dict(session.DEFAULT_CONFIG)
     if epochs is not None:
