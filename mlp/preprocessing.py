@@ -421,7 +421,9 @@ class Preprocessor:
             col = e["column"]
             self._no_missing(table, col, "feature")
             if e["kind"] == "numeric":
-                x = table.numeric_column(col) if not table.is_numeric(col) else table._numeric(col)[0]
+                x, bad = table._numeric(col)
+                if bad is not None:
+                    table.numeric_column(col)  # raises the clear error (which row holds what)
                 self._finite(x, f"feature column {col!r}")
                 np.subtract(x, e["mean"], out=X[:, j])
                 X[:, j] /= e["std"]
