@@ -63,6 +63,17 @@ def _is_missing_text(s):
     return s in MISSING_VALUES or s.lower() in ("nan", "-nan", "+nan")
 
 
+_NAN_TEXTS = frozenset({"nan", "-nan", "+nan"})
+
+
+def _clean_text(v, _missing=MISSING_VALUES, _nans=_NAN_TEXTS):
+    """_clean_cell for a str (the csv module's cells), in fewer steps: it runs once per cell."""
+    s = v.strip()
+    if s in _missing or (len(s) < 5 and s.lower() in _nans):
+        return None
+    return s
+
+
 def _is_number_text(s):
     """True for text that reads as a finite number, e.g. '3', '-0.5', '1e-3'."""
     try:
@@ -784,7 +795,7 @@ def _read_stdlib(text, delimiter, offset, max_rows):
                 bad.append((start + offset, end + offset, len(rec), multiline))
                 continue
             if not bad:
-                rows.append(tuple(_clean_cell(v) for v in rec))
+                rows.append(tuple(map(_clean_text, rec)))
                 if max_rows is not None and len(rows) > max_rows:
                     raise ValueError(
                         f"the CSV has more than {max_rows:,} data rows (the limit); "
