@@ -621,7 +621,7 @@ def _reader(text, delimiter):
 
 
 def _nonblank(rec):
-    return any(f.strip() for f in rec)
+    return any(map(str.strip, rec))
 
 
 def _prefix_records(text, delimiter, want):
