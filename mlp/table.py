@@ -1001,7 +1001,7 @@ class _PandasSource:
         out = []
         for k in cols:
             u = df[k].to_numpy(dtype=object).astype(str)
-            out.append(np.strings.strip(u).astype(object) if len(u) else np.empty(0, dtype=object))
+            out.append(np.char.strip(u).astype(object) if len(u) else np.empty(0, dtype=object))
         return out
 
 
