@@ -17,6 +17,7 @@ const state = {
   pendingLoss: null, // loss from a link, chosen once the loss choices for the data are known
   pendingCSV: null,  // target/features/task from a link made with a CSV, applied once the file is uploaded
   linksAvailable: false,
+  lossTask: null,    // the task the loss was chosen for (new data of another task gets that task's default)
 };
 window.mlpTimings = {}; // seconds since navigation start (performance.now()), read by tests and the benchmark
 window.mlpStats = { progress: 0, draws: 0 };
@@ -449,6 +450,10 @@ async function setDataset(summary) {
     for (const id of ["loss-chart", "pred-chart", "network-chart"]) Plotly.purge($(id));
   }
   $("extra-charts").replaceChildren();
+  if (state.lossTask !== summary.task) { // another task: its default loss (unless a link asks for one)
+    state.lossTask = summary.task;
+    $("loss").replaceChildren();
+  }
   try {
     await checkArch();
   } finally {
@@ -468,8 +473,14 @@ async function setDataset(summary) {
 async function reloadData() {
   if (!state.ready || state.training) return;
   clearAlert();
-  if (source() === "builtin") await loadBuiltin();
-  else await prepareCSV();
+  try {
+    if (source() === "builtin") await loadBuiltin();
+    else await prepareCSV();
+  } catch (err) {
+    state.dataset = null; // these settings give no data (the message says why): Train waits for a fix
+    setTrainReady();
+    throw err;
+  }
 }
 
 // ---- architecture ----------------------------------------------------------------------------------------
@@ -484,12 +495,12 @@ async function checkArch() {
     msg.textContent = res.error + (res.fixed ? ` — suggestion: ${res.fixed}` : "");
     msg.className = "bad";
   }
-  const wanted = state.pendingLoss || $("loss").value || res.default_loss;
   if (res.losses && res.losses.length) {
-    fillSelect($("loss"), res.losses, wanted);
-    if (state.pendingLoss && res.losses.includes(state.pendingLoss)) state.pendingLoss = null;
+    // keep the chosen loss (or the one a link asked for) when it fits this output, else the data's default
+    const wanted = [state.pendingLoss, $("loss").value].find((l) => l && res.losses.includes(l));
+    fillSelect($("loss"), res.losses, wanted || res.default_loss);
+    if (wanted && wanted === state.pendingLoss) state.pendingLoss = null;
   }
-  if (res.losses && !res.losses.includes($("loss").value)) $("loss").value = res.default_loss;
   return res;
 }
 

@@ -235,6 +235,7 @@ def _has_number(texts, value):
 def test_step_reset_and_explain_match_the_trace_of_the_downloaded_model(page, tmp_path):
     import numpy as np
     from webapp import session
+    _wait_ready(page)
     _click_and_wait(page, "#reset", "stepped")
     assert page.inner_text("#epoch-counter") == "Epoch 0"
     for _ in range(3):
@@ -276,6 +277,7 @@ def test_step_reset_and_explain_match_the_trace_of_the_downloaded_model(page, tm
 
 
 def test_transforms_change_the_inputs_and_l1_reaches_the_model(page, tmp_path):
+    _wait_ready(page)
     page.check("[data-transform='x1^2']")
     page.check("[data-transform='x2^2']")
     page.wait_for_function("document.getElementById('arch').value.startsWith('[4,')", timeout=15_000)
@@ -285,8 +287,16 @@ def test_transforms_change_the_inputs_and_l1_reaches_the_model(page, tmp_path):
     model = _download_model(page, tmp_path)
     assert model.n_inputs == 4 and tuple(model.preprocessor.transforms) == ("x1^2", "x2^2")
     assert model.optimizer.hyper["l1"] == 0.001
-    page.uncheck("[data-transform='x1^2']")
     page.uncheck("[data-transform='x2^2']")
+    # a transform on data that is not 2-D: the engine's message, Train waits, and a fix brings it back
+    page.select_option("#dataset", "sine")
+    text = _alert(page)
+    assert "x1" in text and "Traceback" not in text, text
+    page.wait_for_selector("#train[disabled]", timeout=15_000)
+    page.uncheck("[data-transform='x1^2']")
+    page.wait_for_selector("#train:not([disabled])", timeout=15_000)
+    assert page.is_hidden("#alert")
+    page.select_option("#dataset", "circles")
     page.wait_for_function("document.getElementById('arch').value.startsWith('[2,')", timeout=15_000)
     page.fill("#l1", "0")
 
@@ -311,6 +321,7 @@ def _new_tab(ctx, url):
 
 
 def test_settings_live_in_the_address_and_a_new_tab_restores_them(page, ctx):
+    _wait_ready(page)
     page.select_option("#dataset", "moons")
     page.fill("#noise", "0.25")
     page.fill("#data_seed", "7")
