@@ -713,3 +713,14 @@ def test_download_onnx_says_why_when_the_model_cannot_be_exported(app, cube_acti
     button = next(b for b in app.button if b.key.startswith("dl_onnx_"))
     assert button.disabled and "Download model" in [b.label for b in app.download_button]
     assert any("No ONNX export" in c.value and cube_activation in c.value for c in app.caption)
+
+
+def test_a_link_whose_model_does_not_fit_its_data_says_so_and_trains(app):
+    run(app.number_input(key="epochs").set_value(5))
+    train(app)
+    query = urlsplit(share_href(app)).query.replace("dataset=circles", "dataset=spiral")
+    other = open_link(query)
+    assert not other.session_state["runs"]
+    assert any("output" in w.value and "train to see results" in w.value for w in other.warning)
+    run(other.button(key="fix_arch").click())            # the link's architecture does not fit spiral either
+    assert train(other)["prepared"].name == "spiral"

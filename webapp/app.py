@@ -46,8 +46,9 @@ from webapp import charts  # noqa: E402
 from webapp import links  # noqa: E402
 from webapp import session as S  # noqa: E402
 
-UPDATE_EVERY = 0.25      # seconds between live progress/chart refreshes (at least)
-LIVE_SHARE = 10          # ... and at least this many times the last refresh's cost (<= ~10 % of the time)
+UPDATE_EVERY = 0.25      # seconds between live progress refreshes
+LIVE_SHARE = 8           # live charts are redrawn while drawing takes at most 1/LIVE_SHARE of the training time
+FIRST_DRAW_GUESS = 0.1   # seconds a chart redraw is taken to cost before the first one is measured
 MAX_RUNS = 12            # runs kept per browser session (oldest dropped)
 MAX_CACHED = 8           # prepared datasets kept per browser session
 EXAMPLE_ARCH = "[2, 8, 'relu', 8, 'relu', 1, 'sigmoid']"
@@ -420,22 +421,38 @@ def _advance(run, cfg, n_epochs, ui):
     run["reason"] = None
     t0 = time.monotonic()
     next_refresh, n_updates, done = t0 + UPDATE_EVERY, 0, 0
+    # Drawing budget: the charts are redrawn only while all drawing so far (the script's own time, plus the
+    # training time it slowed down: the browser drawing on the same cores, the server sending the charts)
+    # stays within 1/LIVE_SHARE of the time trained; the progress bar moves every UPDATE_EVERY regardless.
+    fastest, slowdown, spent, guess, last_draw = math.inf, 0.0, 0.0, FIRST_DRAW_GUESS, None
     finished = False
     try:
         while not tr.done and (n_epochs is None or done < n_epochs):
-            e0 = tr.epoch
+            e0, s0 = tr.epoch, time.monotonic()
             left = None if n_epochs is None else n_epochs - done
-            tr.step(epochs=left, seconds=max(0.0, next_refresh - time.monotonic()))
+            tr.step(epochs=left, seconds=max(0.0, next_refresh - s0))
             done += tr.epoch - e0
             _sync(run)
             if job["stop"] or tr.epoch == e0:
                 break
-            if bar is not None and not tr.done and time.monotonic() >= next_refresh:
-                c0 = time.monotonic()
-                n_updates += 1
-                _live_refresh(run, tr, bar, ui, live, n_updates)
-                now = time.monotonic()
-                next_refresh = now + max(UPDATE_EVERY, LIVE_SHARE * (now - c0))
+            took = time.monotonic() - s0     # epochs after a draw slower than the fastest seen: slowed by it
+            fastest = min(fastest, took / (tr.epoch - e0))
+            if last_draw is not None:
+                slowdown += max(0.0, took - fastest * (tr.epoch - e0))
+            now = time.monotonic()
+            if bar is None or tr.done or now < next_refresh:
+                continue
+            if last_draw is not None:        # the last chart draw's full cost is known now
+                guess, last_draw = last_draw + slowdown, None
+            spent, slowdown = spent + slowdown, 0.0
+            draw = live and spent + guess <= (now - t0) / LIVE_SHARE
+            n_updates += 1
+            _live_refresh(run, tr, bar, ui, draw, n_updates)
+            cost = time.monotonic() - now
+            spent += cost
+            if draw:
+                last_draw = cost
+            next_refresh = time.monotonic() + UPDATE_EVERY
         finished = not job["stop"]
     finally:
         run["seconds"] += time.monotonic() - t0
@@ -951,10 +968,9 @@ def _open_link_model(data, cfg, settings):
     if model is None or prepared is None:
         return
     ss.pop("link_model")
-    if (model.n_inputs, model.n_outputs) != (prepared.n_inputs, prepared.n_outputs):
-        ss.setdefault("link_notes", []).append(
-            f"The link's model takes {model.n_inputs} input(s) and gives {model.n_outputs} output(s), but the "
-            f"link's data needs {prepared.n_inputs} and {prepared.n_outputs}; the model was not opened.")
+    why = links.model_mismatch(model, prepared)
+    if why:
+        ss.setdefault("link_notes", []).append(why)
         return
     if model.preprocessor is not None:   # the data as the model's own preprocessing sees it
         prepared = _cached(("link", id(model)), lambda: _with_preprocessor(prepared, model.preprocessor))
@@ -983,8 +999,7 @@ def _train_tab(data):
     ss = st.session_state
     prepared = data["prepared"]
     interrupted = ss.pop("interrupted", None)
-    for note in ss.get("link_notes") or []:
-        st.warning(f"From the link: {note}")
+    notes_slot = st.container()   # the link's notes, filled once the link's model has been tried too
     if data["error"]:
         st.error(data["error"])
     elif prepared is None:
@@ -997,6 +1012,8 @@ def _train_tab(data):
     settings = _link_settings(data, cfg)
     _sync_address(settings)
     _open_link_model(data, cfg, settings)
+    for note in ss.get("link_notes") or []:
+        notes_slot.warning(f"From the link: {note}")
     if cfg.get("dropout") and chk["ok"] and "dropout" in ss["arch"]:
         st.caption("The Dropout slider is ignored: the architecture already has dropout layers.")
     ready = chk["ok"] and prepared is not None
