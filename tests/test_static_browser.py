@@ -597,6 +597,18 @@ summary = call("csv_prepare", target="fruit")
 train(summary["default_arch"])
 done.append(f"csv:{summary['task']}:{call('predict_csv', csv.encode())['n_rows']}")
 
+# Step, Explain (mlp/reference.py's own source) and a Share link round trip, in wasm32
+summary = call("builtin", name="circles", n_samples=120, transforms=["x1*x2"])
+for _ in range(2):
+    step = call("step_epoch", arch=summary["default_arch"], epochs=50)
+ex = call("explain", row=3)
+assert step["epoch"] == 2 and ex["row"] == 3 and all(s["code"] for s in ex["sections"]), ex["sections"][0]
+assert any("def layer_forward" in s["code"] for s in ex["sections"])
+link = call("share", settings={"dataset": "circles", "n_samples": 120, "transforms": ["x1*x2"],
+                               "arch": summary["default_arch"]})
+assert link["carries_model"] and call("link_open", source=link["href"])["has_model"]
+done.append("explain+link")
+
 # the engine's own paths the glue does not take: the locked single-sample forward, and a deep copy that trains
 import copy
 import numpy as np
@@ -657,4 +669,5 @@ def test_every_dataset_trains_in_pyodide_under_node(site, tmp_path):
     NumPy: catches 32-bit integer issues faster than the page), then the engine's single-sample forward (it
     takes a thread lock) and a deep copy that trains, which the glue does not use."""
     done = _run_in_node(site, tmp_path, NODE_SCRIPT.replace("CSV_TEXT", repr(FRUIT_CSV)))
-    assert "circles" in done and "spiral" in done and "sine" in done and done[-2:] == ["csv:multiclass:90", "engine"]
+    assert "circles" in done and "spiral" in done and "sine" in done
+    assert done[-3:] == ["csv:multiclass:90", "explain+link", "engine"], done
