@@ -6,8 +6,9 @@ The public names of three modules, gathered in one place (``from mlp import data
 - ``mlp.preprocessing``: :func:`detect_task`, :class:`Preprocessor`, :func:`train_test_split`;
 - ``mlp.datasets``: :data:`DATASETS`, :func:`make_dataset`.
 
-Only the standard library and NumPy are imported, so they run the same under CPython and Pyodide.
-pandas is used only if the caller hands over a DataFrame.
+Only the standard library and NumPy are needed, so they run the same under CPython and Pyodide. pandas, when
+it is importable, is imported inside ``read_csv`` for its C parser (the results are those of the standard
+library's reader, which Pyodide uses) and by ``Table.from_dataframe``.
 
 Main entry points::
 

@@ -1,6 +1,7 @@
 """Tables of raw values: cells, the :class:`Table`, reading and writing CSV.
 
-Only the standard library and NumPy are imported, so this runs the same under CPython and Pyodide.
+Only the standard library and NumPy are needed, so this runs the same under CPython and Pyodide; read_csv
+imports pandas (inside the function) for its C parser when it is installed, with the same results.
 ``mlp.data`` gathers the public names of this module, ``mlp.preprocessing`` and ``mlp.datasets``.
 """
 
