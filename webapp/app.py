@@ -877,7 +877,7 @@ def _explain(run, interrupted):
         model, prepared = run["model"], run["prepared"]
         layers = [s for s in model.specs if s["type"] == "dense"]
         sizes = [model.n_inputs] + [s["units"] for s in layers]
-        c1, c2, c3, c4 = st.columns(4)
+        c1, c2, c3, c4 = st.columns([2, 3, 2, 2])
         row = c1.number_input("Training row", min_value=0, value=0, step=1, key="explain_row",
                               help=f"Which of the {prepared.n_train} training rows (0 = the first) goes through "
                                    "the network")
