@@ -14,6 +14,7 @@ import math
 import numbers
 import os
 import re
+import sys
 
 import numpy as np
 
@@ -668,6 +669,7 @@ def _sniff_delimiter(text):
 #: ``read_csv(engine="auto")`` uses pandas' C parser when pandas is importable; set this to False to always
 #: use the standard-library reader (the results are the same; only the speed differs).
 USE_PANDAS = True
+_PANDAS_WORTH_IMPORTING = 1 << 20  # bytes
 _ENGINES = ("auto", "pandas", "stdlib")
 
 
@@ -691,8 +693,9 @@ def read_csv(source, *, max_bytes=None, max_rows=None, engine="auto"):
     - In files not separated by commas, a column whose values all look like ``1,5`` or
       ``-3`` (decimal comma) is converted to ``1.5`` / ``-3``.
     - ``max_bytes`` / ``max_rows`` (data rows) limits raise ValueError when exceeded.
-    - ``engine``: ``"auto"`` (pandas' C parser when pandas is importable and :data:`USE_PANDAS` is true,
-      else the standard library's ``csv``), ``"pandas"`` or ``"stdlib"``. Both give the same table and the
+    - ``engine``: ``"auto"`` (pandas' C parser when pandas is importable and :data:`USE_PANDAS` is true, and
+      pandas is already imported or the file has 1 MB or more; else the standard library's ``csv``),
+      ``"pandas"`` or ``"stdlib"``. Both give the same table and the
       same errors; files the fast path cannot vouch for (ragged rows, broken quotes...) are read by the
       standard library. ``meta['parser']`` says which one read the file.
 
@@ -703,15 +706,17 @@ def read_csv(source, *, max_bytes=None, max_rows=None, engine="auto"):
             raise ValueError(f"{name} must be a positive integer or None, got {lim!r}.")
     if engine not in _ENGINES:
         raise ValueError(f"engine must be one of {', '.join(map(repr, _ENGINES))}, got {engine!r}.")
+    raw, origin = _read_source(source, max_bytes)
     pd = None
-    if engine == "pandas" or (engine == "auto" and USE_PANDAS):
+    # auto: pandas when it is loaded already, or when the file is big enough to repay importing it (~0.3 s)
+    if engine == "pandas" or (engine == "auto" and USE_PANDAS and (
+            "pandas" in sys.modules or len(raw) >= _PANDAS_WORTH_IMPORTING)):
         try:
             import pandas as pd
         except ImportError:
             if engine == "pandas":
                 raise ValueError("engine='pandas' needs pandas (pip install pandas); "
                                  "use engine='auto' or 'stdlib'.") from None
-    raw, origin = _read_source(source, max_bytes)
     meta = {"source": origin}
     if isinstance(raw, bytes):
         if max_bytes is not None and len(raw) > max_bytes:

@@ -7,6 +7,7 @@ import math
 import os
 
 import numpy as np
+import pandas  # noqa: F401  (loaded, as in the Streamlit app: read_csv(engine="auto") then uses it)
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -223,6 +224,21 @@ def test_module_switch_and_engine_argument(monkeypatch):
     assert data.read_csv(text, engine="pandas").meta["parser"] == "pandas"
     with pytest.raises(ValueError, match="engine must be one of"):
         data.read_csv(text, engine="arrow")
+
+
+def test_auto_imports_pandas_only_when_it_pays():
+    """A small CSV in a fresh interpreter is read without importing pandas (about 0.3 s); 1 MB or more is
+    worth the import."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys; from mlp import data; t = data.read_csv({}); "
+            "print(t.meta['parser'], 'pandas' in sys.modules)")
+    for text, want in (("'a,b\\n1,2\\n'", "stdlib False"), ("'a,b\\n' + '1.25,x\\n' * 200_000", "pandas True")):
+        out = subprocess.run([sys.executable, "-c", code.format(text)], capture_output=True, text=True,
+                             cwd=Path(__file__).resolve().parents[1], timeout=120)
+        assert out.stdout.split("\n")[0] == want, out.stderr[-2000:]
 
 
 def test_numeric_texts_are_read_back_exactly_when_asked():
