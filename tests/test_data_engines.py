@@ -9,7 +9,7 @@ import os
 import numpy as np
 import pandas  # noqa: F401  (loaded, as in the Streamlit app: read_csv(engine="auto") then uses it)
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mlp import data, table
