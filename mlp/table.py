@@ -201,10 +201,6 @@ class _Col:
         return _Col(None, num, (fetch, rows if idx is None else idx[rows]))
 
 
-def _text_col(cells):
-    return _Col(_obj(cells))
-
-
 # --------------------------------------------------------------------------- Table
 
 
