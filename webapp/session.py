@@ -88,7 +88,6 @@ class Prepared:
     notes: list = field(default_factory=list)
     tables: tuple | None = None              # raw (train, test) Tables, for predictions in raw columns
     transforms: tuple = ()                   # keys of mlp.preprocessing.FEATURE_TRANSFORMS used as extra inputs
-    transforms: tuple = ()                   # keys of mlp.preprocessing.FEATURE_TRANSFORMS used as extra inputs
 
     @property
     def n_train(self):
@@ -258,7 +257,6 @@ def prepare_builtin(name, n_samples=400, noise=0.1, seed=0, test_size=0.2, n_cla
     y = np.asarray(y).reshape(len(X), -1)[:, 0]
     task = BUILTIN_TASKS.get(name) or mdata.detect_task(list(y))
     transforms = _check_transforms(transforms, X.shape[1], f"the {name!r} dataset")
-    transforms = _check_transforms(transforms, X.shape[1], f"the {name!r} dataset")
     features = ["x"] if X.shape[1] == 1 else [f"x{i + 1}" for i in range(X.shape[1])]
     ycol = [float(v) for v in y] if task == "regression" else [int(v) for v in y]
     rows = [[float(v) for v in X[i]] + [ycol[i]] for i in range(len(X))]
@@ -284,7 +282,6 @@ def prepare_csv(data, target=None, features=None, task=None, test_size=0.2, seed
     features = [f for f in features if f != target]
     if not features:
         raise ValueError("Choose at least one feature column (other than the target).")
-    transforms = _check_transforms(transforms, len(features), "this selection")
     transforms = _check_transforms(transforms, len(features), "this selection")
     if task is not None and task not in TASKS:
         raise ValueError(f"Task must be one of {', '.join(TASKS)} (or None to detect), got {task!r}.")
