@@ -67,6 +67,7 @@ class _State:
         self.job = None           # the current _TrainJob (kept after Stop: Resume and Step continue it)
         self.running = False      # a Train / Resume loop is in progress (between train_start and train_finish)
         self.link_model = None    # the model an opened link carried, until the page has restored its data
+        self.figure_cost = {}     # seconds the full set of figures took, per _cost_key (the live budget)
 
 
 STATE = _State()
@@ -313,16 +314,21 @@ class _TrainJob:
             figs.append({"name": "loss", "figure": charts.loss_figure(self.loss_history(),
                                                                     ytitle=session.loss_title(self.prepared))})
             self._last_loss_fig = now
-        # the live charts' share of the time so far (never above FULL_FIGURES_SHARE, whatever each costs)
-        within = self.figure_seconds <= FULL_FIGURES_SHARE * (self.train_seconds + self.figure_seconds)
-        if len(self.history) and not self.done and (within or force_figures):
+        # the live charts' share of the time so far, counting the one about to be drawn at its last known
+        # cost, stays within FULL_FIGURES_SHARE (so a short run does not wait for a costly decision grid)
+        def affordable(cost):
+            spent = self.figure_seconds + cost
+            return spent <= FULL_FIGURES_SHARE * (self.train_seconds + spent)
+        if len(self.history) and not self.done:
             t = time.perf_counter()
-            if force_figures or now >= self._next_full_fig:
+            full_cost = STATE.figure_cost.get(_cost_key(self))
+            if force_figures or (now >= self._next_full_fig and affordable(full_cost or 0.0)):
                 figs += _figure_list(session.figures(self.model, self.prepared, None))
                 cost = time.perf_counter() - t
+                STATE.figure_cost[_cost_key(self)] = cost
                 self._next_full_fig = now + max(FULL_FIGURES_EVERY, cost / FULL_FIGURES_SHARE)
                 self._next_network_fig = now + NETWORK_FIGURE_EVERY
-            elif now >= self._next_network_fig:
+            elif now >= self._next_network_fig and affordable(0.0):
                 figs.append({"name": "network", "figure": session.network_figure(self.model, self.prepared)})
                 cost = time.perf_counter() - t
                 self._next_network_fig = now + max(NETWORK_FIGURE_EVERY, cost / FULL_FIGURES_SHARE)
@@ -330,6 +336,11 @@ class _TrainJob:
         if figs:
             res["figures"] = figs
         return res
+
+
+def _cost_key(job):
+    """Live-figure costs are remembered per data and model size."""
+    return (id(job.prepared), job.model.n_params)
 
 
 def _current_job(cfg):
@@ -380,7 +391,9 @@ def _results(job):
     name = STATE.csv_name if prepared.name == "CSV" and STATE.csv_name else str(prepared.name)
     STATE.model_name = f"mlp_{name.rsplit('.', 1)[0]}"
     losses = job.loss_history()
+    t = time.perf_counter()
     figs = session.figures(model, prepared, losses if losses else None)
+    STATE.figure_cost[_cost_key(job)] = time.perf_counter() - t  # what a live update of them costs
     h = job.history.history
     return {"epochs": job.epochs, "epochs_run": len(job.history), "epoch": job.total_epochs,
             "stopped": bool(job.stop_reason), "stop_reason": job.stop_reason,

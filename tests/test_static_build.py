@@ -812,3 +812,20 @@ def test_share_link_of_a_large_model_carries_the_settings_and_says_so():
     assert not link["carries_model"] and "model=" not in link["href"] and "1,000" in link["note"]
     opened = _ok("link_open", source=link["href"])
     assert opened["settings"]["arch"] == arch and not opened["has_model"]
+
+
+def test_live_prediction_charts_wait_until_their_known_cost_fits_the_budget(monkeypatch):
+    monkeypatch.setattr(glue, "FULL_FIGURES_EVERY", 0.0)
+    monkeypatch.setattr(glue, "NETWORK_FIGURE_EVERY", 0.0)
+    _ok("builtin", name="xor", n_samples=100)
+    _ok("train_start", arch="[2, 4, 'tanh', 1, 'sigmoid']", epochs=50)
+    key = glue._cost_key(glue.STATE.job)
+    glue.STATE.figure_cost[key] = 1e6  # far more than 15 % of any run so far
+    names = {f["name"] for f in _ok("train_step", seconds=0.0).get("figures", [])}
+    assert "network" in names and "decision_boundary" not in names
+    glue.STATE.figure_cost[key] = 0.0
+    glue.STATE.job.figure_seconds = 0.0
+    names = {f["name"] for f in _ok("train_step", seconds=0.0).get("figures", [])}
+    assert "decision_boundary" in names
+    _ok("train_finish")
+    assert glue.STATE.figure_cost[key] > 0.0  # the final charts' cost is remembered for the next run
