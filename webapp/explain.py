@@ -37,9 +37,10 @@ def num(v, digits=4):
 
 
 def par(v):
-    """A number as an operand: negative ones in parentheses."""
+    """A number as an operand (of a product or a power): negative ones and ones written with a power of
+    ten in parentheses, so that ``par(g)^2`` reads (1.4 \\times 10^{-4})^2, never a double superscript."""
     s = num(v)
-    return rf"({s})" if float(v) < 0 else s
+    return rf"({s})" if float(v) < 0 or r"\times" in s else s
 
 
 def vec(values):
