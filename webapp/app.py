@@ -22,6 +22,7 @@ import io
 import itertools
 import math
 import os
+import re
 import sys
 import time
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
@@ -77,6 +78,17 @@ DEFAULTS = {
     "schedule": "constant", "lr_decay": 0.99, "l2": 0.0, "l1": 0.0, "dropout": 0.0, "val_split": 0.2,
     "patience": 0, "model_seed": 0, "live": True, **{key: False for key in TRANSFORM_KEYS.values()},
 }
+
+
+# ------------------------------------------------------------------ plain text
+
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+
+
+def _plain(text):
+    """``text`` for st.info/warning/error (which render Markdown) shown as written: a column name, a
+    category or a link's value cannot become a link, a formula or emphasis in the app's own message."""
+    return _MARKDOWN.sub(r"\\\1", str(text))
 
 
 # ------------------------------------------------------------------ state
@@ -720,7 +732,7 @@ def _architecture(prepared):
     if chk["ok"]:
         st.caption(f"✓ {chk['n_params']:,} parameters · output '{chk['output_activation']}' · {about}")
     else:
-        st.error(chk["error"])
+        st.error(_plain(chk["error"]))
         c1, c2 = st.columns(2)
         if chk["fixed"]:
             c1.button(f"Fix: use {chk['fixed']}", on_click=_set_arch, args=(chk["fixed"],), key="fix_arch")
@@ -804,7 +816,7 @@ def _results(run):
     if run.get("reason"):
         st.info(f"Training {run['reason']}." if run["reason"].startswith("stopped") else run["reason"])
     if run.get("error"):
-        st.error(run["error"])
+        st.error(_plain(run["error"]))
     if not run["epochs"]:
         st.info("Fresh weights, not trained yet: press **Step** to train one epoch or **Resume** to train "
                 f"{cfg['epochs']} epochs.")
@@ -902,7 +914,7 @@ def _explain(run, interrupted):
             ex = S.explain(model, prepared, row=int(row), weight=(int(layer), int(i), int(j)) if layer else None,
                            learning_rate=lr)
         except USER_ERRORS as e:
-            st.error(str(e))
+            st.error(_plain(e))
             return
         st.caption(f"Training row {ex['row']} (of 0–{ex['n_rows'] - 1}) as the network sees it, weight "
                    f"{ex['weight']['label']}, learning rate {lr:g}: the update is the one a training step on this "
@@ -930,7 +942,7 @@ def _data_view(prepared, preview, shown=None):
             st.dataframe(_table(preview["columns"], preview["rows"]), hide_index=True)
     if prepared is not None:
         for note in prepared.notes:
-            st.info(note)
+            st.info(_plain(note))
         pre = prepared.preprocessor
         if pre is not None and list(prepared.feature_names) != list(pre.features):
             st.caption(f"{len(pre.features)} feature column(s) become {prepared.n_inputs} network inputs: "
@@ -1001,7 +1013,7 @@ def _train_tab(data):
     interrupted = ss.pop("interrupted", None)
     notes_slot = st.container()   # the link's notes, filled once the link's model has been tried too
     if data["error"]:
-        st.error(data["error"])
+        st.error(_plain(data["error"]))
     elif prepared is None:
         st.info("Upload a CSV in the sidebar (or pick a built-in dataset) to start.")
     # architecture and settings stay on the page (and keep their values) even without data
@@ -1013,7 +1025,7 @@ def _train_tab(data):
     _sync_address(settings)
     _open_link_model(data, cfg, settings)
     for note in ss.get("link_notes") or []:
-        notes_slot.warning(f"From the link: {note}")
+        notes_slot.warning("From the link: " + _plain(note))
     if cfg.get("dropout") and chk["ok"] and "dropout" in ss["arch"]:
         st.caption("The Dropout slider is ignored: the architecture already has dropout layers.")
     ready = chk["ok"] and prepared is not None
@@ -1072,7 +1084,7 @@ def _act(action, shown, prepared, cfg, data, settings, ui):
         elif _advance(run, cfg, 1 if action == "step" else None, ui) is False:
             return
     except USER_ERRORS as e:
-        st.error(str(e))
+        st.error(_plain(e))
 
 
 def _compare_tab():
@@ -1126,7 +1138,7 @@ def _chosen_model():
     try:
         model = _cached(("model", digest), lambda: S.load_model(raw))
     except USER_ERRORS as e:
-        st.error(f"Could not open {up.name} as a model: {e}")
+        st.error(_plain(f"Could not open {up.name} as a model: {e}"))
         return None
     info = S.model_info(model)
     st.success(f"Loaded {up.name}: {info['n_inputs']} input(s) → {info['n_outputs']} output(s) "
@@ -1157,10 +1169,10 @@ def _model_tab():
     try:
         out = S.predict_csv(model, csv_up.getvalue(), notes)
     except USER_ERRORS as e:
-        st.error(f"Could not predict {csv_up.name}: {e}")
+        st.error(_plain(f"Could not predict {csv_up.name}: {e}"))
         return
     for note in notes:
-        st.warning(note)
+        st.warning(_plain(note))
     reader = csv.reader(io.StringIO(out))
     header, rows = next(reader), list(itertools.islice(reader, 50))
     n_rows = len(rows) + sum(1 for _ in reader)
