@@ -242,7 +242,8 @@ def _section(sid, title, latex, code_name):
 
 
 def _layer_sym(k, n_layers):
-    return "L" if k == n_layers else str(k)
+    """The superscript of layer k: its number, the output layer's too (L is the loss here)."""
+    return str(k)
 
 
 def default_weight(trace):
