@@ -1,5 +1,6 @@
 """The Streamlit app through streamlit.testing.v1.AppTest (real engine, no browser)."""
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -36,8 +37,13 @@ def plotly_titles(at):
     return out
 
 
+def shown(element):
+    """The text a message element shows: the app writes user text with Markdown's backslash escapes."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", element.value)
+
+
 def errors(at):
-    return [e.value for e in at.error]
+    return [shown(e) for e in at.error]
 
 
 def state_keys(at):
@@ -349,7 +355,7 @@ def test_compare_table_and_prediction_tables_are_readable(app):
     assert any("2 rows predicted" in c.value for c in app.caption) and not app.warning
     odd = b"area_sqft,bedrooms,neighbourhood\n1500,3,harbour\n"
     run(app.file_uploader(key="predict_file").set_value(("odd.csv", odd, "text/csv")))
-    assert any("'neighbourhood': 'harbour' (1 row)" in w.value for w in app.warning)
+    assert any("'neighbourhood': 'harbour' (1 row)" in shown(w) for w in app.warning)
     run(app.file_uploader(key="predict_file").set_value(("new.csv", new, "text/csv")))
     run(app.radio(key="model_source").set_value("Upload a model file"))
     run(app.file_uploader(key="model_file").set_value(("houses.mlp", model_bytes, "application/zip")))
@@ -622,13 +628,22 @@ def test_address_bar_holds_every_setting_and_opening_it_restores_them(app):
 def test_a_hand_broken_link_shows_notes_and_the_app_works():
     at = open_link("n_samples=abc&epochs=-3&zzz=1&noise=0.123&optimizer=nadam"
                    "&arch=%5B2%2C%20__import__('os')%5D&model=not-a-model")
-    notes = " ".join(w.value for w in at.warning)
+    notes = " ".join(shown(w) for w in at.warning)
     for word in ("n_samples", "epochs", "zzz", "arch", "noise", "model"):
         assert word in notes, (word, notes)
     assert at.selectbox(key="optimizer").value == "nadam"                  # the valid part is restored
     assert at.slider(key="n_samples").value == 400 and at.number_input(key="epochs").value == 150
     assert not at.session_state["runs"]
     train(at)
+
+
+def test_a_links_values_are_shown_as_text_not_markdown():
+    """A crafted value cannot become a clickable link, emphasis or a formula inside the app's own note."""
+    at = open_link({"zzz": "[click me](https://example.invalid/x)", "epochs": "**$x$**"})
+    notes = [w.value for w in at.warning]
+    assert any("click me" in n for n in notes) and any("x" in n for n in notes)
+    assert not any("[click me](" in n or "**$" in n for n in notes), notes
+    assert any("[click me](https://example.invalid/x)" in shown(w) for w in at.warning)   # the text, as written
 
 
 def test_share_link_carries_a_small_trained_model_that_opens_without_training(app, tmp_path):

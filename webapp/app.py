@@ -82,7 +82,7 @@ DEFAULTS = {
 
 # ------------------------------------------------------------------ plain text
 
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+_MARKDOWN = re.compile(r"([\\`*_\[\]<>$~|:])")   # links, autolinks, emphasis, code, formulas, tables
 
 
 def _plain(text):
