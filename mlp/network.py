@@ -256,7 +256,8 @@ class MLP:
         return X
 
     def _as_y(self, y, n_rows, name="y"):
-        """Targets as a 2-D array matching the output layer (integer class labels become one-hot for cce)."""
+        """Targets as a 2-D array matching the output layer (integer class labels become one-hot for cce
+        and for any loss on a softmax output)."""
         self._require_built()
         if self.loss is None:
             raise ValueError("No loss set: call model.set_loss('mse' | 'mae' | 'huber' | 'bce' | 'cce') first.")
@@ -264,10 +265,11 @@ class MLP:
         y = _to_array(y, name, None)
         if y.shape[:1] != (n_rows,):
             raise ValueError(f"X has {n_rows} rows but {name} has {y.shape[0] if y.ndim else 0}; they must match.")
-        if self.loss == "cce" and (y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1 and k > 1)):
+        labelled = self.loss == "cce" or (self.output_activation == "softmax" and k > 1)  # a class per row
+        if labelled and (y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1 and k > 1)):
             labels = y.ravel()
             if not np.all(np.isfinite(labels)) or np.any(labels != np.round(labels)):
-                raise ValueError(f"{name}: class labels for 'cce' must be whole numbers 0..{k - 1} "
+                raise ValueError(f"{name}: class labels for a {k}-unit softmax output must be whole numbers 0..{k - 1} "
                                  f"(or one-hot rows of length {k}).")
             labels = labels.astype(np.int64)
             if labels.min() < 0 or labels.max() >= k:
@@ -281,7 +283,7 @@ class MLP:
             y = y.reshape(-1, 1)
         if y.ndim != 2 or y.shape[1] != k:
             raise ValueError(f"{name} has shape {y.shape} but the output layer has {k} unit(s); expected "
-                             f"({n_rows}, {k})" + (" or integer class labels of shape (n,)." if self.loss == "cce" else "."))
+                             f"({n_rows}, {k})" + (" or integer class labels of shape (n,)." if labelled else "."))
         _check_finite(y, name)
         if self.loss in L.CLASSIFICATION and (y.min() < 0 or y.max() > 1):
             raise ValueError(f"{name}: targets for '{self.loss}' must be in [0, 1] (labels or probabilities), "

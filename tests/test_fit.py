@@ -795,3 +795,20 @@ def test_training_run_stop_keeps_weights():
     assert run.done and run.history.stopped_early and "stopped" in run.history.stop_reason
     run.step()                               # a finished run trains no more
     assert np.array_equal(before, m.params) and len(run.history) == 1
+
+
+@pytest.mark.parametrize("loss", ["mse", "mae", "huber"])
+def test_integer_labels_on_a_softmax_output_are_one_hot_for_every_loss(loss):
+    """A softmax output's 1-D integer targets are classes whatever the loss (the apps offer mse, mae and
+    huber for a softmax output): the same as giving the one-hot rows."""
+    X = np.random.default_rng(0).normal(size=(30, 2))
+    labels = np.arange(30) % 3
+    onehot = np.eye(3)[labels]
+    a, b = (MLP(seed=1).sequential([2, 5, 'tanh', 3, 'softmax']).set_loss(loss) for _ in range(2))
+    ha = a.fit(X, labels, epochs=3, batch_size=8, learning_rate=0.05)
+    hb = b.fit(X, onehot, epochs=3, batch_size=8, learning_rate=0.05)
+    np.testing.assert_array_equal(a.params, b.params)
+    assert ha.history == hb.history
+    assert a.evaluate(X, labels) == b.evaluate(X, onehot)
+    with pytest.raises(ValueError, match="whole numbers 0..2"):
+        a.fit(X, labels + 0.5, epochs=1)
