@@ -157,7 +157,7 @@ def test_single_column_file():
 
 
 def test_agrees_with_pandas_on_a_messy_file():
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
     text = (
         'id;name;score;group\n'
         '1;"Lee; K";3.5;a\n'
@@ -292,7 +292,7 @@ def test_table_construction_errors():
 
 
 def test_from_dataframe_matches_pandas():
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
     df = pd.DataFrame({"n": [1.5, np.nan, 3.0], "s": ["a", None, "c"], "i": [1, 2, 3], "b": [True, False, True]})
     t = data.Table.from_dataframe(df)
     assert t.columns == ["n", "s", "i", "b"]
@@ -416,7 +416,7 @@ def test_standardisation_uses_training_statistics_only():
 
 
 def test_matches_sklearn_scaler_and_one_hot():
-    sk = pytest.importorskip("sklearn.preprocessing")
+    import sklearn.preprocessing as sk
     t = data.read_csv(MIXED)
     train, test = t.select_rows([0, 1, 2, 4]), t.select_rows([3, 5])  # green unseen in training
     pre = data.Preprocessor(["age", "color", "height"], "label").fit(train)
@@ -621,7 +621,7 @@ def test_inverse_y_shape_errors():
 
 
 def test_preprocessor_accepts_dataframes():
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
     df = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "y": ["a", "b", "a", "b"]})
     pre = data.Preprocessor(["x"], "y").fit(df)
     np.testing.assert_allclose(pre.transform_X(df).ravel(), (df["x"] - 2.5) / df["x"].std(ddof=0))
@@ -720,7 +720,7 @@ def _sorted_rows(a):
     "maker, name, kw", [("make_circles", "circles", {"factor": 0.5}), ("make_moons", "moons", {})]
 )
 def test_noise_free_points_match_sklearn(maker, name, kw):
-    ds = pytest.importorskip("sklearn.datasets")
+    import sklearn.datasets as ds
     X, y = data.make_dataset(name, n_samples=200, noise=0.0, seed=0)
     Xs, ys = getattr(ds, maker)(n_samples=200, shuffle=False, noise=None, **kw)
     for label in (0, 1):
@@ -730,7 +730,7 @@ def test_noise_free_points_match_sklearn(maker, name, kw):
 
 
 def test_circles_radius_statistics_match_sklearn():
-    ds = pytest.importorskip("sklearn.datasets")
+    import sklearn.datasets as ds
     X, y = data.make_dataset("circles", n_samples=4000, noise=0.05, seed=1, factor=0.3)
     Xs, ys = ds.make_circles(n_samples=4000, noise=0.05, factor=0.3, random_state=1)
     r, rs = np.hypot(*X.T), np.hypot(*Xs.T)
