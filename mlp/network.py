@@ -428,24 +428,28 @@ class MLP:
             a = f(z.copy() if with_z and i == last and self._layers[-1]["activation"] in act.IN_PLACE else z)
         return (a, z) if with_z else a
 
+    def _column_plan(self, R):
+        """Reused feature-major buffers for R samples through the hidden layers: the input buffer, its
+        sample-major view, and per hidden layer (augmented weights transposed, z, z's sample-major view, the
+        activation for that buffer, the layer's buffer with its row of ones)."""
+        rows = [np.ones((self.n_inputs + 1, R), dtype=self.dtype)]
+        plan = []
+        for layer in self._layers[:-1]:
+            rows.append(np.ones((layer["Wb"].shape[1] + 1, R), dtype=self.dtype))
+            z = rows[-1][:-1]
+            plan.append((layer["Wb"].T, z, z.T, act.forward_fn(layer["activation"], z.T), rows[-1]))
+        return rows[0], rows[0][:-1].T, plan
+
     def _infer_one(self, x):
         """``forward`` of one sample, through reused buffers laid out as in ``backprop``: feature-major
         ``(units + 1, R)`` arrays ending in a row of ones, so a layer is one ``dot`` with the augmented
         weights into the next buffer, then the activation in place. With a single output unit the sample
         is computed twice (R = 2): NumPy's calls cost two to three times more on one-element arrays."""
         if self._one is None:
-            k = self.n_outputs
-            R = 2 if k == 1 else 1
-            rows = [np.ones((self.n_inputs + 1, R), dtype=self.dtype)]
-            plan = []
-            for layer in self._layers[:-1]:
-                rows.append(np.ones((layer["Wb"].shape[1] + 1, R), dtype=self.dtype))
-                z = rows[-1][:-1]
-                plan.append((layer["Wb"].T, z, z.T, act.forward_fn(layer["activation"], z.T), rows[-1]))
             last = self._layers[-1]
             elementwise = act.DERIVATIVES.get(last["activation"]) is not None   # softmax is not
-            self._one = (rows[0], rows[0][:-1].T, plan, last["Wb"].T, act.ACTIVATIONS[last["activation"]],
-                         elementwise)
+            self._one = (*self._column_plan(2 if self.n_outputs == 1 else 1), last["Wb"].T,
+                         act.ACTIVATIONS[last["activation"]], elementwise)
         a, inputs, plan, WoT, f, elementwise = self._one
         inputs[...] = x            # every column
         for WbT, z, zT, f_h, A in plan:
@@ -464,14 +468,8 @@ class MLP:
         n = X.shape[0]
         bufs = self._few.get(n)
         if bufs is None:
-            rows = [np.ones((self.n_inputs + 1, n), dtype=self.dtype)]
-            plan = []
-            for layer in self._layers[:-1]:
-                rows.append(np.ones((layer["Wb"].shape[1] + 1, n), dtype=self.dtype))
-                z = rows[-1][:-1]
-                plan.append((layer["Wb"].T, z, z.T, act.forward_fn(layer["activation"], z.T), rows[-1]))
             last = self._layers[-1]
-            bufs = self._few[n] = (rows[0], rows[0][:-1].T, plan, last["Wb"], act.ACTIVATIONS[last["activation"]])
+            bufs = self._few[n] = (*self._column_plan(n), last["Wb"], act.ACTIVATIONS[last["activation"]])
         a, inputs, plan, Wo, f = bufs
         inputs[...] = X
         for WbT, z, zT, f_h, A in plan:
