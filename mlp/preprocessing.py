@@ -57,12 +57,16 @@ def _present_values(values):
         arr = values.astype(np.float64).reshape(-1)
         arr = arr[~np.isnan(arr)]
         return None, arr
-    if isinstance(values, np.ndarray) and values.dtype == object and values.ndim == 1:  # a Table's texts
-        texts = values[values.astype(bool)]  # clean texts: None is the only falsy value
-        try:
-            return None, texts.astype(np.float64)
-        except (TypeError, ValueError):
-            return _texts_u(texts), None
+    if isinstance(values, np.ndarray) and values.dtype == object and values.ndim == 1:
+        texts = values[values != None]  # noqa: E711 (elementwise, in C)
+        u = _texts_u(texts)
+        # clean texts (a Table's) are read in C; any other object array (0, False, NaN, " a", "NA" in it)
+        # is cleaned cell by cell below
+        if bool(np.all(u == texts)) and all(_clean_cell(s) == s for s in np.unique(u).tolist()):
+            try:
+                return None, texts.astype(np.float64)
+            except (TypeError, ValueError):
+                return u, None
     texts = [c for c in (_clean_cell(v) for v in values) if c is not None]
     nums = [_parse_float(t) for t in texts]
     if any(f is None for f in nums):

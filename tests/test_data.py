@@ -381,6 +381,19 @@ def test_detect_task(values, task):
     assert data.detect_task(values) == task
 
 
+@pytest.mark.parametrize(
+    "values, task",
+    [  # object arrays that are not a Table's clean texts (e.g. a DataFrame column's to_numpy())
+        (np.array([0, 1, 0, 1, None, 0, 1], dtype=object), "binary"),
+        (np.array(["a", "b", np.nan, "a", "b"], dtype=object), "binary"),
+        (np.array([True, False, None, True], dtype=object), "binary"),
+        (np.array([" a", "b", "NA", "a ", "b"], dtype=object), "binary"),
+    ],
+)
+def test_detect_task_object_arrays(values, task):
+    assert data.detect_task(values) == task == data.detect_task(values.tolist())
+
+
 def test_detect_task_errors():
     assert "only one class" in err(data.detect_task, ["a", "a", None])
     assert "only one" in err(data.detect_task, [3, 3, 3])
