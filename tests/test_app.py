@@ -740,3 +740,23 @@ def test_a_link_whose_model_does_not_fit_its_data_says_so_and_trains(app):
     assert any("output" in w.value and "train to see results" in w.value for w in other.warning)
     run(other.button(key="fix_arch").click())            # the link's architecture does not fit spiral either
     assert train(other)["prepared"].name == "spiral"
+
+
+def test_file_and_column_names_are_shown_as_text_not_markdown(app):
+    """An uploaded file's name and its column names (and a model file's) cannot become links or emphasis."""
+    name, col = "[evil](https://example.invalid).csv", "*w*"
+    lines = labelled_csv().replace(b"weight", col.encode()).split(b"\n")
+    cells = lines[1].split(b",")
+    lines[1] = b",".join([cells[0], b"", *cells[2:]])                        # one missing value in that column
+    raw = b"\n".join(lines)
+    use_csv(app, raw, name=name)
+    texts = lambda: [e.value for e in (*app.caption, *app.warning, *app.sidebar.warning, *app.success)]  # noqa: E731
+    assert any(col in shown(w) for w in app.sidebar.warning)                 # the missing-values warning
+    run(app.checkbox(key=key_starting(app, "drop_")).check())
+    model_bytes = train(app)["model_bytes"]
+    assert any(name in shown(c) for c in app.caption) and any(col in shown(c) for c in app.caption)
+    run(app.radio(key="model_source").set_value("Upload a model file"))
+    run(app.file_uploader(key="model_file").set_value((name.replace(".csv", ".mlp"), model_bytes, "application/zip")))
+    assert any("Loaded [evil](https://example.invalid).mlp" in shown(s) for s in app.success)
+    assert any(f"height, {col}, colour" in shown(c) for c in app.caption)
+    assert not any("[evil](" in t or f", {col}," in t or f"{col} (" in t for t in texts()), texts()

@@ -591,7 +591,7 @@ def _data_sidebar():
                        "transforms": tfs, **pending}
     if up is None:
         if ss.get("link_asks_file"):
-            want = f" (target column {pending['target']!r})" if pending.get("target") else ""
+            want = f" (target column {_plain(repr(pending['target']))})" if pending.get("target") else ""
             sb.info(f"This link was made with an uploaded CSV{want}: a file cannot travel in a link. "
                     "Upload the same file to continue with the link's settings.")
         _transforms_sidebar(sb)
@@ -637,7 +637,7 @@ def _data_sidebar():
     missing = {c: n for c, n in preview["missing"].items() if c in used}
     drop = False
     if missing:
-        sb.warning("Missing values: " + ", ".join(f"{c} ({n})" for c, n in missing.items()))
+        sb.warning("Missing values: " + ", ".join(f"{_plain(c)} ({n})" for c, n in missing.items()))
         drop = sb.checkbox("Drop rows with missing values", value=False, key=f"drop_{digest}")
     test = sb.slider("Test split", 0.1, 0.5, step=0.05, key="csv_test_size")
     seed = sb.number_input("Split seed", 0, 10**6, key="csv_seed")
@@ -728,7 +728,7 @@ def _architecture(prepared):
                   help="List syntax: input size, then layer sizes each followed by an activation; "
                        f"'dropout(0.2)' may follow a hidden layer. E.g. {EXAMPLE_ARCH}")
     chk = S.check_architecture(ss["arch"], prepared)
-    about = prepared.describe() if prepared is not None else "Choose data to train on."
+    about = _plain(prepared.describe()) if prepared is not None else "Choose data to train on."
     if chk["ok"]:
         st.caption(f"✓ {chk['n_params']:,} parameters · output '{chk['output_activation']}' · {about}")
     else:
@@ -811,7 +811,7 @@ def _results(run):
     secs = run["seconds"]
     how = "opened from a link" if run.get("from_link") else \
         f"{run['epochs']} epochs in {secs:.{3 if secs < 0.1 else 2 if secs < 1 else 1}f} s"
-    st.caption(f"{prepared.name} · `{cfg['arch']}` · {how} · "
+    st.caption(f"{_plain(prepared.name)} · `{cfg['arch']}` · {how} · "
                f"{cfg['optimizer']} · lr {cfg['learning_rate']} · {batch} · loss {model.loss}")
     if run.get("reason"):
         st.info(f"Training {run['reason']}." if run["reason"].startswith("stopped") else run["reason"])
@@ -946,7 +946,7 @@ def _data_view(prepared, preview, shown=None):
         pre = prepared.preprocessor
         if pre is not None and list(prepared.feature_names) != list(pre.features):
             st.caption(f"{len(pre.features)} feature column(s) become {prepared.n_inputs} network inputs: "
-                       + ", ".join(prepared.feature_names)
+                       + ", ".join(map(_plain, prepared.feature_names))
                        + " (each category of a text column is its own 0/1 input; extra features are computed "
                          "from x1, x2)")
         if fresh:
@@ -956,8 +956,8 @@ def _data_view(prepared, preview, shown=None):
                 with c1:
                     _plot(fig, key="data_fig")
             if shown is not None:
-                st.caption(f"The results below are from run {shown['id']} ({shown['prepared'].name}); "
-                           f"press **Train** to train on {prepared.name}.")
+                st.caption(f"The results below are from run {shown['id']} ({_plain(shown['prepared'].name)}); "
+                           f"press **Train** to train on {_plain(prepared.name)}.")
 
 
 # ------------------------------------------------------------------ tabs
@@ -1141,7 +1141,7 @@ def _chosen_model():
         st.error(_plain(f"Could not open {up.name} as a model: {e}"))
         return None
     info = S.model_info(model)
-    st.success(f"Loaded {up.name}: {info['n_inputs']} input(s) → {info['n_outputs']} output(s) "
+    st.success(f"Loaded {_plain(up.name)}: {info['n_inputs']} input(s) → {info['n_outputs']} output(s) "
                f"({info['output_activation']}), {info['n_params']:,} parameters.")
     return model
 
@@ -1154,9 +1154,9 @@ def _model_tab():
         return
     info = S.model_info(model)
     if info["features"]:
-        st.caption(f"Needs columns: {', '.join(info['features'])}"
-                   + (f" · predicts {info['target']}" if info["target"] else "")
-                   + (f" · classes: {', '.join(info['class_names'])}" if info["class_names"] else ""))
+        st.caption(f"Needs columns: {', '.join(map(_plain, info['features']))}"
+                   + (f" · predicts {_plain(info['target'])}" if info["target"] else "")
+                   + (f" · classes: {', '.join(map(_plain, info['class_names']))}" if info["class_names"] else ""))
         st.download_button("CSV template", ",".join(info["features"]) + "\n", file_name="template.csv",
                            mime="text/csv", key="dl_template", on_click="ignore",
                            help="A CSV with just the header row the model needs; add your rows below it.")
