@@ -10,7 +10,7 @@ Training runs in slices (``train_start`` / ``train_step`` / ``train_finish``) so
 message between them: the engine's resumable ``TrainingRun`` (``session.start_training``) gives exactly the
 model of one ``session.train`` call, early stopping and schedules included. The job outlives Stop: **Resume**
 (``train_resume``) and **Step** (``step_epoch``, one epoch) continue the same model, **Reset** (``reset``)
-draws fresh weights; a change of the data or of the model's settings (``MODEL_KEYS``) makes a new model.
+draws fresh weights; a change of the data or of the model's settings (``session.MODEL_KEYS``) makes a new model.
 """
 from __future__ import annotations
 
@@ -41,11 +41,9 @@ FULL_FIGURES_SHARE = 0.15
 NETWORK_FIGURE_EVERY = 0.2  # every other chunk of the worker (STEP_SECONDS = 0.1 in static/worker.js): ~5 frames/s
 # Browser defaults: the session's, with the demo's 1000 epochs (the issue's default run).
 BROWSER_DEFAULTS = {"epochs": 1000}
-# Settings the page may send.
-TRAIN_KEYS = ("arch", "loss", "optimizer", "learning_rate", "epochs", "batch_size", "lr_decay", "lr_schedule",
-              "weight_decay", "l1", "dropout", "validation_split", "early_stopping", "seed")
-# A change of one of these (or of the data) means a new model for Step / Resume; others continue the model.
-MODEL_KEYS = ("arch", "loss", "optimizer", "weight_decay", "l1", "dropout", "seed")
+# Settings the page may send: a change of one of session.MODEL_KEYS (or of the data) means a new model for
+# Step / Resume; the others (session.TRAINING_KEYS) continue the model.
+TRAIN_KEYS = session.MODEL_KEYS + session.TRAINING_KEYS
 FIGURE_ORDER = ("loss", "network", "decision_boundary", "surface", "fit", "predicted_vs_actual",
                 "confusion_matrix")
 
@@ -213,10 +211,6 @@ def _check_cfg(cfg):
     return session._cfg(cfg)
 
 
-def _model_key(cfg):
-    return json.dumps([cfg.get(k) for k in MODEL_KEYS], default=str)
-
-
 class _TrainJob:
     """The current model and its training run, advanced slice by slice by ``step``.
 
@@ -230,7 +224,7 @@ class _TrainJob:
         self.live = bool(live)  # live charts while training (off: only the epoch and loss numbers)
         self.prepared = prepared
         self.model = model if model is not None else session.build_model(cfg, prepared)
-        self.model_key = _model_key(cfg)
+        self.model_key = session.model_key(cfg)
         self.prior = {"loss": [], "val_loss": []} if prior is None else prior
         self._start(cfg)
 
@@ -248,13 +242,12 @@ class _TrainJob:
 
     def fits(self, cfg, prepared):
         """True when this job's model is the one for ``cfg`` on ``prepared`` (same data, same model settings)."""
-        return prepared is self.prepared and self.model_key == _model_key(cfg)
+        return prepared is self.prepared and self.model_key == session.model_key(cfg)
 
     def continue_with(self, cfg):
         """Go on with the same model: keep the current run if it can go on with these settings, else a new run."""
         cfg = session._cfg(cfg)
-        if self.run.done or json.dumps(cfg, sort_keys=True, default=str) != \
-                json.dumps(self.cfg, sort_keys=True, default=str):
+        if self.run.done or session.training_key(cfg) != session.training_key(self.cfg):
             h = self.history.history
             for key in self.prior:
                 self.prior[key] += list(h.get(key) or [])

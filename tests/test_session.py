@@ -357,3 +357,12 @@ def test_csv_without_header_trains_and_says_so():
     assert p.feature_names == ["column_1", "column_2"] and len(p.X_train) + len(p.X_test) == 80
     assert any("no header" in note for note in p.notes)
 
+
+
+def test_model_key_names_the_model_settings_and_training_key_the_rest():
+    cfg = {"arch": "[2, 4, 'relu', 1, 'sigmoid']", "learning_rate": 0.1}
+    assert S.model_key(cfg) == S.model_key({**cfg, "learning_rate": 0.3, "epochs": 5, "batch_size": None})
+    assert S.model_key(cfg) != S.model_key({**cfg, "seed": 1})
+    assert S.training_key(cfg) != S.training_key({**cfg, "epochs": 5})
+    assert S.training_key(cfg) == S.training_key({**cfg, "seed": 1})
+    assert S.model_key({}) == S.model_key(dict(S.DEFAULT_CONFIG))         # defaults filled in

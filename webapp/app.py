@@ -325,17 +325,8 @@ def _base_url():
 
 # ------------------------------------------------------------------ runs and training
 
-_MODEL_KEYS = ("arch", "loss", "optimizer", "weight_decay", "l1", "dropout", "seed")
-_TRAIN_KEYS = ("learning_rate", "epochs", "batch_size", "lr_schedule", "lr_decay", "validation_split",
-               "early_stopping")
-
-
 def _model_key(cfg, data):
-    return (data["key"],) + tuple(repr(cfg.get(k)) for k in _MODEL_KEYS)
-
-
-def _train_key(cfg):
-    return tuple(repr(cfg.get(k)) for k in _TRAIN_KEYS)
+    return (data["key"],) + S.model_key(cfg)
 
 
 def _new_run(prepared, cfg, data, settings, model=None):
@@ -363,14 +354,14 @@ def _training_for(run, cfg):
     """The engine TrainingRun that continues ``run``: its own while it has epochs left and the training
     settings are unchanged, else a new one on the same model (weights and optimizer state kept)."""
     tr = run["training"]
-    if tr is not None and not tr.done and run["train_key"] == _train_key(cfg):
+    if tr is not None and not tr.done and run["train_key"] == S.training_key(cfg):
         return tr
     _sync(run)
     run["base"] = run["history"]
-    run["cfg"].update({k: cfg.get(k) for k in _TRAIN_KEYS})
+    run["cfg"].update({k: cfg.get(k) for k in S.TRAINING_KEYS})
     run["training"] = None
     tr = S.start_training(run["model"], run["prepared"], run["cfg"])
-    run["training"], run["train_key"] = tr, _train_key(cfg)
+    run["training"], run["train_key"] = tr, S.training_key(cfg)
     return tr
 
 

@@ -425,6 +425,25 @@ def _with_dropout(text, rate):
     return format_architecture(out)
 
 
+# The cfg keys that make a model, and those that only say how it trains. On the same data, a cfg with the
+# same model_key continues the model shown (Step, Resume); another one means a new model.
+MODEL_KEYS = ("arch", "loss", "optimizer", "weight_decay", "l1", "dropout", "seed")
+TRAINING_KEYS = ("learning_rate", "epochs", "batch_size", "lr_schedule", "lr_decay", "validation_split",
+                 "early_stopping")
+
+
+def model_key(cfg):
+    """What identifies the model ``cfg`` builds (defaults filled in): equal keys, same model settings."""
+    cfg = _cfg(cfg)
+    return tuple(repr(cfg.get(k)) for k in MODEL_KEYS)
+
+
+def training_key(cfg):
+    """What identifies how ``cfg`` trains (defaults filled in): a TrainingRun goes on only while it is equal."""
+    cfg = _cfg(cfg)
+    return tuple(repr(cfg.get(k)) for k in TRAINING_KEYS)
+
+
 def build_model(cfg, prepared):
     """A fresh MLP for ``cfg`` (arch, loss, optimizer, seed, dropout...) that fits ``prepared``.
 
