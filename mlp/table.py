@@ -193,6 +193,9 @@ class _Col:
             self.miss = np.isnan(num) if isinstance(num, np.ndarray) else ~_present(self.get_text())
         return self.miss
 
+    def __reduce__(self):  # pickle / copy: a lazy column's texts are read first (``fetch`` is a closure)
+        return _Col, (self.get_text(), self.num)
+
     def take(self, rows):
         num = self.num[rows] if isinstance(self.num, np.ndarray) else None
         if self.text is not None:

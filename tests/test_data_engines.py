@@ -254,6 +254,19 @@ def test_numeric_texts_are_read_back_exactly_when_asked():
     assert t.rows[:2] == [("007", "1.50", "x"), ("-0", "2e3", "y")]
 
 
+def test_a_table_read_by_pandas_pickles_and_copies_like_one_read_by_the_standard_library():
+    import copy
+    import pickle
+
+    text = "a,b,c\n007,1.50,x\n-0,2e3,y\n" + "".join(f"{i},{i}.25,z\n" for i in range(30))
+    t, ref = data.read_csv(text, engine="pandas"), data.read_csv(text, engine="stdlib")
+    assert t.meta["parser"] == "pandas"
+    for got, want in ((pickle.loads(pickle.dumps(t)), ref), (copy.deepcopy(t), ref),
+                      (pickle.loads(pickle.dumps(t.select_rows([5, 0]))), ref.select_rows([5, 0]))):
+        assert got.rows == want.rows and got.meta == dict(want.meta, parser="pandas")
+        assert got.numeric_column("b").tolist() == want.numeric_column("b").tolist()
+
+
 # ---------------------------------------------------------------- the same files in Pyodide (no pandas there)
 
 def _random_files(n=150, seed=3):
