@@ -61,15 +61,11 @@ def _list_names(names, limit=20):
     return ", ".join(names)
 
 
-def _is_missing_text(s):
-    return s in MISSING_VALUES or s.lower() in ("nan", "-nan", "+nan")
-
-
 _NAN_TEXTS = frozenset({"nan", "-nan", "+nan"})
 
 
 def _clean_text(v, _missing=MISSING_VALUES, _nans=_NAN_TEXTS):
-    """_clean_cell for a str (the csv module's cells), in fewer steps: it runs once per cell."""
+    """_clean_cell for a str (the csv module's cells), in few steps: it runs once per cell."""
     s = v.strip()
     if s in _missing or (len(s) < 5 and s.lower() in _nans):
         return None
@@ -89,8 +85,7 @@ def _clean_cell(v):
     if v is None:
         return None
     if isinstance(v, str):
-        s = v.strip()
-        return None if _is_missing_text(s) else s
+        return _clean_text(v)
     if isinstance(v, (bool, np.bool_)):
         return "True" if v else "False"
     if isinstance(v, numbers.Integral):
@@ -102,10 +97,8 @@ def _clean_cell(v):
         # str() gives the shortest text that round-trips (also for np.float32).
         return str(v) if isinstance(v, (float, np.floating)) else repr(f)
     if isinstance(v, bytes):
-        v = v.decode("utf-8", errors="replace")
-        return _clean_cell(v)
-    s = str(v).strip()
-    return None if _is_missing_text(s) else s
+        return _clean_text(v.decode("utf-8", errors="replace"))
+    return _clean_text(str(v))
 
 
 def _parse_float(s):
