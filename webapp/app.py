@@ -483,9 +483,9 @@ def _live_refresh(run, tr, bar, ui, live, n):
     if not live:
         return
     try:
-        figs = S.figures(run["model"], prepared, hist)
+        figs = S.figures(run["model"], prepared)    # (the loss curve is drawn here, titled "live")
     except USER_ERRORS:
-        figs = {"loss": charts.loss_figure(hist, ytitle=S.loss_title(prepared))}
+        figs = {}
     figs["loss"] = charts.loss_figure(hist, title="Loss (live)", ytitle=S.loss_title(prepared))
     main = next((k for k in ("decision_boundary", "surface", "fit") if k in figs), None)
     with ui["live"].container():
