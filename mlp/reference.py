@@ -27,7 +27,7 @@ The step, in order:
 4. backwards through the layers: delta = (delta_next @ W_next.T) * f'(z)            (hidden_delta)
 5. each layer's gradients:       dL/dW = a_prev.T @ delta (+ l1 sign(W)),  dL/db = sum of delta's rows
                                                                                     (layer_gradients)
-6. each parameter's update by the optimizer, with PyTorch's formulas and state names (UPDATES)
+6. each parameter's update by the optimizer, with PyTorch's formulas and state names (UPDATES, update_layers)
 """
 import ast
 import os
@@ -236,6 +236,19 @@ UPDATES = {"sgd": sgd_update, "sgd_momentum": sgd_momentum_update, "rmsprop": rm
            "adam": adam_update, "adamw": adamw_update, "adagrad": adagrad_update, "nadam": nadam_update}
 
 
+def update_layers(layers, steps, states, optimizer, t, lr, **hyper):
+    """The optimizer's update of every W and b from the gradients in ``steps`` (as forward_backward gives them).
+    Returns ``(new_layers, new_states)``."""
+    update = UPDATES[optimizer]
+    new_layers, new_states = [], []
+    for (W, b, activation), step, (state_W, state_b) in zip(layers, steps, states):
+        W_new, state_W_new = update(W, step["grad_W"], state_W, t, lr, **hyper)
+        b_new, state_b_new = update(b, step["grad_b"], state_b, t, lr, **hyper)
+        new_layers.append((W_new, b_new, activation))
+        new_states.append((state_W_new, state_b_new))
+    return new_layers, new_states
+
+
 def train_step(x, y, layers, loss, optimizer, states, t, lr, l1=0.0, **hyper):
     """One training step on the batch (x, y): forward, backward, and the optimizer's update of every W and b.
 
@@ -243,14 +256,8 @@ def train_step(x, y, layers, loss, optimizer, states, t, lr, l1=0.0, **hyper):
     (state of W, state of b) per layer (empty dicts before the first step); ``t``: this step's number
     (1 for the first); ``hyper``: the optimizer's hyperparameters (e.g. beta1=0.9, weight_decay=0.0).
     Returns ``(new_layers, new_states, loss, penalty)``, with the loss and penalty before the update."""
-    update = UPDATES[optimizer]
     data_loss, penalty, steps = forward_backward(x, y, layers, loss, l1)
-    new_layers, new_states = [], []
-    for (W, b, activation), step, (state_W, state_b) in zip(layers, steps, states):
-        W_new, state_W_new = update(W, step["grad_W"], state_W, t, lr, **hyper)
-        b_new, state_b_new = update(b, step["grad_b"], state_b, t, lr, **hyper)
-        new_layers.append((W_new, b_new, activation))
-        new_states.append((state_W_new, state_b_new))
+    new_layers, new_states = update_layers(layers, steps, states, optimizer, t, lr, **hyper)
     return new_layers, new_states, data_loss, penalty
 
 
@@ -300,9 +307,8 @@ class Trace:
 
 def make_trace(x, y, layers, loss, optimizer, hyper, states, t, lr, l1=0.0):
     """A :class:`Trace` of ``train_step`` (same arguments; ``states`` as the optimizer holds them now)."""
-    hyper = dict(hyper)
-    new_layers, new_states, data_loss, penalty = train_step(x, y, layers, loss, optimizer, states, t, lr, l1, **hyper)
-    _, _, steps = forward_backward(x, y, layers, loss, l1)
+    data_loss, penalty, steps = forward_backward(x, y, layers, loss, l1)
+    new_layers, new_states = update_layers(layers, steps, states, optimizer, t, lr, **hyper)
     traced = []
     for (W, b, activation), (W_new, b_new, _), step, before, after in zip(layers, new_layers, steps, states, new_states):
         traced.append(LayerTrace(
