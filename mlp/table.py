@@ -898,7 +898,7 @@ class _PandasSource:
 
     def __init__(self, pd, data, delimiter, width):
         self.pd, self.data, self.delimiter, self.width = pd, data, delimiter, width
-        self.start, self.rows, self.cache, self.lazy = 0, None, {}, []
+        self.start, self.cache, self.lazy = 0, {}, []
         # Python's csv skips spaces before an opening quote (skipinitialspace); pandas' parser is faster
         # without it, and leading spaces are stripped from every cell anyway, so it is on only when needed.
         self.skip = _space_before_quote(data)
@@ -955,8 +955,7 @@ class _PandasSource:
                 cols.append(_Col(got[0]))
                 blanks.append(got[1:3])
         n = len(df)
-        keep = None
-        if all(b is not None for b in blanks):  # only all-text tables can have rows of empty cells
+        if all(b is not None for b in blanks):  # only all-text tables (no lazy columns) have rows of empty cells
             allblank = np.logical_and.reduce([blank[codes] for blank, codes in blanks])
             if allblank.any():
                 keep = np.flatnonzero(~allblank)
@@ -964,7 +963,6 @@ class _PandasSource:
                 n = len(keep)
         if n == 0 or (max_rows is not None and n > max_rows):
             return None
-        self.rows = keep
         return cols, n
 
     def _clean(self, s):
@@ -985,14 +983,13 @@ class _PandasSource:
         def fetch(idx):
             full = self.cache.get(j)
             if full is None and idx is not None and len(idx) <= 1000:
-                rows = idx if self.rows is None else self.rows[idx]
-                top = int(rows.max()) + 1 if len(rows) else 0
+                top = int(idx.max()) + 1 if len(idx) else 0
                 if top <= 10_000:  # a few leading rows (a preview): parse just those
-                    return self._texts([j], top)[0][rows]
+                    return self._texts([j], top)[0][idx]
             if full is None:  # one pass reads every such column of the file (a download needs them all)
                 todo = [k for k in self.lazy if k not in self.cache]
                 for k, texts in zip(todo, self._texts(todo, None)):
-                    self.cache[k] = texts if self.rows is None else texts[self.rows]
+                    self.cache[k] = texts
                 full = self.cache[j]
             return full if idx is None else full[idx]
 
