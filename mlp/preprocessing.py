@@ -358,8 +358,8 @@ class Preprocessor:
                     f"feature transforms ({', '.join(self._transforms)}) need two numeric features, but "
                     f"{_list_names(cats)} {'is' if len(cats) == 1 else 'are'} not numeric."
                 )
-            scales = [self._scale(raw, f"the feature transform {k!r}") for k, raw in zip(
-                self._transforms, self._derived(table._numeric(self._features[0])[0], table._numeric(self._features[1])[0]))]
+            scales = [self._scale(raw, f"the feature transform {k!r}")
+                      for k, raw in zip(self._transforms, self._derived(*self._x1_x2(table)))]
 
         self._no_missing(table, self._target, "target")
         task = self._requested_task or detect_task(table.values(self._target))
@@ -389,6 +389,10 @@ class Preprocessor:
         self._target_scale = scale if task == "regression" else None
         self._transform_scales = scales
         return self
+
+    def _x1_x2(self, table):
+        """The two (numeric) features' values, the transforms' x1 and x2."""
+        return table._numeric(self._features[0])[0], table._numeric(self._features[1])[0]
 
     def _derived(self, x1, x2):
         """Raw (unscaled) values of each transform, as a list of float arrays."""
@@ -437,7 +441,7 @@ class Preprocessor:
                 X[np.flatnonzero(hit), j + k[hit]] = 1.0  # unseen category -> all zeros
                 j += len(e["categories"])
         if self._transforms:
-            X[:, j:] = self._derived_scaled(table._numeric(self._features[0])[0], table._numeric(self._features[1])[0])
+            X[:, j:] = self._derived_scaled(*self._x1_x2(table))
         return X
 
     def unseen_categories(self, table):
