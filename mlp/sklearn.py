@@ -29,7 +29,7 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from .architecture import parse_architecture, parse_text
-from .network import MLP
+from .network import _EVAL_CHUNK, MLP
 from .optimizers import OPTIMIZERS, make_optimizer
 
 __all__ = ["MLPClassifier", "MLPRegressor", "fit_chunks", "iter_chunks"]
@@ -180,9 +180,9 @@ class _BaseMLP(BaseEstimator):
         new = make_optimizer(solver, **hyper)
         if old is not None and old.get_config() == new.get_config():
             return model          # partial_fit / warm_start: the same optimizer goes on
-        model.set_optimizer(solver, **hyper)
-        if old is not None and old.name == model.optimizer.name:
-            model.optimizer.set_state(old.t, old.state)
+        model.optimizer = new
+        if old is not None and old.name == new.name:
+            new.set_state(old.t, old.state)
         return model
 
     def _batch_size(self, n, incremental=False):
@@ -245,8 +245,7 @@ class _BaseMLP(BaseEstimator):
         batch_size, nominal = self._batch_size(X.shape[0], incremental)
         model = self._set_optimizer(nominal)
         epochs = 1 if incremental else int(self.max_iter)
-        target = Y if model.loss != "cce" else Y.argmax(axis=1)
-        run = model.start_training(X, target, epochs=epochs, learning_rate=float(self.learning_rate_init),
+        run = model.start_training(X, Y, epochs=epochs, learning_rate=float(self.learning_rate_init),
                                    batch_size=batch_size, shuffle=bool(self.shuffle), lr_schedule=self._lr_schedule(),
                                    metrics=[])
         best_params, converged = None, False
@@ -428,8 +427,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         check_is_fitted(self, "model_")
         X = validate_data(self, X, reset=False, accept_sparse=False, dtype=np.float64, order="C")
         model = self.model_
-        Z = np.concatenate([model._infer(model._as_x(X[s:s + 65536]), with_z=True)[1]
-                            for s in range(0, X.shape[0], 65536)])
+        Z = np.concatenate([model._infer(model._as_x(X[s:s + _EVAL_CHUNK]), with_z=True)[1]
+                            for s in range(0, X.shape[0], _EVAL_CHUNK)])
         return Z[:, 0] if self._label_binarizer.y_type_ == "binary" else Z
 
     def predict_log_proba(self, X):
