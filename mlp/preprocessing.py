@@ -591,8 +591,8 @@ class Preprocessor:
         keys = {"format", "version", "features", "target", "task", "encoders", "class_names", "label_kind",
                 "target_scale", "transforms", "transform_scales"}
         optional = {"transforms": [], "transform_scales": None}  # absent in files written before transforms
-        cfg = {**optional, **cfg} if isinstance(cfg, dict) else cfg
-        if isinstance(cfg, dict) and set(cfg) != keys:
+        cfg = {**optional, **cfg}
+        if set(cfg) != keys:
             extra, lack = sorted(set(cfg) - keys, key=str), sorted(keys - set(cfg))
             raise bad(f"unexpected keys {extra} / missing keys {lack}.")
         if cfg["format"] != _CONFIG_FORMAT:
