@@ -19,9 +19,10 @@ import json
 
 import numpy as np
 
+from .activations import _SQRT_2_OVER_PI, ELU_ALPHA, LEAKY_SLOPE
+
 ONNX_OPSET = 19          # Equal on strings (the one-hot of categorical columns) needs 19
 ONNX_IR_VERSION = 9
-_SQRT_2_OVER_PI = float(np.sqrt(2.0 / np.pi))
 EXPORTABLE = ("linear", "relu", "leaky_relu", "tanh", "sigmoid", "softmax", "gelu", "elu", "softplus", "swish")
 
 
@@ -69,7 +70,6 @@ def _onnx_activation(g, name, z):
     if name == "relu":
         return g.op("Relu", [z])
     if name == "leaky_relu":
-        from .activations import LEAKY_SLOPE
         return g.op("LeakyRelu", [z], alpha=float(LEAKY_SLOPE))
     if name == "tanh":
         return g.op("Tanh", [z])
@@ -78,7 +78,6 @@ def _onnx_activation(g, name, z):
     if name == "softmax":
         return g.op("Softmax", [z], axis=-1)
     if name == "elu":
-        from .activations import ELU_ALPHA
         return g.op("Elu", [z], alpha=float(ELU_ALPHA))
     if name == "softplus":   # max(z, 0) + log(1 + exp(-|z|)): no overflow, as the engine's logaddexp
         tail = g.op("Log", [g.op("Add", [g.const(1.0), g.op("Exp", [g.op("Neg", [g.op("Abs", [z])])])])])
@@ -92,14 +91,18 @@ def _onnx_activation(g, name, z):
     raise ValueError(f"to_onnx cannot export the activation {name!r}.")   # _check_exportable said so first
 
 
+def _numeric_input_name(encoders):
+    """The graph input holding the numeric columns: "X", unless a categorical column is named so."""
+    return "X" if all(e["column"] != "X" for e in encoders if e["kind"] == "categorical") else "X_numeric"
+
+
 def _onnx_preprocessing(g, pre, T):
     """Graph inputs and the node that gives the model's input matrix from the raw columns."""
     from .preprocessing import FEATURE_TRANSFORMS
     cfg = pre.to_config()
     encoders = cfg["encoders"]
     numeric = [e for e in encoders if e["kind"] == "numeric"]
-    categorical = [e for e in encoders if e["kind"] == "categorical"]
-    x_name = "X" if all(e["column"] != "X" for e in categorical) else "X_numeric"
+    x_name = _numeric_input_name(encoders)
     helper = g.onnx.helper
     inputs, pieces = [], []
     if numeric:
@@ -137,7 +140,7 @@ def _onnx_preprocessing(g, pre, T):
     return inputs, x, x_name
 
 
-def _onnx_prediction(g, pre, model, T):
+def _onnx_prediction(g, pre, T):
     """The graph output ``"prediction"``, shape (n,): class names (strings) or regression values in target units."""
     helper, task = g.onnx.helper, pre.task
     axis1 = None if task == "multiclass" else g.const([1], "axis", np.int64)
@@ -182,7 +185,7 @@ def to_onnx(model, name="mlp"):
     g.nodes.append(onnx.helper.make_node("Identity", [a], ["output"]))
     outputs = [onnx.helper.make_tensor_value_info("output", T.FLOAT, ["N", model.n_outputs])]
     if pre is not None:    # "prediction": what predict_table gives (class names, or values in the target's units)
-        outputs.append(_onnx_prediction(g, pre, model, T))
+        outputs.append(_onnx_prediction(g, pre, T))
     graph = onnx.helper.make_graph(g.nodes, name, inputs, outputs, g.inits)
     proto = onnx.helper.make_model(graph, producer_name="mlp", opset_imports=[onnx.helper.make_opsetid("", ONNX_OPSET)],
                                    doc_string=f"mlp network {model!r}")
@@ -227,7 +230,7 @@ def onnx_inputs(model, data):
         if gaps:
             raise ValueError(f"feature column {c!r} has {gaps} missing value(s); drop or fill those rows first.")
     numeric = [e["column"] for e in encoders if e["kind"] == "numeric"]
-    x_name = "X" if all(e["column"] != "X" for e in encoders if e["kind"] == "categorical") else "X_numeric"
+    x_name = _numeric_input_name(encoders)
     feed = {}
     if numeric:
         feed[x_name] = np.column_stack([table.numeric_column(c) for c in numeric]).astype(np.float32)
@@ -246,7 +249,6 @@ def to_torch(model):
     """A ``torch.nn.Sequential`` (eval mode) computing ``model.predict`` on the model's inputs, same dtype."""
     torch = _import("torch", "to_torch")
     nn = torch.nn
-    from .activations import ELU_ALPHA, LEAKY_SLOPE
     _check_exportable(model, "to_torch")
     dtype = torch.float64 if model.dtype == np.float64 else torch.float32
     simple = _torch_modules(nn)
@@ -293,7 +295,6 @@ def from_torch(seq, cls=None):
     ELU(1.0), Softplus(), SiLU or Identity, and ``Dropout`` anywhere between. The model has no loss yet."""
     torch = _import("torch", "from_torch")
     nn = torch.nn
-    from .activations import ELU_ALPHA, LEAKY_SLOPE
     if cls is None:
         from .network import MLP as cls
     if not isinstance(seq, nn.Sequential):
