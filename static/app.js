@@ -505,10 +505,15 @@ async function checkArch() {
 }
 
 // ---- training --------------------------------------------------------------------------------------------
+// An empty batch size is a full batch (a link's batch_size=full leaves the field empty).
+function batchSize() {
+  return $("batch_size").value.trim() === "" ? null : num("batch_size");
+}
+
 function trainingConfig() {
   return {
     arch: $("arch").value, loss: $("loss").value, optimizer: $("optimizer").value,
-    learning_rate: num("learning_rate"), epochs: num("epochs"), batch_size: num("batch_size"),
+    learning_rate: num("learning_rate"), epochs: num("epochs"), batch_size: batchSize(),
     lr_decay: num("lr_decay"), weight_decay: num("weight_decay"), l1: num("l1"),
     early_stopping: num("early_stopping"), seed: num("seed"),
   };
@@ -690,6 +695,7 @@ function currentSettings() {
   for (const id of NUMBER_SETTINGS) {
     if ($(id).value !== "" && !(s.source === "csv" && ["n_samples", "noise", "n_classes"].includes(id))) s[id] = num(id);
   }
+  if (batchSize() === null) s.batch_size = "full";
   s.transforms = selectedTransforms();
   s.arch = $("arch").value;
   if ($("loss").value) s.loss = $("loss").value;

@@ -404,6 +404,21 @@ def test_hand_broken_link_shows_a_note_and_the_app_works(ctx, server):
         other.close()
 
 
+def test_a_full_batch_link_trains_full_batch_and_stays_in_the_address(ctx, server):
+    """batch_size=full (as a Streamlit link has it) leaves the field empty: that trains on the full batch."""
+    other = _new_tab(ctx, server.url + "#batch_size=full&epochs=5")
+    try:
+        assert other.input_value("#batch_size") == "" and other.is_hidden("#link-notes")
+        status = _train(other)
+        assert status.startswith("Done after 5 epochs"), status
+        other.fill("#seed", "4")
+        other.wait_for_function("location.hash.includes('seed=4')", timeout=15_000)
+        assert "batch_size=full" in other.evaluate("location.hash")
+        assert not other.errors, other.errors
+    finally:
+        other.close()
+
+
 def test_bad_architecture_shows_engine_message(page):
     page.fill("#arch", "[2, 8, 'rel")
     page.wait_for_function("document.getElementById('arch-msg').classList.contains('bad')", timeout=10_000)
