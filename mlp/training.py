@@ -50,8 +50,8 @@ class History:
 
 
 def _check_positive(name, value, allow_zero=False):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or \
-            value < 0 or (value == 0 and not allow_zero):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or \
+            not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
         raise ValueError(f"{name} must be a {'non-negative' if allow_zero else 'positive'} number, got {value!r}.")
 
 
@@ -69,6 +69,7 @@ def make_schedule(schedule, learning_rate, lr_decay, epochs):
     SCHEDULES, a dict ``{"name": ..., **params}``, or a callable ``f(epoch) -> lr``."""
     _check_positive("learning_rate", learning_rate)
     _check_positive("lr_decay", lr_decay)
+    learning_rate, lr_decay = float(learning_rate), float(lr_decay)   # NumPy scalars: Python arithmetic
     if callable(schedule):
         return schedule
     params = {}

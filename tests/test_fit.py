@@ -812,3 +812,19 @@ def test_integer_labels_on_a_softmax_output_are_one_hot_for_every_loss(loss):
     assert a.evaluate(X, labels) == b.evaluate(X, onehot)
     with pytest.raises(ValueError, match="whole numbers 0..2"):
         a.fit(X, labels + 0.5, epochs=1)
+
+
+@pytest.mark.parametrize("lr", [np.float32(0.05), np.float16(0.05), np.int64(1)])
+def test_numpy_numbers_are_numbers_for_the_learning_rate(lr):
+    """A learning rate, lr_decay or min_delta taken from a NumPy array (np.float32, np.int64) trains as
+    the same Python number does (it was refused as 'not a positive number')."""
+    X = np.random.default_rng(0).normal(size=(20, 2))
+    y = (X[:, :1] > 0).astype(float)
+    a, b = (MLP(seed=1).sequential([2, 4, 'tanh', 1, 'sigmoid']).set_loss('bce') for _ in range(2))
+    ha = a.fit(X, y, epochs=3, learning_rate=lr, lr_decay=np.float32(0.5), early_stopping={"min_delta": np.float32(0)})
+    hb = b.fit(X, y, epochs=3, learning_rate=float(lr), lr_decay=0.5, early_stopping={"min_delta": 0.0})
+    np.testing.assert_array_equal(a.params, b.params)
+    assert ha.history == hb.history and all(type(v) is float for v in ha.history["lr"])
+    assert a.trace(X, y, learning_rate=lr).hyper["lr"] == float(lr)
+    with pytest.raises(ValueError, match="positive number"):
+        a.fit(X, y, epochs=1, learning_rate=np.float32(-0.1))
