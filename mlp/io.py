@@ -302,7 +302,7 @@ def from_bytes(data):
         if rng_state is not None:
             ok = (isinstance(rng_state, dict) and rng_state.get("bit_generator") == "PCG64"
                   and isinstance(rng_state.get("state"), dict)
-                  and all(type(rng_state["state"].get(k)) is int for k in ("state", "inc")))
+                  and all(type(v := rng_state["state"].get(k)) is int and 0 <= v < 2 ** 128 for k in ("state", "inc")))
             try:
                 if not ok:
                     raise ValueError("unexpected fields")

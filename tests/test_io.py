@@ -265,6 +265,9 @@ MALFORMED = {
     "bad hyperparameter": lambda b: edit_meta(b, _set(["config", "optimizer", "beta1"], "0.9")),
     "negative step": lambda b: edit_meta(b, _set(["optimizer_step"], -1)),
     "fractional step": lambda b: edit_meta(b, _set(["optimizer_step"], 2.5)),
+    # NumPy 1.24 takes a negative int into the uint64 state with only a DeprecationWarning (2.x refuses it)
+    "negative rng state": lambda b: edit_meta(b, _set(["rng_state", "state", "state"], -1)),
+    "negative rng increment": lambda b: edit_meta(b, _set(["rng_state", "state", "inc"], -(2 ** 64))),
     "bad history": lambda b: edit_meta(b, _set(["history"], {"epochs": [1], "history": {"loss": ["x"]}})),
     "bad preprocessor": lambda b: edit_meta(b, _set(["preprocessor"], {"format": "x"})),
     "preprocessor does not fit the network": _preprocessor_mismatch,
