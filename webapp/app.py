@@ -294,15 +294,8 @@ def _restore_from_link():
 
 def _link_settings(data, cfg):
     """The current settings as ``links`` names them (what the address bar and the Share link carry)."""
-    ss = st.session_state
-    out = dict(data["settings"])
-    out.update({"arch": ss.get("arch"), "loss": cfg.get("loss"), "optimizer": cfg["optimizer"],
-                "learning_rate": cfg["learning_rate"], "epochs": int(cfg["epochs"]),
-                "batch_size": "full" if cfg["batch_size"] is None else int(cfg["batch_size"]),
-                "lr_schedule": ss.get("schedule", "constant"), "lr_decay": float(cfg["lr_decay"]),
-                "weight_decay": cfg["weight_decay"], "l1": cfg["l1"], "dropout": cfg["dropout"],
-                "validation_split": cfg["validation_split"], "early_stopping": int(cfg["early_stopping"]),
-                "seed": int(cfg["seed"])})
+    out = links.settings_from_session({}, {**cfg, "lr_schedule": cfg.get("lr_schedule") or "constant"})
+    out.update(data["settings"])
     return {k: v for k, v in out.items() if v is not None}
 
 
