@@ -175,6 +175,9 @@ def to_onnx(model, name="mlp"):
         if pre.n_inputs != model.n_inputs:
             raise ValueError(f"the model's preprocessor gives {pre.n_inputs} inputs but the network takes "
                              f"{model.n_inputs}; they must match to export.")
+        if pre.n_outputs != model.n_outputs:
+            raise ValueError(f"the model's preprocessor ({pre.task}) reads {pre.n_outputs} output(s) but the "
+                             f"network has {model.n_outputs}; they must match to export.")
     else:
         x = x_name = "X"
         inputs = [onnx.helper.make_tensor_value_info("X", T.FLOAT, ["N", model.n_inputs])]

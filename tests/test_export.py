@@ -243,3 +243,14 @@ def test_from_torch_reads_a_network_torch_initialised():
 def test_from_torch_refuses_what_it_cannot_read(seq, match):
     with pytest.raises((ValueError, TypeError), match=match):
         MLP.from_torch(seq)
+
+
+def test_onnx_refuses_a_preprocessor_whose_outputs_do_not_fit_the_network():
+    # a binary preprocessor (one output) on a 2-unit softmax network: predict_table refuses it, and so
+    # does to_onnx, instead of writing a graph that onnxruntime cannot load (its Squeeze fails)
+    table = read_csv("a,b,y\n1,2,x\n3,4,z\n5,1,x\n2,2,z\n")
+    pre = Preprocessor(["a", "b"], "y").fit(table)
+    model = MLP(seed=0).sequential([2, 3, "relu", 2, "softmax"]).set_loss("cce")
+    model.preprocessor = pre
+    with pytest.raises(ValueError, match="1 output.*network has 2"):
+        model.to_onnx()
