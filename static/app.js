@@ -16,7 +16,6 @@ const state = {
   restoring: false,  // settings from a link are being applied (the address is not rewritten meanwhile)
   pendingLoss: null, // loss from a link, chosen once the loss choices for the data are known
   pendingCSV: null,  // target/features/task from a link made with a CSV, applied once the file is uploaded
-  linksAvailable: false,
   lossTask: null,    // the task the loss was chosen for (new data of another task gets that task's default)
 };
 window.mlpTimings = {}; // seconds since navigation start (performance.now()), read by tests and the benchmark
@@ -277,7 +276,6 @@ function renderMetrics(metrics) {
 // ---- start-up --------------------------------------------------------------------------------------------
 function onReady(info, seconds) {
   state.ready = true;
-  state.linksAvailable = !!info.links;
   window.mlpTimings.ready = performance.now() / 1000;
   window.mlpTimings.workerBoot = seconds;
   setRuntimeStatus(`ready (${window.mlpTimings.ready.toFixed(1)} s)`);
@@ -289,7 +287,7 @@ function onReady(info, seconds) {
   renderTransforms(info.transforms || []);
   $("versions").textContent = Object.entries(info.versions).map(([k, v]) => `${k} ${v}`).join(" · ");
   updateNClasses();
-  const start = location.hash.length > 1 && state.linksAvailable ? openLink(location.hash) : loadBuiltin();
+  const start = location.hash.length > 1 ? openLink(location.hash) : loadBuiltin();
   guarded(() => start).then(() => {
     setTrainReady();
     window.mlpTimings.trainReady = performance.now() / 1000;
@@ -770,7 +768,7 @@ async function openLink(hash) {
 
 let lastFragment = null;
 async function writeURL() {
-  if (!state.ready || state.restoring || !state.linksAvailable) return;
+  if (!state.ready || state.restoring) return;
   const res = await rpc("link_encode", { settings: currentSettings() });
   if (res.fragment !== lastFragment) {
     lastFragment = res.fragment;
@@ -781,7 +779,6 @@ async function writeURL() {
 const syncURL = debounce(() => guarded(writeURL), 300);
 
 async function updateShareLink() {
-  if (!state.linksAvailable) return;
   const res = await rpc("share", { settings: currentSettings(), base: location.href.split("#")[0] });
   const a = $("share-link");
   a.href = res.href;

@@ -64,8 +64,8 @@ PLOTLY_REL = Path("node_modules") / PLOTLY_PACKAGE / "plotly-cartesian.min.js"
 KATEX_PACKAGE = "katex"
 KATEX_DIST = Path("node_modules") / KATEX_PACKAGE / "dist"
 KATEX_FILES = ("katex.min.js", "katex.min.css")
-# webapp modules the browser runs besides session/charts (packed when present; never the Streamlit app itself).
-WEBAPP_REQUIRED = ("session.py", "charts.py")
+# webapp modules the browser runs (every other webapp/*.py is packed too, but never the Streamlit app itself).
+WEBAPP_REQUIRED = ("session.py", "charts.py", "links.py", "explain.py")
 WEBAPP_EXCLUDED = ("app.py",)
 # Trace types that bundle draws (webapp/charts.py must stay within them; tests/test_static_build.py checks).
 PLOTLY_TRACES = ("bar", "box", "contour", "heatmap", "histogram", "histogram2d", "histogram2dcontour", "image", "pie",

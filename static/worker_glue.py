@@ -24,12 +24,7 @@ import traceback
 import numpy as np
 
 import mlp
-from webapp import charts, session
-
-try:  # the share-link helpers (webapp/links.py); the page works without them (no links)
-    from webapp import links
-except ImportError:  # pragma: no cover - only while links.py is not there
-    links = None
+from webapp import charts, links, session
 
 MODEL_SUFFIX = ".mlp"  # as the Streamlit app's downloads (a zip; mlp.load opens any name)
 LOSS_FIGURE_EVERY = 0.5   # seconds between live loss-curve updates (2 Hz; the network view moves faster)
@@ -122,7 +117,7 @@ def info():
     defaults = dict(session.DEFAULT_CONFIG)
     defaults.update(BROWSER_DEFAULTS)
     return {"datasets": session.datasets(), "optimizers": list(session.OPTIMIZERS), "tasks": list(session.TASKS),
-            "transforms": _transforms(), "links": links is not None,
+            "transforms": _transforms(),
             "defaults": {"optimizer": defaults["optimizer"],
                          "training": {k: defaults[k] for k in ("learning_rate", "epochs", "batch_size",
                                                                "lr_decay")}},
@@ -513,26 +508,19 @@ def predict_csv(data=None, name=None, preview_rows=50):
 
 # ---------------------------------------------------------------- links (webapp/links.py)
 
-def _links():
-    if links is None:
-        raise UserError("Links are not available in this build.")
-    return links
-
-
 def link_encode(settings=None):
     """The URL fragment (without '#') that holds ``settings`` (the page keeps it in the address bar)."""
-    return {"fragment": _links().encode(dict(settings or {}))}
+    return {"fragment": links.encode(dict(settings or {}))}
 
 
 def link_open(source=""):
     """Read a link's fragment: the valid settings, a note for every ignored value, and whether it carries a
     trained model (kept until ``link_model`` once the page has restored the settings and the data)."""
-    lk = _links()
-    decoded = lk.decode(source or "")
+    decoded = links.decode(source or "")
     notes = list(decoded.notes)
     STATE.link_model = decoded.model
     if decoded.needs_file:  # a CSV cannot travel: the page asks for the file (and opens no model meanwhile)
-        notes.append(lk.CSV_ASK)
+        notes.append(links.CSV_ASK)
         STATE.link_model = None
     return {"settings": decoded.settings, "notes": notes, "has_model": STATE.link_model is not None,
             "needs_file": bool(decoded.needs_file)}
@@ -540,13 +528,13 @@ def link_open(source=""):
 
 def link_model(**cfg):
     """Make the model the link carried the current model, on the current data; its results at once."""
-    model, STATE.link_model = getattr(STATE, "link_model", None), None
+    model, STATE.link_model = STATE.link_model, None
     if model is None:
         raise UserError("This link carries no model.")
     if STATE.prepared is None:
         raise UserError("Prepare the data first (choose a dataset or upload a CSV).")
     prepared = STATE.prepared
-    why = _links().model_mismatch(model, prepared)
+    why = links.model_mismatch(model, prepared)
     if why:
         raise UserError(why)
     cfg = _check_cfg(cfg)
@@ -567,7 +555,7 @@ def share(settings=None, base=""):
     """The Share link: settings, plus the trained model itself when it is small enough (links.share)."""
     job = STATE.job
     model = job.model if job is not None and STATE.model is job.model and job.total_epochs else None
-    return _links().share(dict(settings or {}), model, base=str(base or ""), mode="fragment")
+    return links.share(dict(settings or {}), model, base=str(base or ""), mode="fragment")
 
 
 COMMANDS = {f.__name__: f for f in (info, builtin, csv_preview, csv_prepare, check_arch, train_start, train_resume,

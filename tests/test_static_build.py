@@ -138,9 +138,10 @@ def test_new_webapp_modules_are_packed_streamlit_ones_are_not(tmp_path):
     files = build.python_sources(root)
     assert files["webapp/brand_new.py"] == b"X = 1\n" and "webapp/st_only.py" not in files
     assert files["mlp/reference.py"] == b"def layer_forward():\n    pass\n"
-    (root / "webapp" / "charts.py").unlink()
-    with pytest.raises(build.BuildError, match="charts.py"):
-        build.python_sources(root)
+    for name in ("links.py", "charts.py"):   # the browser's links and charts come from these
+        (root / "webapp" / name).unlink()
+        with pytest.raises(build.BuildError, match=name):
+            build.python_sources(root)
 
 
 def test_streamlit_importing_webapp_init_is_replaced(tmp_path):
