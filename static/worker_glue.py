@@ -161,9 +161,7 @@ def csv_preview(data=None, name=None):
     if raw is None:
         raise UserError("No file was received.")
     preview = session.csv_preview(raw)
-    preview.pop("table", None)
     STATE.csv, STATE.csv_name = raw, name or "data.csv"
-    STATE.prepared = None
     return preview
 
 
