@@ -502,10 +502,13 @@ def iter_chunks(X, y=None):
             y = y.rechunk({0: X.chunks[0]} if y.ndim == 1 else {0: X.chunks[0], 1: -1})
         if y.shape[0] != X.shape[0]:
             raise ValueError(f"X has {X.shape[0]} rows but y has {y.shape[0]}.")
+        import dask
         for i in range(len(X.chunks[0])):
-            xb = np.asarray(X.blocks[i].compute())
-            yb = np.asarray(y.blocks[i].compute()) if dask_y else np.asarray(y[ends[i]:ends[i + 1]])
-            yield xb, yb
+            if dask_y:   # together: what X's and y's blocks share (their source) is computed once
+                xb, yb = dask.compute(X.blocks[i], y.blocks[i])
+            else:
+                xb, yb = X.blocks[i].compute(), y[ends[i]:ends[i + 1]]
+            yield np.asarray(xb), np.asarray(yb)
         return
     if y is not None:
         raise ValueError("iter_chunks: pass y only with a dask array X; an iterable X yields (X_block, y_block) pairs.")

@@ -110,3 +110,22 @@ def test_dask_classifier_chunks_need_classes():
         list(iter_chunks(dX))
     with pytest.raises(ValueError, match="has 150 rows but y has 10"):
         list(iter_chunks(dX, y[:10]))
+
+
+def test_dask_chunks_of_one_source_are_computed_once():
+    # X and y cut from one dask computation (a table read block by block, say): each block of the source is
+    # computed once, for X's and y's block together, not once for each
+    import dask
+    calls = []
+
+    def load(block):
+        calls.append(block.shape)
+        return block * 2.0
+    source = da.from_array(np.arange(60.0).reshape(20, 3), chunks=(5, 3)).map_blocks(load)
+    X, y = source[:, :2], source[:, 2]
+    calls.clear()                                  # map_blocks called load on empty arrays for its meta
+    with dask.config.set(scheduler="synchronous"):
+        pairs = list(iter_chunks(X, y))
+    assert len(pairs) == 4 and len(calls) == 4
+    np.testing.assert_array_equal(np.concatenate([xb for xb, _ in pairs]), np.arange(60.0).reshape(20, 3)[:, :2] * 2)
+    np.testing.assert_array_equal(np.concatenate([yb for _, yb in pairs]), np.arange(60.0).reshape(20, 3)[:, 2] * 2)
