@@ -281,9 +281,7 @@ class _TrainJob:
 
     def next_learning_rate(self):
         """The learning rate the next epoch would use (for the explanation)."""
-        if self.run.done:
-            return float(self.cfg["learning_rate"])
-        return float(self.run.schedule(self.run.epoch))
+        return session.next_learning_rate(self.run, self.cfg)
 
     def progress(self, force_figures=False):
         """Epoch, losses and (throttled) live figures."""

@@ -366,3 +366,14 @@ def test_model_key_names_the_model_settings_and_training_key_the_rest():
     assert S.training_key(cfg) != S.training_key({**cfg, "epochs": 5})
     assert S.training_key(cfg) == S.training_key({**cfg, "seed": 1})
     assert S.model_key({}) == S.model_key(dict(S.DEFAULT_CONFIG))         # defaults filled in
+
+
+def test_next_learning_rate_follows_the_schedule_then_the_settings():
+    p = S.prepare_builtin("circles", n_samples=60)
+    cfg = {"epochs": 4, "learning_rate": 0.1, "lr_schedule": "exponential", "lr_decay": 0.5, "validation_split": 0}
+    run = S.start_training(S.build_model(cfg, p), p, cfg)
+    assert S.next_learning_rate(run, cfg) == pytest.approx(0.1)
+    run.step(epochs=2)
+    assert S.next_learning_rate(run, cfg) == pytest.approx(0.025)
+    run.step(epochs=2)
+    assert run.done and S.next_learning_rate(run, cfg) == 0.1 and S.next_learning_rate(None, {}) == 0.01

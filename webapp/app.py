@@ -892,8 +892,7 @@ def _explain(run, interrupted):
             st.info(f"Training was running: it is paused at epoch {run['epochs']} so this step can be explained; "
                     "nothing is lost, and Resume continues it.")
         ss["explain_last"] = trigger
-        tr = run.get("training")
-        lr = float(tr.schedule(tr.epoch)) if tr is not None and not tr.done else float(run["cfg"]["learning_rate"])
+        lr = S.next_learning_rate(run.get("training"), run["cfg"])
         try:
             ex = S.explain(model, prepared, row=int(row), weight=(int(layer), int(i), int(j)) if layer else None,
                            learning_rate=lr)

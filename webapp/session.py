@@ -497,6 +497,14 @@ def start_training(model, prepared, cfg, on_epoch=None):
         early_stopping=patience or None)
 
 
+def next_learning_rate(training, cfg):
+    """The learning rate the next epoch of ``training`` (a TrainingRun, or None) would use: its schedule's
+    while it has epochs left, else ``cfg``'s learning rate (what a new training would start with)."""
+    if training is not None and not training.done:
+        return float(training.schedule(training.epoch))
+    return float(_cfg(cfg)["learning_rate"])
+
+
 def train(model, prepared, cfg, on_epoch=None):
     """Train ``model`` to the end (see :func:`start_training`); returns the engine's History."""
     return start_training(model, prepared, cfg, on_epoch).run()
