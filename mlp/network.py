@@ -18,7 +18,7 @@ from . import metrics as M
 from .backprop import Backprop
 from .architecture import format_architecture, parse_architecture, to_list
 from .optimizers import make_optimizer
-from .training import EarlyStopping, TrainingRun, make_schedule
+from .training import EarlyStopping, TrainingRun, _check_positive, make_schedule
 
 MAX_PARAMS = 50_000_000          # refuse absurd architectures before allocating memory
 _EVAL_CHUNK = 65536              # rows per chunk in predict/evaluate (bounded memory)
@@ -637,7 +637,6 @@ class MLP:
         if self.loss is None:
             raise ValueError("No loss set: call model.set_loss(...) first.")
         L.check_pairing(self.loss, self.output_activation)
-        from .training import _check_positive
         _check_positive("learning_rate", learning_rate)
         X = self._as_x(X)
         y = self._as_y(y, X.shape[0])
