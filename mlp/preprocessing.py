@@ -52,26 +52,29 @@ def _texts_u(texts):
 
 
 def _present_values(values):
-    """Non-missing values of a column as (texts, floats-or-None); texts is a unicode array for arrays."""
+    """The non-missing values of a column: (floats, None, n) when all are numbers, else (None, the distinct
+    texts, n)."""
     if isinstance(values, np.ndarray) and values.dtype.kind in "biuf":
         arr = values.astype(np.float64).reshape(-1)
         arr = arr[~np.isnan(arr)]
-        return None, arr
+        return arr, None, len(arr)
     if isinstance(values, np.ndarray) and values.dtype == object and values.ndim == 1:
         texts = values[values != None]  # noqa: E711 (elementwise, in C)
         u = _texts_u(texts)
         # clean texts (a Table's) are read in C; any other object array (0, False, NaN, " a", "NA" in it)
         # is cleaned cell by cell below
-        if bool(np.all(u == texts)) and all(_clean_cell(s) == s for s in np.unique(u).tolist()):
-            try:
-                return None, texts.astype(np.float64)
-            except (TypeError, ValueError):
-                return u, None
+        if bool(np.all(u == texts)):
+            distinct = np.unique(u).tolist()
+            if all(_clean_cell(s) == s for s in distinct):
+                try:
+                    return texts.astype(np.float64), None, len(texts)
+                except (TypeError, ValueError):
+                    return None, distinct, len(texts)
     texts = [c for c in (_clean_cell(v) for v in values) if c is not None]
     nums = [_parse_float(t) for t in texts]
     if any(f is None for f in nums):
-        return texts, None
-    return texts, np.asarray(nums, dtype=np.float64)
+        return None, sorted(set(texts)), len(texts)
+    return np.asarray(nums, dtype=np.float64), None, len(texts)
 
 
 def detect_task(values):
@@ -91,8 +94,7 @@ def detect_task(values):
     """
     if isinstance(values, (str, bytes)):
         raise TypeError("detect_task expects a column of values (list or array), not a single string.")
-    texts, nums = _present_values(values)
-    n = len(nums) if nums is not None else len(texts)
+    nums, distinct, n = _present_values(values)
     if n == 0:
         raise ValueError("the target column has no values (all are missing); choose another target.")
     if nums is not None:
@@ -111,11 +113,10 @@ def detect_task(values):
         if whole and k <= _MAX_MULTICLASS_INT and 5 * k <= n:
             return "multiclass"
         return "regression"
-    distinct = np.unique(texts) if isinstance(texts, np.ndarray) else sorted(set(texts))
     k = len(distinct)
     if k == 1:
         raise ValueError(
-            f"the target has only one class ({str(texts[0])!r}); a classifier needs at least two classes."
+            f"the target has only one class ({distinct[0]!r}); a classifier needs at least two classes."
         )
     if k > 50 and k > n / 2:
         raise ValueError(
