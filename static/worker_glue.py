@@ -39,6 +39,9 @@ BROWSER_DEFAULTS = {"epochs": 1000}
 # Settings the page may send: a change of one of session.MODEL_KEYS (or of the data) means a new model for
 # Step / Resume; the others (session.TRAINING_KEYS) continue the model.
 TRAIN_KEYS = session.MODEL_KEYS + session.TRAINING_KEYS
+# Link settings this page has no control for (a Streamlit link may set them): another value than the default
+# is ignored, and the page says so.
+NOT_ON_PAGE = ("lr_schedule", "dropout", "validation_split")
 FIGURE_ORDER = ("loss", "network", "decision_boundary", "surface", "fit", "predicted_vs_actual",
                 "confusion_matrix")
 
@@ -514,6 +517,11 @@ def link_open(source=""):
     trained model (kept until ``link_model`` once the page has restored the settings and the data)."""
     decoded = links.decode(source or "")
     notes = list(decoded.notes)
+    defaults = links.defaults()
+    for key in NOT_ON_PAGE:
+        if decoded.settings.get(key, defaults[key]) != defaults[key]:
+            notes.append(f"This page has no {key} setting: the link's {key}={decoded.settings[key]} was ignored "
+                         f"(the default, {defaults[key]}, is used).")
     STATE.link_model = decoded.model
     if decoded.needs_file:  # a CSV cannot travel: the page asks for the file (and opens no model meanwhile)
         notes.append(links.CSV_ASK)

@@ -804,6 +804,14 @@ def test_broken_link_gives_notes_not_errors():
     assert csv["needs_file"] and any("CSV" in n for n in csv["notes"])
 
 
+def test_a_link_setting_the_page_cannot_show_is_named_in_a_note():
+    """A Streamlit link's schedule, dropout or validation split is not silently lost (the page has no control)."""
+    opened = _ok("link_open", source="lr_schedule=cosine&dropout=0.1&validation_split=0.2&epochs=7")
+    assert len(opened["notes"]) == 2, opened["notes"]
+    assert "lr_schedule=cosine was ignored" in opened["notes"][0] and "dropout=0.1" in opened["notes"][1]
+    assert _ok("link_open", source="lr_schedule=constant&dropout=0.0&validation_split=0.2")["notes"] == []
+
+
 def test_share_link_of_a_large_model_carries_the_settings_and_says_so():
     _ok("builtin", name="circles", n_samples=100)
     arch = "[2, 40, 'relu', 40, 'relu', 1, 'sigmoid']"  # 1,841 parameters
