@@ -342,9 +342,8 @@ class Table:
     def values(self, name):
         """The column as arrays, without per-cell Python: its numbers (float64, NaN where missing) when it
         is numeric, else its texts (an object array of str, None where missing)."""
-        arr, bad = self._numeric(name)
-        if bad is None and bool(np.any(~np.isnan(arr))):
-            return arr.copy()
+        if self.is_numeric(name):
+            return self._numeric(name)[0].copy()
         return self._text(name).copy()
 
     def _text(self, name):
