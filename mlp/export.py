@@ -228,10 +228,10 @@ def onnx_inputs(model, data):
     if missing:
         raise ValueError(f"the table is missing the feature column(s) {', '.join(map(repr, missing))}; "
                          f"the model needs {', '.join(map(repr, pre.features))}.")
+    gaps = table.missing_counts()
     for c in pre.features:
-        gaps = sum(v is None for v in table.column(c))
-        if gaps:
-            raise ValueError(f"feature column {c!r} has {gaps} missing value(s); drop or fill those rows first.")
+        if gaps[c]:
+            raise ValueError(f"feature column {c!r} has {gaps[c]} missing value(s); drop or fill those rows first.")
     numeric = [e["column"] for e in encoders if e["kind"] == "numeric"]
     x_name = _numeric_input_name(encoders)
     feed = {}

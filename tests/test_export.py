@@ -254,3 +254,12 @@ def test_onnx_refuses_a_preprocessor_whose_outputs_do_not_fit_the_network():
     model.preprocessor = pre
     with pytest.raises(ValueError, match="1 output.*network has 2"):
         model.to_onnx()
+
+
+def test_onnx_inputs_refuse_missing_feature_values_and_count_them():
+    table = _table()
+    m = _trained(Preprocessor(["height", "color"], "kind").fit(table), table)
+    gappy = read_csv("height,color,weight,kind\n150,red,60,short\n,blue,70,tall\n160,,,tall\n,red,1,short\n")
+    with pytest.raises(ValueError, match="'height' has 2 missing value"):
+        onnx_inputs(m, gappy)
+    onnx_inputs(m, gappy.drop_missing(["height", "color"]))      # the weight column is not a feature
