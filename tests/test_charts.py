@@ -133,3 +133,23 @@ def test_list_rounds_whole_arrays_as_num_does_one_value(digits):
     want = [[charts._num(v, digits) for v in row] for row in a.reshape(100, 300)]
     assert got == want
     assert all(type(v) is float or v is None for row in got for v in row)
+
+
+def test_names_from_a_users_data_are_text_not_plotly_markup():
+    """Plotly.js renders <a href>, <b>, <br>... in titles, legends and tick labels: a file, column, target or
+    class name from a CSV is shown as its own characters."""
+    evil = "<a href='https://example.invalid'>x</a>"
+    X, y = np.array([[0.0, 1.0], [1.0, 0.0]]), np.array([0, 1])
+    grid = np.linspace(0, 1, 3)
+    figs = [
+        charts.data_figure(X, y, "binary", [evil, "<b>b</b>"], [evil, "f"], title=evil),
+        charts.data_figure(X, [1.0, 2.0], "regression", feature_names=["a", "b"], title="d", target_name=evil),
+        charts.decision_boundary_figure(grid, grid, np.zeros((3, 3)), X, y, ["a", evil], feature_names=["a", evil]),
+        charts.surface_figure(grid, grid, np.zeros((3, 3)), X, [1.0, 2.0], target_name=evil),
+        charts.fitted_curve_figure(grid, grid, [0.0], [1.0], None, None, evil, evil),
+        charts.predicted_vs_actual_figure([1.0, 2.0], [1.0, 2.0], target_name=evil),
+        charts.confusion_matrix_figure([[1, 0], [0, 1]], [evil, "<b>b</b>"]),
+    ]
+    for fig in figs:
+        text = json.dumps(_valid(fig))
+        assert "<a " not in text and "<b>" not in text and "&lt;a href" in text, text[:300]

@@ -75,15 +75,16 @@ def _rounded(arr, digits):
 
 
 def _layout(title, xtitle=None, ytitle=None, **extra):
+    """A layout whose titles (a file, column or target name) are shown as text, never as markup."""
     layout = {
-        "title": {"text": title},
+        "title": {"text": _text(title)},
         "margin": {"l": 55, "r": 20, "t": 45, "b": 45},
         "legend": {"orientation": "h", "y": -0.2},
     }
     if xtitle is not None:
-        layout["xaxis"] = {"title": {"text": xtitle}}
+        layout["xaxis"] = {"title": {"text": _text(xtitle)}}
     if ytitle is not None:
-        layout["yaxis"] = {"title": {"text": ytitle}}
+        layout["yaxis"] = {"title": {"text": _text(ytitle)}}
     layout.update(extra)
     return layout
 
@@ -147,7 +148,7 @@ def _points(X, y, class_names, symbol="circle", suffix="", show_legend=True, bin
             continue
         color = BINARY_COLORS[k] if binary else PALETTE[k % len(PALETTE)]
         traces.append({
-            "type": "scatter", "mode": "markers", "name": f"{name}{suffix}",
+            "type": "scatter", "mode": "markers", "name": f"{_text(name)}{suffix}",
             "x": _list(X[mask, 0]), "y": _list(X[mask, 1]),
             "showlegend": show_legend,
             "marker": {"color": color, "symbol": symbol, "size": 7,
@@ -162,14 +163,15 @@ def data_figure(X, y, task, class_names=None, feature_names=("x1", "x2"), title=
     X = np.asarray(X, dtype=float)
     if X.ndim == 1:
         X = X.reshape(-1, 1)
+    target = _text(target_name)
     if task == "regression" and X.shape[1] >= 2:
         yv = np.asarray(y, dtype=float).reshape(-1)
-        data = [{"type": "scatter", "mode": "markers", "name": target_name, "showlegend": False,
+        data = [{"type": "scatter", "mode": "markers", "name": target, "showlegend": False,
                  "x": _list(X[:, 0]), "y": _list(X[:, 1]),
                  "marker": {"color": _list(yv), "colorscale": "Viridis", "size": 7,
-                            "colorbar": {"title": {"text": target_name}},
+                            "colorbar": {"title": {"text": target}},
                             "line": {"color": "white", "width": 1}},
-                 "hovertemplate": "x=%{x:.3g}<br>y=%{y:.3g}<br>" + target_name
+                 "hovertemplate": "x=%{x:.3g}<br>y=%{y:.3g}<br>" + target
                                   + "=%{marker.color:.4g}<extra></extra>"}]
         return {"data": data, "layout": _layout(title, feature_names[0], feature_names[1])}
     if task == "regression" or X.shape[1] < 2:
@@ -199,7 +201,7 @@ def decision_boundary_figure(xs, ys, z, X_train, y_train, class_names, X_test=No
     if binary:
         heat = {"type": "heatmap", "x": _list(xs), "y": _list(ys), "z": _list(z, 4),
                 "zmin": 0.0, "zmax": 1.0, "colorscale": BINARY_MAP_SCALE,
-                "colorbar": {"title": {"text": f"P({names[1]})"}},
+                "colorbar": {"title": {"text": f"P({_text(names[1])})"}},
                 "hovertemplate": "x=%{x:.3g}<br>y=%{y:.3g}<br>p=%{z:.2f}<extra></extra>"}
     else:
         k = len(names)
@@ -233,7 +235,7 @@ def surface_figure(xs, ys, z, X_train, y_train, X_test=None, y_test=None, featur
     lo, hi = (float(v.min()), float(v.max())) if v.size else (0.0, 1.0)
     common = {"colorscale": "Viridis", "cmin": lo, "cmax": hi}
     data = [{"type": "heatmap", "x": _list(xs), "y": _list(ys), "z": _list(z, 5), "zmin": lo, "zmax": hi,
-             "colorscale": "Viridis", "opacity": 0.75, "colorbar": {"title": {"text": target_name}},
+             "colorscale": "Viridis", "opacity": 0.75, "colorbar": {"title": {"text": _text(target_name)}},
              "hovertemplate": "x=%{x:.3g}<br>y=%{y:.3g}<br>predicted=%{z:.3g}<extra></extra>"}]
     for name, Xp, yp, symbol in (("train", X_train, y_train, "circle"), ("test", X_test, y_test, "diamond")):
         if Xp is None or not len(Xp):
@@ -288,7 +290,7 @@ def predicted_vs_actual_figure(y_true, y_pred, y_true_test=None, y_pred_test=Non
 def confusion_matrix_figure(cm, class_names, title="Confusion matrix"):
     """Heatmap of a confusion matrix (rows: actual, columns: predicted)."""
     cm = np.asarray(cm, dtype=float)
-    names = [str(c) for c in class_names]
+    names = [_text(c) for c in class_names]
     text = [[str(int(v)) if float(v).is_integer() else f"{v:.2f}" for v in row] for row in cm]
     # Plotly picks the text colour per cell (dark on light cells, white on dark ones)
     size = 18 if len(names) <= 4 else 14 if len(names) <= 8 else 11
