@@ -759,12 +759,12 @@ def read_csv(source, *, max_bytes=None, max_rows=None, engine="auto"):
         got = _read_pandas(pd, text, utf8, delimiter, max_rows)
         if got is not None:
             header, cols, n, reparse = got
-            table = _finish_read(header, cols, n, dict(meta, parser="pandas"), delimiter, reparse)
+            table = _finish_read(header, cols, n, dict(meta, parser="pandas"), delimiter, reparse, max_rows)
             if table is not None:
                 return table
     header, cols, n = _read_stdlib(str(text), delimiter, offset, max_rows)
     meta["parser"] = "stdlib"
-    return _finish_read(header, cols, n, meta, delimiter, None)
+    return _finish_read(header, cols, n, meta, delimiter, None, max_rows)
 
 
 def _read_stdlib(text, delimiter, offset, max_rows):
@@ -794,10 +794,7 @@ def _read_stdlib(text, delimiter, offset, max_rows):
             if not bad:
                 rows.append(tuple(map(_clean_text, rec)))
                 if max_rows is not None and len(rows) > max_rows:
-                    raise ValueError(
-                        f"the CSV has more than {max_rows:,} data rows (the limit); "
-                        "use a smaller file or a sample of its rows."
-                    )
+                    raise _too_many_rows(max_rows)
     except csv.Error as e:
         raise ValueError(
             f"could not parse the CSV near line {reader.line_num + offset}: {e}. "
@@ -1004,7 +1001,12 @@ class _PandasSource:
         return out
 
 
-def _finish_read(header, cols, n, meta, delimiter, reparse):
+def _too_many_rows(max_rows):
+    return ValueError(f"the CSV has more than {max_rows:,} data rows (the limit); "
+                      "use a smaller file or a sample of its rows.")
+
+
+def _finish_read(header, cols, n, meta, delimiter, reparse, max_rows):
     """What both readers share: a headerless file, unnamed and empty columns, names, decimal commas."""
     # no header (as in many ML datasets): the first line has a number in every numeric column (judged on the
     # first rows); then it is data, and the columns are named column_N. Names 0, 1, 2... (pandas' defaults)
@@ -1031,6 +1033,8 @@ def _finish_read(header, cols, n, meta, delimiter, reparse):
             n += 1
         header = [""] * len(header)
         meta["no_header"] = True
+        if max_rows is not None and n > max_rows:  # (the first line is one more data row)
+            raise _too_many_rows(max_rows)
     # unnamed columns: drop if entirely empty, else name them column_N
     keep = [j for j, h in enumerate(header) if h or not cols[j].missing().all()]
     if len(keep) < len(header):

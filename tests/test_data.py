@@ -252,6 +252,15 @@ def test_limits(tmp_path):
     assert "max_rows" in err(data.read_csv, text, max_rows=0)
 
 
+
+@pytest.mark.parametrize("engine", ["stdlib", "pandas"])
+def test_max_rows_counts_the_first_line_of_a_headerless_file(engine):
+    text = "7,8\n3,4\n5,6\n"  # no header: three data rows
+    assert "more than 2 data rows" in err(data.read_csv, text, max_rows=2, engine=engine)
+    t = data.read_csv(text, max_rows=3, engine=engine)
+    assert len(t) == 3 and t.meta["no_header"] and t.meta["parser"] == engine
+
+
 def test_missing_path_and_bad_type(tmp_path):
     msg = err(data.read_csv, str(tmp_path / "nope.csv"))
     assert "neither an existing file" in msg
