@@ -498,10 +498,11 @@ def iter_chunks(X, y=None):
             X = X.rechunk({1: -1})
         ends = np.cumsum((0,) + X.chunks[0])
         dask_y = hasattr(y, "to_delayed") and hasattr(y, "chunks")
+        y = y if dask_y else np.asarray(y)
+        if y.ndim == 0 or y.shape[0] != X.shape[0]:
+            raise ValueError(f"X has {X.shape[0]} rows but y has {y.shape[0] if y.ndim else 0}.")
         if dask_y:
             y = y.rechunk({0: X.chunks[0]} if y.ndim == 1 else {0: X.chunks[0], 1: -1})
-        if y.shape[0] != X.shape[0]:
-            raise ValueError(f"X has {X.shape[0]} rows but y has {y.shape[0]}.")
         import dask
         for i in range(len(X.chunks[0])):
             if dask_y:   # together: what X's and y's blocks share (their source) is computed once

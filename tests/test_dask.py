@@ -129,3 +129,12 @@ def test_dask_chunks_of_one_source_are_computed_once():
     assert len(pairs) == 4 and len(calls) == 4
     np.testing.assert_array_equal(np.concatenate([xb for xb, _ in pairs]), np.arange(60.0).reshape(20, 3)[:, :2] * 2)
     np.testing.assert_array_equal(np.concatenate([yb for _, yb in pairs]), np.arange(60.0).reshape(20, 3)[:, 2] * 2)
+
+
+def test_dask_targets_of_another_length_are_named_as_numpy_ones_are():
+    dX = da.from_array(np.zeros((150, 4)), chunks=(30, 4))
+    with pytest.raises(ValueError, match="X has 150 rows but y has 10"):
+        list(iter_chunks(dX, da.from_array(np.zeros(10), chunks=5)))
+    with pytest.raises(ValueError, match="X has 150 rows but y has 3"):
+        list(iter_chunks(dX, [0, 1, 0]))                   # a list, as NumPy arrays
+    assert sum(len(yb) for _, yb in iter_chunks(dX, [0] * 150)) == 150
