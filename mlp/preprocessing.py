@@ -456,8 +456,7 @@ class Preprocessor:
         for e in self._encoders:
             if e["kind"] == "numeric":
                 continue
-            text = table._text(e["column"])
-            u = _texts_u(text[text.astype(bool)])  # clean texts: None is the only falsy value
+            u = _texts_u(table._text(e["column"])[~table._missing(e["column"])])
             _, hit = _lookup(e["categories"], u)
             if not hit.all():
                 vals, counts = np.unique(u[~hit], return_counts=True)
