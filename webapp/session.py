@@ -551,14 +551,17 @@ def evaluate(model, prepared):
 
 # ---------------------------------------------------------------- charts
 
+def _inputs(pre, cols):
+    """Network inputs for raw feature rows ``cols`` (n, d) via the preprocessing ``pre``."""
+    try:
+        return pre.transform_numeric(cols)       # numeric features: straight from the array
+    except ValueError:
+        return pre.transform_X(mdata.Table.from_rows(cols.tolist(), list(pre.features)))
+
+
 def _grid_predict(model, prepared, cols):
     """Model outputs for raw feature rows ``cols`` (n, d) via the preprocessing."""
-    pre = prepared.preprocessor
-    try:
-        X = pre.transform_numeric(cols)          # numeric features: straight from the array
-    except ValueError:
-        X = pre.transform_X(mdata.Table.from_rows(cols.tolist(), list(pre.features)))
-    return np.asarray(model.predict(X), dtype=float)
+    return np.asarray(model.predict(_inputs(prepared.preprocessor, cols)), dtype=float)
 
 
 def _span(a, b):
@@ -723,12 +726,7 @@ def _plane_inputs(model, prepared):
     x0, x1 = _span(raw[:, 0], raw_t[:, 0] if raw_t is not None else None)
     y0, y1 = _span(raw[:, 1], raw_t[:, 1] if raw_t is not None else None)
     gx, gy = np.meshgrid(np.linspace(x0, x1, NETWORK_GRID), np.linspace(y1, y0, NETWORK_GRID))
-    cols = np.column_stack([gx.ravel(), gy.ravel()])
-    try:
-        X = pre.transform_numeric(cols)
-    except ValueError:
-        X = pre.transform_X(mdata.Table.from_rows(cols.tolist(), list(pre.features)))
-    X = np.asarray(X, dtype=model.dtype)
+    X = np.asarray(_inputs(pre, np.column_stack([gx.ravel(), gy.ravel()])), dtype=model.dtype)
     return X if X.ndim == 2 and X.shape[1] == model.n_inputs else None
 
 
