@@ -543,8 +543,7 @@ def _data_sidebar():
         name = sb.selectbox("Dataset", names, key="dataset")
         about = (getattr(S.mdata, "DATASETS", {}).get(name) or {}).get("description")
         if about:  # plain text: '*' and '_' in formulas are not Markdown here
-            about = about.replace("\\", "\\\\").replace("*", "\\*").replace("_", "\\_")
-            sb.caption(f"{about} Task: {S.BUILTIN_TASKS.get(name, '?')}.")
+            sb.caption(f"{_plain(about)} Task: {S.BUILTIN_TASKS.get(name, '?')}.")
         n = sb.slider("Samples", 50, 2000, step=50, key="n_samples")
         noise = sb.slider("Noise", 0.0, 0.5, step=0.01, key="noise",
                           help="Standard deviation of the Gaussian noise added to the points "
