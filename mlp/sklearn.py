@@ -26,7 +26,13 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+
+try:  # scikit-learn 1.6 brought validate_data and __sklearn_tags__, which these estimators are written for
+    from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+except ImportError:  # an older scikit-learn
+    import sklearn
+    raise ImportError(f"mlp.sklearn needs scikit-learn 1.6 or newer; this is scikit-learn {sklearn.__version__} "
+                      f"(pip install -U scikit-learn).") from None
 
 from .architecture import parse_architecture, parse_text
 from .network import _EVAL_CHUNK, MLP
