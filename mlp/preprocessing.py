@@ -8,7 +8,7 @@ import numbers
 
 import numpy as np
 
-from .table import Table, _clean_cell, _label_text, _list_names, _parse_float
+from .table import Table, _clean_cell, _label_text, _list_names, _obj, _parse_float, _texts_u
 
 TASKS = ("binary", "multiclass", "regression")
 
@@ -45,12 +45,6 @@ def _check_transforms(transforms, features):
 # --------------------------------------------------------------------------- task detection
 
 
-def _texts_u(texts):
-    """Clean texts (object array of str, none missing) as a NumPy unicode array: sorted, searched and
-    compared in C, in the same order as Python's str."""
-    return texts.astype(str) if len(texts) else np.zeros(0, dtype="U1")
-
-
 def _present_values(values):
     """The non-missing values of a column: (floats, None, n) when all are numbers, else (None, the distinct
     texts, n)."""
@@ -60,11 +54,10 @@ def _present_values(values):
         return arr, None, len(arr)
     if isinstance(values, np.ndarray) and values.dtype == object and values.ndim == 1:
         texts = values[values != None]  # noqa: E711 (elementwise, in C)
-        u = _texts_u(texts)
         # clean texts (a Table's) are read in C; any other object array (0, False, NaN, " a", "NA" in it)
         # is cleaned cell by cell below
-        if bool(np.all(u == texts)):
-            distinct = np.unique(u).tolist()
+        if set(map(type, texts)) <= {str}:
+            distinct = np.unique(_texts_u(texts)).tolist()
             if all(_clean_cell(s) == s for s in distinct):
                 try:
                     return texts.astype(np.float64), None, len(texts)
@@ -131,9 +124,12 @@ def detect_task(values):
 
 def _lookup(keys, values):
     """(index into ``keys`` of each value, found mask), in C: ``keys`` any order, no repeats."""
-    keys = np.asarray(keys)
-    if values.dtype.kind == "U" and keys.dtype.kind != "U":
-        keys = keys.astype(str)
+    if values.dtype == object:  # texts too long for a unicode array (_texts_u): compared as objects
+        keys = _obj(list(keys))
+    else:
+        keys = np.asarray(keys)
+        if values.dtype.kind == "U" and keys.dtype.kind != "U":
+            keys = keys.astype(str)
     order = np.argsort(keys, kind="stable")
     sk = keys[order]
     pos = np.searchsorted(sk, values)

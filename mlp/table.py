@@ -132,6 +132,19 @@ def _present(text):
     return text.astype(bool)
 
 
+def _texts_u(texts):
+    """Clean texts (a 1-D object array of str, none missing) as an array NumPy sorts, searches and compares
+    in C, in the order of Python's str: a unicode array, unless its fixed width (the longest text's) would
+    make it far larger than the texts (one long text among short ones: gigabytes for a large file); then
+    the object array itself (the same results, compared by Python)."""
+    if not len(texts):
+        return np.zeros(0, dtype="U1")
+    lens = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    if int(lens.max()) * len(lens) > 4 * int(lens.sum()) + (1 << 16):
+        return texts
+    return texts.astype(str)
+
+
 def _to_numbers(text):
     """float64 array (NaN = missing) of an object column of clean texts, or ("bad", row, text) for the first
     value that is not a number. NumPy's object->float cast calls Python's float() on each cell (in C)."""
@@ -141,7 +154,7 @@ def _to_numbers(text):
         pass
     present = _present(text)
     vals = text[present]
-    uniq, inv = np.unique(vals.astype(str), return_inverse=True)
+    uniq, inv = np.unique(_texts_u(vals), return_inverse=True)
     ok = np.array([_parse_float(u) is not None for u in uniq.tolist()], dtype=bool)
     row = int(np.flatnonzero(present)[np.flatnonzero(~ok[inv.reshape(-1)])[0]])
     return ("bad", row, text[row])
@@ -1074,7 +1087,7 @@ def _decimal_comma_column(col):
     vals = text[present]
     if not len(vals):
         return None
-    uniq, inv = np.unique(vals.astype(str), return_inverse=True)
+    uniq, inv = np.unique(_texts_u(vals), return_inverse=True)
     uniq = uniq.tolist()
     if not any("," in v for v in uniq) or not all(_DECIMAL_COMMA.fullmatch(v) for v in uniq):
         return None

@@ -411,6 +411,32 @@ def test_detect_task_errors():
     assert "infinite" in err(data.detect_task, ["1", "inf", "2"])
 
 
+def test_one_long_text_among_short_ones_costs_no_memory_blowup():
+    """NumPy's fixed-width unicode arrays give every cell the longest text's width: 5,000 rows with one
+    5,000-character cell would take 100 MB for each look at the column (gigabytes for larger files)."""
+    import tracemalloc
+
+    n = 5000
+    rows = [[i % 7, "x" * n if i == 3 else "abc"[i % 3], "y" * n if i == 4 else f"{i % 4}", "ab"[i % 2]]
+            for i in range(n)]
+    text = "num;notes;code;y\n" + "".join(f"{a};{b};{c};{d}\n" for a, b, c, d in rows)
+    t = data.read_csv(text, engine="stdlib")  # ; separated: the decimal-comma check reads every text column
+    tracemalloc.start()
+    try:
+        assert not t.is_numeric("code") and not t.is_numeric("notes")
+        assert data.detect_task(t.values("notes")) == "multiclass"
+        pre = data.Preprocessor(["num", "notes"], "y").fit(t.select_rows(range(4, n)))
+        assert pre.transform_X(t).shape == (n, 1 + 3)
+        assert pre.unseen_categories(t) == {"notes": {"x" * n: 1}}
+        assert pre.transform_y(t).shape == (n, 1)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 20 << 20, peak
+    t2 = data.read_csv(text.replace("x" * n, "x" * n + ",5"), engine="stdlib")
+    assert t2.meta.get("decimal_comma_columns") is None
+
+
 # --------------------------------------------------------------------------- Preprocessor
 
 MIXED = """age,color,height,label
