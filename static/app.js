@@ -646,6 +646,12 @@ async function explainStep() {
   head.className = "muted";
   head.textContent = `Training row ${res.row} of ${res.n_rows}` + (res.weight ? ` · weight ${res.weight.label}` : "");
   out.push(head);
+  for (const note of res.notes || []) { // what the numbers mean beyond the formulas (e.g. dropout is off)
+    const p = document.createElement("p");
+    p.className = "muted explain-note";
+    p.textContent = note;
+    out.push(p);
+  }
   for (const sec of res.sections) {
     const box = document.createElement("section");
     box.className = "explain-step";

@@ -562,6 +562,17 @@ def test_explain_a_step_shows_formulas_with_the_traces_numbers_and_the_reference
     assert epoch_label(app) == ["**Epoch 20**"]
 
 
+def test_explain_shows_its_notes(app):
+    """What the numbers mean beyond the formulas (a standardised target, dropout off) is said on the page."""
+    run(app.selectbox(key="dataset").set_value("sine"))
+    run(app.text_input(key="arch").input("[1, 8, 'tanh', 'dropout(0.2)', 1, 'linear']"))
+    run(app.button(key="step").click())
+    open_explain(app)
+    notes = [shown(c) for c in app.caption]
+    assert any("The target y is 'y' standardised" in n for n in notes), notes
+    assert any("Dropout is off here" in n for n in notes), notes
+
+
 # ------------------------------------------------------------------ issue 12: links, ONNX
 
 def open_link(query):

@@ -276,6 +276,20 @@ def test_step_reset_and_explain_match_the_trace_of_the_downloaded_model(page, tm
     page.click("#explain summary")
 
 
+def test_explain_shows_its_notes(ctx, server):
+    """What the numbers mean beyond the formulas (here: dropout is off in the explained step) is on the page."""
+    from urllib.parse import quote
+    other = _new_tab(ctx, server.url + "#arch=" + quote("[2, 8, 'relu', 'dropout(0.2)', 1, 'sigmoid']"))
+    try:
+        _click_and_wait(other, "#step", "stepped")
+        other.click("#explain summary")
+        other.wait_for_function("Number(document.body.dataset.explained || 0) > 0", timeout=TRAIN_MS)
+        assert "Dropout is off here" in other.inner_text("#explain-out .explain-note")
+        assert not other.errors, other.errors
+    finally:
+        other.close()
+
+
 def test_transforms_change_the_inputs_and_l1_reaches_the_model(page, tmp_path):
     _wait_ready(page)
     page.check("[data-transform='x1^2']")

@@ -901,6 +901,8 @@ def _explain(run, interrupted):
         st.caption(f"Training row {ex['row']} (of 0–{ex['n_rows'] - 1}) as the network sees it, weight "
                    f"{ex['weight']['label']}, learning rate {lr:g}: the update is the one a training step on this "
                    "row alone would make from the optimizer's present state. Nothing here changes the model.")
+        for note in ex["notes"]:
+            st.caption(_plain(note))
         for sec in ex["sections"]:
             st.markdown(f"**{sec['title']}**")
             left, right = st.columns([11, 9])
