@@ -241,11 +241,6 @@ def _section(sid, title, latex, code_name):
     return {"id": sid, "title": title, "latex": latex, "code_name": code_name, "code_start": start, "code": text}
 
 
-def _layer_sym(k, n_layers):
-    """The superscript of layer k: its number, the output layer's too (L is the loss here)."""
-    return str(k)
-
-
 def default_weight(trace):
     """The first layer's weight with the largest |gradient| for this row (the first on ties): the one this row
     pushes hardest (a row the network already fits well may push none)."""
@@ -318,7 +313,7 @@ def _loss_lines(trace, z, a, y):
 
 def _output_delta_lines(trace, z, a, y, n_layers):
     loss, act, k = trace.loss_name, trace.layers[-1].activation, a.size
-    s = _layer_sym(n_layers, n_layers)
+    s = str(n_layers)   # layer superscripts are their numbers, the output layer's too (L is the loss)
     d = trace.layers[-1].delta[0]
     D = rf"\boldsymbol{{\delta}}^{{({s})}}"
     if loss in ("bce", "cce"):
@@ -364,7 +359,7 @@ def explain_step(model, X, y, row, n_rows, weight=None, learning_rate=0.01, note
     # ---- forward
     a_prev = trace.x[0]
     for k, lt in enumerate(layers, 1):
-        s, p = _layer_sym(k, n_layers), _layer_sym(k - 1, n_layers) if k > 1 else "0"
+        s, p = str(k), str(k - 1)
         z, a = lt.z[0], lt.a[0]
         ftex, _ = _activation_tex(lt.activation)
         j = wj if k == layer_no else 0
@@ -398,7 +393,7 @@ def explain_step(model, X, y, row, n_rows, weight=None, learning_rate=0.01, note
     # ---- hidden deltas, backwards
     for k in range(n_layers - 1, 0, -1):
         lt, nxt = layers[k - 1], layers[k]
-        s, sn = _layer_sym(k, n_layers), _layer_sym(k + 1, n_layers)
+        s, sn = str(k), str(k + 1)
         back = nxt.delta[0] @ nxt.W.T
         D = rf"\boldsymbol{{\delta}}^{{({s})}}"
         latex = [rf"{D} = \left(W^{{({sn})}} \boldsymbol{{\delta}}^{{({sn})}}\right) \odot f'(\mathbf{{z}}^{{({s})}})",
@@ -417,7 +412,7 @@ def explain_step(model, X, y, row, n_rows, weight=None, learning_rate=0.01, note
 
     # ---- the chosen weight's gradient
     lt = layers[layer_no - 1]
-    s, p = _layer_sym(layer_no, n_layers), _layer_sym(layer_no - 1, n_layers) if layer_no > 1 else "0"
+    s, p = str(layer_no), str(layer_no - 1)
     a_i, d_j = float(lt.a_prev[0, wi]), float(lt.delta[0, wj])
     g, w = float(lt.grad_W[wi, wj]), float(lt.W[wi, wj])
     wtex = rf"W^{{({s})}}_{{{wi},{wj}}}"
@@ -430,10 +425,9 @@ def explain_step(model, X, y, row, n_rows, weight=None, learning_rate=0.01, note
     sections.append(_section("gradient", f"Gradient of the weight W{layer_no}[{wi},{wj}]", latex, "layer_gradients"))
 
     # ---- the optimizer's update of it, from its real state
-    before = {name: float(np.asarray(v).reshape(-1)[0] if np.asarray(v).ndim == 0 else np.asarray(v)[wi, wj])
-              for name, v in lt.state_W["before"].items()}
-    after = {name: float(np.asarray(v).reshape(-1)[0] if np.asarray(v).ndim == 0 else np.asarray(v)[wi, wj])
-             for name, v in lt.state_W["after"].items()}
+    def at(state):     # the chosen weight's entry of each optimizer state (a scalar state is its own)
+        return {name: float(v if np.ndim(v) == 0 else np.asarray(v)[wi, wj]) for name, v in state.items()}
+    before, after = at(lt.state_W["before"]), at(lt.state_W["after"])
     new_w = w + float(lt.update_W[wi, wj])
     fn = UPDATE_TEX.get(trace.optimizer)
     if fn is None:
