@@ -887,7 +887,8 @@ def _read_pandas(pd, text, data, delimiter, max_rows):
     cols, n = got
 
     def reparse():  # no header after all: read again from the header line, as data (None: cannot vouch)
-        return _PandasSource(pd, data, delimiter, len(header)).read(hstart, None if max_rows is None else max_rows + 1)
+        again = _PandasSource(pd, data, delimiter, len(header), source.skip)
+        return again.read(hstart, None if max_rows is None else max_rows + 1)
 
     return header, cols, n, reparse
 
@@ -905,12 +906,12 @@ def _space_before_quote(data):
 class _PandasSource:
     """One pandas parse of the data (from a byte offset), and the texts of its numeric columns on demand."""
 
-    def __init__(self, pd, data, delimiter, width):
+    def __init__(self, pd, data, delimiter, width, skip=None):
         self.pd, self.data, self.delimiter, self.width = pd, data, delimiter, width
         self.start, self.cache, self.lazy = 0, {}, []
         # Python's csv skips spaces before an opening quote (skipinitialspace); pandas' parser is faster
         # without it, and leading spaces are stripped from every cell anyway, so it is on only when needed.
-        self.skip = _space_before_quote(data)
+        self.skip = _space_before_quote(data) if skip is None else skip
 
     def _kw(self):
         kw = dict(sep=self.delimiter, header=None, names=list(range(self.width)), na_filter=False,
