@@ -252,7 +252,6 @@ def test_limits(tmp_path):
     assert "max_rows" in err(data.read_csv, text, max_rows=0)
 
 
-
 @pytest.mark.parametrize("engine", ["stdlib", "pandas"])
 def test_max_rows_counts_the_first_line_of_a_headerless_file(engine):
     text = "7,8\n3,4\n5,6\n"  # no header: three data rows
@@ -420,9 +419,9 @@ def test_one_long_text_among_short_ones_costs_no_memory_blowup():
     rows = [[i % 7, "x" * n if i == 3 else "abc"[i % 3], "y" * n if i == 4 else f"{i % 4}", "ab"[i % 2]]
             for i in range(n)]
     text = "num;notes;code;y\n" + "".join(f"{a};{b};{c};{d}\n" for a, b, c, d in rows)
-    t = data.read_csv(text, engine="stdlib")  # ; separated: the decimal-comma check reads every text column
     tracemalloc.start()
     try:
+        t = data.read_csv(text, engine="stdlib")  # ; separated: the decimal-comma check reads every text column
         assert not t.is_numeric("code") and not t.is_numeric("notes")
         assert data.detect_task(t.values("notes")) == "multiclass"
         pre = data.Preprocessor(["num", "notes"], "y").fit(t.select_rows(range(4, n)))
