@@ -16,6 +16,7 @@ import math
 import os
 import secrets
 import struct
+import tokenize
 import zipfile
 import zlib
 
@@ -103,10 +104,15 @@ def load(path):
         raise ValueError(f"Cannot open model file {os.fspath(path)!r}: {e.strerror or e}.") from None
     return from_bytes(blob)
 
+# what NumPy's .npy header reader can raise on a crafted header (NumPy 2.0's filter for old headers runs
+# Python's tokenizer, which raises TokenError in Python 3.12, e.g. for too many nested parentheses: Pyodide)
+_NPY_HEADER_ERRORS = (ValueError, TypeError, KeyError, SyntaxError, RecursionError, MemoryError, OverflowError,
+                      EOFError, tokenize.TokenError)
+
 
 def _why(exc, info=None):
     """What went wrong, in words (and not too many), for a low-level error raised while reading."""
-    text = str(exc) or type(exc).__name__
+    text = str(exc.args[0] if isinstance(exc, tokenize.TokenError) and exc.args else exc) or type(exc).__name__
     text = text if len(text) <= 200 else text[:200] + "..."
     if isinstance(exc, NotImplementedError) or "encrypted" in text or "Compression requires" in text:
         if info is not None and info.compress_type not in _METHODS:
@@ -151,7 +157,7 @@ def _read_array(zf, name, expected_dtype, expected_size, what="values"):
             shape, fortran, dtype = np.lib.format.read_array_header_2_0(buf)
         else:
             raise ValueError(f"unsupported .npy format version {version}")
-    except (ValueError, TypeError, KeyError, SyntaxError, RecursionError, MemoryError, OverflowError, EOFError) as e:
+    except _NPY_HEADER_ERRORS as e:
         raise ValueError(f"The model file is corrupt: {name} is not a valid array ({_why(e)}).") from None
     if dtype == expected_dtype and len(shape) == 1 and shape != (expected_size,):
         raise ValueError(f"The model file is corrupt: {name} stores {shape[0]} {what}, the architecture needs "

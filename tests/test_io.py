@@ -299,6 +299,20 @@ def test_malformed_files_raise_value_error(case, tmp_path):
         mlp.load(p)
 
 
+def test_a_header_python_cannot_tokenize_is_a_corrupt_file(monkeypatch):
+    """Python 3.12's tokenizer (which NumPy 2.0's .npy header filter runs: Pyodide) raises TokenError for a
+    header with too many nested parentheses; test_io_fuzz's nested header shows it there, this anywhere."""
+    import tokenize
+
+    blob = base_bytes()
+
+    def header(fp, *a, **kw):
+        raise tokenize.TokenError("too many nested parentheses", (1, 210))
+    monkeypatch.setattr(np.lib.format, "read_array_header_1_0", header)
+    with pytest.raises(ValueError, match=r"params.npy is not a valid array \(too many nested parentheses\)"):
+        mlp.from_bytes(blob)
+
+
 def test_specific_messages():
     b = base_bytes()
     with pytest.raises(ValueError, match="not a zip"):
