@@ -450,7 +450,6 @@ def explain(row=0, weight=None):
     if weight is not None:
         if not isinstance(weight, dict) or set(weight) - {"layer", "i", "j"}:
             raise UserError("The weight must be given as layer, i (input unit) and j (output unit).")
-        weight = {k: int(v) for k, v in weight.items()}
     return session.explain(job.model, job.prepared, row=row, weight=weight,
                            learning_rate=job.next_learning_rate())
 

@@ -762,6 +762,10 @@ def test_explain_before_any_model_and_bad_rows_are_messages():
         assert not reply["ok"] and reply["kind"] != "internal" and "row" in reply["error"].lower(), reply
     reply = _call("explain", weight={"layer": 1})
     assert not reply["ok"] and reply["kind"] != "internal"
+    for i in (None, 0.5):   # said as such (int() gave a Python message for None and took 0.5 for 0)
+        reply = _call("explain", weight={"layer": 1, "i": i, "j": 0})
+        assert not reply["ok"] and "The weight's i must be a whole number" in reply["error"], reply
+    assert _ok("explain", weight={"layer": 1, "i": 1, "j": 2})["weight"]["label"] == "W1[1,2]"
 
 
 def test_l1_and_transforms_reach_the_model():
