@@ -442,6 +442,9 @@ def explain(row=0, weight=None):
     _not_while_running("open Explain a step")
     job = STATE.job
     if job is None or STATE.model is not job.model:
+        if STATE.model is not None:   # a model file: its training rows are not here
+            raise UserError("Explain a step follows a model trained in this page on its training rows; the model "
+                            "opened from a file has none here: press Train, Step or Reset first.")
         raise UserError("There is no model to explain yet: press Train, Step or Reset first.")
     try:
         row = int(row)

@@ -658,6 +658,8 @@ def test_model_from_python_session_predicts_in_glue(tmp_path):
     pred = _ok("predict_csv", FRUIT_CSV.encode(), name="new.csv")
     assert pred["csv"] == session.predict_csv(model, FRUIT_CSV.encode())
     assert _ok("model_download")["filename"] == "py.mlp"
+    reply = _call("explain")   # says why (the page shows the opened model, not "no model")
+    assert not reply["ok"] and "opened from a file" in reply["error"] and "no model" not in reply["error"]
 
 
 @pytest.mark.parametrize("content", [b"", b"not a zip at all", b"PK\x03\x04broken"])
