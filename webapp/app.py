@@ -969,7 +969,7 @@ def _open_link_model(data, cfg, settings):
         ss.setdefault("link_notes", []).append(why)
         return
     if model.preprocessor is not None:   # the data as the model's own preprocessing sees it
-        prepared = _cached(("link", id(model)), lambda: _with_preprocessor(prepared, model.preprocessor))
+        prepared = _with_preprocessor(prepared, model.preprocessor)
     run = _new_run(prepared, cfg, data, settings, model=model)
     run["from_link"] = True
     run["name"] = f"run {run['id']}: {prepared.name} {cfg['arch']} (from a link)"
