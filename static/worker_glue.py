@@ -39,9 +39,9 @@ BROWSER_DEFAULTS = {"epochs": 1000}
 # Settings the page may send: a change of one of session.MODEL_KEYS (or of the data) means a new model for
 # Step / Resume; the others (session.TRAINING_KEYS) continue the model.
 TRAIN_KEYS = session.MODEL_KEYS + session.TRAINING_KEYS
-# Link settings this page has no control for (a Streamlit link may set them): another value than the default
-# is ignored, and the page says so.
-NOT_ON_PAGE = ("lr_schedule", "dropout", "validation_split")
+# Link settings this page has no control for (a Streamlit link may set them), with the values it trains with
+# all the same (the LR decay field is the exponential schedule): another value is ignored, and the page says so.
+NOT_ON_PAGE = {"lr_schedule": ("constant", "exponential"), "dropout": (0.0,), "validation_split": (0.2,)}
 FIGURE_ORDER = ("loss", "network", "decision_boundary", "surface", "fit", "predicted_vs_actual",
                 "confusion_matrix")
 
@@ -520,8 +520,8 @@ def link_open(source=""):
     decoded = links.decode(source or "")
     notes = list(decoded.notes)
     defaults = links.defaults()
-    for key in NOT_ON_PAGE:
-        if decoded.settings.get(key, defaults[key]) != defaults[key]:
+    for key, honoured in NOT_ON_PAGE.items():
+        if decoded.settings.get(key, defaults[key]) not in honoured:
             notes.append(f"This page has no {key} setting: the link's {key}={decoded.settings[key]} was ignored "
                          f"(the default, {defaults[key]}, is used).")
     STATE.link_model = decoded.model

@@ -816,6 +816,7 @@ def test_a_link_setting_the_page_cannot_show_is_named_in_a_note():
     assert len(opened["notes"]) == 2, opened["notes"]
     assert "lr_schedule=cosine was ignored" in opened["notes"][0] and "dropout=0.1" in opened["notes"][1]
     assert _ok("link_open", source="lr_schedule=constant&dropout=0.0&validation_split=0.2")["notes"] == []
+    assert _ok("link_open", source="lr_schedule=exponential&lr_decay=0.99")["notes"] == []   # the LR decay field
 
 
 def test_share_link_of_a_large_model_carries_the_settings_and_says_so():
