@@ -700,6 +700,8 @@ function currentSettings() {
     if ($(id).value !== "" && !(s.source === "csv" && ["n_samples", "noise", "n_classes"].includes(id))) s[id] = num(id);
   }
   if (batchSize() === null) s.batch_size = "full";
+  // the page's LR decay is the exponential schedule (a link's lr_decay alone is unused: constant is the default)
+  if (s.lr_decay !== undefined && s.lr_decay !== 1) s.lr_schedule = "exponential";
   s.transforms = selectedTransforms();
   s.arch = $("arch").value;
   if ($("loss").value) s.loss = $("loss").value;

@@ -276,6 +276,22 @@ def test_step_reset_and_explain_match_the_trace_of_the_downloaded_model(page, tm
     page.click("#explain summary")
 
 
+def test_lr_decay_is_the_exponential_schedule_in_the_address(ctx, server):
+    """A link means what the page trains: with a decay it names the exponential schedule (Streamlit and
+    links.session_args read lr_decay only with it)."""
+    other = _new_tab(ctx, server.url)
+    try:
+        other.fill("#lr_decay", "0.99")
+        other.wait_for_function("location.hash.includes('lr_decay=0.99')", timeout=15_000)
+        assert "lr_schedule=exponential" in other.evaluate("location.hash")
+        other.fill("#lr_decay", "1")
+        other.wait_for_function("location.hash.includes('lr_decay=1.0')", timeout=15_000)
+        assert "lr_schedule" not in other.evaluate("location.hash")
+        assert not other.errors, other.errors
+    finally:
+        other.close()
+
+
 def test_explain_shows_its_notes(ctx, server):
     """What the numbers mean beyond the formulas (here: dropout is off in the explained step) is on the page."""
     from urllib.parse import quote
