@@ -329,11 +329,12 @@ def test_address_new_tab_share_link_and_broken_link(server, browser, page, tmp_p
     for a, b in zip(theirs.get_weights(), mine.get_weights()):
         np.testing.assert_array_equal(a, b)
     # a hand-broken link: notes on the page, and the app still trains
-    tab.goto(server + "?n_samples=abc&zzz=1&epochs=-1&optimizer=sgd")
+    tab.goto(server + "?n_samples=abc&zzz=1&epochs=-1&optimizer=sgd&yyy=see%20https://example.invalid/x%20[a](b)")
     warn = tab.locator('[data-testid="stAlertContentWarning"]')
     warn.first.wait_for()
     text = " ".join(warn.all_inner_texts())
     assert "n_samples" in text and "zzz" in text and "epochs" in text
+    assert "example.invalid" in text and warn.locator("a").count() == 0     # a value is text, never a link
     _train_button(tab).click()
     tab.get_by_role("button", name="Download model", exact=True).wait_for()
     assert "sgd" in tab.get_by_text(re.compile(r"150 epochs in")).first.inner_text()

@@ -85,10 +85,15 @@ DEFAULTS = {
 _MARKDOWN = re.compile(r"([\\`*_\[\]<>$~|:])")   # links, autolinks, emphasis, code, formulas, tables
 
 
+_AUTOLINK = re.compile(r"(?i)(://|www\.|@)")   # where Markdown turns bare text into a link (no escape stops it)
+
+
 def _plain(text):
     """``text`` for st.info/warning/error (which render Markdown) shown as written: a column name, a
-    category or a link's value cannot become a link, a formula or emphasis in the app's own message."""
-    return _MARKDOWN.sub(r"\\\1", str(text))
+    category or a link's value cannot become a link, a formula or emphasis in the app's own message
+    (a zero-width space inside ``://``, ``www.`` and before ``@`` keeps bare addresses from being linked)."""
+    text = _AUTOLINK.sub(lambda m: m.group(1)[:-1] + "\u200b" + m.group(1)[-1], str(text))
+    return _MARKDOWN.sub(r"\\\1", text)
 
 
 # ------------------------------------------------------------------ state
