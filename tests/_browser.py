@@ -76,6 +76,46 @@ def pyodide_runtime_dir() -> Path | None:
     return None
 
 
+REPO = Path(__file__).resolve().parents[1]
+
+# Node script: boot Pyodide with NumPy, mount host folders (NODEFS), run a Python file, print its last
+# expression. argv: runtime dir, the Python file, then "host_dir=>/mount/point" pairs.
+_PYODIDE_RUNNER = r"""
+const [runtime, script, ...mounts] = process.argv.slice(1);
+const { loadPyodide } = require(runtime + "/pyodide.js");
+(async () => {
+  const py = await loadPyodide({ indexURL: runtime + "/" });
+  await py.loadPackage("numpy", { messageCallback: () => {} });
+  for (const m of mounts) {
+    const [dir, at] = m.split("=>");
+    py.FS.mkdirTree(at);
+    py.FS.mount(py.FS.filesystems.NODEFS, { root: dir }, at);
+  }
+  console.log(py.runPython(require("fs").readFileSync(script, "utf8")));
+})().catch((e) => { console.error(e); process.exit(1); });
+"""
+
+
+def run_in_pyodide(code: str, mounts: dict | None = None, timeout: float = 300) -> str:
+    """Run Python ``code`` in the local Pyodide runtime under node, with the repository at ``/src`` (on
+    ``sys.path``) and each ``{host_dir: mount_point}`` of ``mounts``; returns the value of the code's last
+    expression (``str``). Fails (never skips) without a runtime or node."""
+    import subprocess
+    import tempfile
+
+    runtime = pyodide_runtime_dir()
+    assert runtime is not None, PYODIDE_HINT
+    assert shutil.which("node"), "node is needed to run Pyodide here"
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "main.py"
+        script.write_text('import sys\nsys.path.insert(0, "/src")\n' + code)
+        pairs = [f"{REPO}=>/src", f"{tmp}=>/run"] + [f"{Path(d)}=>{at}" for d, at in (mounts or {}).items()]
+        out = subprocess.run(["node", "-e", _PYODIDE_RUNNER, str(runtime), str(script), *pairs],
+                             capture_output=True, text=True, timeout=timeout)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout.strip().splitlines()[-1]
+
+
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     """Static file handler with correct MIME types, no caching and no request logging."""
 

@@ -332,26 +332,13 @@ def summary(raw, **kw):
     return json.loads(json.dumps(out))
 '''
 
-_PYODIDE_SCRIPT = r"""
-const [runtime, repo, casesDir] = process.argv.slice(1);
-const { loadPyodide } = require(runtime + "/pyodide.js");
-(async () => {
-  const py = await loadPyodide({ indexURL: runtime + "/" });
-  await py.loadPackage("numpy", { messageCallback: () => {} });
-  py.FS.mkdirTree("/src");
-  py.FS.mount(py.FS.filesystems.NODEFS, { root: repo }, "/src");
-  py.FS.mkdirTree("/cases");
-  py.FS.mount(py.FS.filesystems.NODEFS, { root: casesDir }, "/cases");
-  console.log(py.runPython(`
+_PYODIDE_CODE = r"""
 import sys, json, glob
-sys.path.insert(0, "/src")
 exec(open("/cases/summary.py").read())
 import numpy as np
 got = [summary(open(p, "rb").read()) for p in sorted(glob.glob("/cases/*.csv"))]
 json.dumps({"python": sys.version.split()[0], "numpy": np.__version__, "got": got,
             "pandas": "pandas" in sys.modules})
-`));
-})().catch((e) => { console.error(e); process.exit(1); });
 """
 
 
@@ -359,15 +346,9 @@ def test_pyodide_reads_and_preprocesses_like_cpython(tmp_path):
     """Pyodide 0.27.7 (Python 3.12, NumPy 2.0.2, no pandas: the standard-library reader) gives the same
     tables, numbers, errors and model inputs as CPython's pandas path does here."""
     import json
-    import shutil
-    import subprocess
-    from pathlib import Path
 
-    from tests._browser import PYODIDE_HINT, pyodide_runtime_dir
+    from tests._browser import run_in_pyodide
 
-    runtime = pyodide_runtime_dir()
-    assert runtime is not None, PYODIDE_HINT
-    assert shutil.which("node"), "node is needed to run Pyodide here"
     files = _random_files()
     for i, raw in enumerate(files):
         (tmp_path / f"{i:04d}.csv").write_bytes(raw)
@@ -377,11 +358,7 @@ def test_pyodide_reads_and_preprocesses_like_cpython(tmp_path):
     expected = [ns["summary"](raw, engine="pandas") for raw in files]
     assert sum("rows" in e for e in expected) > 100 and sum("error" in e for e in expected) >= 5
     assert [ns["summary"](raw, engine="stdlib") for raw in files] == expected
-    repo = Path(__file__).resolve().parents[1]
-    out = subprocess.run(["node", "-e", _PYODIDE_SCRIPT, str(runtime), str(repo), str(tmp_path)],
-                         capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-2000:]
-    res = json.loads(out.stdout.strip().splitlines()[-1])
+    res = json.loads(run_in_pyodide(_PYODIDE_CODE, {tmp_path: "/cases"}))
     assert res["python"].startswith("3.12") and res["numpy"] == "2.0.2" and not res["pandas"]
     differ = [i for i, (e, g) in enumerate(zip(expected, res["got"])) if e != g]
     assert len(res["got"]) == len(files)

@@ -8,11 +8,9 @@ import json
 import os
 import pickle
 import random
-import subprocess
 import tracemalloc
 import zipfile
 import zlib
-from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 import numpy as np
@@ -23,7 +21,7 @@ from hypothesis import strategies as st
 import mlp
 from mlp.preprocessing import FEATURE_TRANSFORMS
 from mlp.training import SCHEDULES
-from tests._browser import PYODIDE_HINT, pyodide_runtime_dir
+from tests._browser import run_in_pyodide
 from webapp import links as L
 from webapp import session as S
 
@@ -633,41 +631,23 @@ def test_edited_links_never_raise(data):
 
 # ---------------------------------------------------------------- the same links in Pyodide (the static site's runtime)
 
-_PYODIDE_SCRIPT = r"""
-const [runtime, repo, linkFile] = process.argv.slice(1);
-const { loadPyodide } = require(runtime + "/pyodide.js");
-(async () => {
-  const py = await loadPyodide({ indexURL: runtime + "/" });
-  await py.loadPackage("numpy", { messageCallback: () => {} });
-  py.FS.mkdirTree("/src");
-  py.FS.mount(py.FS.filesystems.NODEFS, { root: repo }, "/src");
-  py.globals.set("link_a", require("fs").readFileSync(linkFile, "utf8"));
-  console.log(py.runPython(`
+_PYODIDE_CODE = r"""
 import sys, json, hashlib, zlib, base64
-sys.path.insert(0, "/src")
 from webapp import links as L
-a = L.decode(link_a)
-bomb = base64.urlsafe_b64encode(zlib.compress(b"PK\\x03\\x04" + bytes(20 << 20), 9)).decode().rstrip("=")
+a = L.decode(open("/link/link.txt").read())
+bomb = base64.urlsafe_b64encode(zlib.compress(b"PK\x03\x04" + bytes(20 << 20), 9)).decode().rstrip("=")
 b = L.decode("epochs=3&model=" + bomb)
 json.dumps({"python": sys.version.split()[0], "settings": a.settings, "notes": a.notes,
             "sha": hashlib.sha256(a.model.params.tobytes()).hexdigest(), "pre": a.model.preprocessor.to_config(),
             "link_b": L.encode(a.settings, a.model), "bomb": [b.settings, b.notes]})
-`));
-})().catch((e) => { console.error(e); process.exit(1); });
 """
 
 
 def test_links_open_alike_in_pyodide(tmp_path):
-    runtime = pyodide_runtime_dir()
-    assert runtime is not None, PYODIDE_HINT
     s, model, _ = _train("[4, 5, 'tanh', 1, 'sigmoid']", transforms=["x1^2", "sin(x2)"], epochs=15)
     link_file = tmp_path / "link.txt"
     link_file.write_text(L.encode(s, model))
-    repo = Path(__file__).resolve().parents[1]
-    out = subprocess.run(["node", "-e", _PYODIDE_SCRIPT, str(runtime), str(repo), str(link_file)],
-                         capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-2000:]
-    got = json.loads(out.stdout.strip().splitlines()[-1])
+    got = json.loads(run_in_pyodide(_PYODIDE_CODE, {tmp_path: "/link"}))
     assert got["python"].startswith("3.12")
     assert got["settings"] == s and got["notes"] == []
     assert got["sha"] == hashlib.sha256(model.params.tobytes()).hexdigest()
