@@ -38,3 +38,15 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.section("skipped tests fail this run (MLP_FAIL_ON_SKIP is set)", sep="=", red=True)
         for nodeid, reason in _skipped:
             terminalreporter.line(f"SKIPPED {nodeid}: {reason}", red=True)
+
+
+@pytest.fixture
+def torch_float64():
+    """torch's default dtype float64 for one test: torch keeps scalar optimizer state (NAdam's mu_product,
+    step counts) in the default dtype, float32 unless told otherwise, and a float64 comparison needs it there too."""
+    import torch
+
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(old)

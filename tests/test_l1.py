@@ -30,13 +30,6 @@ def torch_optimizer(name, h, params, lr):
     return {"adam": O.Adam, "adamw": O.AdamW, "nadam": O.NAdam}[name](params, lr=lr, weight_decay=wd, foreach=False)
 
 
-@pytest.fixture
-def torch_float64():
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(old)
-
 
 def torch_training(weights, acts, loss, X, y, name, hyper, lam, lr, steps):
     """torch.optim on loss + lam * sum|W| (weights only), full batch, ``steps`` steps."""

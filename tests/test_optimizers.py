@@ -298,15 +298,6 @@ def torch_optimizer(name, hyper, param, lr):
     raise KeyError(name)
 
 
-@pytest.fixture
-def torch_float64():
-    # torch keeps scalar optimizer state (NAdam's mu_product, step counts) in the default dtype,
-    # float32 unless told otherwise; a float64 comparison needs float64 there too.
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(old)
-
 
 @pytest.mark.parametrize("name, hyper", CASES)
 def test_fit_steps_match_torch_optim(name, hyper, torch_float64):

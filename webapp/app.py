@@ -175,15 +175,20 @@ def _in(options):
     return lambda v: v if v in options else None
 
 
+def _number(v):
+    """``v`` as a float, or None for text that is not a number (and for True/False)."""
+    if isinstance(v, bool):
+        return None
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return None
+
+
 def _int_range(lo, hi, step=1):
     def conv(v):
-        if isinstance(v, bool):
-            return None
-        try:
-            f = float(v)
-        except (TypeError, ValueError):
-            return None
-        if not f.is_integer() or not lo <= f <= hi or (f - lo) % step:
+        f = _number(v)
+        if f is None or not f.is_integer() or not lo <= f <= hi or (f - lo) % step:
             return None
         return int(f)
     return conv
@@ -191,13 +196,8 @@ def _int_range(lo, hi, step=1):
 
 def _float_range(lo, hi, step=None):
     def conv(v):
-        if isinstance(v, bool):
-            return None
-        try:
-            f = float(v)
-        except (TypeError, ValueError):
-            return None
-        if not (math.isfinite(f) and lo - 1e-12 <= f <= hi + 1e-12):
+        f = _number(v)
+        if f is None or not (math.isfinite(f) and lo - 1e-12 <= f <= hi + 1e-12):
             return None
         if step is not None:
             k = round((f - lo) / step)
