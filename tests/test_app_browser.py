@@ -259,7 +259,9 @@ def test_step_reset_and_explain_match_the_trace(server, page, tmp_path):
 
 
 def test_network_moves_while_training_and_step_then_pauses(server, page):
-    page.goto(server + "?epochs=10000&arch=" + quote(BIG))
+    # 2,000 rows: 10,000 epochs take long enough, even on a quiet machine, to still be running when the
+    # test presses Step and opens Explain (with 400 rows the run could end first)
+    page.goto(server + "?epochs=10000&n_samples=2000&arch=" + quote(BIG))
     page.get_by_text("4,417 parameters").wait_for()
     _train_button(page).click()
     page.get_by_text(re.compile(r"Epoch \d+/10000")).first.wait_for()
