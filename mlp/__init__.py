@@ -8,6 +8,8 @@
 """
 __version__ = "0.1.0"
 
+import sys as _sys
+
 from . import data, metrics  # noqa: E402
 from .activations import ACTIVATIONS, DERIVATIVES, register_activation  # noqa: E402
 from .architecture import format_architecture, parse_architecture  # noqa: E402
@@ -16,6 +18,12 @@ from .losses import LOSSES, compatible_losses  # noqa: E402
 from .network import MAX_PARAMS, MLP  # noqa: E402
 from .optimizers import OPTIMIZERS  # noqa: E402
 from .training import EarlyStopping, History, TrainingRun  # noqa: E402
+
+# The data modules' old import paths (mlp.table, mlp.preprocessing, mlp.datasets) name the same module objects
+# as mlp.data.table, mlp.data.preprocessing and mlp.data.datasets, so setting a module attribute acts on both.
+for _name in ("table", "preprocessing", "datasets"):
+    _sys.modules[f"{__name__}.{_name}"] = globals()[_name] = getattr(data, _name)
+del _name
 
 __all__ = ["MLP", "load", "from_bytes", "History", "EarlyStopping", "TrainingRun", "register_activation", "parse_architecture",
            "format_architecture", "compatible_losses", "ACTIVATIONS", "DERIVATIVES", "LOSSES", "OPTIMIZERS",

@@ -98,7 +98,7 @@ def _numeric_input_name(encoders):
 
 def _onnx_preprocessing(g, pre, T):
     """Graph inputs and the node that gives the model's input matrix from the raw columns."""
-    from .preprocessing import FEATURE_TRANSFORMS
+    from .data.preprocessing import FEATURE_TRANSFORMS
     cfg = pre.to_config()
     encoders = cfg["encoders"]
     numeric = [e for e in encoders if e["kind"] == "numeric"]

@@ -111,7 +111,7 @@ def _figure_list(figs):
 
 def _transforms():
     """[[key, label], ...] of the engine's feature transforms (empty if the engine has none)."""
-    table = getattr(mlp.preprocessing, "FEATURE_TRANSFORMS", {})
+    table = getattr(mlp.data, "FEATURE_TRANSFORMS", {})
     return [[key, entry[0]] for key, entry in table.items()]
 
 

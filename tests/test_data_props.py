@@ -8,7 +8,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlp import data, table
+from mlp import data
+from mlp.data import table
 
 SETTINGS = settings(
     max_examples=int(os.environ.get("MLP_HYPOTHESIS_EXAMPLES", "60")), deadline=None, database=None

@@ -87,7 +87,7 @@ class Prepared:
     yraw_test: np.ndarray | None = None
     notes: list = field(default_factory=list)
     tables: tuple | None = None              # raw (train, test) Tables, for predictions in raw columns
-    transforms: tuple = ()                   # keys of mlp.preprocessing.FEATURE_TRANSFORMS used as extra inputs
+    transforms: tuple = ()                   # keys of mlp.data.FEATURE_TRANSFORMS used as extra inputs
 
     @property
     def n_train(self):
@@ -243,7 +243,7 @@ def _split(table, test_size, seed):
 def prepare_builtin(name, n_samples=400, noise=0.1, seed=0, test_size=0.2, n_classes=3, transforms=()):
     """Generate one of the engine's datasets, split it and fit its preprocessing.
 
-    ``transforms``: keys of ``mlp.preprocessing.FEATURE_TRANSFORMS`` (e.g. ``("x1^2", "x2^2")``) added as
+    ``transforms``: keys of ``mlp.data.FEATURE_TRANSFORMS`` (e.g. ``("x1^2", "x2^2")``) added as
     inputs; they need a 2-D dataset. The model file carries them, so it still predicts from raw x1, x2."""
     if name not in datasets():
         raise ValueError(f"Unknown dataset {name!r}; choose one of: {', '.join(datasets())}.")

@@ -2,7 +2,7 @@
 
 Only the standard library and NumPy are needed, so this runs the same under CPython and Pyodide; read_csv
 imports pandas (inside the function) for its C parser when it is installed, with the same results.
-``mlp.data`` gathers the public names of this module, ``mlp.preprocessing`` and ``mlp.datasets``.
+``mlp.data`` gathers the public names of this module, ``mlp.data.preprocessing`` and ``mlp.data.datasets``.
 """
 
 from __future__ import annotations
