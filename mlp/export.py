@@ -19,7 +19,7 @@ import json
 
 import numpy as np
 
-from .activations import _SQRT_2_OVER_PI, ELU_ALPHA, LEAKY_SLOPE
+from .activations import ELU_ALPHA, LEAKY_SLOPE, SQRT_2_OVER_PI
 
 ONNX_OPSET = 19          # Equal on strings (the one-hot of categorical columns) needs 19
 ONNX_IR_VERSION = 9
@@ -86,7 +86,7 @@ def _onnx_activation(g, name, z):
         return g.op("Mul", [z, g.op("Sigmoid", [z])])
     if name == "gelu":       # tanh form: 0.5 z (1 + tanh(sqrt(2/pi) (z + 0.044715 z^3)))
         z3 = g.op("Mul", [g.op("Mul", [z, z]), z])
-        inner = g.op("Mul", [g.const(_SQRT_2_OVER_PI), g.op("Add", [z, g.op("Mul", [g.const(0.044715), z3])])])
+        inner = g.op("Mul", [g.const(SQRT_2_OVER_PI), g.op("Add", [z, g.op("Mul", [g.const(0.044715), z3])])])
         return g.op("Mul", [g.op("Mul", [g.const(0.5), z]), g.op("Add", [g.const(1.0), g.op("Tanh", [inner])])])
     raise ValueError(f"to_onnx cannot export the activation {name!r}.")   # _check_exportable said so first
 

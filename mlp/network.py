@@ -18,10 +18,10 @@ from . import metrics as M
 from .backprop import Backprop
 from .architecture import format_architecture, parse_architecture, to_list
 from .optimizers import make_optimizer
-from .training import EarlyStopping, TrainingRun, _check_positive, make_schedule
+from .training import EarlyStopping, TrainingRun, check_positive, make_schedule
 
 MAX_PARAMS = 50_000_000          # refuse absurd architectures before allocating memory
-_EVAL_CHUNK = 65536              # rows per chunk in predict/evaluate (bounded memory)
+EVAL_CHUNK = 65536              # rows per chunk in predict/evaluate (bounded memory)
 _FEW = 8                         # predict on up to this many rows goes through reused buffers
 _COPY_BYTES = 2 ** 20            # up to this, copy X shuffled each epoch; above, gather each batch
 RELU_BIAS = 0.3              # see init_weights and benchmarks/xor_seeds.py
@@ -482,11 +482,11 @@ class MLP:
 
     def _predict_2d(self, X):
         n = X.shape[0]
-        if n <= _EVAL_CHUNK:
+        if n <= EVAL_CHUNK:
             return self._infer(X)
         out = np.empty((n, self.n_outputs), dtype=self.dtype)
-        for s in range(0, n, _EVAL_CHUNK):
-            out[s:s + _EVAL_CHUNK] = self._infer(X[s:s + _EVAL_CHUNK])
+        for s in range(0, n, EVAL_CHUNK):
+            out[s:s + EVAL_CHUNK] = self._infer(X[s:s + EVAL_CHUNK])
         return out
 
     def forward(self, x):
@@ -549,8 +549,8 @@ class MLP:
         """Loss (and accuracy) of prepared arrays, in chunks."""
         n, total, correct = X.shape[0], 0.0, 0
         value = L.LOSSES[self.loss][0]
-        for s in range(0, n, _EVAL_CHUNK):
-            xb, yb = X[s:s + _EVAL_CHUNK], y[s:s + _EVAL_CHUNK]
+        for s in range(0, n, EVAL_CHUNK):
+            xb, yb = X[s:s + EVAL_CHUNK], y[s:s + EVAL_CHUNK]
             out, z = self._infer(xb, with_z=True)
             total += value(out, yb, z) * xb.shape[0]
             if with_accuracy:
@@ -637,7 +637,7 @@ class MLP:
         if self.loss is None:
             raise ValueError("No loss set: call model.set_loss(...) first.")
         L.check_pairing(self.loss, self.output_activation)
-        _check_positive("learning_rate", learning_rate)
+        check_positive("learning_rate", learning_rate)
         X = self._as_x(X)
         y = self._as_y(y, X.shape[0])
         opt = self.optimizer if self.optimizer is not None else make_optimizer("adam")

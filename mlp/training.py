@@ -49,7 +49,8 @@ class History:
         return f"History(epochs={len(self.epochs)}, last={last}{extra})"
 
 
-def _check_positive(name, value, allow_zero=False):
+def check_positive(name, value, allow_zero=False):
+    """Raise ValueError unless ``value`` is a finite number > 0 (>= 0 with ``allow_zero``), naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or \
             not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
         raise ValueError(f"{name} must be a {'non-negative' if allow_zero else 'positive'} number, got {value!r}.")
@@ -67,8 +68,8 @@ SCHEDULES = {
 def make_schedule(schedule, learning_rate, lr_decay, epochs):
     """Return ``f(epoch) -> lr``. ``schedule`` is None (exponential with ``lr_decay``), a name in
     SCHEDULES, a dict ``{"name": ..., **params}``, or a callable ``f(epoch) -> lr``."""
-    _check_positive("learning_rate", learning_rate)
-    _check_positive("lr_decay", lr_decay)
+    check_positive("learning_rate", learning_rate)
+    check_positive("lr_decay", lr_decay)
     learning_rate, lr_decay = float(learning_rate), float(lr_decay)   # NumPy scalars: Python arithmetic
     if callable(schedule):
         return schedule
@@ -99,7 +100,7 @@ class EarlyStopping:
     def __init__(self, patience=10, min_delta=0.0, monitor=None, restore_best_weights=True):
         if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
             raise ValueError(f"early_stopping patience must be a whole number >= 1, got {patience!r}.")
-        _check_positive("min_delta", min_delta, allow_zero=True)
+        check_positive("min_delta", min_delta, allow_zero=True)
         self.patience, self.min_delta, self.monitor = patience, float(min_delta), monitor
         self.restore_best_weights = bool(restore_best_weights)
 
