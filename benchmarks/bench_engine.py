@@ -325,7 +325,7 @@ class SeedStyleMLP:
         w = model.get_weights()
         self.W = [w[i].T.copy() for i in range(0, len(w), 2)]
         self.b = [w[i + 1].reshape(-1, 1).copy() for i in range(0, len(w), 2)]
-        self.activation = [layer["activation"] for layer in model._layers]
+        self.activation = [layer.activation for layer in model.layers]
 
     def _relu(self, z):
         return np.maximum(0, z)

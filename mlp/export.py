@@ -27,10 +27,9 @@ EXPORTABLE = ("linear", "relu", "leaky_relu", "tanh", "sigmoid", "softmax", "gel
 
 
 def _check_exportable(model, what):
-    model._require_built()
-    for i, layer in enumerate(model._layers, 1):
-        if layer["activation"] not in EXPORTABLE:
-            raise ValueError(f"{what} cannot export layer {i}'s activation {layer['activation']!r}: it is a custom "
+    for i, layer in enumerate(model.layers, 1):
+        if layer.activation not in EXPORTABLE:
+            raise ValueError(f"{what} cannot export layer {i}'s activation {layer.activation!r}: it is a custom "
                              f"activation (register_activation), and {what} knows only {', '.join(EXPORTABLE)}.")
 
 
@@ -182,9 +181,9 @@ def to_onnx(model, name="mlp"):
         x = x_name = "X"
         inputs = [onnx.helper.make_tensor_value_info("X", T.FLOAT, ["N", model.n_inputs])]
     a = x
-    for i, layer in enumerate(model._layers, 1):
-        z = g.op("Gemm", [a, g.const(layer["W"], f"W{i}"), g.const(layer["b"], f"b{i}")], f"z{i}")
-        a = _onnx_activation(g, layer["activation"], z)
+    for i, layer in enumerate(model.layers, 1):
+        z = g.op("Gemm", [a, g.const(layer.W, f"W{i}"), g.const(layer.b, f"b{i}")], f"z{i}")
+        a = _onnx_activation(g, layer.activation, z)
     g.nodes.append(onnx.helper.make_node("Identity", [a], ["output"]))
     outputs = [onnx.helper.make_tensor_value_info("output", T.FLOAT, ["N", model.n_outputs])]
     if pre is not None:    # "prediction": what predict_table gives (class names, or values in the target's units)
@@ -255,20 +254,15 @@ def to_torch(model):
     _check_exportable(model, "to_torch")
     dtype = torch.float64 if model.dtype == np.float64 else torch.float32
     simple = _torch_modules(nn)
-    mods, li = [], 0
-    for s in model.specs[1:]:
-        if s["type"] == "dropout":
-            mods.append(nn.Dropout(p=s["rate"]))
-            continue
-        layer = model._layers[li]
-        li += 1
-        W, b = layer["W"], layer["b"]
+    mods = [nn.Dropout(p=model.input_dropout)] if model.input_dropout else []
+    for layer in model.layers:
+        W, b = layer.W, layer.b
         lin = nn.Linear(W.shape[0], W.shape[1], dtype=dtype)
         with torch.no_grad():
             lin.weight.copy_(torch.from_numpy(np.ascontiguousarray(W.T)))
             lin.bias.copy_(torch.from_numpy(np.array(b)))
         mods.append(lin)
-        a = s["activation"]
+        a = layer.activation
         if a in simple:
             mods.append(simple[a]())
         elif a == "leaky_relu":
@@ -281,6 +275,8 @@ def to_torch(model):
             mods.append(nn.ELU(alpha=ELU_ALPHA))
         elif a == "softplus":
             mods.append(nn.Softplus(threshold=40.0))   # beyond 40, x + exp(-x) is x in float64 too
+        if layer.dropout:
+            mods.append(nn.Dropout(p=layer.dropout))
     return nn.Sequential(*mods).eval()
 
 

@@ -47,7 +47,6 @@ _ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, Ru
 def model_to_bytes(model):
     """Serialise a built model to bytes."""
     from . import __version__
-    model._require_built()
     meta = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "library_version": __version__,
         "config": model.get_config(),

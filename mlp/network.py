@@ -15,8 +15,9 @@ import numpy as np
 from . import activations as act
 from . import losses as L
 from . import metrics as M
-from .backprop import Backprop
+from .backprop import Backprop, hidden_forward
 from .architecture import format_architecture, parse_architecture, to_list
+from .layers import build_layers
 from .optimizers import make_optimizer
 from .training import EarlyStopping, TrainingRun, check_positive, make_schedule
 
@@ -51,6 +52,7 @@ class MLP:
         self.history = None
         self._params = self.grads = None
         self._layers = []
+        self.input_dropout = 0.0      # the rate at which training drops the network's inputs
         self._n_in = None
 
     # ------------------------------------------------------------------ building
@@ -73,37 +75,21 @@ class MLP:
     def _link(self):
         """The layers as views into ``self.params`` (weights ``W`` and bias ``b`` of each, stacked as ``Wb``),
         and the caches made from them; derived from ``specs`` and ``params`` alone."""
-        specs = self.specs
         self.grads = np.zeros_like(self.params)
-        self._layers = []
-        offset, self._input_dropout = 0, 0.0
-        for s in specs[1:]:
-            if s["type"] == "dropout":
-                if self._layers:
-                    self._layers[-1]["dropout"] = s["rate"]
-                else:
-                    self._input_dropout = s["rate"]
-                continue
-            n_in, n_out = (self._layers[-1]["W"].shape[1] if self._layers else specs[0]["size"]), s["units"]
-            size = (n_in + 1) * n_out
-            Wb = self.params[offset:offset + size].reshape(n_in + 1, n_out)   # [W; b]
-            offset += size
-            self._layers.append({"Wb": Wb, "W": Wb[:-1], "b": Wb[-1], "offset": offset - size,
-                                 "activation": s["activation"], "dropout": 0.0})
+        self._layers, self.input_dropout = build_layers(self.specs, self.params)
         self._backprops = {}
-        self._has_dropout = bool(self._input_dropout or any(layer["dropout"] for layer in self._layers))
-        self._plan = [(layer["W"], layer["b"], act.ACTIVATIONS[layer["activation"]]) for layer in self._layers]
+        self._plan = [(layer.W, layer.b, act.ACTIVATIONS[layer.activation]) for layer in self._layers]
         self._one = None      # buffers of the single-sample forward, built on first use
         self._few = {}        # the same for predict on a few rows, per row count
         self._mask = None     # where L1 applies (the weights), built on first use
         self._one_lock = threading.Lock()   # those buffers serve one thread at a time
-        self._n_in = specs[0]["size"]
+        self._n_in = self.specs[0]["size"]
 
     # copy.deepcopy and pickle copy arrays one by one, so a view would come back apart from the parameter
     # vector (training the copy would not change what it predicts): they carry the state without the views,
     # which are linked again
-    _DERIVED = ("grads", "_layers", "_input_dropout", "_backprops", "_has_dropout", "_plan", "_one", "_one_lock",
-                "_n_in", "_mask", "_few")
+    _DERIVED = ("grads", "_layers", "input_dropout", "_backprops", "_plan", "_one", "_one_lock", "_n_in", "_mask",
+                "_few")
 
     def __getstate__(self):
         return {k: v for k, v in self.__dict__.items() if k not in self._DERIVED}
@@ -112,7 +98,7 @@ class MLP:
         if "params" in state:   # pickled before params became a property
             state = dict(state, _params=state.pop("params"))
         self.__dict__.update(state)
-        self.grads, self._layers, self._n_in = None, [], None
+        self.grads, self._layers, self.input_dropout, self._n_in = None, [], 0.0, None
         if self.specs is not None:
             self._link()
 
@@ -122,11 +108,11 @@ class MLP:
         example this lifts the success rate over 100 seeds from 85 % (bias 0.01) to 90 %."""
         self._require_built()
         for layer in self._layers:
-            n_in, n_out = layer["W"].shape
-            relu_like = layer["activation"] in HE_INIT
+            n_in, n_out = layer.W.shape
+            relu_like = layer.activation in HE_INIT
             std = math.sqrt(2.0 / n_in) if relu_like else math.sqrt(2.0 / (n_in + n_out))
-            layer["W"][...] = self.rng.standard_normal((n_in, n_out)) * std
-            layer["b"][...] = RELU_BIAS if relu_like else 0.0
+            layer.W[...] = self.rng.standard_normal((n_in, n_out)) * std
+            layer.b[...] = RELU_BIAS if relu_like else 0.0
         return self
 
     def set_loss(self, name, **kwargs):
@@ -159,11 +145,18 @@ class MLP:
         if mask is None:
             mask = np.zeros(self._params.shape, dtype=self.dtype)
             for layer in self._layers:
-                mask[layer["offset"]:layer["offset"] + layer["W"].size] = 1.0
+                mask[layer.offset:layer.offset + layer.W.size] = 1.0
             self._mask = mask
         return mask
 
     # ------------------------------------------------------------------ properties
+    @property
+    def layers(self):
+        """The dense layers, first to last: :class:`~mlp.layers.Dense` records (``W``, ``b``, ``activation``,
+        ``dropout``) whose ``W`` and ``b`` are views into :attr:`params` (changing them changes the model)."""
+        self._require_built()
+        return list(self._layers)
+
     @property
     def n_inputs(self):
         self._require_built()
@@ -172,12 +165,12 @@ class MLP:
     @property
     def n_outputs(self):
         self._require_built()
-        return self._layers[-1]["W"].shape[1]
+        return self._layers[-1].n_out
 
     @property
     def output_activation(self):
         self._require_built()
-        return self._layers[-1]["activation"]
+        return self._layers[-1].activation
 
     @property
     def params(self):
@@ -368,7 +361,6 @@ class MLP:
         a reused buffer, which stays in the CPU cache (and never copies all of X)."""
         n, k = X.shape[0], self.n_outputs
         order = self.rng.permutation(n) if shuffle else None
-        rng = self.rng if self._has_dropout else None
         opt = self.optimizer
         if opt.hyper["l1"] and opt.l1_mask is not self._l1_mask():
             opt.set_l1_mask(self._l1_mask())      # L1 on the weights only
@@ -388,6 +380,7 @@ class MLP:
             y = y[order]
         full = n - n % batch_size
         bp = self._backprop(batch_size, scale)
+        rng = self.rng if bp.has_dropout else None
         t = bp.prepare(y)
         zs = np.empty((full // batch_size, k, batch_size), dtype=self.dtype)
         batches = list(zip(range(0, full, batch_size), _feature_major(t[:full], batch_size), zs))
@@ -425,20 +418,14 @@ class MLP:
             z = a.dot(W)
             z += b
             # only the output layer's z is returned: copy it if its activation would overwrite it
-            a = f(z.copy() if with_z and i == last and self._layers[-1]["activation"] in act.IN_PLACE else z)
+            a = f(z.copy() if with_z and i == last and self._layers[-1].activation in act.IN_PLACE else z)
         return (a, z) if with_z else a
 
     def _column_plan(self, R):
-        """Reused feature-major buffers for R samples through the hidden layers: the input buffer, its
-        sample-major view, and per hidden layer (augmented weights transposed, z, z's sample-major view, the
-        activation for that buffer, the layer's buffer with its row of ones)."""
-        rows = [np.ones((self.n_inputs + 1, R), dtype=self.dtype)]
-        plan = []
-        for layer in self._layers[:-1]:
-            rows.append(np.ones((layer["Wb"].shape[1] + 1, R), dtype=self.dtype))
-            z = rows[-1][:-1]
-            plan.append((layer["Wb"].T, z, z.T, act.forward_fn(layer["activation"], z.T), rows[-1]))
-        return rows[0], rows[0][:-1].T, plan
+        """Reused feature-major buffers for R samples through the hidden layers: the input buffer (with its
+        row of ones), its sample-major view, and the hidden layers' :class:`~mlp.backprop.HiddenForward`."""
+        inputs = np.ones((self.n_inputs + 1, R), dtype=self.dtype)
+        return inputs, inputs[:-1].T, hidden_forward(self._layers[:-1], R, self.dtype)
 
     def _infer_one(self, x):
         """``forward`` of one sample, through reused buffers laid out as in ``backprop``: feature-major
@@ -447,17 +434,17 @@ class MLP:
         is computed twice (R = 2): NumPy's calls cost two to three times more on one-element arrays."""
         if self._one is None:
             last = self._layers[-1]
-            elementwise = act.DERIVATIVES.get(last["activation"]) is not None   # softmax is not
-            self._one = (*self._column_plan(2 if self.n_outputs == 1 else 1), last["Wb"].T,
-                         act.ACTIVATIONS[last["activation"]], elementwise)
+            elementwise = act.DERIVATIVES.get(last.activation) is not None   # softmax is not
+            self._one = (*self._column_plan(2 if self.n_outputs == 1 else 1), last.Wb.T,
+                         act.ACTIVATIONS[last.activation], elementwise)
         a, inputs, plan, WoT, f, elementwise = self._one
         inputs[...] = x            # every column
-        for WbT, z, zT, f_h, A in plan:
-            WbT.dot(a, out=z)
-            out = f_h(zT)
-            if out is not zT:      # an activation that returns a new array
-                zT[...] = out
-            a = A
+        for h in plan:
+            h.WbT.dot(a, out=h.z)
+            out = h.activate(h.zT)
+            if out is not h.zT:    # an activation that returns a new array
+                h.zT[...] = out
+            a = h.out
         out = WoT.dot(a)
         return f(out)[:, 0] if elementwise else f(out.T)[0]
 
@@ -469,15 +456,15 @@ class MLP:
         bufs = self._few.get(n)
         if bufs is None:
             last = self._layers[-1]
-            bufs = self._few[n] = (*self._column_plan(n), last["Wb"], act.ACTIVATIONS[last["activation"]])
+            bufs = self._few[n] = (*self._column_plan(n), last.Wb, act.ACTIVATIONS[last.activation])
         a, inputs, plan, Wo, f = bufs
         inputs[...] = X
-        for WbT, z, zT, f_h, A in plan:
-            WbT.dot(a, out=z)
-            out = f_h(zT)
-            if out is not zT:      # an activation that returns a new array
-                zT[...] = out
-            a = A
+        for h in plan:
+            h.WbT.dot(a, out=h.z)
+            out = h.activate(h.zT)
+            if out is not h.zT:    # an activation that returns a new array
+                h.zT[...] = out
+            a = h.out
         return f(a.T.dot(Wo))      # sample-major (n, k), a new array
 
     def _predict_2d(self, X):
@@ -582,12 +569,12 @@ class MLP:
     def get_weights(self):
         """Copies ``[W1, b1, W2, b2, ...]``, ``W`` of shape (n_in, n_out)."""
         self._require_built()
-        return [arr.copy() for layer in self._layers for arr in (layer["W"], layer["b"])]
+        return [arr.copy() for layer in self._layers for arr in (layer.W, layer.b)]
 
     def set_weights(self, weights):
         """Set all weights from a list shaped like :meth:`get_weights`."""
         self._require_built()
-        targets = [arr for layer in self._layers for arr in (layer["W"], layer["b"])]
+        targets = [arr for layer in self._layers for arr in (layer.W, layer.b)]
         weights = list(weights)
         if len(weights) != len(targets):
             raise ValueError(f"set_weights needs {len(targets)} arrays [W1, b1, ...], got {len(weights)}.")
@@ -645,9 +632,9 @@ class MLP:
         l1 = hyper.pop("l1")
         layers, states = [], []
         for layer in self._layers:
-            W, b = layer["W"].copy(), layer["b"].copy()
-            layers.append((W, b, layer["activation"]))
-            states.append(tuple(self._optimizer_state(opt, layer["offset"] + start, arr.shape)
+            W, b = layer.W.copy(), layer.b.copy()
+            layers.append((W, b, layer.activation))
+            states.append(tuple(self._optimizer_state(opt, layer.offset + start, arr.shape)
                                 for start, arr in ((0, W), (W.size, b))))
         return reference.make_trace(X.copy(), y.copy(), layers, self.loss, opt.name, hyper, states, opt.t + 1,
                                     float(learning_rate), l1)
@@ -677,7 +664,7 @@ class MLP:
             if s["type"] == "dropout":
                 rows.append((f"dropout(p={s['rate']:g})", rows[-1][1], 0))
                 continue
-            W = self._layers[li]["W"]
+            W = self._layers[li].W
             li += 1
             rows.append((f"dense_{li} ({s['activation']})", f"(None, {W.shape[1]})", W.size + W.shape[1]))
         width = max(len(r[0]) for r in rows) + 2
@@ -695,7 +682,7 @@ class MLP:
             if s["type"] == "dropout":
                 out.append({"layer": "dropout", "units": out[-1]["units"], "activation": f"p={s['rate']:g}", "params": 0})
                 continue
-            W = self._layers[li]["W"]
+            W = self._layers[li].W
             li += 1
             out.append({"layer": f"dense_{li}", "units": W.shape[1], "activation": s["activation"],
                         "params": int(W.size + W.shape[1])})
@@ -750,6 +737,13 @@ class MLP:
         """An MLP with the weights of a ``torch.nn.Sequential`` of Linear + activation modules (no loss set)."""
         from .export import from_torch
         return from_torch(seq, cls)
+
+    def __str__(self):
+        """The network as its layers, e.g. ``MLP of [Dense(2 -> 4, relu), Dense(4 -> 1, sigmoid)]``."""
+        if self.specs is None:
+            return "MLP of [] (no layers yet: call sequential)"
+        inputs = [f"Dropout({self.input_dropout:g}) of the inputs"] if self.input_dropout else []
+        return f"MLP of [{', '.join(inputs + [repr(layer) for layer in self._layers])}]"
 
     def __repr__(self):
         if self.specs is None:

@@ -76,7 +76,7 @@ def test_reference_does_not_change_its_arguments():
 
 # ---------------------------------------------------------------------------- fast path == reference
 def model_layers(model):
-    return [(ly["W"].copy(), ly["b"].copy(), ly["activation"]) for ly in model._layers]
+    return [(ly.W.copy(), ly.b.copy(), ly.activation) for ly in model.layers]
 
 
 @st.composite

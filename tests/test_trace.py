@@ -148,8 +148,8 @@ def test_trace_update_is_what_fit_then_does(name, hyper, warm):
             if key == "mu_product":
                 assert float(arr) == pytest.approx(float(m.optimizer.state["mu_product"][0]), rel=1e-14)
                 continue
-            W = m._layers[i]["W"]
-            flat = m.optimizer.state[key][m._layers[i]["offset"]:m._layers[i]["offset"] + W.size].reshape(W.shape)
+            W = m.layers[i].W
+            flat = m.optimizer.state[key][m.layers[i].offset:m.layers[i].offset + W.size].reshape(W.shape)
             np.testing.assert_allclose(arr, flat, rtol=1e-9, atol=1e-16)
         assert set(ly.state_W["before"]) == set(ly.state_W["after"])
         # the update is the reference's function of this optimizer, called with the trace's own numbers
