@@ -158,6 +158,12 @@ class Backprop:
         x.dot(deltaT, out=self.grad_views[0])
 
 
+def feature_major(A, n):
+    """Rows of ``A`` (a multiple of ``n``) as contiguous feature-major batches, shape (batches, cols, n)."""
+    nb, c = A.shape[0] // n, A.shape[1]
+    return np.ascontiguousarray(A.reshape(nb, n, c).transpose(0, 2, 1))
+
+
 def _identity(y):
     return y
 

@@ -98,7 +98,7 @@ def _numeric_input_name(encoders):
 def _onnx_preprocessing(g, pre, T):
     """Graph inputs and the node that gives the model's input matrix from the raw columns."""
     from .data.preprocessing import FEATURE_TRANSFORMS
-    cfg = pre.to_config()
+    cfg = pre.get_config()
     encoders = cfg["encoders"]
     numeric = [e for e in encoders if e["kind"] == "numeric"]
     x_name = _numeric_input_name(encoders)
@@ -144,7 +144,7 @@ def _onnx_prediction(g, pre, T):
     helper, task = g.onnx.helper, pre.task
     axis1 = None if task == "multiclass" else g.const([1], "axis", np.int64)
     if task == "regression":
-        scale = pre.to_config()["target_scale"]
+        scale = pre.get_config()["target_scale"]
         value = g.op("Add", [g.op("Mul", ["output", g.const([scale["std"]])]), g.const([scale["mean"]])])
         g.nodes.append(helper.make_node("Squeeze", [value, axis1], ["prediction"]))
         return helper.make_tensor_value_info("prediction", T.FLOAT, ["N"])
@@ -196,7 +196,7 @@ def to_onnx(model, name="mlp"):
             "mlp.numeric_input": x_name if any(i.name == x_name for i in inputs) else ""}
     if pre is not None:
         meta.update({"mlp.features": json.dumps(pre.features), "mlp.class_names": json.dumps(pre.class_names),
-                     "mlp.target_scale": json.dumps(pre.to_config()["target_scale"])})
+                     "mlp.target_scale": json.dumps(pre.get_config()["target_scale"])})
     onnx.helper.set_model_props(proto, meta)
     onnx.checker.check_model(proto)
     return proto.SerializeToString()
@@ -208,7 +208,7 @@ def onnx_inputs(model, data):
     pre = model.preprocessor
     if pre is None or not isinstance(data, (str, bytes)) and not hasattr(data, "columns") \
             and not hasattr(data, "column"):
-        if pre is not None and any(e["kind"] != "numeric" for e in pre.to_config()["encoders"]):
+        if pre is not None and any(e["kind"] != "numeric" for e in pre.get_config()["encoders"]):
             raise ValueError("this model has categorical columns: pass a table (Table, DataFrame or CSV), not an array.")
         X = np.asarray(data, dtype=np.float32)
         width = model.n_inputs if pre is None else len(pre.features)
@@ -222,7 +222,7 @@ def onnx_inputs(model, data):
         table = data
     else:
         table = mdata.Table.from_dataframe(data)
-    encoders = pre.to_config()["encoders"]
+    encoders = pre.get_config()["encoders"]
     missing = [c for c in pre.features if c not in table.columns]
     if missing:
         raise ValueError(f"the table is missing the feature column(s) {', '.join(map(repr, missing))}; "

@@ -15,16 +15,15 @@ import numpy as np
 from . import activations as act
 from . import losses as L
 from . import metrics as M
-from .backprop import Backprop, hidden_forward
+from .backprop import Backprop, feature_major, hidden_forward
 from .architecture import format_architecture, parse_architecture, to_list
 from .layers import build_layers
-from .optimizers import make_optimizer
+from .optimizers import Optimizer, make_optimizer
 from .training import EarlyStopping, TrainingRun, check_positive, make_schedule
 
 MAX_PARAMS = 50_000_000          # refuse absurd architectures before allocating memory
 EVAL_CHUNK = 65536              # rows per chunk in predict/evaluate (bounded memory)
 _FEW = 8                         # predict on up to this many rows goes through reused buffers
-_COPY_BYTES = 2 ** 20            # up to this, copy X shuffled each epoch; above, gather each batch
 RELU_BIAS = 0.3              # see init_weights and benchmarks/xor_seeds.py
 HE_INIT = {"relu", "leaky_relu", "elu", "gelu", "swish"}
 DTYPES = ("float32", "float64")
@@ -79,17 +78,17 @@ class MLP:
         self._layers, self.input_dropout = build_layers(self.specs, self.params)
         self._backprops = {}
         self._plan = [(layer.W, layer.b, act.ACTIVATIONS[layer.activation]) for layer in self._layers]
-        self._one = None      # buffers of the single-sample forward, built on first use
-        self._few = {}        # the same for predict on a few rows, per row count
+        self._small = {}      # buffers of _infer_small per row count, built on first use
+        self._small_lock = threading.Lock()   # they serve one thread at a time
+        self._one_rows = 2 if self._layers[-1].n_out == 1 else 1   # rows _infer_small computes for one sample
         self._mask = None     # where L1 applies (the weights), built on first use
-        self._one_lock = threading.Lock()   # those buffers serve one thread at a time
         self._n_in = self.specs[0]["size"]
 
     # copy.deepcopy and pickle copy arrays one by one, so a view would come back apart from the parameter
     # vector (training the copy would not change what it predicts): they carry the state without the views,
     # which are linked again
-    _DERIVED = ("grads", "_layers", "input_dropout", "_backprops", "_plan", "_one", "_one_lock", "_n_in", "_mask",
-                "_few")
+    _DERIVED = ("grads", "_layers", "input_dropout", "_backprops", "_plan", "_small", "_small_lock", "_one_rows",
+                "_n_in", "_mask")
 
     def __getstate__(self):
         return {k: v for k, v in self.__dict__.items() if k not in self._DERIVED}
@@ -139,7 +138,7 @@ class MLP:
         self.optimizer = make_optimizer(name, **hyperparameters)
         return self
 
-    def _l1_mask(self):
+    def l1_mask(self):
         """A flat array like ``params``: 1 at the weights, 0 at the biases (where L1 applies). Cached."""
         mask = self._mask
         if mask is None:
@@ -213,15 +212,21 @@ class MLP:
             raise ValueError("The network has no layers yet: call model.sequential([...]) first.")
 
     # ------------------------------------------------------------------ backpropagation
-    def _backprop(self, n, grad_scale=1.0):
-        """The :class:`~mlp.backprop.Backprop` for batches of ``n`` rows (cached: training uses one or two
-        sizes), writing ``grad_scale`` times the gradients into ``self.grads``."""
-        key = (n, self.loss, grad_scale)
+    def backprop(self, n):
+        """The :class:`~mlp.backprop.Backprop` the training loop uses for batches of ``n`` rows: it writes the
+        gradients where the optimizer wants them (its ``grad_buffer``, times its ``grad_scale``) and becomes
+        ``self.grads``. Cached (training uses one or two sizes)."""
+        opt = self.optimizer
+        buf = opt.grad_buffer(self.params)
+        if buf is not None and buf is not self.grads:   # write gradients where the optimizer wants them
+            self.grads = buf
+            self._backprops.clear()
+        key = (n, self.loss, opt.grad_scale)
         bp = self._backprops.get(key)
         if bp is None:
             if len(self._backprops) >= 4:
                 self._backprops.clear()
-            bp = self._backprops[key] = Backprop(self, n, self.grads, grad_scale)
+            bp = self._backprops[key] = Backprop(self, n, self.grads, opt.grad_scale)
         return bp
 
     # ------------------------------------------------------------------ input checks
@@ -352,68 +357,29 @@ class MLP:
                            shuffle=bool(shuffle), stopper=stopper, callbacks=callbacks, verbose=verbose,
                            track_accuracy=track_acc)
 
-    def _train_epoch(self, X, y, lr, batch_size, shuffle, track_acc):
-        """One pass over the data. Returns (mean loss, correct count), or (bad loss, None) if it diverged.
-
-        The epoch's loss is the mean of the batch losses (as Keras reports it), from each batch's outputs
-        before its update; the output layer's z of every batch is kept and the epoch scored once at the end.
-        Small data is copied once per epoch in shuffled order; bigger data is gathered batch by batch into
-        a reused buffer, which stays in the CPU cache (and never copies all of X)."""
-        n, k = X.shape[0], self.n_outputs
-        order = self.rng.permutation(n) if shuffle else None
-        opt = self.optimizer
-        if opt.hyper["l1"] and opt.l1_mask is not self._l1_mask():
-            opt.set_l1_mask(self._l1_mask())      # L1 on the weights only
-        buf = opt.grad_buffer(self.params)
-        if buf is not None and buf is not self.grads:   # write gradients where the optimizer wants them
-            self.grads = buf
-            self._backprops.clear()
-        step, params, grads, scale = self.optimizer.step, self.params, self.grads, self.optimizer.grad_scale
-        copy = X.nbytes <= _COPY_BYTES
-        if copy:   # the shuffled inputs with a column of ones
-            Xa = np.ones((n, X.shape[1] + 1), dtype=self.dtype)
-            if order is None:
-                Xa[:, :-1] = X
-            else:
-                Xa[:, :-1] = X.take(order, axis=0)   # 3x faster than np.take(..., out=) into the strided view
-        if order is not None:
-            y = y[order]
-        full = n - n % batch_size
-        bp = self._backprop(batch_size, scale)
-        rng = self.rng if bp.has_dropout else None
-        t = bp.prepare(y)
-        zs = np.empty((full // batch_size, k, batch_size), dtype=self.dtype)
-        batches = list(zip(range(0, full, batch_size), _feature_major(t[:full], batch_size), zs))
-        if full < n:   # the last, smaller batch
-            zr = np.empty((k, n - full), dtype=self.dtype)
-            batches.append((full, _feature_major(t[full:], n - full)[0], zr))
-        for s, tb, z in batches:
-            m = z.shape[1]
-            if m != batch_size:
-                bp = self._backprop(m, scale)
-            if copy:
-                x = Xa[s:s + m]
-            else:
-                x = bp.input_buffer()
-                x[:, :-1] = X.take(order[s:s + m], axis=0) if order is not None else X[s:s + m]
-            bp.step(x, tb, z, rng)
-            step(params, grads, lr)
-        # scored sample-major, through transposed views of feature-major arrays: the reductions over
-        # classes then run along whole contiguous rows, not over k values at a time (2-3x faster)
-        z = zs.transpose(1, 0, 2).reshape(k, full)
-        if full < n:
-            z = np.concatenate([z, zr], axis=1)
-        z, y = z.T, np.ascontiguousarray(y.T).T
-        out = self._plan[-1][2](np.copy(z))   # np.copy keeps the layout (ndarray.copy would not)
-        loss = L.LOSSES[self.loss][0](out, y, z)
-        if not math.isfinite(loss):
-            return loss, None
-        return loss, (_count_correct(out, y) if track_acc else 0)
-
     # ------------------------------------------------------------------ inference
-    def _infer(self, a, with_z=False):
-        """Inference forward pass (no dropout, no cache); with ``with_z`` also the output layer's z."""
-        z, last = None, len(self._plan) - 1
+    def _infer(self, X, with_z=False):
+        """The forward pass of inference (no dropout): outputs ``(n, k)`` for the rows of the checked 2-D
+        ``X``, and with ``with_z`` the output layer's z too. Plain ``a.dot(W) + b`` per layer, in chunks of
+        ``EVAL_CHUNK`` rows (bounded memory); a few rows take the small branch, :meth:`_infer_small`."""
+        n = X.shape[0]
+        if n <= _FEW and not with_z and self._small_lock.acquire(False):
+            try:
+                out = self._infer_small(X)
+            finally:
+                self._small_lock.release()
+            return out if out.shape[0] == n else out[:n]
+        if n > EVAL_CHUNK:
+            out = np.empty((n, self.n_outputs), dtype=self.dtype)
+            z = np.empty_like(out) if with_z else None
+            for s in range(0, n, EVAL_CHUNK):
+                part = self._infer(X[s:s + EVAL_CHUNK], with_z)
+                if with_z:
+                    out[s:s + EVAL_CHUNK], z[s:s + EVAL_CHUNK] = part
+                else:
+                    out[s:s + EVAL_CHUNK] = part
+            return (out, z) if with_z else out
+        a, z, last = X, None, len(self._plan) - 1
         for i, (W, b, f) in enumerate(self._plan):
             z = a.dot(W)
             z += b
@@ -421,60 +387,31 @@ class MLP:
             a = f(z.copy() if with_z and i == last and self._layers[-1].activation in act.IN_PLACE else z)
         return (a, z) if with_z else a
 
-    def _column_plan(self, R):
-        """Reused feature-major buffers for R samples through the hidden layers: the input buffer (with its
-        row of ones), its sample-major view, and the hidden layers' :class:`~mlp.backprop.HiddenForward`."""
-        inputs = np.ones((self.n_inputs + 1, R), dtype=self.dtype)
-        return inputs, inputs[:-1].T, hidden_forward(self._layers[:-1], R, self.dtype)
-
-    def _infer_one(self, x):
-        """``forward`` of one sample, through reused buffers laid out as in ``backprop``: feature-major
-        ``(units + 1, R)`` arrays ending in a row of ones, so a layer is one ``dot`` with the augmented
-        weights into the next buffer, then the activation in place. With a single output unit the sample
-        is computed twice (R = 2): NumPy's calls cost two to three times more on one-element arrays."""
-        if self._one is None:
-            last = self._layers[-1]
-            elementwise = act.DERIVATIVES.get(last.activation) is not None   # softmax is not
-            self._one = (*self._column_plan(2 if self.n_outputs == 1 else 1), last.Wb.T,
-                         act.ACTIVATIONS[last.activation], elementwise)
-        a, inputs, plan, WoT, f, elementwise = self._one
-        inputs[...] = x            # every column
-        for h in plan:
-            h.WbT.dot(a, out=h.z)
-            out = h.activate(h.zT)
-            if out is not h.zT:    # an activation that returns a new array
-                h.zT[...] = out
-            a = h.out
-        out = WoT.dot(a)
-        return f(out)[:, 0] if elementwise else f(out.T)[0]
-
-    def _infer_few(self, X):
-        """``predict`` of a few rows (at most ``_FEW`` of them) through reused feature-major buffers, as
-        :meth:`_infer_one` does for one: a layer is one ``dot`` with the augmented weights and the activation
-        in place (a third fewer NumPy calls than :meth:`_infer`, which adds each bias separately)."""
-        n = X.shape[0]
-        bufs = self._few.get(n)
+    def _infer_small(self, X):
+        """The outputs for a few rows ``X`` (2-D, or one sample 1-D) through reused buffers laid out as in
+        ``backprop``: feature-major ``(units + 1, R)`` arrays ending in a row of ones, so a hidden layer is one
+        ``dot`` with the augmented weights and the activation in place (a third fewer NumPy calls than
+        :meth:`_infer`). One sample of a one-output network is computed twice (R = 2, two identical rows
+        out): NumPy's calls cost two to three times more on one-element arrays. Call it holding
+        ``_small_lock``: the buffers serve one thread at a time."""
+        R = X.shape[0] if X.ndim == 2 else 1
+        if R == 1:
+            R = self._one_rows
+        bufs = self._small.get(R)
         if bufs is None:
+            inputs = np.ones((self._n_in + 1, R), dtype=self.dtype)
             last = self._layers[-1]
-            bufs = self._few[n] = (*self._column_plan(n), last.Wb, act.ACTIVATIONS[last.activation])
-        a, inputs, plan, Wo, f = bufs
-        inputs[...] = X
+            bufs = self._small[R] = (inputs, inputs[:-1].T, hidden_forward(self._layers[:-1], R, self.dtype),
+                                     last.Wb, act.ACTIVATIONS[last.activation])
+        a, rows, plan, Wo, f = bufs
+        rows[...] = X              # (one sample: into every row)
         for h in plan:
             h.WbT.dot(a, out=h.z)
             out = h.activate(h.zT)
             if out is not h.zT:    # an activation that returns a new array
                 h.zT[...] = out
             a = h.out
-        return f(a.T.dot(Wo))      # sample-major (n, k), a new array
-
-    def _predict_2d(self, X):
-        n = X.shape[0]
-        if n <= EVAL_CHUNK:
-            return self._infer(X)
-        out = np.empty((n, self.n_outputs), dtype=self.dtype)
-        for s in range(0, n, EVAL_CHUNK):
-            out[s:s + EVAL_CHUNK] = self._infer(X[s:s + EVAL_CHUNK])
-        return out
+        return f(a.T.dot(Wo))      # sample-major (R, k), a new array
 
     def forward(self, x):
         """Network output for one sample (1-D in, 1-D out) or a batch (2-D in, 2-D out)."""
@@ -484,11 +421,11 @@ class MLP:
             except (TypeError, ValueError, OverflowError):
                 pass                   # the checked path below says what is wrong
         if type(x) is np.ndarray and x.ndim == 1 and x.size == self._n_in and x.dtype is self.dtype \
-                and _all_finite_1d(x) and self._one_lock.acquire(False):
-            try:                       # fast path for a single, clean sample (another thread in it: below)
-                return self._infer_one(x)
+                and _all_finite_1d(x) and self._small_lock.acquire(False):
+            try:                       # a single, clean sample (another thread in it: below)
+                return self._infer_small(x)[0]
             finally:
-                self._one_lock.release()
+                self._small_lock.release()
         self._require_built()
         arr = _to_array(x, "x", self.dtype)
         if arr.ndim == 1:
@@ -496,18 +433,16 @@ class MLP:
                 raise ValueError(f"x has {arr.size} values but the network's input size is {self.n_inputs}.")
             _check_finite(arr, "x")
             return self._infer(arr.reshape(1, -1))[0]
-        return self._predict_2d(self._as_x(arr, "x"))
+        return self._infer(self._as_x(arr, "x"))
 
     def predict(self, X):
         """Outputs for the rows of ``X`` (probabilities for sigmoid/softmax outputs), shape (n, n_outputs)."""
-        X = self._as_x(X)
-        n = X.shape[0]
-        if n <= _FEW and self._one_lock.acquire(False):
-            try:                       # a few rows: reused buffers (one row: half the time of the batch pass)
-                return self._infer_one(X[0]).reshape(1, -1) if n == 1 else self._infer_few(X)
-            finally:
-                self._one_lock.release()
-        return self._predict_2d(X)
+        return self._infer(self._as_x(X))
+
+    def predict_logits(self, X):
+        """The output layer's pre-activations z for the rows of ``X``, shape (n, n_outputs): the logits of a
+        sigmoid or softmax output (``predict`` applies the activation to them)."""
+        return self._infer(self._as_x(X), with_z=True)[1]
 
     def predict_classes(self, X):
         """Class labels: argmax for softmax, threshold 0.5 for a sigmoid output (1-D int array;
@@ -532,8 +467,9 @@ class MLP:
             table = data.read_csv(table)
         return self.preprocessor.inverse_y(self.predict(self.preprocessor.transform_X(table)))
 
-    def _scores(self, X, y, with_accuracy=True):
-        """Loss (and accuracy) of prepared arrays, in chunks."""
+    def loss_and_accuracy(self, X, y, with_accuracy=True):
+        """``{"loss": ..., "accuracy": ...}`` of arrays already checked and shaped (what the training loop
+        logs; ``accuracy`` only ``with_accuracy``), computed in chunks of ``EVAL_CHUNK`` rows."""
         n, total, correct = X.shape[0], 0.0, 0
         value = L.LOSSES[self.loss][0]
         for s in range(0, n, EVAL_CHUNK):
@@ -541,7 +477,7 @@ class MLP:
             out, z = self._infer(xb, with_z=True)
             total += value(out, yb, z) * xb.shape[0]
             if with_accuracy:
-                correct += _count_correct(out, yb)
+                correct += M.count_correct(out, yb)
         scores = {"loss": float(total / n)}
         if with_accuracy:
             scores["accuracy"] = float(correct / n)
@@ -552,8 +488,8 @@ class MLP:
         (binary for one sigmoid unit, macro for softmax); mae, rmse, r2 for regression."""
         X = self._as_x(X)
         y2 = self._as_y(y, X.shape[0])
-        result = self._scores(X, y2, with_accuracy=False)
-        out = self._predict_2d(X)
+        result = self.loss_and_accuracy(X, y2, with_accuracy=False)
+        out = self._infer(X)
         task = self.task
         if task == "multiclass":
             result.update(M.classification_report(y2.argmax(axis=1), out.argmax(axis=1), self.n_outputs))
@@ -603,10 +539,10 @@ class MLP:
         z = np.empty((self.n_outputs, X.shape[0]), dtype=self.dtype)
         Xa = np.ones((X.shape[0], X.shape[1] + 1), dtype=self.dtype)
         Xa[:, :-1] = X
-        bp.step(Xa, _feature_major(bp.prepare(y), X.shape[0])[0], z)
+        bp.step(Xa, feature_major(bp.prepare(y), X.shape[0])[0], z)
         l1 = self.optimizer.hyper["l1"] if self.optimizer is not None else 0.0
         if l1:   # the L1 penalty l1 * sum|W|: its gradient l1 * sign(W), weights only
-            grads += l1 * np.sign(self.params) * self._l1_mask()
+            grads += l1 * np.sign(self.params) * self.l1_mask()
         return [arr for gWb in bp.grad_views for arr in (gWb[:-1], gWb[-1])]
 
     def trace(self, X, y, learning_rate=0.01):
@@ -634,25 +570,10 @@ class MLP:
         for layer in self._layers:
             W, b = layer.W.copy(), layer.b.copy()
             layers.append((W, b, layer.activation))
-            states.append(tuple(self._optimizer_state(opt, layer.offset + start, arr.shape)
+            states.append(tuple(opt.state_of(layer.offset + start, arr.shape, self.dtype)
                                 for start, arr in ((0, W), (W.size, b))))
         return reference.make_trace(X.copy(), y.copy(), layers, self.loss, opt.name, hyper, states, opt.t + 1,
                                     float(learning_rate), l1)
-
-    def _optimizer_state(self, opt, start, shape):
-        # copies of the optimizer's state for the parameters at params[start:start + size], by torch's names;
-        # zeros (mu_product: 1) before the first step, as the fast path starts
-        size = math.prod(shape)
-        state = {}
-        for name in opt.state_names:
-            if name == "momentum_buffer" and not opt.hyper["momentum"]:
-                continue                     # plain SGD keeps no state (torch: no momentum buffer)
-            arr = opt.state.get(name)
-            state[name] = np.zeros(shape, self.dtype) if arr is None else arr[start:start + size].reshape(shape).copy()
-        if opt.name == "nadam":
-            mu_product = opt.state.get("mu_product")
-            state["mu_product"] = np.asarray(1.0 if mu_product is None else float(mu_product[0]))
-        return state
 
     # ------------------------------------------------------------------ description and files
     def summary(self):
@@ -703,11 +624,8 @@ class MLP:
         model.sequential(config["architecture"])
         if config.get("loss") is not None:
             model.set_loss(config["loss"])
-        opt = config.get("optimizer")
-        if opt is not None:
-            if not isinstance(opt, dict) or not isinstance(opt.get("name"), str):
-                raise ValueError("The optimizer config must be a dict with a 'name'.")
-            model.set_optimizer(opt["name"], **{k: v for k, v in opt.items() if k != "name"})
+        if config.get("optimizer") is not None:
+            model.optimizer = Optimizer.from_config(config["optimizer"])
         return model
 
     def to_bytes(self):
@@ -753,19 +671,6 @@ class MLP:
 
 
 # ---------------------------------------------------------------------- helpers
-def _feature_major(A, n):
-    """Rows of ``A`` (a multiple of ``n``) as contiguous feature-major batches, shape (batches, cols, n)
-    (see mlp/backprop.py)."""
-    nb, c = A.shape[0] // n, A.shape[1]
-    return np.ascontiguousarray(A.reshape(nb, n, c).transpose(0, 2, 1))
-
-
-def _count_correct(out, y):
-    if out.shape[1] == 1:
-        return np.count_nonzero((out >= 0.5) == (y >= 0.5))
-    return np.count_nonzero(out.argmax(axis=1) == y.argmax(axis=1))
-
-
 def _to_array(value, name, dtype):
     """np.asarray with clear errors for ragged or non-numeric input (pandas objects welcome)."""
     if hasattr(value, "to_numpy") and not isinstance(value, np.ndarray):

@@ -175,7 +175,7 @@ class Preprocessor:
       target in the thousands trains as well as one near 1.
 
     Missing feature or target values raise ValueError (drop those rows first). Call
-    :meth:`fit` on training rows only; save/restore with :meth:`to_config` /
+    :meth:`fit` on training rows only; save/restore with :meth:`get_config` /
     :meth:`from_config`.
     """
 
@@ -557,8 +557,9 @@ class Preprocessor:
         return np.array(self._classes, dtype=object)[idx].tolist()
 
     # -- persistence
-    def to_config(self):
-        """A JSON-serialisable dict describing this preprocessor (floats round-trip exactly)."""
+    def get_config(self):
+        """A JSON-serialisable dict describing this preprocessor (floats round-trip exactly); ``to_config``
+        is the same method."""
         return {
             "format": _CONFIG_FORMAT,
             "version": _CONFIG_VERSION,
@@ -575,9 +576,11 @@ class Preprocessor:
             [{"mean": m, "std": s} for m, s in self._transform_scales],
         }
 
+    to_config = get_config
+
     @classmethod
     def from_config(cls, cfg):
-        """Rebuild a Preprocessor from :meth:`to_config` output, validating every field."""
+        """Rebuild a Preprocessor from :meth:`get_config` output, validating every field."""
 
         def bad(msg):
             return ValueError(f"invalid Preprocessor config: {msg}")
