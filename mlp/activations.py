@@ -84,6 +84,12 @@ DERIVATIVES = {
     "swish": _swish_derivative,
 }
 
+# Activations whose layers start He-normal (std sqrt(2 / fan_in)) with biases RELU_BIAS; the rest start
+# Xavier-normal (std sqrt(2 / (fan_in + fan_out))) with biases 0. RELU_BIAS = 0.3: fewer units die early in
+# training (on the XOR example of the README, 90 of 100 seeds learn instead of 85: benchmarks/xor_seeds.py).
+HE_INIT = {"relu", "leaky_relu", "elu", "gelu", "swish"}
+RELU_BIAS = 0.3
+
 # Activations whose derivative needs the pre-activation z (the rest use only a).
 NEEDS_Z = {"gelu", "swish"}
 # Activations computed in place: they overwrite z (the others return a new array, or z itself for linear).

@@ -15,6 +15,7 @@ import numpy as np
 from . import activations as act
 from . import losses as L
 from . import metrics as M
+from .activations import HE_INIT, RELU_BIAS
 from .backprop import Backprop, feature_major, hidden_forward
 from .architecture import format_architecture, parse_architecture, to_list
 from .layers import build_layers
@@ -24,8 +25,6 @@ from .training import EarlyStopping, TrainingRun, check_positive, make_schedule
 MAX_PARAMS = 50_000_000          # refuse absurd architectures before allocating memory
 EVAL_CHUNK = 65536              # rows per chunk in predict/evaluate (bounded memory)
 _FEW = 8                         # predict on up to this many rows goes through reused buffers
-RELU_BIAS = 0.3              # see init_weights and benchmarks/xor_seeds.py
-HE_INIT = {"relu", "leaky_relu", "elu", "gelu", "swish"}
 DTYPES = ("float32", "float64")
 
 
@@ -549,13 +548,13 @@ class MLP:
         """One training step of the batch ``(X, y)`` computed by :mod:`mlp.reference`, without changing the
         model (weights, optimizer state and random state stay as they are). ``X`` and ``y`` as for :meth:`fit`.
 
-        Returns a :class:`mlp.reference.Trace`: ``.loss`` (mean data loss), ``.penalty`` (the L1 term),
+        Returns a :class:`mlp.trace.Trace`: ``.loss`` (mean data loss), ``.penalty`` (the L1 term),
         and ``.layers``, per dense layer, ``z``, ``a``, ``delta`` = dL/dz (sample-major, (n, units)),
         ``grad_W``, ``grad_b`` and the update the current optimizer would make from its present state
         (``update_W``, ``update_b``, ``state_W`` / ``state_b`` before and after, by PyTorch's names): what
         ``fit`` on these rows as one batch (``batch_size=len(X)``, ``shuffle=False``) then does. Dropout
         layers act as the identity (as in :meth:`gradients`). No optimizer set: Adam's defaults, as ``fit``."""
-        from . import reference
+        from .trace import make_trace
         self._require_built()
         if self.loss is None:
             raise ValueError("No loss set: call model.set_loss(...) first.")
@@ -572,7 +571,7 @@ class MLP:
             layers.append((W, b, layer.activation))
             states.append(tuple(opt.state_of(layer.offset + start, arr.shape, self.dtype)
                                 for start, arr in ((0, W), (W.size, b))))
-        return reference.make_trace(X.copy(), y.copy(), layers, self.loss, opt.name, hyper, states, opt.t + 1,
+        return make_trace(X.copy(), y.copy(), layers, self.loss, opt.name, hyper, states, opt.t + 1,
                                     float(learning_rate), l1)
 
     # ------------------------------------------------------------------ description and files
