@@ -364,7 +364,7 @@ class MLP:
         n = X.shape[0]
         if n <= _FEW and not with_z and self._small_lock.acquire(False):
             try:
-                out = self._infer_small(X)
+                out = self._infer_small(X, n if n > 1 else self._one_rows)
             finally:
                 self._small_lock.release()
             return out if out.shape[0] == n else out[:n]
@@ -386,23 +386,20 @@ class MLP:
             a = f(z.copy() if with_z and i == last and self._layers[-1].activation in act.IN_PLACE else z)
         return (a, z) if with_z else a
 
-    def _infer_small(self, X):
-        """The outputs for a few rows ``X`` (2-D, or one sample 1-D) through reused buffers laid out as in
-        ``backprop``: feature-major ``(units + 1, R)`` arrays ending in a row of ones, so a hidden layer is one
-        ``dot`` with the augmented weights and the activation in place (a third fewer NumPy calls than
-        :meth:`_infer`). One sample of a one-output network is computed twice (R = 2, two identical rows
-        out): NumPy's calls cost two to three times more on one-element arrays. Call it holding
-        ``_small_lock``: the buffers serve one thread at a time."""
-        R = X.shape[0] if X.ndim == 2 else 1
-        if R == 1:
-            R = self._one_rows
+    def _infer_small(self, X, R):
+        """The outputs ``(R, k)`` for a few rows ``X`` (R of them, or one sample, 1-D, copied into all R)
+        through reused buffers laid out as in ``backprop``: feature-major ``(units + 1, R)`` arrays ending in
+        a row of ones, so a hidden layer is one ``dot`` with the augmented weights and the activation in place
+        (a third fewer NumPy calls than :meth:`_infer`). One sample of a one-output network is computed twice
+        (R = ``_one_rows`` = 2): NumPy's calls cost two to three times more on one-element arrays. Call it
+        holding ``_small_lock``: the buffers serve one thread at a time."""
         bufs = self._small.get(R)
         if bufs is None:
             inputs = np.ones((self._n_in + 1, R), dtype=self.dtype)
-            last = self._layers[-1]
-            bufs = self._small[R] = (inputs, inputs[:-1].T, hidden_forward(self._layers[:-1], R, self.dtype),
-                                     last.Wb, act.ACTIVATIONS[last.activation])
-        a, rows, plan, Wo, f = bufs
+            plan, last = hidden_forward(self._layers[:-1], R, self.dtype), self._layers[-1]
+            bufs = self._small[R] = (inputs, inputs[:-1].T, plan, (plan[-1].out if plan else inputs).T, last.Wb,
+                                     act.ACTIVATIONS[last.activation])
+        a, rows, plan, last_in, Wo, f = bufs
         rows[...] = X              # (one sample: into every row)
         for h in plan:
             h.WbT.dot(a, out=h.z)
@@ -410,7 +407,7 @@ class MLP:
             if out is not h.zT:    # an activation that returns a new array
                 h.zT[...] = out
             a = h.out
-        return f(a.T.dot(Wo))      # sample-major (R, k), a new array
+        return f(last_in.dot(Wo))  # the output layer's input, sample-major, times [W; b]: (R, k), a new array
 
     def forward(self, x):
         """Network output for one sample (1-D in, 1-D out) or a batch (2-D in, 2-D out)."""
@@ -422,7 +419,7 @@ class MLP:
         if type(x) is np.ndarray and x.ndim == 1 and x.size == self._n_in and x.dtype is self.dtype \
                 and _all_finite_1d(x) and self._small_lock.acquire(False):
             try:                       # a single, clean sample (another thread in it: below)
-                return self._infer_small(x)[0]
+                return self._infer_small(x, self._one_rows)[0]
             finally:
                 self._small_lock.release()
         self._require_built()
