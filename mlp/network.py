@@ -1,4 +1,4 @@
-"""The multi-layer perceptron: building, training loop per epoch, inference, weights and files.
+"""The multi-layer perceptron: building, training (its loop is in ``training.py``), inference, weights and files.
 
 Every weight matrix ``W`` (shape ``(n_in, n_out)``) and bias ``b`` is a view into one flat parameter
 vector, and every gradient a view into one flat gradient vector, so an optimizer step is a few NumPy
@@ -23,7 +23,7 @@ from .optimizers import Optimizer, make_optimizer
 from .training import EarlyStopping, TrainingRun, check_positive, make_schedule
 
 MAX_PARAMS = 50_000_000          # refuse absurd architectures before allocating memory
-EVAL_CHUNK = 65536              # rows per chunk in predict/evaluate (bounded memory)
+EVAL_CHUNK = 65536               # rows per chunk in predict/evaluate (bounded memory)
 _FEW = 8                         # predict on up to this many rows goes through reused buffers
 DTYPES = ("float32", "float64")
 
