@@ -19,8 +19,9 @@ def train_epoch(model, X, y, lr, batch_size, shuffle, track_accuracy):
     """One pass over the data, updating ``model`` batch by batch. Returns (mean loss, correct count), or
     (bad loss, None) if it diverged.
 
-    The epoch's loss is the mean of the batch losses (as Keras reports it), from each batch's outputs
-    before its update; the output layer's z of every batch is kept and the epoch scored once at the end.
+    The epoch's loss is the mean of the batch losses weighted by their rows (as Keras reports it), from each
+    batch's outputs before its update: the output layer's z of every batch is kept and the epoch scored once
+    at the end.
     Small data is copied once per epoch in shuffled order; bigger data is gathered batch by batch into
     a reused buffer, which stays in the CPU cache (and never copies all of X)."""
     n, k, dtype = X.shape[0], model.n_outputs, model.dtype
