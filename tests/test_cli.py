@@ -451,6 +451,23 @@ def test_export_without_the_optional_package(folder, missing, args):
                   before, folder)
 
 
+def test_a_model_without_preprocessing(tmp_path):
+    """A model trained on arrays (no preprocessor): info and export work, predict and evaluate say why not."""
+    model = mlp.MLP(seed=0).sequential([3, 4, "tanh", 2, "softmax"]).set_loss("cce")
+    model.fit(np.eye(3)[[0, 1, 2, 0]], [0, 1, 1, 0], epochs=2)
+    model.save(tmp_path / "bare.mlp")
+    write_csv(tmp_path / "rows.csv", ["a", "b", "c"], [[1, 0, 0]])
+    r = run("info", "bare.mlp", cwd=tmp_path)
+    assert r.returncode == 0 and "no preprocessing: it takes 3 numeric input(s)" in r.stdout
+    before = files(tmp_path)
+    for command in ("predict", "evaluate"):
+        check_refused(run(command, "bare.mlp", "rows.csv", cwd=tmp_path),
+                      "bare.mlp has no saved preprocessing (it was trained on arrays, not on a table)", 1, before,
+                      tmp_path)
+    r = run("export", "bare.mlp", "--onnx", "bare.onnx", cwd=tmp_path)
+    assert r.returncode == 0 and "outputs 'output'\n" in r.stdout
+
+
 def test_a_failed_write_leaves_nothing(tmp_path):
     target = tmp_path / "out.csv"
     target.write_text("old")
