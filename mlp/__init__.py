@@ -12,7 +12,7 @@ import sys as _sys
 
 from . import data, metrics  # noqa: E402
 from .activations import ACTIVATIONS, DERIVATIVES, register_activation  # noqa: E402
-from .architecture import format_architecture, parse_architecture  # noqa: E402
+from .architecture import default_architecture, format_architecture, parse_architecture  # noqa: E402
 from .io import from_bytes, load  # noqa: E402
 from .losses import LOSSES, compatible_losses  # noqa: E402
 from .network import MAX_PARAMS, MLP  # noqa: E402
@@ -26,5 +26,6 @@ for _name in ("table", "preprocessing", "datasets"):
 del _name
 
 __all__ = ["MLP", "load", "from_bytes", "History", "EarlyStopping", "TrainingRun", "register_activation", "parse_architecture",
+           "default_architecture",
            "format_architecture", "compatible_losses", "ACTIVATIONS", "DERIVATIVES", "LOSSES", "OPTIMIZERS",
            "MAX_PARAMS", "data", "metrics", "__version__"]

@@ -463,6 +463,22 @@ class MLP:
             table = data.read_csv(table)
         return self.preprocessor.inverse_y(self.predict(self.preprocessor.transform_X(table)))
 
+    def evaluate_table(self, table):
+        """:meth:`evaluate` on raw table rows holding the feature and target columns, through the saved
+        preprocessing; a regression's ``mae``, ``rmse`` and ``r2`` are in the target's units (the ``loss`` is
+        the training loss, on the standardised target). ``table`` as for :meth:`predict_table`."""
+        if self.preprocessor is None:
+            raise ValueError("This model has no saved preprocessing; use evaluate() on numeric arrays.")
+        from . import data
+        if not isinstance(table, data.Table):
+            table = data.read_csv(table)
+        pre = self.preprocessor
+        X, y = pre.transform_X(table), pre.transform_y(table)
+        result = self.evaluate(X, y)
+        if pre.task == "regression":
+            result.update(M.regression_report(pre.inverse_y(y), pre.inverse_y(self.predict(X))))
+        return result
+
     def loss_and_accuracy(self, X, y, with_accuracy=True):
         """``{"loss": ..., "accuracy": ...}`` of arrays already checked and shaped (what the training loop
         logs; ``accuracy`` only ``with_accuracy``), computed in chunks of ``EVAL_CHUNK`` rows."""

@@ -334,16 +334,11 @@ def count_params(specs):
 
 
 def default_architecture(prepared):
-    """A sensible starting network for the data, as list-syntax text."""
-    hidden = {"binary": [8, 8], "multiclass": [16, 16], "regression": [16, 16]}[prepared.task]
-    if prepared.name == "spiral":
-        hidden = [32, 32]
-    act = "tanh" if prepared.task == "regression" else "relu"
-    items = [prepared.n_inputs]
-    for h in hidden:
-        items += [h, act]
-    items += [prepared.n_outputs, OUTPUT_ACTIVATION[prepared.task]]
-    return "[" + ", ".join(repr(x) if isinstance(x, str) else str(x) for x in items) + "]"
+    """A sensible starting network for the data, as list-syntax text (``mlp.default_architecture``; the
+    spiral gets 32 units a layer)."""
+    width = 32 if prepared.name == "spiral" else None
+    items = mlp.default_architecture(prepared.n_inputs, prepared.n_outputs, prepared.task, width=width)
+    return format_architecture(parse_architecture(items))
 
 
 def _output_ok(task, activation):
