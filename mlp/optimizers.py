@@ -6,7 +6,8 @@ gradients, so each update is a handful of NumPy calls whatever the number of lay
 ``wd * p`` to the gradient (L2, as torch) except in AdamW, where it is decoupled. ``l1`` (every
 optimizer) adds ``l1 * sign(p)`` to the gradient: the gradient of the penalty ``l1 * sum|p|`` added to
 the loss, over the entries ``l1_mask`` marks (the network marks its weights, not its biases; all entries
-when no mask is set).
+when no mask is set). ``decay_mask`` likewise limits ``weight_decay`` (PyTorch's: every entry, the default;
+the scikit-learn adapter marks the weights, as scikit-learn's ``alpha``).
 """
 import math
 
@@ -43,6 +44,7 @@ class Optimizer:
     defaults = {"weight_decay": 0.0, "l1": 0.0}
     state_names = ()
     l1_mask = None   # 1 where the L1 penalty applies, 0 elsewhere (set by the network: its weights)
+    decay_mask = None   # 1 where weight_decay (coupled L2) applies, 0 elsewhere; None: everywhere
 
     def __init__(self, **hyper):
         unknown = sorted(set(hyper) - set(self.defaults))
@@ -92,7 +94,10 @@ class Optimizer:
             self._ready(params)
         self.t += 1
         if self._l2:
-            np.multiply(params, self.hyper["weight_decay"] * self._scale_of(grads), out=self._tmp)
+            decay = self.hyper["weight_decay"] * self._scale_of(grads)
+            if self.decay_mask is not None:
+                decay = self.decay_mask * decay
+            np.multiply(params, decay, out=self._tmp)
             grads += self._tmp
         if self._l1 is not None:   # the L1 penalty's gradient, l1 * sign(p), on the marked entries
             np.sign(params, out=self._tmp)
@@ -259,12 +264,17 @@ class Adam(Optimizer):
         mv += gg
         root_bc2 = math.sqrt(1.0 - hyper["beta2"] ** t)
         np.sqrt(self._v, out=tmp)
-        c.fill(hyper["eps"] * root_bc2)
+        c.fill(self._eps(root_bc2))
         tmp += c
         np.divide(self._m, tmp, out=tmp)
         c.fill(lr * root_bc2 / (1.0 - hyper["beta1"] ** t))
         tmp *= c
         p -= tmp
+
+
+    def _eps(self, root_bc2):
+        # what is added to sqrt(v): torch adds eps to sqrt(v / bc2), i.e. eps * sqrt(bc2) here
+        return self.hyper["eps"] * root_bc2
 
 
 class AdamW(Adam):

@@ -133,8 +133,8 @@ class TrainingRun:
     """
 
     def __init__(self, model, X, y, Xv, yv, epochs, schedule, batch_size, shuffle, stopper, callbacks,
-                 verbose, track_accuracy):
-        self.model, self.X, self.y, self.Xv, self.yv = model, X, y, Xv, yv
+                 verbose, track_accuracy, sample_weight=None):
+        self.model, self.X, self.y, self.Xv, self.yv, self.sample_weight = model, X, y, Xv, yv, sample_weight
         self.epochs, self.schedule, self.batch_size, self.shuffle = epochs, schedule, batch_size, shuffle
         self.stopper, self.callbacks, self.verbose, self.track_accuracy = stopper, callbacks, verbose, track_accuracy
         self.monitor = stopper and (stopper.monitor or ("val_loss" if Xv is not None else "loss"))
@@ -184,7 +184,8 @@ class TrainingRun:
             model.params[...] = snapshot
             opt.set_state(*opt_snapshot)
         try:
-            loss, correct = model._train_epoch(self.X, self.y, lr, self.batch_size, self.shuffle, self.track_accuracy)
+            loss, correct = model._train_epoch(self.X, self.y, lr, self.batch_size, self.shuffle, self.track_accuracy,
+                                               self.sample_weight)
         except BaseException as e:   # Ctrl-C ends training; any other error (a custom activation...) goes on
             undo()
             if not isinstance(e, KeyboardInterrupt):
