@@ -419,7 +419,7 @@ class MLP:
             self._backprops.clear()
         step, params, grads = self.optimizer.step, self.params, self.grads
         scale = self.optimizer.grad_scale * self.loss_scale
-        sparse = _is_sparse(X)
+        sparse = type(X) is not np.ndarray and _is_sparse(X)
         copy = not sparse and X.nbytes <= _COPY_BYTES
         if copy:   # the shuffled inputs with a column of ones
             Xa = np.ones((n, X.shape[1] + 1), dtype=self.dtype)

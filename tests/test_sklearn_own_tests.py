@@ -20,7 +20,8 @@ OUR_IMPORT = "from mlp.sklearn import MLPClassifier, MLPRegressor"
 
 PRIVATE = {
     "test_gradient": "calls scikit-learn's private MLP._loss_grad_lbfgs with its private buffers (our full-batch "
-                     "gradient is MLP.full_batch, checked against finite differences and PyTorch in test_sklearn_parity)",
+                     "gradient is MLP.full_batch, checked against finite differences and PyTorch in "
+                     "test_weights_poisson_sparse.py)",
     "test_learning_rate_warmstart": "reads the learning rate from scikit-learn's private _optimizer object (ours is "
                                     "model_.history['lr'], checked in test_sklearn.py)",
     "test_adaptive_learning_rate": "reads the learning rate from scikit-learn's private _optimizer object",
