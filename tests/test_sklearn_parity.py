@@ -218,8 +218,8 @@ def test_a_diverging_fit_raises_and_early_stopping_keeps_the_best_weights():
 
 
 def test_grid_search_scores_as_sklearn():
-    # the same search on the same 8 splits: (before this adapter followed scikit-learn's init and steps, the
-    # mean scores were 0.978 against its 0.9754)
+    # the same search on the same 8 splits (before the adapter followed scikit-learn's init and steps: 0.9771 on
+    # each candidate, against scikit-learn's 0.9754)
     X, y = load_breast_cancer(return_X_y=True)
     grid = {"mlpclassifier__alpha": [1e-4, 1e-2]}
     scores = {}
