@@ -107,10 +107,11 @@ class Backprop:
             self.x = np.ones((self.n, self.n_in + 1), dtype=self.dtype)
         return self.x
 
-    def step(self, x, t, z, rng=None):
+    def step(self, x, t, z, rng=None, w=None):
         """One batch: ``x`` (n, n_in + 1) inputs, sample-major, with a last column of ones; ``t`` (k, n)
         targets made by ``self.prepare``; ``z`` (k, n) receives the output layer's pre-activations.
-        Dropout is applied when ``rng`` is given. Leaves dL/dparams in the gradient buffer."""
+        Dropout is applied when ``rng`` is given; ``w`` (1, n), sample weights divided by their mean, makes
+        the loss the weighted mean. Leaves dL/dparams in the gradient buffer."""
         drop = rng is not None and self.has_dropout
         masks, pre = [], []     # with dropout: per hidden layer, the mask and the activation before it
         if drop and self.input_dropout:
@@ -143,6 +144,8 @@ class Backprop:
             if self.grad_scale is not None:
                 deltaT *= self.grad_scale      # in place: the loss gradient's own array, never z or t
             delta = deltaT.T
+        if w is not None:
+            delta *= w
         for hb in self.back:
             hb.inputs.dot(deltaT, out=hb.grad_Wb)
             d = hb.delta

@@ -2,10 +2,13 @@
 
 ``LOSSES[name] = (value, grad)``: ``value(a, y, z)`` is the mean loss of outputs ``a`` (``z`` is the
 output layer's pre-activation, used for numerically stable cross-entropies); ``grad(a, y)`` is dL/da.
+``weighted(name, a, y, z, w)`` is the weighted mean of the samples' losses, sum(w l) / sum(w).
 ``FUSED[(activation, loss)]`` gives dL/dz directly from z for the classic pairs (one short expression
 instead of the activation, a loss gradient and the activation's Jacobian).
 
-mse / mae / huber / bce average over all elements; cce averages the per-sample sum over samples.
+mse / mae / huber / bce / poisson average over all elements; cce averages the per-sample sum over samples.
+poisson takes the network's (linear) output as the log of the rate, as PyTorch's
+``PoissonNLLLoss(log_input=True)``: loss = exp(a) - y a.
 """
 import numpy as np
 
@@ -21,12 +24,28 @@ def _mse(a, y, z=None):
 
 
 def _mae(a, y, z=None):
-    return float(np.abs(a - y).mean())
+    return float(_mae_terms(a, y).mean())
 
 
-def _huber(a, y, z=None, delta=HUBER_DELTA):
+def _mae_terms(a, y, z=None):
+    return np.abs(a - y)
+
+
+def _huber(a, y, z=None):
+    return float(_huber_terms(a, y).mean())
+
+
+def _huber_terms(a, y, z=None, delta=HUBER_DELTA):
     d = np.abs(a - y)
-    return float(np.where(d < delta, 0.5 * d * d, delta * (d - 0.5 * delta)).mean())
+    return np.where(d < delta, 0.5 * d * d, delta * (d - 0.5 * delta))
+
+
+def _poisson(a, y, z=None):
+    return float(_poisson_terms(a, y).mean())
+
+
+def _poisson_terms(a, y, z=None):   # a: the log of the rate
+    return np.exp(a) - y * a
 
 
 def _bce(a, y, z=None):
@@ -52,7 +71,34 @@ LOSSES = {
     "huber": (_huber, lambda a, y: np.clip(a - y, -HUBER_DELTA, HUBER_DELTA) * (1.0 / a.size)),
     "bce": (_bce, None),  # only with a sigmoid output: see FUSED
     "cce": (_cce, None),  # only with a softmax output: see FUSED
+    "poisson": (_poisson, lambda a, y: (np.exp(a) - y) * (1.0 / a.size)),   # a linear output: see FUSED
 }
+
+
+def _bce_terms(a, y, z=None):
+    if z is not None:
+        return np.logaddexp(0.0, z) - y * z
+    return -(y * np.maximum(np.log(a), -100.0) + (1.0 - y) * np.maximum(np.log1p(-a), -100.0))
+
+
+def _cce_terms(a, y, z=None):
+    if z is not None:
+        m = z.max(axis=1, keepdims=True)
+        return y * (np.log(np.exp(z - m).sum(axis=1, keepdims=True)) + m - z)
+    return -y * np.maximum(np.log(a), -100.0)
+
+
+# each element's loss (n, k); a sample's loss is their mean (their sum for cce, see MEAN_OVER_SAMPLES)
+TERMS = {"mse": lambda a, y, z=None: (a - y) ** 2, "mae": _mae_terms, "huber": _huber_terms, "bce": _bce_terms,
+         "cce": _cce_terms, "poisson": _poisson_terms}
+
+
+def weighted(name, a, y, z, w):
+    """The weighted mean loss sum_i w_i l_i / sum_i w_i, l_i the loss of sample i (the mean over its outputs;
+    for cce the sum); ``w`` one weight per row. Equal weights give the value of ``LOSSES[name][0]``."""
+    terms = TERMS[name](a, y, z)
+    per_sample = terms.sum(axis=1) if name in MEAN_OVER_SAMPLES else terms.mean(axis=1)
+    return float(np.dot(w, per_sample) / np.sum(w))
 
 
 class Fused:
@@ -85,24 +131,31 @@ def _linear_mse(z, t, out):
     np.subtract(z, t, out=out)
 
 
+def _linear_poisson(z, t, out):
+    np.exp(z, out=out)
+    out -= t
+
+
 FUSED = {
     ("sigmoid", "bce"): Fused(lambda y: 1.0 - 2.0 * y, _sigmoid_bce, 0.5),
     ("softmax", "cce"): Fused(lambda y: y, _softmax_cce, 1.0),
     ("linear", "mse"): Fused(lambda y: y, _linear_mse, 2.0),
+    ("linear", "poisson"): Fused(lambda y: y, _linear_poisson, 1.0),
 }
 MEAN_OVER_SAMPLES = {"cce"}   # cce: mean over samples of the per-sample sum; the others: over all elements
 
 # Losses that require a given output activation (and the reverse).
-REQUIRED_OUTPUT = {"bce": "sigmoid", "cce": "softmax"}
+REQUIRED_OUTPUT = {"bce": "sigmoid", "cce": "softmax", "poisson": "linear"}
 ALIASES = {"binary_crossentropy": "bce", "binary_cross_entropy": "bce", "categorical_crossentropy": "cce",
            "cross_entropy": "cce", "crossentropy": "cce", "ce": "cce", "mean_squared_error": "mse",
-           "mean_absolute_error": "mae", "l2": "mse", "l1": "mae", "smooth_l1": "huber"}
+           "mean_absolute_error": "mae", "l2": "mse", "l1": "mae", "smooth_l1": "huber", "poisson_nll": "poisson"}
 CLASSIFICATION = {"bce", "cce"}
 
 
 def compatible_losses(output_activation):
-    """Losses that may be used with a network whose output activation is ``output_activation``."""
-    own = [loss for loss, act in REQUIRED_OUTPUT.items() if act == output_activation]
+    """Losses that may be used with a network whose output activation is ``output_activation`` (the apps offer
+    these; poisson, for counts, is left to code: it needs a linear output and targets >= 0)."""
+    own = [loss for loss, act in REQUIRED_OUTPUT.items() if act == output_activation and loss != "poisson"]
     return own + ["mse", "mae", "huber"]
 
 

@@ -20,11 +20,13 @@ from .backprop import Backprop, feature_major, hidden_forward
 from .architecture import format_architecture, parse_architecture, to_list
 from .layers import build_layers
 from .optimizers import Optimizer, make_optimizer
-from .training import EarlyStopping, TrainingRun, check_positive, make_schedule
+from .training import EarlyStopping, TrainingRun, check_positive, is_sparse, make_schedule
 
 MAX_PARAMS = 50_000_000          # refuse absurd architectures before allocating memory
 EVAL_CHUNK = 65536               # rows per chunk in predict/evaluate (bounded memory)
+_GRAD_CHUNK = 4096               # rows per chunk in full_batch / gradients (bounded memory)
 _FEW = 8                         # predict on up to this many rows goes through reused buffers
+_NDARRAY = np.ndarray            # one global lookup instead of two, on predict's path
 DTYPES = ("float32", "float64")
 
 
@@ -33,7 +35,12 @@ class MLP:
 
     >>> model = MLP(seed=0)
     >>> model.sequential([2, 4, 'relu', 1, 'sigmoid']).set_loss('bce').set_optimizer('adam')
+
+    ``loss_scale`` (default 1) multiplies the loss that training's steps follow (its gradient), not the loss
+    reported: the scikit-learn adapter sets it so that each step is scikit-learn's, whose losses sum over
+    the outputs where this engine's (as PyTorch's) average over them.
     """
+    loss_scale = 1.0
 
     def __init__(self, seed=None, dtype="float64"):
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
@@ -114,7 +121,8 @@ class MLP:
         return self
 
     def set_loss(self, name, **kwargs):
-        """Choose the loss: mse, mae, huber (delta=1.0), bce (sigmoid output), cce (softmax output)."""
+        """Choose the loss: mse, mae, huber (delta=1.0), bce (sigmoid output), cce (softmax output), poisson
+        (linear output, read as the log of the rate; targets are counts >= 0)."""
         key = L.resolve(name)
         if kwargs and not (key == "huber" and set(kwargs) <= {"delta"}):
             raise ValueError(f"Loss '{key}' takes no options {sorted(kwargs)}" +
@@ -213,25 +221,29 @@ class MLP:
     # ------------------------------------------------------------------ backpropagation
     def backprop(self, n):
         """The :class:`~mlp.backprop.Backprop` the training loop uses for batches of ``n`` rows: it writes the
-        gradients where the optimizer wants them (its ``grad_buffer``, times its ``grad_scale``) and becomes
-        ``self.grads``. Cached (training uses one or two sizes)."""
+        gradients where the optimizer wants them (its ``grad_buffer``, times its ``grad_scale`` and
+        :attr:`loss_scale`) and becomes ``self.grads``. Cached (training uses one or two sizes)."""
         opt = self.optimizer
         buf = opt.grad_buffer(self.params)
         if buf is not None and buf is not self.grads:   # write gradients where the optimizer wants them
             self.grads = buf
             self._backprops.clear()
-        key = (n, self.loss, opt.grad_scale)
+        scale = opt.grad_scale * self.loss_scale
+        key = (n, self.loss, scale)
         bp = self._backprops.get(key)
         if bp is None:
             if len(self._backprops) >= 4:
                 self._backprops.clear()
-            bp = self._backprops[key] = Backprop(self, n, self.grads, opt.grad_scale)
+            bp = self._backprops[key] = Backprop(self, n, self.grads, scale)
         return bp
 
     # ------------------------------------------------------------------ input checks
     def _as_x(self, X, name="X"):
-        """2-D array of the model dtype with n_inputs columns; clear errors otherwise."""
+        """2-D array of the model dtype with n_inputs columns; clear errors otherwise. A scipy.sparse matrix
+        stays sparse (CSR): training densifies it one batch at a time, inference multiplies it as it is."""
         self._require_built()
+        if type(X) is not _NDARRAY and is_sparse(X):
+            return self._as_sparse_x(X, name)
         X = _to_array(X, name, self.dtype)
         if X.ndim == 1:
             if self.n_inputs == 1:
@@ -251,6 +263,29 @@ class MLP:
         if X.size > 16 or not _all_finite_1d(X.reshape(-1)):   # a few values: the quick test first
             _check_finite(X, name)
         return X
+
+    def _as_sparse_x(self, X, name):
+        if len(X.shape) != 2 or X.shape[0] == 0 or X.shape[1] != self.n_inputs:
+            raise ValueError(f"{name} is a sparse matrix of shape {X.shape}; the network needs rows of "
+                             f"{self.n_inputs} feature column(s).")
+        if X.dtype.kind not in "iufb":
+            raise TypeError(f"{name} must be numeric, got a sparse matrix of dtype {X.dtype}.")
+        X = X.tocsr().astype(self.dtype, copy=False)
+        _check_finite(X.data, f"{name} (its stored values)")
+        return X.toarray() if X.shape[0] <= _FEW else X     # a few rows: predict's buffers take them dense
+
+    def _as_weights(self, sample_weight, n_rows):
+        """Sample weights as a 1-D array of the model dtype (None when absent or all equal: the same fit)."""
+        if sample_weight is None:
+            return None
+        w = _to_array(sample_weight, "sample_weight", self.dtype)
+        if w.shape != (n_rows,):
+            raise ValueError(f"sample_weight must hold one weight per row of X ({n_rows}), got shape {w.shape}.")
+        _check_finite(w, "sample_weight")
+        if w.min() < 0 or not w.sum() > 0:
+            raise ValueError("sample_weight must be >= 0 with a positive sum, got weights from "
+                             f"{w.min():g} to {w.max():g} summing to {w.sum():g}.")
+        return None if np.all(w == w[0]) else w
 
     def _as_y(self, y, n_rows, name="y"):
         """Targets as a 2-D array matching the output layer (integer class labels become one-hot for cce
@@ -285,12 +320,14 @@ class MLP:
         if self.loss in L.CLASSIFICATION and (y.min() < 0 or y.max() > 1):
             raise ValueError(f"{name}: targets for '{self.loss}' must be in [0, 1] (labels or probabilities), "
                              f"found values from {y.min():g} to {y.max():g}.")
+        if self.loss == "poisson" and y.min() < 0:
+            raise ValueError(f"{name}: targets for 'poisson' are counts or rates, >= 0; found {y.min():g}.")
         return y
 
     # ------------------------------------------------------------------ training
     def fit(self, X, y, epochs=None, learning_rate=0.01, lr_decay=1.0, batch_size=32, shuffle=True,
             validation_split=0.0, validation_data=None, early_stopping=None, callbacks=None, verbose=0,
-            lr_schedule=None, metrics=None, epoch=None):
+            lr_schedule=None, metrics=None, epoch=None, sample_weight=None):
         """Train with mini-batches and return a :class:`History`.
 
         ``epoch`` is an alias of ``epochs`` (the seed's name). ``batch_size=None`` is full batch; ``1`` is
@@ -298,15 +335,18 @@ class MLP:
         ``lr_schedule`` may be 'step', 'cosine', a dict or a function of the epoch. ``early_stopping``:
         a patience (int), a dict or :class:`EarlyStopping`. ``callbacks``: callables ``cb(epoch, logs)``
         called after every epoch; returning True stops training. Training also stops (keeping the last
-        finite weights) if the loss becomes NaN or infinite, or on KeyboardInterrupt.
+        finite weights) if the loss becomes NaN or infinite, or on KeyboardInterrupt. ``sample_weight``
+        (one number >= 0 per row) makes each batch's loss the weighted mean sum(w l) / sum(w) of its
+        samples' losses (PyTorch: ``reduction='none'``, then that mean); equal weights train as none.
+        ``X`` may be a scipy.sparse matrix: each batch is made dense on its own, never the whole matrix.
         """
         return self.start_training(X, y, epochs, learning_rate, lr_decay, batch_size, shuffle, validation_split,
                                    validation_data, early_stopping, callbacks, verbose, lr_schedule, metrics,
-                                   epoch).run()
+                                   epoch, sample_weight).run()
 
     def start_training(self, X, y, epochs=None, learning_rate=0.01, lr_decay=1.0, batch_size=32, shuffle=True,
                        validation_split=0.0, validation_data=None, early_stopping=None, callbacks=None,
-                       verbose=0, lr_schedule=None, metrics=None, epoch=None):
+                       verbose=0, lr_schedule=None, metrics=None, epoch=None, sample_weight=None):
         """Check everything ``fit`` would, and return a :class:`TrainingRun` that trains on demand:
         ``run.step(seconds=0.1)`` trains whole epochs for about that long (front ends that must stay
         responsive), ``run.run()`` trains to the end. Same arguments as :meth:`fit`."""
@@ -325,6 +365,7 @@ class MLP:
             self.set_optimizer("adam")
         X = self._as_x(X)
         y = self._as_y(y, X.shape[0])
+        w = self._as_weights(sample_weight, X.shape[0])
         schedule = make_schedule(lr_schedule, learning_rate, lr_decay, int(epochs))
         stopper = EarlyStopping.coerce(early_stopping)
         callbacks = _callbacks(callbacks)
@@ -346,6 +387,7 @@ class MLP:
                 raise ValueError(f"validation_split={validation_split} leaves no rows for training or validation "
                                  f"with {X.shape[0]} samples.")
             X, Xv, y, yv = X[:-n_val], X[-n_val:], y[:-n_val], y[-n_val:]  # the last rows, as Keras
+            w = None if w is None else w[:-n_val]
         else:
             Xv = yv = None
         bs = X.shape[0] if batch_size is None else batch_size
@@ -354,7 +396,7 @@ class MLP:
         track_acc = bool(metrics if metrics is not None else ["accuracy"]) and self.loss in L.CLASSIFICATION
         return TrainingRun(self, X, y, Xv, yv, epochs=int(epochs), schedule=schedule, batch_size=min(int(bs), X.shape[0]),
                            shuffle=bool(shuffle), stopper=stopper, callbacks=callbacks, verbose=verbose,
-                           track_accuracy=track_acc)
+                           track_accuracy=track_acc, sample_weight=w)
 
     # ------------------------------------------------------------------ inference
     def _infer(self, X, with_z=False):
@@ -509,8 +551,8 @@ class MLP:
             result.update(M.classification_report(y2[:, 0] >= 0.5, out[:, 0] >= 0.5, 2))
         elif task == "multilabel":
             result["accuracy"] = M.accuracy((y2 >= 0.5), (out >= 0.5))
-        else:
-            result.update(M.regression_report(y2, out))
+        else:   # poisson: the metrics of the rate, exp of the output
+            result.update(M.regression_report(y2, np.exp(out) if self.loss == "poisson" else out))
         return result
 
     # ------------------------------------------------------------------ weights
@@ -541,21 +583,60 @@ class MLP:
         """d(mean loss)/d(parameter) for the batch ``(X, y)``, laid out like :meth:`get_weights`, plus
         ``l1 · sign(W)`` when the optimizer has an L1 penalty (see :meth:`set_optimizer`).
         Dropout is off (inference mode), and no parameter is changed."""
+        grads = self.full_batch(X, y)()[1]
+        l1 = self.optimizer.hyper["l1"] if self.optimizer is not None else 0.0
+        if l1:   # the L1 penalty l1 * sum|W|: its gradient l1 * sign(W), weights only
+            grads += l1 * np.sign(self.params) * self.l1_mask()
+        return [arr for layer in self._layers
+                for gWb in [grads[layer.offset:layer.offset + layer.n_params].reshape(layer.Wb.shape)]
+                for arr in (gWb[:-1], gWb[-1])]
+
+    def full_batch(self, X, y, sample_weight=None):
+        """The mean loss over all of ``(X, y)`` and its gradient, as a function for full-batch optimizers such
+        as scipy's L-BFGS-B: ``f = model.full_batch(X, y)``, then ``loss, grad = f(params)`` copies ``params``
+        (a flat array like :attr:`params`; omitted: the current ones) into the network and returns the loss and a
+        new flat gradient laid out like ``params``. ``sample_weight`` weights the mean as in :meth:`fit`. Dropout
+        is off, no penalty is added (nor ``loss_scale``); the rows go through in chunks (a sparse ``X`` is made
+        dense a chunk at a time), so memory stays bounded however many rows there are."""
+        self._require_built()
         if self.loss is None:
             raise ValueError("No loss set: call model.set_loss(...) first.")
         L.check_pairing(self.loss, self.output_activation)
         X = self._as_x(X)
-        y = self._as_y(y, X.shape[0])
-        grads = np.zeros_like(self.params)
-        bp = Backprop(self, X.shape[0], grads)   # not cached: X may be large
-        z = np.empty((self.n_outputs, X.shape[0]), dtype=self.dtype)
-        Xa = np.ones((X.shape[0], X.shape[1] + 1), dtype=self.dtype)
-        Xa[:, :-1] = X
-        bp.step(Xa, feature_major(bp.prepare(y), X.shape[0])[0], z)
-        l1 = self.optimizer.hyper["l1"] if self.optimizer is not None else 0.0
-        if l1:   # the L1 penalty l1 * sum|W|: its gradient l1 * sign(W), weights only
-            grads += l1 * np.sign(self.params) * self.l1_mask()
-        return [arr for gWb in bp.grad_views for arr in (gWb[:-1], gWb[-1])]
+        n, k = X.shape[0], self.n_outputs
+        y = self._as_y(y, n)
+        w = self._as_weights(sample_weight, n)
+        total = n if w is None else float(w.sum())
+        sparse, value, out_f = is_sparse(X), L.LOSSES[self.loss][0], self._plan[-1][2]
+        chunks, backprops = [], {}
+        for s in range(0, n, _GRAD_CHUNK):
+            m = min(_GRAD_CHUNK, n - s)
+            wb = None if w is None else w[s:s + m]
+            if wb is not None and not wb.sum() > 0:
+                continue                             # weighs nothing
+            if m not in backprops:                   # its own gradient buffer, not cached: X may be large
+                grads = np.zeros_like(self._params)
+                backprops[m] = (Backprop(self, m, grads), grads, np.empty((k, m), dtype=self.dtype))
+            bp = backprops[m][0]
+            share = m / total if wb is None else float(wb.sum()) / total   # of the whole mean
+            chunks.append((s, m, y[s:s + m], feature_major(bp.prepare(y[s:s + m]), m)[0],
+                           None if wb is None else (wb * (m / wb.sum())).reshape(1, -1), share))
+
+        def loss_and_gradient(params=None):
+            if params is not None:
+                self._params[...] = params           # no finite check: a line search may step far
+            loss, grad = 0.0, np.zeros_like(self._params)
+            for s, m, yb, t, wb, share in chunks:
+                bp, grads, z = backprops[m]
+                x = bp.input_buffer()
+                x[:, :-1] = X[s:s + m].toarray() if sparse else X[s:s + m]
+                bp.step(x, t, z, None, wb)
+                grad += share * grads
+                zT = z.T
+                out = out_f(np.copy(zT))
+                loss += share * (value(out, yb, zT) if wb is None else L.weighted(self.loss, out, yb, zT, wb[0]))
+            return loss, grad
+        return loss_and_gradient
 
     def trace(self, X, y, learning_rate=0.01):
         """One training step of the batch ``(X, y)`` computed by :mod:`mlp.reference`, without changing the
@@ -574,6 +655,7 @@ class MLP:
         L.check_pairing(self.loss, self.output_activation)
         check_positive("learning_rate", learning_rate)
         X = self._as_x(X)
+        X = X.toarray() if is_sparse(X) else X     # one batch
         y = self._as_y(y, X.shape[0])
         opt = self.optimizer if self.optimizer is not None else make_optimizer("adam")
         hyper = dict(opt.hyper)

@@ -6,7 +6,8 @@ gradients, so each update is a handful of NumPy calls whatever the number of lay
 ``wd * p`` to the gradient (L2, as torch) except in AdamW, where it is decoupled. ``l1`` (every
 optimizer) adds ``l1 * sign(p)`` to the gradient: the gradient of the penalty ``l1 * sum|p|`` added to
 the loss, over the entries ``l1_mask`` marks (the network marks its weights, not its biases; all entries
-when no mask is set).
+when no mask is set). ``decay_mask`` likewise limits ``weight_decay`` (PyTorch's: every entry, the default;
+the scikit-learn adapter marks the weights, as scikit-learn's ``alpha``).
 """
 import math
 
@@ -45,6 +46,7 @@ class Optimizer:
     state_names = ()
     scalar_state = {}   # name -> value before the first step; kept as a float64 array of one value
     l1_mask = None   # 1 where the L1 penalty applies, 0 elsewhere (set by the network: its weights)
+    decay_mask = None   # 1 where weight_decay (coupled L2) applies, 0 elsewhere; None: everywhere
 
     def __init__(self, **hyper):
         unknown = sorted(set(hyper) - set(self.defaults))
@@ -94,7 +96,10 @@ class Optimizer:
             self._ready(params)
         self.t += 1
         if self._l2:
-            np.multiply(params, self.hyper["weight_decay"] * self._scale_of(grads), out=self._tmp)
+            decay = self.hyper["weight_decay"] * self._scale_of(grads)
+            if self.decay_mask is not None:
+                decay = self.decay_mask * decay
+            np.multiply(params, decay, out=self._tmp)
             grads += self._tmp
         if self._l1 is not None:   # the L1 penalty's gradient, l1 * sign(p), on the marked entries
             np.sign(params, out=self._tmp)
@@ -295,12 +300,17 @@ class Adam(Optimizer):
         mv += gg
         root_bc2 = math.sqrt(1.0 - hyper["beta2"] ** t)
         np.sqrt(self._v, out=tmp)
-        c.fill(hyper["eps"] * root_bc2)
+        c.fill(self.eps_term(root_bc2))
         tmp += c
         np.divide(self._m, tmp, out=tmp)
         c.fill(lr * root_bc2 / (1.0 - hyper["beta1"] ** t))
         tmp *= c
         p -= tmp
+
+    def eps_term(self, root_bc2):
+        """What the step adds to sqrt(v) (``root_bc2`` = sqrt(1 - beta2^t)): torch adds eps to sqrt(v / bc2),
+        i.e. eps * sqrt(bc2) here. A subclass may place eps elsewhere (mlp.sklearn's, as scikit-learn)."""
+        return self.hyper["eps"] * root_bc2
 
 
 class AdamW(Adam):

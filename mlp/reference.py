@@ -89,7 +89,7 @@ def forward(x, layers):
 def loss_value(loss, z_out, a_out, y):
     """The mean loss of the output ``a_out`` (``z_out``: its pre-activation) against targets ``y``.
 
-    mse, mae, huber and bce average over all n*k elements; cce averages over the n samples."""
+    mse, mae, huber, bce and poisson average over all n*k elements; cce averages over the n samples."""
     if loss == "mse":           # mean of (a - y)^2
         return float(np.mean((a_out - y) ** 2))
     if loss == "mae":           # mean of |a - y|
@@ -105,6 +105,8 @@ def loss_value(loss, z_out, a_out, y):
         # -(1/n) sum_s sum_j y[s, j] log a[s, j], with a = softmax(z): log a = z - log(sum_j e^z)
         log_a = z_out - log_sum_exp(z_out)
         return float(-np.sum(y * log_a) / len(y))
+    if loss == "poisson":       # mean of e^a - y a: the (linear) output a is the log of the rate
+        return float(np.mean(np.exp(a_out) - y * a_out))
     raise ValueError(f"unknown loss {loss!r}")
 
 
@@ -130,6 +132,8 @@ def output_delta(loss, activation, z_out, a_out, y):
         return (a_out - y) / (n * k)
     if loss == "cce":           # softmax + cce: dL/dz = (a - y) / n
         return (a_out - y) / n
+    if loss == "poisson":       # linear output (a = z, the log of the rate): dL/dz = (e^z - y) / (n k)
+        return (np.exp(z_out) - y) / (n * k)
     if loss == "mse":           # dL/da = 2 (a - y) / (n k)
         dL_da = 2.0 * (a_out - y) / (n * k)
     elif loss == "mae":         # dL/da = sign(a - y) / (n k)

@@ -1,19 +1,27 @@
 """scikit-learn estimators around the engine: :class:`MLPClassifier` and :class:`MLPRegressor`.
 
-They take scikit-learn's own parameter names (``hidden_layer_sizes``, ``activation``, ``solver``, ``alpha``,
-``batch_size``, ``learning_rate_init``, ``max_iter``, ``shuffle``, ``random_state``, ``early_stopping``,
-``validation_fraction``, ``n_iter_no_change``, ``tol`` ...), so replacing
-``from sklearn.neural_network import MLPClassifier`` by ``from mlp.sklearn import MLPClassifier`` is enough
-for common code; they add ``architecture=`` (the hidden part of the engine's list syntax, e.g.
-``[64, 'relu', 'dropout(0.1)', 32, 'tanh']``) and ``l1``. The fitted network is ``model_`` (an
-:class:`mlp.MLP`), so it can be saved, exported (``model_.to_onnx()``) or opened in the apps.
+They take scikit-learn's own parameters (``hidden_layer_sizes``, ``activation``, ``solver`` ('lbfgs', 'sgd',
+'adam'), ``alpha``, ``batch_size``, ``learning_rate``, ``learning_rate_init``, ``max_iter``, ``max_fun``,
+``shuffle``, ``random_state``, ``early_stopping``, ``n_iter_no_change``, ``tol``, the regressor's ``loss`` ...),
+``sample_weight`` in ``fit`` and ``partial_fit``, sparse and float32 ``X``, and give scikit-learn's fitted
+attributes (``coefs_`` and ``intercepts_`` are views of the network's weights: writing into them, or assigning
+them, changes the network). scikit-learn's own test file for its MLP passes against them (tests/
+test_sklearn_own_tests.py). They add ``architecture=`` (the hidden part of the engine's list syntax, e.g.
+``[64, 'relu', 'dropout(0.1)', 32, 'tanh']``), ``l1``, and the engine's other optimizers as ``solver``. The
+fitted network is ``model_`` (an :class:`mlp.MLP`), so it can be saved, exported (``model_.to_onnx()``) or
+opened in the apps.
 
-This module imports scikit-learn; ``import mlp`` does not import this module.
+How they follow scikit-learn: the weights start as scikit-learn's (Glorot-uniform, drawn from ``random_state``
+in its order, so the same ``random_state`` gives the same initial network); scikit-learn's losses sum over the
+outputs (and halve the squared error) where the engine's average, so the network's ``loss_scale`` makes every
+step scikit-learn's; ``alpha`` is the optimizer's weight decay on the weights only (``alpha / batch_size``, the
+L2 gradient scikit-learn adds to a full batch); Adam adds ``epsilon`` where scikit-learn does;
+``solver='lbfgs'`` minimises scikit-learn's loss with ``scipy.optimize.minimize(method="L-BFGS-B")`` over the
+engine's flat parameters and full-batch gradient. What remains different: batches are shuffled by the engine's
+own generator; the last, smaller batch of an epoch gets the same weight decay as the others (scikit-learn
+divides ``alpha`` by each batch's size).
 
-Differences from scikit-learn's MLP: ``solver='lbfgs'`` and ``sample_weight`` are not supported; ``alpha`` becomes
-the optimizer's L2 ``weight_decay = alpha / batch_size`` (the per-step gradient scikit-learn adds), which, as in
-PyTorch, applies to biases too; ``loss_curve_`` holds the engine's epoch loss (mean over the batches, before
-each batch's update; log-loss for classifiers, mean squared error for regressors).
+This module imports scikit-learn (and scipy for 'lbfgs'); ``import mlp`` does not import this module.
 """
 import numbers
 import warnings
@@ -25,7 +33,8 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state
-from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
 
 try:  # scikit-learn 1.6 brought validate_data and __sklearn_tags__, which these estimators are written for
     from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
@@ -36,22 +45,29 @@ except ImportError:  # an older scikit-learn
 
 from .architecture import parse_architecture, parse_text
 from .network import MLP
-from .optimizers import OPTIMIZERS, make_optimizer
+from .optimizers import OPTIMIZERS, Adam, make_optimizer
 
 __all__ = ["MLPClassifier", "MLPRegressor", "fit_chunks", "iter_chunks"]
 
-_SOLVERS = ("adam", "sgd") + tuple(k for k in OPTIMIZERS if k not in ("adam", "sgd"))
+_STOCHASTIC = ("adam", "sgd") + tuple(k for k in OPTIMIZERS if k not in ("adam", "sgd"))
+_SOLVERS = ("lbfgs",) + _STOCHASTIC
 _LEARNING_RATES = ("constant", "invscaling", "adaptive")
+_SPARSE = ["csr", "csc"]
+_DTYPES = (np.float64, np.float32)
+_NOT_FINITE = ("Solver produced non-finite parameter weights. The input data may contain large values and need to "
+               "be preprocessed.")
+# engine loss -> scikit-learn's name of the output activation
+_OUT_NAMES = {"bce": "logistic", "cce": "softmax", "mse": "identity", "poisson": "exp"}
 
 
 class _BaseMLP(BaseEstimator):
-    """What the classifier and the regressor share: parameters, the training loop, partial_fit."""
+    """What the classifier and the regressor share: parameters, the training loops, partial_fit."""
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam", alpha=0.0001,
                  batch_size="auto", learning_rate="constant", learning_rate_init=0.001, power_t=0.5, max_iter=200,
                  shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999,
-                 epsilon=1e-8, n_iter_no_change=10, architecture=None, l1=0.0):
+                 epsilon=1e-8, n_iter_no_change=10, max_fun=15000, architecture=None, l1=0.0):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -74,31 +90,36 @@ class _BaseMLP(BaseEstimator):
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
         self.architecture = architecture
         self.l1 = l1
 
     # ------------------------------------------------------------------ checks
     def _check_params(self):
         """Validate the hyperparameters (at fit time, as scikit-learn does); return the solver's name."""
-        def number(name, low, high=None, low_open=False, integer=False):
+        def number(name, low, high=None, low_open=False, integer=False, inf=False):
             v = getattr(self, name)
             kinds = numbers.Integral if integer else numbers.Real
+            if inf and isinstance(v, numbers.Real) and v == np.inf:
+                return
             if isinstance(v, bool) or not isinstance(v, kinds) or not np.isfinite(v) \
                     or (v <= low if low_open else v < low) or (high is not None and v >= high):
                 span = f"{'>' if low_open else '>='} {low}" + (f" and < {high}" if high is not None else "")
-                raise ValueError(f"{name} must be a {'whole ' if integer else ''}number {span}, got {v!r}.")
+                raise ValueError(f"{name} must be a {'whole ' if integer else ''}number {span}"
+                                 f"{' (or np.inf)' if inf else ''}, got {v!r}.")
         number("alpha", 0.0)
         number("l1", 0.0)
         number("learning_rate_init", 0.0, low_open=True)
         number("power_t", 0.0)
         number("max_iter", 1, integer=True)
+        number("max_fun", 1, integer=True)
         number("tol", 0.0)
         number("momentum", 0.0, 1.0)
         number("beta_1", 0.0, 1.0)
         number("beta_2", 0.0, 1.0)
         number("epsilon", 0.0, low_open=True)
         number("validation_fraction", 0.0, 1.0, low_open=True)
-        number("n_iter_no_change", 1, integer=True)
+        number("n_iter_no_change", 1, integer=True, inf=True)
         if not (self.batch_size == "auto" or (isinstance(self.batch_size, numbers.Integral)
                                               and not isinstance(self.batch_size, bool) and self.batch_size >= 1)):
             raise ValueError(f"batch_size must be 'auto' (min(200, n_samples)) or a whole number >= 1, "
@@ -110,13 +131,16 @@ class _BaseMLP(BaseEstimator):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}.")
         solver = self.solver.lower() if isinstance(self.solver, str) else self.solver
-        if solver == "lbfgs":
-            raise ValueError("solver='lbfgs' is not supported by mlp.sklearn: the engine trains with mini-batch "
-                             f"gradient optimizers. Use one of {', '.join(map(repr, _SOLVERS))} ('adam' and 'sgd' "
-                             "as in scikit-learn).")
         if solver not in _SOLVERS:
-            raise ValueError(f"solver must be one of {', '.join(map(repr, _SOLVERS))}, got {self.solver!r}.")
+            raise ValueError(f"solver must be one of {', '.join(map(repr, _SOLVERS))} ('lbfgs', 'sgd' and 'adam' "
+                             f"as in scikit-learn), got {self.solver!r}.")
         return solver
+
+    def _check_solver(self):
+        # partial_fit exists for the stochastic solvers only (as in scikit-learn)
+        if self.solver == "lbfgs":
+            raise AttributeError("partial_fit is only available for stochastic optimizers. lbfgs is not stochastic.")
+        return True
 
     def _architecture(self, n_in, n_out, out_activation):
         """The engine's architecture list: input size, the hidden part, the output layer."""
@@ -133,21 +157,10 @@ class _BaseMLP(BaseEstimator):
                                  "hidden part only, e.g. [64, 'relu', 32, 'tanh']; the input size and the output "
                                  "layer come from the data.")
         else:
-            sizes = self.hidden_layer_sizes
-            if isinstance(sizes, numbers.Integral) and not isinstance(sizes, bool):
-                sizes = [sizes]
-            try:
-                sizes = list(sizes)
-            except TypeError:
-                raise ValueError(f"hidden_layer_sizes must be a tuple of layer sizes such as (100,) or (64, 32), "
-                                 f"got {self.hidden_layer_sizes!r}.") from None
-            for s in sizes:
-                if isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 1:
-                    raise ValueError(f"hidden_layer_sizes must hold whole numbers >= 1, got {self.hidden_layer_sizes!r}.")
+            hidden = [item for s in self._hidden_sizes() for item in (s, self.activation)]
             if not isinstance(self.activation, str):
                 raise ValueError(f"activation must be a name such as 'relu', 'tanh', 'logistic' or 'identity', "
                                  f"got {self.activation!r}.")
-            hidden = [item for s in sizes for item in (int(s), self.activation)]
         arch = [int(n_in)] + hidden + [int(n_out), out_activation]
         try:
             parse_architecture(arch)
@@ -156,26 +169,179 @@ class _BaseMLP(BaseEstimator):
             raise ValueError(f"{'architecture' if self.architecture is not None else 'hidden_layer_sizes/activation'}"
                              f": {e}") from None
 
-    # ------------------------------------------------------------------ engine model
-    def _seeds(self):
-        """(network seed, validation-split seed) from random_state (an int is used as the seed itself)."""
-        rs = self.random_state
-        if isinstance(rs, numbers.Integral) and not isinstance(rs, bool) and rs >= 0:
-            return int(rs), int(rs)
-        rng = check_random_state(rs)
-        return int(rng.randint(np.iinfo(np.int32).max)), int(rng.randint(np.iinfo(np.int32).max))
+    def _hidden_sizes(self):
+        sizes = self.hidden_layer_sizes
+        if isinstance(sizes, numbers.Integral) and not isinstance(sizes, bool):
+            sizes = [sizes]
+        try:
+            sizes = list(sizes)
+        except TypeError:
+            raise ValueError(f"hidden_layer_sizes must be a tuple of layer sizes such as (100,) or (64, 32), "
+                             f"got {self.hidden_layer_sizes!r}.") from None
+        for s in sizes:
+            if isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 1:
+                raise ValueError(f"hidden_layer_sizes must hold whole numbers >= 1, got {self.hidden_layer_sizes!r}.")
+        return [int(s) for s in sizes]
 
-    def _new_model(self, solver, n_in, n_out, out_activation, loss, seed):
-        model = MLP(seed=seed).sequential(self._architecture(n_in, n_out, out_activation))
-        model.set_loss(loss)
-        self._solver_ = solver
+    # ------------------------------------------------------------------ the network and its weights
+    def _build(self, n_in, n_out, dtype, rng, weights=None):
+        """A new network ``model_`` for this data: scikit-learn's initial weights drawn from ``rng`` (or the
+        given ``[W1, b1, ...]``); then the seeds of the engine's shuffling and of the validation split."""
+        out_activation, loss = self._output()
+        arch = self._architecture(n_in, n_out, out_activation)
+        if weights is None:
+            specs = parse_architecture(arch)
+            sizes = [specs[0]["size"]] + [s["units"] for s in specs if s["type"] == "dense"]
+            hidden = [s["activation"] for s in specs if s["type"] == "dense"][:-1]
+            factor = 2.0 if hidden and all(a == "sigmoid" for a in hidden) else 6.0   # scikit-learn's rule
+            weights = []
+            for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+                bound = np.sqrt(factor / (fan_in + fan_out))
+                weights += [rng.uniform(-bound, bound, (fan_in, fan_out)), rng.uniform(-bound, bound, fan_out)]
+        self._split_seed = int(rng.randint(np.iinfo(np.int32).max))
+        model = MLP(seed=int(rng.randint(np.iinfo(np.int32).max)), dtype=dtype).sequential(arch)
+        model.set_weights(weights).set_loss(loss)
         self.model_ = model
+        self._link()
         return model
 
-    def _set_optimizer(self, batch_size):
-        """(Re)configure the optimizer's hyperparameters, keeping its state (moments, step count)."""
-        solver = self._solver_
-        hyper = {"weight_decay": float(self.alpha) / batch_size}
+    def _link(self):
+        """coefs_ and intercepts_ as views of the network's flat parameters (layout W1, b1, W2, b2, ...), and the
+        attributes scikit-learn derives from them."""
+        self.coefs_, self.intercepts_ = self._views
+        self.n_layers_ = len(self.coefs_) + 1
+        self.n_outputs_ = self.model_.n_outputs
+        self.out_activation_ = _OUT_NAMES[self.model_.loss]
+
+    def _sync(self):
+        """Take in what was assigned to ``coefs_`` / ``intercepts_`` (new arrays, or new lists of them) since the
+        network was last used; they are then its views again."""
+        coefs, intercepts = self.coefs_, self.intercepts_
+        views = self._views
+        if _all_views(coefs, views[0]) and _all_views(intercepts, views[1]):
+            return
+        weights = [w for pair in zip(coefs, intercepts) for w in pair] if len(coefs) == len(intercepts) else []
+        current = self.model_.get_weights()
+        try:
+            if len(weights) != len(current) or not all(   # values unchanged (e.g. unpickled): nothing to write
+                    np.shape(w) == c.shape and np.array_equal(w, c) for w, c in zip(weights, current)):
+                self.model_.set_weights(weights)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"coefs_ / intercepts_ do not fit the fitted network "
+                             f"({[w.shape for w in self.model_.get_weights()]} as W1, b1, ...): {e}") from None
+        self._link()
+
+    @property
+    def _views(self):
+        # the arrays coefs_ and intercepts_ hold when nothing was assigned to them: the layers' W and b
+        layers = self.model_.layers
+        return [layer.W for layer in layers], [layer.b for layer in layers]
+
+    def _network(self):
+        """The fitted network, with whatever was assigned to coefs_ / intercepts_ taken in."""
+        check_is_fitted(self, "model_")
+        self._sync()
+        return self.model_
+
+    def _from_coefs(self, X, n_out, rng):
+        """A network from coefs_ / intercepts_ set by hand before a continued fit (as scikit-learn allows)."""
+        coefs, intercepts = list(self.coefs_), list(self.intercepts_)
+        if not coefs or len(coefs) != len(intercepts):
+            raise ValueError("coefs_ and intercepts_ must be lists of one weight matrix and one bias vector per layer.")
+        coefs = [np.asarray(W, dtype=X.dtype) for W in coefs]
+        if self.architecture is None and [W.shape[1] for W in coefs[:-1]] != self._hidden_sizes():
+            raise ValueError(f"coefs_ has layers of {[W.shape[1] for W in coefs[:-1]]} units; hidden_layer_sizes "
+                             f"says {self._hidden_sizes()}.")
+        if coefs[0].shape[0] != X.shape[1] or coefs[-1].shape[1] != n_out:
+            raise ValueError(f"coefs_ takes {coefs[0].shape[0]} features to {coefs[-1].shape[1]} outputs; the data "
+                             f"has {X.shape[1]} features and {n_out} outputs.")
+        weights = [w for pair in zip(coefs, intercepts) for w in pair]
+        self._build(X.shape[1], n_out, X.dtype, rng, weights=weights)
+
+    # ------------------------------------------------------------------ training
+    def _fit(self, X, y, sample_weight, incremental):
+        solver = self._check_params()
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True (there is no held-out data "
+                             "between calls); set early_stopping=False.")
+        first = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
+        X, Y = self._prepare(X, y, first, incremental)
+        w = None if sample_weight is None else _sample_weight(sample_weight, X)
+        if first or not hasattr(self, "model_"):
+            rng = check_random_state(self.random_state)
+            if first:
+                self._build(X.shape[1], Y.shape[1], X.dtype, rng)
+            else:
+                self._from_coefs(X, Y.shape[1], rng)
+            for name, value in (("n_iter_", 0), ("t_", 0), ("loss_curve_", []), ("best_loss_", np.inf),
+                                ("_no_improvement_count", 0), ("validation_scores_", None),
+                                ("best_validation_score_", None)):
+                if first or not hasattr(self, name):
+                    setattr(self, name, value)
+        else:
+            self._sync()
+            if self.model_.n_outputs != Y.shape[1]:
+                raise ValueError(f"warm_start/partial_fit: y has {Y.shape[1]} output column(s) but the fitted "
+                                 f"network has {self.model_.n_outputs}.")
+        if solver == "lbfgs":
+            self._fit_lbfgs(X, Y, w)
+        else:
+            self._fit_stochastic(X, Y, w, solver, incremental)
+        if not np.isfinite(self.model_.params).all():
+            raise ValueError(_NOT_FINITE)
+        return self
+
+    def _loss_scales(self, Y, w):
+        """(c, r, const): scikit-learn's loss gradient is c times the engine's, its reported loss r times the
+        engine's plus const. Its log-losses and Poisson deviance sum over the k outputs where the engine's
+        average; its squared error is halved (and averaged over the outputs in the value, not the gradient)."""
+        k, loss = Y.shape[1], self.model_.loss
+        if loss == "cce":
+            return 1.0, 1.0, 0.0
+        if loss == "mse":
+            return k / 2.0, 0.5, 0.0
+        const = 0.0
+        if loss == "poisson":   # the half deviance's y log y - y, which the engine's loss (as PyTorch's) leaves out
+            ylogy = np.where(Y > 0, Y * np.log(np.where(Y > 0, Y, 1.0)), 0.0) - Y
+            const = float(np.average(ylogy, weights=w, axis=0).sum())
+        return float(k), float(k), const
+
+    def _fit_lbfgs(self, X, Y, w):
+        """scipy's L-BFGS-B on scikit-learn's loss plus alpha's L2 term, through the engine's full-batch gradient."""
+        from scipy.optimize import minimize
+        model = self.model_
+        loss_and_gradient = model.full_batch(X, Y, sample_weight=w)
+        c, r, const = self._loss_scales(Y, w)
+        per = float(X.shape[0] if w is None else np.sum(w))
+        mask, alpha = model.l1_mask().astype(np.float64), float(self.alpha)   # 1 at the weights, 0 at the biases
+
+        def objective(theta):
+            loss, grad = loss_and_gradient(theta)
+            weights = theta * mask
+            return (c * loss + const + 0.5 * alpha * float(np.dot(weights, weights)) / per,
+                    c * grad.astype(np.float64) + (alpha / per) * weights)
+
+        def report(intermediate_result):
+            print("Iteration %d, loss = %.8f" % (report.n, intermediate_result.fun))
+            report.n += 1
+        report.n = 1
+        res = minimize(objective, model.params.astype(np.float64), method="L-BFGS-B", jac=True,
+                       callback=report if self.verbose else None,
+                       options={"maxfun": int(self.max_fun), "maxiter": int(self.max_iter), "gtol": float(self.tol)})
+        self.n_iter_ = min(int(res.nit), int(self.max_iter))
+        if res.status != 0:
+            warnings.warn(f"lbfgs failed to converge after {self.n_iter_} iteration(s) (status={res.status}):\n"
+                          f"{res.message}\n" + (f"\nIncrease the number of iterations to improve the convergence "
+                                                f"(max_iter={self.max_iter})." if self.n_iter_ == self.max_iter
+                                                else "") +
+                          "\nYou might also want to scale the data.", ConvergenceWarning, stacklevel=4)
+        loss = loss_and_gradient(res.x)[0]
+        weights = res.x * mask
+        self.loss_ = r * loss + const + 0.5 * alpha * float(np.dot(weights, weights)) / per
+
+    def _set_optimizer(self, solver, decay_per):
+        """(Re)configure the optimizer, keeping its state (moments, step count) when only values changed."""
+        hyper = {"weight_decay": float(self.alpha) / decay_per}
         if solver == "sgd":
             hyper.update(momentum=float(self.momentum), nesterov=bool(self.nesterovs_momentum and self.momentum > 0))
         elif solver in ("adam", "adamw", "nadam"):
@@ -183,12 +349,12 @@ class _BaseMLP(BaseEstimator):
         if self.l1:
             hyper["l1"] = float(self.l1)
         model, old = self.model_, self.model_.optimizer
-        new = make_optimizer(solver, **hyper)
-        if old is not None and old.get_config() == new.get_config():
-            return model          # partial_fit / warm_start: the same optimizer goes on
-        model.optimizer = new
-        if old is not None and old.name == new.name:
-            new.set_state(old.t, old.state)
+        new = _SklearnAdam(**hyper) if solver == "adam" else make_optimizer(solver, **hyper)
+        if old is None or type(old) is not type(new) or old.get_config() != new.get_config():
+            model.optimizer = new
+            if old is not None and old.name == new.name:
+                new.set_state(old.t, old.state)
+        model.optimizer.decay_mask = model.l1_mask()       # alpha: the weights, not the biases
         return model
 
     def _batch_size(self, n, incremental=False):
@@ -197,83 +363,85 @@ class _BaseMLP(BaseEstimator):
             return min(200, n), min(200, n)
         if self.batch_size > n and not incremental:
             warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is going to be clipped",
-                          UserWarning, stacklevel=3)
+                          UserWarning, stacklevel=4)
         return int(min(self.batch_size, n)), int(self.batch_size)
 
-    def _lr_schedule(self):
+    def _lr_schedule(self, solver):
         """The learning rate of each epoch: scikit-learn's 'invscaling' and 'adaptive' (solver 'sgd' and
         'sgd_momentum' only, as scikit-learn), else constant. Read from self._lr, which 'adaptive' lowers."""
-        if self.learning_rate == "invscaling" and self._solver_ in ("sgd", "sgd_momentum"):
+        if self.learning_rate == "invscaling" and solver in ("sgd", "sgd_momentum"):
             return lambda epoch: self.learning_rate_init / (self.t_ + 1) ** self.power_t
         return lambda epoch: self._lr
 
-    # ------------------------------------------------------------------ training
-    def _fit(self, X, y, incremental):
-        solver = self._check_params()
-        if self.early_stopping and incremental:
-            raise ValueError("partial_fit does not support early_stopping=True (there is no held-out data "
-                             "between chunks); set early_stopping=False.")
-        first = not (incremental or self.warm_start) or not hasattr(self, "model_")
-        X, Y = self._prepare(X, y, first, incremental)
-        n_out = Y.shape[1]
-        if first:
-            seed, self._split_seed = self._seeds()
-            out_activation, loss = self._output()
-            self._new_model(solver, X.shape[1], n_out, out_activation, loss, seed)
-            self.n_iter_, self.t_, self.loss_curve_ = 0, 0, []
-            self.best_loss_ = np.inf
-            self._no_improvement_count = 0
-            self._lr = float(self.learning_rate_init)
-            if self.early_stopping and not incremental:
-                self.validation_scores_, self.best_validation_score_ = [], -np.inf
-            else:
-                self.validation_scores_ = self.best_validation_score_ = None
-        elif self.model_.n_outputs != n_out:
-            raise ValueError(f"warm_start/partial_fit: y has {n_out} output column(s) but the fitted network has "
-                             f"{self.model_.n_outputs}.")
-        else:
-            self._solver_ = solver
-            if not incremental:
-                self._lr = float(self.learning_rate_init)
-                self._no_improvement_count = 0
-                if self.early_stopping and self.validation_scores_ is None:   # warm start, early stopping now on
-                    self.validation_scores_, self.best_validation_score_ = [], -np.inf
-            if self.best_loss_ is None:
-                self.best_loss_ = np.inf
+    def _fit_stochastic(self, X, Y, w, solver, incremental):
         early = self.early_stopping and not incremental
+        Xv = Yv = wv = None
         if early:
-            stratify = Y if (is_classifier(self) and self._label_binarizer.y_type_ != "multilabel-indicator") else None
-            X, Xv, Y, Yv = train_test_split(X, Y, random_state=self._split_seed, test_size=self.validation_fraction,
-                                            stratify=stratify)
+            if self.validation_scores_ is None:
+                self.validation_scores_, self.best_validation_score_ = [], -np.inf
+            # stratified for one output column, as scikit-learn (its labels then read True / False)
+            stratify = Y.astype(bool) if is_classifier(self) and Y.shape[1] == 1 else None
+            parts = train_test_split(*((X, Y) if w is None else (X, Y, w)), random_state=self._split_seed,
+                                     test_size=self.validation_fraction, stratify=stratify)
+            X, Xv, Y, Yv = parts[:4]
+            w, wv = (parts[4], parts[5]) if w is not None else (None, None)
             if Xv.shape[0] < 2:
                 raise ValueError("The validation set is too small. Increase 'validation_fraction' or the size "
                                  "of your dataset.")
-        batch_size, nominal = self._batch_size(X.shape[0], incremental)
-        model = self._set_optimizer(nominal)
+        else:
+            self.validation_scores_ = self.best_validation_score_ = None
+            if self.best_loss_ is None:
+                self.best_loss_ = np.inf
+        n = X.shape[0]
+        batch_size, nominal = self._batch_size(n, incremental)
+        mean_w = 1.0 if w is None else float(np.mean(w))
+        model = self._set_optimizer(solver, nominal * mean_w)
+        c, r, const = self._loss_scales(Y, w)
+        model.loss_scale = c
+        # the L2 term of scikit-learn's loss in an epoch: the mean over its batches of 0.5 alpha |W|^2 / (the batch's
+        # weight), |W|^2 read at each batch; here taken as moving evenly from its value before the epoch to after
+        n_batches = -(-n // batch_size)
+        l2_per = 0.5 * float(self.alpha) * n_batches / (n * mean_w)
+        squares = self._squares()
+        if not incremental:
+            self._lr = float(self.learning_rate_init)
+            self._no_improvement_count = 0
+        elif not hasattr(self, "_lr"):
+            self._lr = float(self.learning_rate_init)
         epochs = 1 if incremental else int(self.max_iter)
         run = model.start_training(X, Y, epochs=epochs, learning_rate=float(self.learning_rate_init),
-                                   batch_size=batch_size, shuffle=bool(self.shuffle), lr_schedule=self._lr_schedule(),
-                                   metrics=[])
-        best_params, converged = None, False
+                                   batch_size=batch_size, shuffle=bool(self.shuffle),
+                                   lr_schedule=self._lr_schedule(solver), metrics=[], sample_weight=w)
+        best_params, stopped, diverged = None, False, None
         self.n_iter_ = 0
         for _ in range(epochs):
             before = len(run.history.epochs)
-            run.step(epochs=1)
-            if len(run.history.epochs) == before:
-                converged = True   # diverged or interrupted: the engine kept the last finite weights and said why
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="the loss became", category=RuntimeWarning)
+                run.step(epochs=1)
+            if len(run.history.epochs) == before:          # the engine stopped the run: why?
+                if str(run.history.stop_reason).startswith("interrupted"):
+                    warnings.warn("Training interrupted by user.", stacklevel=4)
+                    stopped = True
+                else:   # the loss became NaN or infinite: the engine kept the last finite weights
+                    diverged = run.history.stop_reason
                 break
-            loss = float(run.history["loss"][-1])
+            start, squares = squares, self._squares()
+            loss = r * float(run.history["loss"][-1]) + const + l2_per * (
+                start + (squares - start) * (n_batches - 1) / (2 * n_batches))
             self.n_iter_ += 1
-            self.t_ += X.shape[0]
+            self.t_ += n
             self.loss_ = loss
             self.loss_curve_.append(loss)
             if self.verbose:
                 print("Iteration %d, loss = %.8f" % (self.n_iter_, loss))
             if early:
-                score = self._validation_score(Xv, Yv)
+                score = self._validation_score(Xv, Yv, wv)
                 self.validation_scores_.append(score)
+                if self.verbose:
+                    print("Validation score: %f" % score)
                 self._no_improvement_count = (self._no_improvement_count + 1
-                                              if score < self.best_validation_score_ + self.tol else 0)
+                                              if not score >= self.best_validation_score_ + self.tol else 0)
                 if score > self.best_validation_score_:
                     self.best_validation_score_ = score
                     best_params = model.params.copy()
@@ -282,7 +450,7 @@ class _BaseMLP(BaseEstimator):
                                               if loss > self.best_loss_ - self.tol else 0)
                 self.best_loss_ = min(self.best_loss_, loss)
             if self._no_improvement_count > self.n_iter_no_change:
-                if self.learning_rate == "adaptive" and self._solver_ in ("sgd", "sgd_momentum") and self._lr > 1e-6:
+                if self.learning_rate == "adaptive" and solver in ("sgd", "sgd_momentum") and self._lr > 1e-6:
                     self._lr /= 5.0
                     self._no_improvement_count = 0
                     if self.verbose:
@@ -291,55 +459,79 @@ class _BaseMLP(BaseEstimator):
                     if self.verbose:
                         print("%s did not improve more than tol=%f for %d consecutive epochs. Stopping."
                               % ("Validation score" if early else "Training loss", self.tol, self.n_iter_no_change))
-                    converged = True
+                    stopped = True
                     run.stop("no improvement")
                     break
-        if not converged and not incremental:
+        if diverged is not None:
+            if not early:
+                raise ValueError(f"{_NOT_FINITE} ({diverged})")
+            self.validation_scores_.append(float("nan"))   # as scikit-learn scores a network that predicts NaN
+            warnings.warn(f"Training stopped: {diverged} The weights of the best validation score are kept.",
+                          ConvergenceWarning, stacklevel=4)
+        elif not stopped and not incremental:
             warnings.warn("Stochastic Optimizer: Maximum iterations (%d) reached and the optimization hasn't "
-                          "converged yet." % self.max_iter, ConvergenceWarning, stacklevel=3)
+                          "converged yet." % self.max_iter, ConvergenceWarning, stacklevel=4)
         if early:
             self.best_loss_ = None
             if best_params is not None:
                 model.params = best_params
-        return self
 
-    def fit(self, X, y):
-        """Train on ``(X, y)`` for up to ``max_iter`` epochs (fresh weights unless ``warm_start``); returns self."""
-        return self._fit(X, y, incremental=False)
+    def _squares(self):
+        """The sum of the squared weights (biases excluded), when alpha needs it."""
+        return sum(float(np.vdot(W, W)) for W in self.coefs_) if self.alpha else 0.0
 
-    # ------------------------------------------------------------------ fitted attributes
-    @property
-    def coefs_(self):
-        """Weight matrices, one per layer, shape (n_in, n_out) (copies; as scikit-learn's)."""
-        check_is_fitted(self, "model_")
-        return self.model_.get_weights()[0::2]
+    def _validation_score(self, X, Y, w):
+        P = self._values(self.model_.predict(X))
+        if not np.isfinite(P).all():
+            return float("nan")               # as scikit-learn: a network predicting NaN or inf scores NaN
+        return float(self._score_outputs(Y, P, w))
 
-    @property
-    def intercepts_(self):
-        """Bias vectors, one per layer (copies)."""
-        check_is_fitted(self, "model_")
-        return self.model_.get_weights()[1::2]
+    def _values(self, P):
+        return P
 
-    @property
-    def n_layers_(self):
-        check_is_fitted(self, "model_")
-        return len(self.model_.layers) + 1
-
-    @property
-    def n_outputs_(self):
-        check_is_fitted(self, "model_")
-        return self.model_.n_outputs
-
-    @property
-    def out_activation_(self):
-        check_is_fitted(self, "model_")
-        return {"sigmoid": "logistic", "linear": "identity"}.get(self.model_.output_activation,
-                                                                  self.model_.output_activation)
+    def fit(self, X, y, sample_weight=None):
+        """Train on ``(X, y)`` (fresh weights unless ``warm_start``): up to ``max_iter`` epochs, or L-BFGS
+        iterations with ``solver='lbfgs'``; ``sample_weight``: one weight per row. Returns self."""
+        return self._fit(X, y, sample_weight, incremental=False)
 
     def _network_output(self, X):
-        check_is_fitted(self, "model_")
-        X = validate_data(self, X, reset=False, accept_sparse=False, dtype=np.float64, order="C")
-        return self.model_.predict(X)
+        model = self._network()
+        X = validate_data(self, X, reset=False, accept_sparse=_SPARSE, dtype=_DTYPES)
+        return model.predict(X)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.target_tags.multi_output = True
+        return tags
+
+
+class _SklearnAdam(Adam):
+    """Adam with epsilon where scikit-learn adds it, to sqrt(v) (PyTorch: to the bias-corrected root). A model
+    file records it as 'adam'."""
+
+    def eps_term(self, root_bc2):
+        return self.hyper["eps"]
+
+
+def _all_views(arrays, views):
+    """Whether ``arrays`` is a list holding exactly ``views`` (the same memory, shape and strides)."""
+    return type(arrays) is list and len(arrays) == len(views) and all(
+        type(a) is np.ndarray and a.shape == v.shape and a.strides == v.strides and a.dtype == v.dtype
+        and a.__array_interface__["data"][0] == v.__array_interface__["data"][0] for a, v in zip(arrays, views))
+
+
+def _sample_weight(sample_weight, X):
+    """One weight per row (a number: the same for all), or None when they are all the same positive number
+    (the fit without weights)."""
+    w = np.asarray(sample_weight, dtype=X.dtype)
+    if w.ndim == 0:
+        w = np.full(X.shape[0], w, dtype=X.dtype)
+    if w.shape != (X.shape[0],):
+        raise ValueError(f"sample_weight.shape == {w.shape}, expected {(X.shape[0],)}!")
+    if not np.any(w):
+        raise ValueError("Sample weights must contain at least one non-zero number.")
+    return None if w.size and w[0] > 0 and np.all(w == w[0]) else w
 
 
 class MLPClassifier(ClassifierMixin, _BaseMLP):
@@ -355,66 +547,54 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     """
 
     def _prepare(self, X, y, first, incremental):
-        X, y = validate_data(self, X, y, reset=first, accept_sparse=False, dtype=np.float64, order="C",
-                             multi_output=True)
+        X, y = validate_data(self, X, y, reset=first, accept_sparse=_SPARSE, dtype=_DTYPES, multi_output=True)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         check_classification_targets(y)
-        if first:
-            lb = LabelBinarizer()
-            if incremental and not type_of_target(y).startswith("multilabel"):
-                lb.fit(self._partial_classes)
-            else:
-                lb.fit(y)
-            if len(lb.classes_) < 2:
-                raise ValueError(f"y has only one class ({lb.classes_[0]!r}); a classifier needs at least two "
-                                 "classes to learn from.")
-            self._label_binarizer = lb
-            self.classes_ = lb.classes_
+        if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
+            self._label_binarizer = LabelBinarizer().fit(y)
+            self.classes_ = self._label_binarizer.classes_
+        elif type_of_target(y).startswith("multilabel"):
+            if self._label_binarizer.y_type_ != "multilabel-indicator" or y.shape[1] != len(self.classes_):
+                raise ValueError("y is a multi-label indicator matrix unlike the targets the model was fitted on.")
         else:
-            known = self.classes_
-            if type_of_target(y).startswith("multilabel"):
-                if self._label_binarizer.y_type_ != "multilabel-indicator" or y.shape[1] != len(known):
-                    raise ValueError("y is a multi-label indicator matrix unlike the targets the model was fitted on.")
-            else:
-                unknown = np.setdiff1d(np.unique(y), known)
-                if unknown.size:
-                    raise ValueError(f"`y` has classes not in `self.classes_`: {unknown.tolist()} "
-                                     f"(fitted on {known.tolist()}).")
-        Y = self._label_binarizer.transform(y).astype(np.float64)
-        return X, Y
+            classes = unique_labels(y)
+            if self.warm_start:
+                if set(classes) != set(self.classes_):
+                    raise ValueError("warm_start can only be used where `y` has the same classes as in the previous "
+                                     f"call to fit. Previously got {self.classes_}, `y` has {classes}")
+            elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
+                raise ValueError(f"`y` has classes not in `self.classes_`. `self.classes_` has {self.classes_}. "
+                                 f"'y' has {classes}.")
+        return X, self._label_binarizer.transform(y).astype(X.dtype)
 
     def _output(self):
-        lb = self._label_binarizer
-        if lb.y_type_ == "multiclass":
+        if self._label_binarizer.y_type_ == "multiclass":
             return "softmax", "cce"
         return "sigmoid", "bce"
 
-    def _validation_score(self, X, Y):
-        return accuracy_score(self._label_binarizer.inverse_transform(Y), self._decode(self.model_.predict(X)))
+    def _score_outputs(self, Y, P, w):
+        return accuracy_score(self._decode(Y), self._decode(P), sample_weight=w)
 
     def _decode(self, P):
-        lb = self._label_binarizer
-        if lb.y_type_ == "multiclass":
-            return self.classes_[P.argmax(axis=1)]
-        if lb.y_type_ == "multilabel-indicator":
-            return (P >= 0.5).astype(int)
-        return self.classes_[(P[:, 0] >= 0.5).astype(int)]
+        return self._label_binarizer.inverse_transform(P[:, 0] if P.shape[1] == 1 else P)
 
-    def partial_fit(self, X, y, classes=None):
+    @available_if(_BaseMLP._check_solver)
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch over ``(X, y)`` in mini-batches, continuing from the current weights and optimizer state.
         The first call builds the network and needs ``classes`` (every class label that will ever appear)."""
-        if not hasattr(self, "model_") and classes is None and not type_of_target(y).startswith("multilabel"):
-            raise ValueError("classes must be passed on the first call to partial_fit (every class label, "
-                             "e.g. classes=np.unique(y_all)).")
-        if classes is not None and hasattr(self, "classes_") and hasattr(self, "model_") \
-                and not np.array_equal(np.unique(classes), self.classes_):
+        if not hasattr(self, "classes_"):
+            if classes is None and not type_of_target(y).startswith("multilabel"):
+                raise ValueError("classes must be passed on the first call to partial_fit (every class label, "
+                                 "e.g. classes=np.unique(y_all)).")
+            self._label_binarizer = LabelBinarizer().fit(y if classes is None or type_of_target(y).startswith(
+                "multilabel") else np.unique(np.asarray(classes)))
+            self.classes_ = self._label_binarizer.classes_
+        elif classes is not None and not type_of_target(y).startswith("multilabel") \
+                and not np.array_equal(np.unique(np.asarray(classes)), self.classes_):
             raise ValueError(f"`classes={list(classes)!r}` is not the same as on the first call to partial_fit: "
                              f"{self.classes_.tolist()!r}.")
-        self._partial_classes = None if classes is None else np.unique(np.asarray(classes))
-        if self._partial_classes is not None and len(self._partial_classes) < 2 and not hasattr(self, "model_"):
-            raise ValueError(f"classes has only one class ({self._partial_classes!r}); a classifier needs at least two.")
-        return self._fit(X, y, incremental=True)
+        return self._fit(X, y, sample_weight, incremental=True)
 
     def predict(self, X):
         """Class labels (an indicator matrix for multi-label targets)."""
@@ -423,17 +603,17 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def predict_proba(self, X):
         """Class probabilities, shape (n_samples, n_classes), columns in ``classes_`` order."""
         P = self._network_output(X)
-        if self._label_binarizer.y_type_ == "binary":
+        if P.shape[1] == 1:
             return np.hstack([1.0 - P, P])
         return P
 
     def decision_function(self, X):
         """The output layer's pre-activations (logits): shape (n_samples,) for a binary problem (positive
         means ``classes_[1]``), else (n_samples, n_classes)."""
-        check_is_fitted(self, "model_")
-        X = validate_data(self, X, reset=False, accept_sparse=False, dtype=np.float64, order="C")
-        Z = self.model_.predict_logits(X)
-        return Z[:, 0] if self._label_binarizer.y_type_ == "binary" else Z
+        model = self._network()
+        X = validate_data(self, X, reset=False, accept_sparse=_SPARSE, dtype=_DTYPES)
+        Z = model.predict_logits(X)
+        return Z[:, 0] if Z.shape[1] == 1 else Z
 
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba`."""
@@ -443,47 +623,63 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = True
-        tags.target_tags.multi_output = True
         return tags
 
 
 class MLPRegressor(RegressorMixin, _BaseMLP):
-    """A multi-layer perceptron regressor (linear output, mean squared error) with scikit-learn's interface;
-    one output per target column. Parameters as :class:`MLPClassifier`.
+    """A multi-layer perceptron regressor with scikit-learn's interface; one output per target column.
+    ``loss='squared_error'`` (a linear output) or ``'poisson'`` (for counts: the network's output is the log of
+    the rate, predictions its exponential). Other parameters as :class:`MLPClassifier`.
 
     >>> from mlp.sklearn import MLPRegressor
     >>> reg = MLPRegressor(architecture=[32, 'tanh', 32, 'tanh'], max_iter=500, random_state=0).fit(X, y)
     """
 
+    def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
+                 alpha=0.0001, batch_size="auto", learning_rate="constant", learning_rate_init=0.001, power_t=0.5,
+                 max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False,
+                 momentum=0.9, nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1, beta_1=0.9,
+                 beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000, architecture=None, l1=0.0):
+        super().__init__(hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver=solver, alpha=alpha,
+                         batch_size=batch_size, learning_rate=learning_rate, learning_rate_init=learning_rate_init,
+                         power_t=power_t, max_iter=max_iter, shuffle=shuffle, random_state=random_state, tol=tol,
+                         verbose=verbose, warm_start=warm_start, momentum=momentum,
+                         nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
+                         validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon,
+                         n_iter_no_change=n_iter_no_change, max_fun=max_fun, architecture=architecture, l1=l1)
+        self.loss = loss
+
     def _prepare(self, X, y, first, incremental):
-        X, y = validate_data(self, X, y, reset=first, accept_sparse=False, dtype=np.float64, order="C",
-                             multi_output=True, y_numeric=True)
+        if self.loss not in ("squared_error", "poisson"):
+            raise ValueError(f"loss must be 'squared_error' or 'poisson', got {self.loss!r}.")
+        X, y = validate_data(self, X, y, reset=first, accept_sparse=_SPARSE, dtype=_DTYPES, multi_output=True,
+                             y_numeric=True)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
-        if first:
-            self._y_1d = y.ndim == 1
-        return X, (y.reshape(-1, 1) if y.ndim == 1 else y).astype(np.float64)
+        if self.loss == "poisson" and np.min(y) < 0:
+            raise ValueError(f"loss='poisson' needs targets >= 0 (counts or rates); y has {np.min(y):g}.")
+        return X, (y.reshape(-1, 1) if y.ndim == 1 else y).astype(X.dtype)
 
     def _output(self):
-        return "linear", "mse"
+        return "linear", ("poisson" if self.loss == "poisson" else "mse")
 
-    def _validation_score(self, X, Y):
-        return r2_score(Y, self.model_.predict(X))
+    def _score_outputs(self, Y, P, w):
+        return r2_score(Y, P, sample_weight=w)
 
-    def partial_fit(self, X, y):
+    def _values(self, P):
+        # the network's outputs as predictions: poisson's are the log of the rate
+        return np.exp(P) if self.model_.loss == "poisson" else P
+
+    @available_if(_BaseMLP._check_solver)
+    def partial_fit(self, X, y, sample_weight=None):
         """One epoch over ``(X, y)`` in mini-batches, continuing from the current weights and optimizer state
         (the first call builds the network)."""
-        return self._fit(X, y, incremental=True)
+        return self._fit(X, y, sample_weight, incremental=True)
 
     def predict(self, X):
         """Predicted values, shape (n_samples,) (or (n_samples, n_targets) for several target columns)."""
-        out = self._network_output(X)
-        return out[:, 0] if self._y_1d else out
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.multi_output = True
-        return tags
+        out = self._values(self._network_output(X))
+        return out[:, 0] if out.shape[1] == 1 else out
 
 
 # ---------------------------------------------------------------------- data in chunks

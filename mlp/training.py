@@ -15,15 +15,17 @@ from .metrics import count_correct
 COPY_BYTES = 2 ** 20            # up to this, copy X shuffled each epoch; above, gather each batch
 
 
-def train_epoch(model, X, y, lr, batch_size, shuffle, track_accuracy):
+def train_epoch(model, X, y, lr, batch_size, shuffle, track_accuracy, w=None):
     """One pass over the data, updating ``model`` batch by batch. Returns (mean loss, correct count), or
-    (bad loss, None) if it diverged.
+    (bad loss, None) if it diverged. ``w``: one weight per row (None: every row counts the same), making each
+    batch's loss, and the epoch's, the weighted mean of the samples' losses.
 
     The epoch's loss is the mean of the batch losses weighted by their rows (as Keras reports it), from each
     batch's outputs before its update: the output layer's z of every batch is kept and the epoch scored once
     at the end.
     Small data is copied once per epoch in shuffled order; bigger data is gathered batch by batch into
-    a reused buffer, which stays in the CPU cache (and never copies all of X)."""
+    a reused buffer, which stays in the CPU cache (and never copies all of X); so is sparse data (a
+    scipy.sparse matrix), each batch made dense on its own."""
     n, k, dtype = X.shape[0], model.n_outputs, model.dtype
     order = model.rng.permutation(n) if shuffle else None
     opt = model.optimizer
@@ -32,7 +34,8 @@ def train_epoch(model, X, y, lr, batch_size, shuffle, track_accuracy):
     bp = model.backprop(batch_size)           # (sets model.grads to where the optimizer wants them)
     rng = model.rng if bp.has_dropout else None
     step, params, grads = opt.step, model.params, model.grads
-    copy = X.nbytes <= COPY_BYTES
+    sparse = is_sparse(X)
+    copy = not sparse and X.nbytes <= COPY_BYTES
     if copy:   # the shuffled inputs with a column of ones
         Xa = np.ones((n, X.shape[1] + 1), dtype=dtype)
         if order is None:
@@ -41,6 +44,7 @@ def train_epoch(model, X, y, lr, batch_size, shuffle, track_accuracy):
             Xa[:, :-1] = X.take(order, axis=0)   # 3x faster than np.take(..., out=) into the strided view
     if order is not None:
         y = y[order]
+        w = None if w is None else w[order]
     full = n - n % batch_size
     t = bp.prepare(y)
     zs = np.empty((full // batch_size, k, batch_size), dtype=dtype)
@@ -48,7 +52,8 @@ def train_epoch(model, X, y, lr, batch_size, shuffle, track_accuracy):
     if full < n:   # the last, smaller batch
         zr = np.empty((k, n - full), dtype=dtype)
         batches.append((full, feature_major(t[full:], n - full)[0], zr))
-    for s, tb, z in batches:
+    weights = batch_weights(w, batch_size, n) if w is not None else [None] * len(batches)
+    for (s, tb, z), wb in zip(batches, weights):
         m = z.shape[1]
         if m != batch_size:
             bp = model.backprop(m)
@@ -56,8 +61,12 @@ def train_epoch(model, X, y, lr, batch_size, shuffle, track_accuracy):
             x = Xa[s:s + m]
         else:
             x = bp.input_buffer()
-            x[:, :-1] = X.take(order[s:s + m], axis=0) if order is not None else X[s:s + m]
-        bp.step(x, tb, z, rng)
+            rows = order[s:s + m] if order is not None else slice(s, s + m)
+            if sparse:
+                x[:, :-1] = X[rows].toarray()
+            else:
+                x[:, :-1] = X.take(rows, axis=0) if order is not None else X[rows]
+        bp.step(x, tb, z, rng, wb)
         step(params, grads, lr)
     # scored sample-major, through transposed views of feature-major arrays: the reductions over
     # classes then run along whole contiguous rows, not over k values at a time (2-3x faster)
@@ -66,10 +75,27 @@ def train_epoch(model, X, y, lr, batch_size, shuffle, track_accuracy):
         z = np.concatenate([z, zr], axis=1)
     z, y = z.T, np.ascontiguousarray(y.T).T
     out = ACTIVATIONS[model.output_activation](np.copy(z))   # np.copy keeps the layout (ndarray.copy would not)
-    loss = L.LOSSES[model.loss][0](out, y, z)
+    loss = L.LOSSES[model.loss][0](out, y, z) if w is None else L.weighted(model.loss, out, y, z, w)
     if not math.isfinite(loss):
         return loss, None
     return loss, (count_correct(out, y) if track_accuracy else 0)
+
+
+def is_sparse(X):
+    """Whether ``X`` is a scipy.sparse matrix or array (told by its methods: the engine does not import scipy).
+    An ndarray is answered first: predict on a few rows takes microseconds, and a failing hasattr costs a
+    fraction of one."""
+    return type(X) is not np.ndarray and hasattr(X, "tocsr") and hasattr(X, "nnz")
+
+
+def batch_weights(w, batch_size, n):
+    """Each batch's sample weights divided by their mean, as (1, m) rows (a batch weighing nothing: zeros)."""
+    out = []
+    for s in range(0, n, batch_size):
+        wb = w[s:s + batch_size]
+        total = wb.sum()
+        out.append((wb * (wb.size / total) if total > 0 else np.zeros_like(wb)).reshape(1, -1))
+    return out
 
 
 class History:
@@ -204,8 +230,8 @@ class TrainingRun:
     """
 
     def __init__(self, model, X, y, Xv, yv, epochs, schedule, batch_size, shuffle, stopper, callbacks,
-                 verbose, track_accuracy):
-        self.model, self.X, self.y, self.Xv, self.yv = model, X, y, Xv, yv
+                 verbose, track_accuracy, sample_weight=None):
+        self.model, self.X, self.y, self.Xv, self.yv, self.sample_weight = model, X, y, Xv, yv, sample_weight
         self.epochs, self.schedule, self.batch_size, self.shuffle = epochs, schedule, batch_size, shuffle
         self.stopper, self.callbacks, self.verbose, self.track_accuracy = stopper, callbacks, verbose, track_accuracy
         self.monitor = stopper and (stopper.monitor or ("val_loss" if Xv is not None else "loss"))
@@ -255,7 +281,8 @@ class TrainingRun:
             model.params[...] = snapshot
             opt.set_state(*opt_snapshot)
         try:
-            loss, correct = train_epoch(model, self.X, self.y, lr, self.batch_size, self.shuffle, self.track_accuracy)
+            loss, correct = train_epoch(model, self.X, self.y, lr, self.batch_size, self.shuffle, self.track_accuracy,
+                                        self.sample_weight)
         except BaseException as e:   # Ctrl-C ends training; any other error (a custom activation...) goes on
             undo()
             if not isinstance(e, KeyboardInterrupt):

@@ -10,7 +10,8 @@ from mlp import MLP, reference
 from mlp.optimizers import OPTIMIZERS
 
 ACTS = ["relu", "leaky_relu", "tanh", "sigmoid", "softmax", "linear", "gelu", "elu", "softplus", "swish"]
-PAIRS = [(a, loss) for a in ACTS for loss in ("mse", "mae", "huber")] + [("sigmoid", "bce"), ("softmax", "cce")]
+PAIRS = [(a, loss) for a in ACTS for loss in ("mse", "mae", "huber")] + [("sigmoid", "bce"), ("softmax", "cce"),
+                                                                        ("linear", "poisson")]
 HYPER = {   # non-default hyperparameters for each optimizer (so that each one reaches the formula)
     "sgd": {"momentum": 0.5, "nesterov": True}, "sgd_momentum": {"momentum": 0.8}, "rmsprop": {"rho": 0.95, "eps": 1e-6},
     "adam": {"beta1": 0.8, "beta2": 0.99}, "adamw": {"weight_decay": 0.05}, "adagrad": {"eps": 1e-8},
@@ -112,7 +113,8 @@ def test_fit_steps_equal_reference_train_steps(problem):
     k = model.n_outputs
     x = rng.normal(size=(n, arch[0]))
     y = {"bce": lambda: rng.integers(0, 2, size=(n, k)).astype(float),
-         "cce": lambda: np.eye(k)[rng.integers(0, k, size=n)]}.get(loss, lambda: rng.normal(size=(n, k)))()
+         "cce": lambda: np.eye(k)[rng.integers(0, k, size=n)],
+         "poisson": lambda: rng.poisson(1.5, size=(n, k)).astype(float)}.get(loss, lambda: rng.normal(size=(n, k)))()
     layers = model_layers(model)
     states = [({}, {}) for _ in layers]
     h = dict(model.optimizer.hyper)
