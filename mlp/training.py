@@ -6,9 +6,13 @@ import warnings
 
 import numpy as np
 
+from .layerstats import LayerStats
+
 
 class History:
-    """Per-epoch record of a ``fit`` call: ``history['loss']``, ``history['val_loss']``, metrics, ``lr``."""
+    """Per-epoch record of a ``fit`` call: ``history['loss']``, ``history['val_loss']``, metrics, ``lr``, and
+    per dense layer ``l`` ``history['grad_norm/l']``, ``['update_ratio/l']``, ``['dead/l']`` (relu layers; see
+    :mod:`mlp.layerstats`, and :func:`mlp.layerstats.layer_series` to read them by layer)."""
 
     def __init__(self):
         self.history = {}
@@ -44,7 +48,7 @@ class History:
         return h
 
     def __repr__(self):
-        last = {k: round(v[-1], 6) for k, v in self.history.items() if v}
+        last = {k: round(v[-1], 6) for k, v in self.history.items() if v and "/" not in k}   # not layer stats
         extra = f", stop_reason={self.stop_reason!r}" if self.stop_reason else ""
         return f"History(epochs={len(self.epochs)}, last={last}{extra})"
 
@@ -141,6 +145,7 @@ class TrainingRun:
         self.best, self.best_params, self.wait = math.inf, None, 0
         self.history = History()
         model.history = self.history
+        self.layer_stats = LayerStats(model, X, self.history)   # gradient flow (mlp/layerstats.py); None: off
         self.epoch = 0       # epochs completed
         self.done = False
 
@@ -152,13 +157,17 @@ class TrainingRun:
         """Train up to ``epochs`` more epochs or for about ``seconds`` (at least one epoch); return the History."""
         deadline = None if seconds is None else time.perf_counter() + float(seconds)
         done_here = 0
-        while not self.done:
-            self._epoch()
-            done_here += 1
-            if epochs is not None and done_here >= epochs:
-                break
-            if deadline is not None and time.perf_counter() >= deadline:
-                break
+        try:
+            while not self.done:
+                self._epoch()
+                done_here += 1
+                if epochs is not None and done_here >= epochs:
+                    break
+                if deadline is not None and time.perf_counter() >= deadline:
+                    break
+        finally:
+            if self.layer_stats is not None:
+                self.layer_stats.flush()
         return self.history
 
     def stop(self, reason="stopped by the user"):
@@ -184,7 +193,9 @@ class TrainingRun:
             model.params[...] = snapshot
             opt.set_state(*opt_snapshot)
         try:
-            loss, correct = model._train_epoch(self.X, self.y, lr, self.batch_size, self.shuffle, self.track_accuracy)
+            stats = self.layer_stats
+            loss, correct = model._train_epoch(self.X, self.y, lr, self.batch_size, self.shuffle, self.track_accuracy,
+                                               stats.capture if stats is not None else None)
         except BaseException as e:   # Ctrl-C ends training; any other error (a custom activation...) goes on
             undo()
             if not isinstance(e, KeyboardInterrupt):
@@ -205,6 +216,8 @@ class TrainingRun:
         logs["lr"] = lr
         self.epoch = ep + 1
         self.history.append(self.epoch, logs)
+        if stats is not None:
+            stats.end_epoch()
         if self.verbose and (self.verbose > 1 or ep == 0 or self.epoch % max(1, self.epochs // 10) == 0
                              or self.epoch == self.epochs):
             print(f"epoch {self.epoch}/{self.epochs} " + " ".join(f"{k}={v:.6g}" for k, v in logs.items()))
