@@ -8,16 +8,19 @@ For each dense layer ``l`` (1-based) the History gets, every epoch:
                     training it is ``model.gradients(X, y)`` at the weights of the previous epoch's end.
 ``update_ratio/l``  ||ΔW_l|| / ||W_l|| of that same step: how far the optimizer moved the weights, relative
                     to their size (about 1e-3 is the usual rule of thumb)
-``dead/l``          for a ``relu`` layer: how many of its units output 0 for every one of the first
-                    ``DEAD_ROWS`` training rows at the end of the epoch (a dead unit passes no gradient back)
+``dead/l``          for a ``relu`` layer: how many of its units are dead: they got no gradient in the epoch's
+                    last step (their bias gradient is exactly 0: they output 0 for every row of its batch)
+                    and they output 0 for every one of ``DEAD_ROWS`` training rows spread evenly over the
+                    data (all of them when there are fewer) at the end of the epoch
 
 Vanishing gradients show as ``grad_norm`` falling by orders of magnitude from the last layer to the first.
 
 Cost: the epoch's last step copies the gradient and the weights into a buffer (and the weights again at the
-epoch's end); the norms and the dead units of up to ``MAX_EPOCHS_BUFFERED`` epochs are then computed at once,
-vectorised over the epochs, when the buffer is full and at the end of every ``TrainingRun.step`` call. So the
-History's statistics are complete whenever ``step`` (or ``fit``) returns; a callback that reads
-``model.history`` during training may find the latest epochs' statistics not yet there.
+epoch's end); the statistics of up to ``MAX_EPOCHS_BUFFERED`` epochs are then computed at once, vectorised
+over the epochs (the forward pass over the rows only for epochs where a relu unit got no gradient), when the
+buffer is full and at the end of every ``TrainingRun.step`` call. So the History's statistics are complete
+whenever ``step`` (or ``fit``) returns; a callback that reads ``model.history`` during training may find the
+latest epochs' statistics not there yet.
 """
 import numpy as np
 
@@ -61,8 +64,8 @@ class LayerStats:
         self._relu = [i for i, ly in enumerate(layers) if ly["activation"] == "relu"]
         if self._relu:    # DEAD_ROWS rows spread evenly over the training rows (which may be sorted by class)
             self._rows = np.ascontiguousarray(X[::-(-len(X) // DEAD_ROWS)].T)       # (n_in, rows)
-        widest = max(ly["W"].shape[1] for ly in layers[:self._relu[-1] + 1]) if self._relu else 1
-        self._per_chunk = max(1, _FORWARD_FLOATS // (self._rows.shape[1] * widest) if self._relu else 1)
+            widest = max(ly["W"].shape[1] for ly in layers[:self._relu[-1] + 1])
+            self._per_chunk = max(1, _FORWARD_FLOATS // (self._rows.shape[1] * widest))
         k = int(max(1, min(MAX_EPOCHS_BUFFERED, _BUFFER_FLOATS // max(1, n_params))))
         self._grads = np.empty((k, n_params), dtype=model.dtype)
         self._before = np.empty_like(self._grads)
@@ -103,18 +106,33 @@ class LayerStats:
         for layer in range(grad.shape[1]):
             series.setdefault(key("grad_norm", layer + 1), []).extend(grad[:, layer].tolist())
             series.setdefault(key("update_ratio", layer + 1), []).extend(ratio[:, layer].tolist())
-        if self._relu:
-            for s in range(0, k, self._per_chunk):
-                for layer, counts in self._dead(self._after[s:min(k, s + self._per_chunk)]).items():
-                    series.setdefault(key("dead", layer + 1), []).extend(counts.tolist())
+        for layer, counts in self._dead(k).items():
+            series.setdefault(key("dead", layer + 1), []).extend(counts.tolist())
 
     def _sq_norms(self, flat):
         """Per row of ``flat`` (epochs x parameters): each layer's sum of squared weights, (epochs, layers)."""
         return np.add.reduceat(flat * flat, self._starts, axis=1)[:, ::2]
 
-    def _dead(self, params):
-        """``{layer index: dead-unit counts per epoch}`` for weights ``params`` (epochs x parameters).
-        Feature-major, as in backprop: (epochs, units, rows) arrays, so each reduction runs along whole rows."""
+    def _dead(self, k):
+        """``{layer index: dead-unit counts of the k buffered epochs}`` for the relu layers."""
+        layers = self._model._layers
+        if not self._relu:
+            return {}
+        # no gradient in the last step: the bias gradient is exactly 0 (the buffer holds a multiple of it)
+        idle = {i: self._grads[:k, layers[i]["offset"] + layers[i]["W"].size:
+                                   layers[i]["offset"] + layers[i]["Wb"].size] == 0 for i in self._relu}
+        out = {i: np.zeros(k) for i in self._relu}
+        epochs = np.flatnonzero(np.any([v.any(axis=1) for v in idle.values()], axis=0))
+        for s in range(0, len(epochs), self._per_chunk):        # the forward pass only where it can find one
+            rows = epochs[s:s + self._per_chunk]
+            for i, silent in self._silent(self._after[rows]).items():
+                out[i][rows] = np.add.reduce(silent & idle[i][rows], axis=1, dtype=float)
+        return out
+
+    def _silent(self, params):
+        """``{relu layer index: (epochs, units) True where the unit outputs 0 on every probe row}`` for the
+        weights ``params`` (epochs x parameters). Feature-major, as in backprop: (epochs, units, rows) arrays,
+        so each reduction runs along whole rows."""
         model, out = self._model, {}
         k, a = params.shape[0], self._rows                  # a: (n_in, rows), the same for every epoch
         for i, layer in enumerate(model._layers[:self._relu[-1] + 1]):
@@ -122,12 +140,11 @@ class LayerStats:
             WT = params[:, off:off + n_in * units].reshape(k, n_in, units).transpose(0, 2, 1)
             z = np.matmul(WT, a)                            # (epochs, units, rows)
             z += params[:, off + n_in * units:off + (n_in + 1) * units].reshape(k, units, 1)
-            f = model._plan[i][2]
             if act.DERIVATIVES.get(layer["activation"]) is not None:   # element-wise: any layout will do
-                a = f(z)
+                a = act.forward_fn(layer["activation"], z)(z)             # (relu: its fast form for a buffer)
             else:                                                        # (softmax) along the units
-                a = np.ascontiguousarray(f(z.transpose(0, 2, 1).reshape(-1, units)).reshape(k, -1, units)
-                                         .transpose(0, 2, 1))
-            if i in self._relu:    # relu outputs are >= 0: a unit is dead when its row sums to 0
-                out[i] = units - np.count_nonzero(a.sum(axis=2), axis=1).astype(float)
+                a = np.ascontiguousarray(model._plan[i][2](z.transpose(0, 2, 1).reshape(-1, units))
+                                         .reshape(k, -1, units).transpose(0, 2, 1))
+            if i in self._relu:    # relu outputs are >= 0: silent when a unit's row sums to 0
+                out[i] = a.sum(axis=2) == 0
         return out
