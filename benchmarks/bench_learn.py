@@ -20,7 +20,6 @@ import numpy as np
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, ROOT)
-import mlp  # noqa: E402
 from mlp import MLP  # noqa: E402
 from mlp.data import make_dataset  # noqa: E402
 from webapp import session as S  # noqa: E402

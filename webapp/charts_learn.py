@@ -78,7 +78,8 @@ def _top_note(layout, text):
 def _note(text, y, yanchor="top", width=105):
     """A grey note in the figure's corner, wrapped into lines of about ``width`` characters."""
     lines = textwrap.wrap(text, width) or [""]
-    return {"text": "<br>".join(C._text(line) for line in lines), "xref": "paper", "yref": "paper", "x": 0.0, "y": y, "xanchor": "left",
+    return {"text": "<br>".join(C._text(line) for line in lines), "xref": "paper", "yref": "paper", "x": 0.0,
+            "y": y, "xanchor": "left",
             "yanchor": yanchor, "showarrow": False, "align": "left", "font": {"size": 11, "color": "#444"}}
 
 
@@ -168,7 +169,8 @@ def gradient_flow_figure(history, model=None, title="Gradient flow"):
     layout = C._layout(title)
     layout.update({
         "xaxis": {"anchor": "y", "matches": "x2", "showticklabels": False, "domain": [0, 1]},
-        "yaxis": {"type": "log", "title": {"text": "gradient |dL/dW|"}, "domain": [0.55, 1.0], "exponentformat": "power"},
+        "yaxis": {"type": "log", "title": {"text": "gradient |dL/dW|"}, "domain": [0.55, 1.0],
+                  "exponentformat": "power"},
         "xaxis2": {"anchor": "y2", "title": {"text": "epoch"}, "domain": [0, 1]},
         "yaxis2": {"type": "log", "title": {"text": "update |ΔW| / |W|"}, "domain": [0.0, 0.45],
                    "exponentformat": "power"},
