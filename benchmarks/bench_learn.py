@@ -6,8 +6,8 @@ race with its loss landscape (CPython, and Pyodide under node when a runtime is 
     python benchmarks/bench_learn.py --only race     # race + landscape of the playground's default
 
 Statistics: two identical runs, one with ``run.layer_stats = None`` (what the loop did before), advanced in
-alternating chunks of epochs (this host is shared and its speed drifts); the median of the per-round time
-ratios. Race: ``mlp.race`` (sgd, sgd_momentum, rmsprop, adam) + ``mlp.loss_surface`` (31 x 31 grid).
+alternating chunks of epochs (this host is shared and its speed drifts), one BLAS thread; the median of the
+per-round ratios of CPU time. Race: ``mlp.race`` (sgd, sgd_momentum, rmsprop, adam) + ``mlp.loss_surface`` (31 x 31 grid).
 """
 import argparse
 import json
@@ -40,13 +40,15 @@ def _pair(make):
 
 
 def _interleaved(on, off, rounds, chunk):
+    """Median ratio of the CPU time (process_time: this process's own, less disturbed than wall-clock time by
+    other jobs on a shared host) of ``chunk`` epochs with statistics to as many without, alternating."""
     ratios, per_epoch = [], []
     for i in range(rounds):
         times = {}
         for which in ((on, off) if i % 2 == 0 else (off, on)):
-            t = time.perf_counter()
+            t = time.process_time()
             which.step(epochs=chunk)
-            times[id(which)] = time.perf_counter() - t
+            times[id(which)] = time.process_time() - t
         ratios.append(times[id(on)] / times[id(off)])
         per_epoch.append(times[id(off)] / chunk)
     return statistics.median(ratios), statistics.median(per_epoch)
@@ -54,7 +56,7 @@ def _interleaved(on, off, rounds, chunk):
 
 def bench_stats(quick):
     print("\n## Per-layer gradient statistics: training time with them / without (interleaved, median of rounds)\n")
-    print("| training | epoch without | with / without |\n|---|---|---|")
+    print("| training | epoch without (CPU time) | with / without |\n|---|---|---|")
     rounds = 10 if quick else 40
     prepared = S.prepare_builtin("circles", n_samples=400)
     cfg = {**S.DEFAULT_CONFIG, "epochs": S.MAX_EPOCHS}
@@ -73,8 +75,10 @@ def bench_stats(quick):
              ("seed benchmark (circles 800, seed net, batch 32, adam)", fit_run(SEED_NET, 800, 32)),
              ("5 sigmoid hidden layers of 8, 320 rows, batch 32", fit_run(deep_sigmoid, 320, 32)),
              ("seed net, 320 rows, full batch (one step an epoch)", fit_run(SEED_NET, 320, None))]
+    from threadpoolctl import threadpool_limits
     for name, make in cases:
-        ratio, epoch = _interleaved(*_pair(make), rounds, 50)
+        with threadpool_limits(1):
+            ratio, epoch = _interleaved(*_pair(make), rounds, 50)
         print(f"| {name} | {epoch * 1e6:.0f} µs | **{ratio:.3f}x** |", flush=True)
 
 
