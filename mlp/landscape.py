@@ -23,6 +23,7 @@ from .optimizers import ALIASES, OPTIMIZERS
 
 RACE_OPTIMIZERS = ("sgd", "sgd_momentum", "rmsprop", "adam")
 MAX_GRID = 101
+_GRID_FLOATS = 1 << 20     # loss_surface: networks x rows x units per stacked forward pass
 MAX_PCA_POINTS = 2000      # more path points than parameters and than this: the directions from this many
 
 
@@ -251,24 +252,48 @@ def loss_surface(race_result, X=None, y=None, resolution=31, margin=0.25, center
     coords = points @ directions.T
     alphas, j0 = _grid(*_span(coords[:, 0], margin), resolution)
     betas, i0 = _grid(*_span(coords[:, 1], margin), resolution)
-    row = np.empty_like(c)
-    losses = np.empty((resolution, resolution))
-    for i, b in enumerate(betas):
-        base = c + b * directions[1]
-        for j, a in enumerate(alphas):
-            np.multiply(directions[0], a, out=row)
-            row += base
-            losses[i, j] = loss_at(row)
-    losses[i0, j0] = center_loss = loss_at(c)        # exactly the centre (c + 0 * d is c, but be plain about it)
+    ga, gb = (g.ravel()[:, None] for g in np.meshgrid(alphas, betas))     # node (i, j) = (betas[i], alphas[j])
+    with np.errstate(all="ignore"):
+        losses = _losses(probe, X2, y2, ga.size, lambda s, e: c + ga[s:e] * directions[0] + gb[s:e] * directions[1])
+    losses = losses.reshape(resolution, resolution)
+    losses[i0, j0] = center_loss = loss_at(c)        # the centre exactly as model.evaluate computes it
     paths, path_losses, start = {}, {}, 0
     for n in names:
         k = len(race_result.paths[n])
         paths[n] = coords[start:start + k]
-        path_losses[n] = np.array([loss_at(p) for p in race_result.paths[n]])
+        with np.errstate(all="ignore"):
+            path_losses[n] = _losses(probe, X2, y2, k, lambda s, e, p=race_result.paths[n]: p[s:e])
         start += k
     return LossSurface(alphas=alphas, betas=betas, losses=losses, center=c, center_name=center_name,
                        center_loss=float(center_loss), center_index=(i0, j0), directions=directions,
                        explained=explained, paths=paths, path_losses=path_losses, optimizers=names)
+
+
+def _losses(model, X, y, count, weights):
+    """The loss of ``model``'s network with each of ``count`` flat weight vectors (``weights(start, stop)``
+    gives rows start..stop as a (stop - start, parameters) array): the networks run side by side, a chunk at a
+    time, as stacked (networks, rows, units) products through the model's own activations, each network's
+    loss by the model's own loss function. (Equal to ``evaluate``'s loss up to rounding: the products are
+    summed in another order.)"""
+    from .losses import LOSSES
+    value = LOSSES[model.loss][0]
+    layers, dt = model._layers, model.dtype
+    n, widest = X.shape[0], max(ly["W"].shape[1] for ly in layers)
+    chunk = max(1, _GRID_FLOATS // (n * widest))
+    out = np.empty(count)
+    for s in range(0, count, chunk):
+        flat = np.asarray(weights(s, min(count, s + chunk)), dtype=dt)         # (networks, parameters)
+        h = X
+        for i, ly in enumerate(layers):
+            (n_in, units), off = ly["W"].shape, ly["offset"]
+            W = flat[:, off:off + n_in * units].reshape(-1, n_in, units)
+            z = np.matmul(h, W)                                                # (nodes, rows, units)
+            z += flat[:, off + n_in * units:off + (n_in + 1) * units].reshape(-1, 1, units)
+            keep = z.copy() if i == len(layers) - 1 else None                  # the output layer's z, for the loss
+            h = model._plan[i][2](z.reshape(-1, units)).reshape(z.shape)       # the activation on (n, units) rows
+        for g in range(h.shape[0]):
+            out[s + g] = value(h[g], y, keep[g])
+    return out
 
 
 def _directions(points):
