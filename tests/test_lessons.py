@@ -178,3 +178,21 @@ def test_every_lesson_formula_renders_in_katex():
     items = [(f, display) for le in LESSONS for part in (le.text, *le.hints) for f, display in LS.formulas(part)]
     assert len(items) > 40 and any(d for _, d in items)
     assert katex_refusals(items) == []
+
+
+def test_lessons_in_pyodide():
+    """The lesson files read and a goal checked in Pyodide, as the browser build will."""
+    from tests._browser import run_in_pyodide
+    code = ("import json\n"
+            "from webapp import links, session\n"
+            "from webapp.core import lessons\n"
+            "all_ = lessons.load_lessons()\n"
+            "xor = all_[1]\n"
+            "args = links.session_args(lessons.lesson_settings(xor, 'solution'))\n"
+            "p = session.prepare_builtin(**args['prepare'])\n"
+            "m = session.build_model(args['cfg'], p)\n"
+            "h = session.train(m, p, args['cfg'])\n"
+            "json.dumps({'labels': [le.label for le in all_], 'met': lessons.check_goal(xor, m, p, h)[0],"
+            " 'html': lessons.markdown_html(xor.text)})")
+    got = json.loads(run_in_pyodide(code))
+    assert got == {"labels": [le.label for le in LESSONS], "met": True, "html": LS.markdown_html(LESSONS[1].text)}
