@@ -16,10 +16,51 @@ spends its time on per-call overhead, not arithmetic: this layout about halves i
 The activation and loss tables are called with transposed views, shape ``(n, u)``: the usual
 sample-major layout, so those functions need not know about this one.
 """
+from dataclasses import dataclass
+
 import numpy as np
 
 from . import activations as act
 from . import losses as L
+
+
+@dataclass(slots=True, eq=False)
+class HiddenForward:
+    """One hidden layer's forward pass over feature-major batches of ``n`` columns: its weights and the
+    buffers it writes (reused every call). ``z`` and the activation share one buffer."""
+    WbT: np.ndarray        # the layer's [W; b] transposed, (n_out, n_in + 1): a view of the parameters
+    z: np.ndarray          # (n_out, n): the product, then the activation in place
+    zT: np.ndarray         # z.T, the (n, n_out) view the activation functions see
+    activate: object       # the activation for this buffer (activations.forward_fn)
+    out: np.ndarray        # (n_out + 1, n): z with a row of ones below it, the next layer's input
+    z_copy: np.ndarray = None   # z before the activation, kept when the derivative needs it (NEEDS_Z)
+    dropout: float = 0.0        # the rate at which training drops the layer's outputs
+
+
+@dataclass(slots=True, eq=False)
+class HiddenBackward:
+    """The backward pass from the next layer's delta into one hidden layer's delta."""
+    inputs: np.ndarray     # the next layer's input (this layer's HiddenForward.out)
+    grad_Wb: np.ndarray    # the next layer's [dW; db], a view of the gradient buffer: inputs @ delta_next.T
+    W_next: np.ndarray     # the next layer's W: W_next @ delta_next is dL/da of this layer
+    delta: np.ndarray      # (n_out, n): this layer's delta = dL/dz
+    deltaT: np.ndarray     # delta.T
+    backward: object       # the activation's backward (activations.backward_fn): dL/da -> dL/dz
+    z_copyT: np.ndarray    # HiddenForward.z_copy transposed, or None
+    aT: np.ndarray         # the layer's output (n, n_out) as the forward pass left it
+
+
+def hidden_forward(layers, n, dtype, keep_z=False):
+    """:class:`HiddenForward` records of ``layers`` (the hidden ones) for batches of ``n`` columns; with
+    ``keep_z``, room to keep z for the derivatives that need it (training)."""
+    out = []
+    for layer in layers:
+        buf = np.ones((layer.n_out + 1, n), dtype=dtype)
+        z = buf[:-1]
+        z_copy = np.empty_like(z) if keep_z and layer.activation in act.NEEDS_Z else None
+        out.append(HiddenForward(layer.Wb.T, z, z.T, act.forward_fn(layer.activation, z.T), buf, z_copy,
+                                 layer.dropout))
+    return out
 
 
 class Backprop:
@@ -29,30 +70,23 @@ class Backprop:
 
     def __init__(self, model, n, grads, grad_scale=1.0):
         dt = self.dtype = model.dtype
+        layers = model.layers
         self.n, self.n_in, self.x = n, model.n_inputs, None
-        self.input_dropout = model._input_dropout
-        self.has_dropout = model._has_dropout
-        self.grad_views = [grads[ly["offset"]:ly["offset"] + ly["Wb"].size].reshape(ly["Wb"].shape)
-                           for ly in model._layers]
-        *hidden, last = model._layers
-        # forward, per hidden layer: (Wb.T, z buffer, its transpose, z copy or None, activation, dropout rate,
-        # the layer's output with its row of ones); z and the activation share the buffer
-        self.fwd, back = [], []
-        for i, layer in enumerate(hidden):
-            name = layer["activation"]
-            A = np.ones((layer["Wb"].shape[1] + 1, n), dtype=dt)
-            z = A[:-1]
-            keep = np.empty_like(z) if name in act.NEEDS_Z else None
-            self.fwd.append((layer["Wb"].T, z, z.T, keep, act.forward_fn(name, z.T), layer["dropout"], A))
-            # backward through the next layer into this one: (this layer's output A, the next layer's
-            # dWb and W, a delta buffer and its transpose, this activation's backward, z and a transposed)
-            delta = np.empty_like(z)
-            back.append((A, self.grad_views[i + 1], model._layers[i + 1]["W"], delta, delta.T,
-                         act.backward_fn(name, z.T), None if keep is None else keep.T, z.T))
+        self.input_dropout = model.input_dropout
+        self.has_dropout = bool(model.input_dropout or any(layer.dropout for layer in layers))
+        self.grad_views = [grads[ly.offset:ly.offset + ly.Wb.size].reshape(ly.Wb.shape) for ly in layers]
+        *hidden, last = layers
+        self.hidden = hidden_forward(hidden, n, dt, keep_z=True)
+        back = []
+        for i, h in enumerate(self.hidden):
+            delta = np.empty_like(h.z)
+            back.append(HiddenBackward(h.out, self.grad_views[i + 1], layers[i + 1].W, delta, delta.T,
+                                       act.backward_fn(hidden[i].activation, h.zT),
+                                       None if h.z_copy is None else h.z_copy.T, h.zT))
         self.back = back[::-1]
-        self.out_WbT, name = last["Wb"].T, last["activation"]
+        self.out_WbT, name = last.Wb.T, last.activation
         self.out_f, self.out_backward = act.ACTIVATIONS[name], act.backward_fn(name)
-        k = last["Wb"].shape[1]
+        k = last.n_out
         self.delta = np.empty((k, n), dtype=dt)
         self.deltaT = self.delta.T
         fused = L.FUSED.get((name, model.loss))
@@ -65,7 +99,7 @@ class Backprop:
         self.loss_grad = L.LOSSES[model.loss][1]
 
     def __repr__(self):
-        return f"Backprop(batch={self.n}, layers={len(self.fwd) + 1}, fused={self.fused is not None})"
+        return f"Backprop(batch={self.n}, layers={len(self.hidden) + 1}, fused={self.fused is not None})"
 
     def input_buffer(self):
         """A reused (n, n_in + 1) array whose last column is ones, for gathering a batch into."""
@@ -82,20 +116,21 @@ class Backprop:
         if drop and self.input_dropout:
             x = x * _mask(rng, x.shape, self.input_dropout, self.dtype, ones_column=True)
         a = x = x.T
-        for WbT, zb, zT, keep, f, rate, A in self.fwd:
-            WbT.dot(a, out=zb)
-            if keep is not None:
-                keep[...] = zb
-            out = f(zT)
-            if out is not zT:                      # an activation that returns a new array
-                zT[...] = out
+        for h in self.hidden:
+            h.WbT.dot(a, out=h.z)
+            if h.z_copy is not None:
+                h.z_copy[...] = h.z
+            out = h.activate(h.zT)
+            if out is not h.zT:                    # an activation that returns a new array
+                h.zT[...] = out
             if drop:
-                mask = _mask(rng, zb.shape, rate, self.dtype) if rate else None
-                pre.append(zb.copy() if rate else zb)
+                rate = h.dropout
+                pre.append(h.z.copy() if rate else h.z)
+                mask = _mask(rng, h.z.shape, rate, self.dtype) if rate else None
                 masks.append(mask)
                 if rate:
-                    zb *= mask
-            a = A
+                    h.z *= mask
+            a = h.out
         self.out_WbT.dot(a, out=z)
         if self.fused is not None:
             delta, deltaT = self.delta, self.deltaT
@@ -108,17 +143,25 @@ class Backprop:
             if self.grad_scale is not None:
                 deltaT *= self.grad_scale      # in place: the loss gradient's own array, never z or t
             delta = deltaT.T
-        for A, gWb, W, d, dT, backward, keepT, aT in self.back:
-            A.dot(deltaT, out=gWb)
-            W.dot(delta, out=d)
+        for hb in self.back:
+            hb.inputs.dot(deltaT, out=hb.grad_Wb)
+            d = hb.delta
+            hb.W_next.dot(delta, out=d)
+            aT = hb.aT
             if drop:
                 mask, a_pre = masks.pop(), pre.pop()
                 aT = a_pre.T
                 if mask is not None:
                     d *= mask
-            deltaT = backward(dT, keepT, aT)
-            delta = d if deltaT is dT else deltaT.T    # in place (the usual case) or a new array
+            deltaT = hb.backward(hb.deltaT, hb.z_copyT, aT)
+            delta = d if deltaT is hb.deltaT else deltaT.T    # in place (the usual case) or a new array
         x.dot(deltaT, out=self.grad_views[0])
+
+
+def feature_major(A, n):
+    """Rows of ``A`` (a multiple of ``n``) as contiguous feature-major batches, shape (batches, cols, n)."""
+    nb, c = A.shape[0] // n, A.shape[1]
+    return np.ascontiguousarray(A.reshape(nb, n, c).transpose(0, 2, 1))
 
 
 def _identity(y):

@@ -19,7 +19,7 @@ import json
 
 import numpy as np
 
-from .activations import _SQRT_2_OVER_PI, ELU_ALPHA, LEAKY_SLOPE
+from .activations import ELU_ALPHA, LEAKY_SLOPE, SQRT_2_OVER_PI
 
 ONNX_OPSET = 19          # Equal on strings (the one-hot of categorical columns) needs 19
 ONNX_IR_VERSION = 9
@@ -27,10 +27,9 @@ EXPORTABLE = ("linear", "relu", "leaky_relu", "tanh", "sigmoid", "softmax", "gel
 
 
 def _check_exportable(model, what):
-    model._require_built()
-    for i, layer in enumerate(model._layers, 1):
-        if layer["activation"] not in EXPORTABLE:
-            raise ValueError(f"{what} cannot export layer {i}'s activation {layer['activation']!r}: it is a custom "
+    for i, layer in enumerate(model.layers, 1):
+        if layer.activation not in EXPORTABLE:
+            raise ValueError(f"{what} cannot export layer {i}'s activation {layer.activation!r}: it is a custom "
                              f"activation (register_activation), and {what} knows only {', '.join(EXPORTABLE)}.")
 
 
@@ -86,7 +85,7 @@ def _onnx_activation(g, name, z):
         return g.op("Mul", [z, g.op("Sigmoid", [z])])
     if name == "gelu":       # tanh form: 0.5 z (1 + tanh(sqrt(2/pi) (z + 0.044715 z^3)))
         z3 = g.op("Mul", [g.op("Mul", [z, z]), z])
-        inner = g.op("Mul", [g.const(_SQRT_2_OVER_PI), g.op("Add", [z, g.op("Mul", [g.const(0.044715), z3])])])
+        inner = g.op("Mul", [g.const(SQRT_2_OVER_PI), g.op("Add", [z, g.op("Mul", [g.const(0.044715), z3])])])
         return g.op("Mul", [g.op("Mul", [g.const(0.5), z]), g.op("Add", [g.const(1.0), g.op("Tanh", [inner])])])
     raise ValueError(f"to_onnx cannot export the activation {name!r}.")   # _check_exportable said so first
 
@@ -98,8 +97,8 @@ def _numeric_input_name(encoders):
 
 def _onnx_preprocessing(g, pre, T):
     """Graph inputs and the node that gives the model's input matrix from the raw columns."""
-    from .preprocessing import FEATURE_TRANSFORMS
-    cfg = pre.to_config()
+    from .data.preprocessing import FEATURE_TRANSFORMS
+    cfg = pre.get_config()
     encoders = cfg["encoders"]
     numeric = [e for e in encoders if e["kind"] == "numeric"]
     x_name = _numeric_input_name(encoders)
@@ -145,7 +144,7 @@ def _onnx_prediction(g, pre, T):
     helper, task = g.onnx.helper, pre.task
     axis1 = None if task == "multiclass" else g.const([1], "axis", np.int64)
     if task == "regression":
-        scale = pre.to_config()["target_scale"]
+        scale = pre.get_config()["target_scale"]
         value = g.op("Add", [g.op("Mul", ["output", g.const([scale["std"]])]), g.const([scale["mean"]])])
         g.nodes.append(helper.make_node("Squeeze", [value, axis1], ["prediction"]))
         return helper.make_tensor_value_info("prediction", T.FLOAT, ["N"])
@@ -182,9 +181,9 @@ def to_onnx(model, name="mlp"):
         x = x_name = "X"
         inputs = [onnx.helper.make_tensor_value_info("X", T.FLOAT, ["N", model.n_inputs])]
     a = x
-    for i, layer in enumerate(model._layers, 1):
-        z = g.op("Gemm", [a, g.const(layer["W"], f"W{i}"), g.const(layer["b"], f"b{i}")], f"z{i}")
-        a = _onnx_activation(g, layer["activation"], z)
+    for i, layer in enumerate(model.layers, 1):
+        z = g.op("Gemm", [a, g.const(layer.W, f"W{i}"), g.const(layer.b, f"b{i}")], f"z{i}")
+        a = _onnx_activation(g, layer.activation, z)
     g.nodes.append(onnx.helper.make_node("Identity", [a], ["output"]))
     outputs = [onnx.helper.make_tensor_value_info("output", T.FLOAT, ["N", model.n_outputs])]
     if pre is not None:    # "prediction": what predict_table gives (class names, or values in the target's units)
@@ -197,7 +196,7 @@ def to_onnx(model, name="mlp"):
             "mlp.numeric_input": x_name if any(i.name == x_name for i in inputs) else ""}
     if pre is not None:
         meta.update({"mlp.features": json.dumps(pre.features), "mlp.class_names": json.dumps(pre.class_names),
-                     "mlp.target_scale": json.dumps(pre.to_config()["target_scale"])})
+                     "mlp.target_scale": json.dumps(pre.get_config()["target_scale"])})
     onnx.helper.set_model_props(proto, meta)
     onnx.checker.check_model(proto)
     return proto.SerializeToString()
@@ -209,7 +208,7 @@ def onnx_inputs(model, data):
     pre = model.preprocessor
     if pre is None or not isinstance(data, (str, bytes)) and not hasattr(data, "columns") \
             and not hasattr(data, "column"):
-        if pre is not None and any(e["kind"] != "numeric" for e in pre.to_config()["encoders"]):
+        if pre is not None and any(e["kind"] != "numeric" for e in pre.get_config()["encoders"]):
             raise ValueError("this model has categorical columns: pass a table (Table, DataFrame or CSV), not an array.")
         X = np.asarray(data, dtype=np.float32)
         width = model.n_inputs if pre is None else len(pre.features)
@@ -223,7 +222,7 @@ def onnx_inputs(model, data):
         table = data
     else:
         table = mdata.Table.from_dataframe(data)
-    encoders = pre.to_config()["encoders"]
+    encoders = pre.get_config()["encoders"]
     missing = [c for c in pre.features if c not in table.columns]
     if missing:
         raise ValueError(f"the table is missing the feature column(s) {', '.join(map(repr, missing))}; "
@@ -255,20 +254,15 @@ def to_torch(model):
     _check_exportable(model, "to_torch")
     dtype = torch.float64 if model.dtype == np.float64 else torch.float32
     simple = _torch_modules(nn)
-    mods, li = [], 0
-    for s in model.specs[1:]:
-        if s["type"] == "dropout":
-            mods.append(nn.Dropout(p=s["rate"]))
-            continue
-        layer = model._layers[li]
-        li += 1
-        W, b = layer["W"], layer["b"]
+    mods = [nn.Dropout(p=model.input_dropout)] if model.input_dropout else []
+    for layer in model.layers:
+        W, b = layer.W, layer.b
         lin = nn.Linear(W.shape[0], W.shape[1], dtype=dtype)
         with torch.no_grad():
             lin.weight.copy_(torch.from_numpy(np.ascontiguousarray(W.T)))
             lin.bias.copy_(torch.from_numpy(np.array(b)))
         mods.append(lin)
-        a = s["activation"]
+        a = layer.activation
         if a in simple:
             mods.append(simple[a]())
         elif a == "leaky_relu":
@@ -281,6 +275,8 @@ def to_torch(model):
             mods.append(nn.ELU(alpha=ELU_ALPHA))
         elif a == "softplus":
             mods.append(nn.Softplus(threshold=40.0))   # beyond 40, x + exp(-x) is x in float64 too
+        if layer.dropout:
+            mods.append(nn.Dropout(p=layer.dropout))
     return nn.Sequential(*mods).eval()
 
 

@@ -47,14 +47,13 @@ _ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, Ru
 def model_to_bytes(model):
     """Serialise a built model to bytes."""
     from . import __version__
-    model._require_built()
     meta = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "library_version": __version__,
         "config": model.get_config(),
         "optimizer_step": model.optimizer.t if model.optimizer else 0,
         "rng_state": model.rng.bit_generator.state,   # so resumed training shuffles as uninterrupted training
-        "preprocessor": model.preprocessor.to_config() if model.preprocessor is not None else None,
-        "history": model.history.to_dict() if model.history is not None else None,
+        "preprocessor": model.preprocessor.get_config() if model.preprocessor is not None else None,
+        "history": model.history.get_config() if model.history is not None else None,
     }
     arrays = {"params.npy": model.params}
     if model.optimizer is not None:
@@ -209,7 +208,7 @@ def _unique_keys(pairs):
 
 
 def _check_history(h):
-    """A training history as History.to_dict writes it, or ValueError."""
+    """A training history as History.get_config writes it, or ValueError."""
     def ints(v):
         return isinstance(v, list) and all(type(e) is int for e in v)
 
@@ -309,11 +308,11 @@ def from_bytes(data):
         model.params[...] = params
         if model.optimizer is not None:
             state = {}
+            layout = model.optimizer.state_layout(model.n_params, model.dtype)
             for name in sorted(n for n in names if n.startswith("optimizer/") and n.endswith(".npy")):
                 key = name[len("optimizer/"):-len(".npy")]
-                size = 1 if key == "mu_product" else model.n_params
-                state[key] = _read_array(zf, name, np.dtype(np.float64) if key == "mu_product" else model.dtype,
-                                         size)
+                dtype, size = layout.get(key, (model.dtype, model.n_params))   # (unknown: set_state says so)
+                state[key] = _read_array(zf, name, dtype, size)
             step = meta.get("optimizer_step", 0)
             if type(step) is not int or not 0 <= step < 2 ** 62:
                 raise ValueError(f"The model file is corrupt: optimizer_step is {step!r}, not a step count.")
@@ -349,7 +348,7 @@ def from_bytes(data):
                 raise ValueError("The model file is corrupt: its training history is malformed.")
             _check_history(history)
             try:
-                model.history = History.from_dict(history)
+                model.history = History.from_config(history)
             except _CONFIG_ERRORS:
                 raise ValueError("The model file is corrupt: its training history is malformed.") from None
     return model

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .activations import ACTIVATIONS
 from .architecture import lookup
 from .optimizers import ALIASES, OPTIMIZERS
 
@@ -49,7 +50,8 @@ class Race:
 
     def final_losses(self):
         """``{name: loss of its final weights on the training rows}`` (``model.evaluate``'s loss)."""
-        return {name: float(self.models[name]._scores(self.X, self.y, False)["loss"]) for name in self.optimizers}
+        return {name: float(self.models[name].loss_and_accuracy(self.X, self.y, False)["loss"])
+                for name in self.optimizers}
 
     def summary(self):
         """One dict per racer: optimizer, learning_rate, epochs (trained), final_loss, stop_reason."""
@@ -157,13 +159,12 @@ def race(model, X, y, optimizers=RACE_OPTIMIZERS, epochs=50, learning_rates=0.01
         base = copy.deepcopy(model)
     else:
         raise TypeError(f"race needs an MLP or its get_config() dict, got {type(model).__name__}.")
-    base._require_built()
+    base.layers                               # (a clear error when it has none)
     if base.loss is None:
         raise ValueError("The model has no loss: call model.set_loss(...) before racing.")
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
         raise ValueError(f"epochs must be a whole number >= 1, got {epochs!r}.")
-    X2 = base._as_x(X)
-    y2 = base._as_y(y, X2.shape[0])
+    X2, y2 = _checked(base, X, y)
     if seed is not None:
         base.rng = np.random.default_rng(seed)
     penalties = {}
@@ -184,6 +185,14 @@ def race(model, X, y, optimizers=RACE_OPTIMIZERS, epochs=50, learning_rates=0.01
         models[name] = m
     return Race(optimizers=names, learning_rates=rates, histories=histories, paths=paths, models=models,
                 start=start, X=X2, y=y2, epochs=int(epochs), batch_size=batch_size)
+
+
+def _checked(model, X, y):
+    """``X`` and ``y`` as ``model`` trains on them (checked, 2-D, one-hot labels for a softmax output): the
+    arrays of a training run that is made, not stepped."""
+    run = model.start_training(X, y, epochs=1, batch_size=None, shuffle=False)
+    run.layer_stats = None
+    return run.X, run.y
 
 
 def _grid(lo, hi, n):
@@ -227,13 +236,12 @@ def loss_surface(race_result, X=None, y=None, resolution=31, margin=0.25, center
     elif X is None or y is None:
         raise ValueError("Give both X and y (the rows to evaluate the loss on), or neither (the race's rows).")
     else:
-        X2 = probe._as_x(X)
-        y2 = probe._as_y(y, X2.shape[0])
+        X2, y2 = _checked(probe, X, y)
 
     def loss_at(flat):
         probe.params[...] = flat
         with np.errstate(all="ignore"):
-            return probe._scores(X2, y2, False)["loss"]
+            return probe.loss_and_accuracy(X2, y2, False)["loss"]
 
     ends = {n: race_result.paths[n][-1] for n in names}
     if center == "best":
@@ -277,20 +285,20 @@ def _losses(model, X, y, count, weights):
     summed in another order.)"""
     from .losses import LOSSES
     value = LOSSES[model.loss][0]
-    layers, dt = model._layers, model.dtype
-    n, widest = X.shape[0], max(ly["W"].shape[1] for ly in layers)
+    layers, dt = model.layers, model.dtype
+    n, widest = X.shape[0], max(ly.n_out for ly in layers)
     chunk = max(1, _GRID_FLOATS // (n * widest))
     out = np.empty(count)
     for s in range(0, count, chunk):
         flat = np.asarray(weights(s, min(count, s + chunk)), dtype=dt)         # (networks, parameters)
         h = X
         for i, ly in enumerate(layers):
-            (n_in, units), off = ly["W"].shape, ly["offset"]
+            (n_in, units), off = ly.W.shape, ly.offset
             W = flat[:, off:off + n_in * units].reshape(-1, n_in, units)
             z = np.matmul(h, W)                                                # (nodes, rows, units)
             z += flat[:, off + n_in * units:off + (n_in + 1) * units].reshape(-1, 1, units)
             keep = z.copy() if i == len(layers) - 1 else None                  # the output layer's z, for the loss
-            h = model._plan[i][2](z.reshape(-1, units)).reshape(z.shape)       # the activation on (n, units) rows
+            h = ACTIVATIONS[ly.activation](z.reshape(-1, units)).reshape(z.shape)   # on (n, units) rows
         for g in range(h.shape[0]):
             out[s + g] = value(h[g], y, keep[g])
     return out

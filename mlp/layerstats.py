@@ -56,15 +56,15 @@ class LayerStats:
     :meth:`end_epoch` after each epoch it keeps and :meth:`flush` when it returns to its caller."""
 
     def __init__(self, model, X, history):
-        layers = model._layers
+        layers = self._layers = model.layers
         self._model, self._history = model, history
         n_params = model.params.size
         # each layer's W (without b) is one slice of the flat parameters: reduceat over [W1, b1, W2, b2, ...]
-        self._starts = np.array([i for ly in layers for i in (ly["offset"], ly["offset"] + ly["W"].size)])
-        self._relu = [i for i, ly in enumerate(layers) if ly["activation"] == "relu"]
+        self._starts = np.array([i for ly in layers for i in (ly.offset, ly.offset + ly.W.size)])
+        self._relu = [i for i, ly in enumerate(layers) if ly.activation == "relu"]
         if self._relu:    # DEAD_ROWS rows spread evenly over the training rows (which may be sorted by class)
             self._rows = np.ascontiguousarray(X[::-(-len(X) // DEAD_ROWS)].T)       # (n_in, rows)
-            widest = max(ly["W"].shape[1] for ly in layers[:self._relu[-1] + 1])
+            widest = max(ly.n_out for ly in layers[:self._relu[-1] + 1])
             self._per_chunk = max(1, _FORWARD_FLOATS // (self._rows.shape[1] * widest))
         k = int(max(1, min(MAX_EPOCHS_BUFFERED, _BUFFER_FLOATS // max(1, n_params))))
         self._grads = np.empty((k, n_params), dtype=model.dtype)
@@ -115,12 +115,12 @@ class LayerStats:
 
     def _dead(self, k):
         """``{layer index: dead-unit counts of the k buffered epochs}`` for the relu layers."""
-        layers = self._model._layers
+        layers = self._layers
         if not self._relu:
             return {}
         # no gradient in the last step: the bias gradient is exactly 0 (the buffer holds a multiple of it)
-        idle = {i: self._grads[:k, layers[i]["offset"] + layers[i]["W"].size:
-                                   layers[i]["offset"] + layers[i]["Wb"].size] == 0 for i in self._relu}
+        idle = {i: self._grads[:k, layers[i].offset + layers[i].W.size:layers[i].offset + layers[i].Wb.size] == 0
+                for i in self._relu}
         out = {i: np.zeros(k) for i in self._relu}
         epochs = np.flatnonzero(np.any([v.any(axis=1) for v in idle.values()], axis=0))
         for s in range(0, len(epochs), self._per_chunk):        # the forward pass only where it can find one
@@ -133,17 +133,17 @@ class LayerStats:
         """``{relu layer index: (epochs, units) True where the unit outputs 0 on every probe row}`` for the
         weights ``params`` (epochs x parameters). Feature-major, as in backprop: (epochs, units, rows) arrays,
         so each reduction runs along whole rows."""
-        model, out = self._model, {}
+        out = {}
         k, a = params.shape[0], self._rows                  # a: (n_in, rows), the same for every epoch
-        for i, layer in enumerate(model._layers[:self._relu[-1] + 1]):
-            (n_in, units), off = layer["W"].shape, layer["offset"]
+        for i, layer in enumerate(self._layers[:self._relu[-1] + 1]):
+            (n_in, units), off = layer.W.shape, layer.offset
             WT = params[:, off:off + n_in * units].reshape(k, n_in, units).transpose(0, 2, 1)
             z = np.matmul(WT, a)                            # (epochs, units, rows)
             z += params[:, off + n_in * units:off + (n_in + 1) * units].reshape(k, units, 1)
-            if act.DERIVATIVES.get(layer["activation"]) is not None:   # element-wise: any layout will do
-                a = act.forward_fn(layer["activation"], z)(z)             # (relu: its fast form for a buffer)
+            if act.DERIVATIVES.get(layer.activation) is not None:     # element-wise: any layout will do
+                a = act.forward_fn(layer.activation, z)(z)                # (relu: its fast form for a buffer)
             else:                                                        # (softmax) along the units
-                a = np.ascontiguousarray(model._plan[i][2](z.transpose(0, 2, 1).reshape(-1, units))
+                a = np.ascontiguousarray(act.ACTIVATIONS[layer.activation](z.transpose(0, 2, 1).reshape(-1, units))
                                          .reshape(k, -1, units).transpose(0, 2, 1))
             if i in self._relu:    # relu outputs are >= 0: silent when a unit's row sums to 0
                 out[i] = a.sum(axis=2) == 0

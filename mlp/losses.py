@@ -9,7 +9,7 @@ mse / mae / huber / bce average over all elements; cce averages the per-sample s
 """
 import numpy as np
 
-from .activations import _HALF, ACTIVATIONS
+from .activations import ACTIVATIONS, HALF
 from .architecture import lookup
 
 HUBER_DELTA = 1.0
@@ -70,7 +70,7 @@ class Fused:
 
 def _sigmoid_bce(z, t, out):
     # a - y = (1 + tanh(z/2))/2 - y = (tanh(z/2) + t) / 2 with t = 1 - 2y
-    np.multiply(z, _HALF.get(z.dtype, 0.5), out=out)
+    np.multiply(z, HALF.get(z.dtype, 0.5), out=out)
     np.tanh(out, out=out)
     out += t
 

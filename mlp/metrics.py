@@ -15,6 +15,14 @@ def accuracy(y_true, y_pred):
     return float((t == p).mean()) if t.size else float("nan")
 
 
+def count_correct(out, y):
+    """How many rows of the network's outputs ``out`` (n, k) hit their targets ``y`` (n, k): one unit
+    thresholded at 0.5 (a sigmoid), else the argmax (one-hot targets)."""
+    if out.shape[1] == 1:
+        return np.count_nonzero((out >= 0.5) == (y >= 0.5))
+    return np.count_nonzero(out.argmax(axis=1) == y.argmax(axis=1))
+
+
 def precision_recall_f1(y_true, y_pred, average="binary", n_classes=None):
     """Precision, recall and F1. ``average='binary'`` scores class 1; ``'macro'`` averages per class:
     over the classes 0..n_classes-1 when ``n_classes`` is given (scikit-learn's ``labels=range(n)``),

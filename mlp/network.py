@@ -1,4 +1,4 @@
-"""The multi-layer perceptron: building, training loop per epoch, inference, weights and files.
+"""The multi-layer perceptron: building, training (its loop is in ``training.py``), inference, weights and files.
 
 Every weight matrix ``W`` (shape ``(n_in, n_out)``) and bias ``b`` is a view into one flat parameter
 vector, and every gradient a view into one flat gradient vector, so an optimizer step is a few NumPy
@@ -15,17 +15,16 @@ import numpy as np
 from . import activations as act
 from . import losses as L
 from . import metrics as M
-from .backprop import Backprop
+from .activations import HE_INIT, RELU_BIAS
+from .backprop import Backprop, feature_major, hidden_forward
 from .architecture import format_architecture, parse_architecture, to_list
-from .optimizers import make_optimizer
-from .training import EarlyStopping, TrainingRun, _check_positive, make_schedule
+from .layers import build_layers
+from .optimizers import Optimizer, make_optimizer
+from .training import EarlyStopping, TrainingRun, check_positive, make_schedule
 
 MAX_PARAMS = 50_000_000          # refuse absurd architectures before allocating memory
-_EVAL_CHUNK = 65536              # rows per chunk in predict/evaluate (bounded memory)
+EVAL_CHUNK = 65536               # rows per chunk in predict/evaluate (bounded memory)
 _FEW = 8                         # predict on up to this many rows goes through reused buffers
-_COPY_BYTES = 2 ** 20            # up to this, copy X shuffled each epoch; above, gather each batch
-RELU_BIAS = 0.3              # see init_weights and benchmarks/xor_seeds.py
-HE_INIT = {"relu", "leaky_relu", "elu", "gelu", "swish"}
 DTYPES = ("float32", "float64")
 # weight initialisations: name -> standard deviation of the normal weights of a layer (n_in, n_out)
 INITIALIZERS = {
@@ -57,6 +56,7 @@ class MLP:
         self.history = None
         self._params = self.grads = None
         self._layers = []
+        self.input_dropout = 0.0      # the rate at which training drops the network's inputs
         self._n_in = None
 
     # ------------------------------------------------------------------ building
@@ -79,37 +79,21 @@ class MLP:
     def _link(self):
         """The layers as views into ``self.params`` (weights ``W`` and bias ``b`` of each, stacked as ``Wb``),
         and the caches made from them; derived from ``specs`` and ``params`` alone."""
-        specs = self.specs
         self.grads = np.zeros_like(self.params)
-        self._layers = []
-        offset, self._input_dropout = 0, 0.0
-        for s in specs[1:]:
-            if s["type"] == "dropout":
-                if self._layers:
-                    self._layers[-1]["dropout"] = s["rate"]
-                else:
-                    self._input_dropout = s["rate"]
-                continue
-            n_in, n_out = (self._layers[-1]["W"].shape[1] if self._layers else specs[0]["size"]), s["units"]
-            size = (n_in + 1) * n_out
-            Wb = self.params[offset:offset + size].reshape(n_in + 1, n_out)   # [W; b]
-            offset += size
-            self._layers.append({"Wb": Wb, "W": Wb[:-1], "b": Wb[-1], "offset": offset - size,
-                                 "activation": s["activation"], "dropout": 0.0})
+        self._layers, self.input_dropout = build_layers(self.specs, self.params)
         self._backprops = {}
-        self._has_dropout = bool(self._input_dropout or any(layer["dropout"] for layer in self._layers))
-        self._plan = [(layer["W"], layer["b"], act.ACTIVATIONS[layer["activation"]]) for layer in self._layers]
-        self._one = None      # buffers of the single-sample forward, built on first use
-        self._few = {}        # the same for predict on a few rows, per row count
+        self._plan = [(layer.W, layer.b, act.ACTIVATIONS[layer.activation]) for layer in self._layers]
+        self._small = {}      # buffers of _infer_small per row count, built on first use
+        self._small_lock = threading.Lock()   # they serve one thread at a time
+        self._one_rows = 2 if self._layers[-1].n_out == 1 else 1   # rows _infer_small computes for one sample
         self._mask = None     # where L1 applies (the weights), built on first use
-        self._one_lock = threading.Lock()   # those buffers serve one thread at a time
-        self._n_in = specs[0]["size"]
+        self._n_in = self.specs[0]["size"]
 
     # copy.deepcopy and pickle copy arrays one by one, so a view would come back apart from the parameter
     # vector (training the copy would not change what it predicts): they carry the state without the views,
     # which are linked again
-    _DERIVED = ("grads", "_layers", "_input_dropout", "_backprops", "_has_dropout", "_plan", "_one", "_one_lock",
-                "_n_in", "_mask", "_few")
+    _DERIVED = ("grads", "_layers", "input_dropout", "_backprops", "_plan", "_small", "_small_lock", "_one_rows",
+                "_n_in", "_mask")
 
     def __getstate__(self):
         return {k: v for k, v in self.__dict__.items() if k not in self._DERIVED}
@@ -118,7 +102,7 @@ class MLP:
         if "params" in state:   # pickled before params became a property
             state = dict(state, _params=state.pop("params"))
         self.__dict__.update(state)
-        self.grads, self._layers, self._n_in = None, [], None
+        self.grads, self._layers, self.input_dropout, self._n_in = None, [], 0.0, None
         if self.specs is not None:
             self._link()
 
@@ -134,11 +118,11 @@ class MLP:
             raise ValueError(f"Unknown weight initialisation {scheme!r}; choose 'auto' or one of "
                              f"{', '.join(INITIALIZERS)}.")
         for layer in self._layers:
-            n_in, n_out = layer["W"].shape
-            relu_like = layer["activation"] in HE_INIT
+            n_in, n_out = layer.W.shape
+            relu_like = layer.activation in HE_INIT
             name = ("he" if relu_like else "xavier") if scheme == "auto" else scheme
-            layer["W"][...] = self.rng.standard_normal((n_in, n_out)) * INITIALIZERS[name](n_in, n_out)
-            layer["b"][...] = RELU_BIAS if relu_like else 0.0
+            layer.W[...] = self.rng.standard_normal((n_in, n_out)) * INITIALIZERS[name](n_in, n_out)
+            layer.b[...] = RELU_BIAS if relu_like else 0.0
         return self
 
     def set_loss(self, name, **kwargs):
@@ -165,17 +149,24 @@ class MLP:
         self.optimizer = make_optimizer(name, **hyperparameters)
         return self
 
-    def _l1_mask(self):
+    def l1_mask(self):
         """A flat array like ``params``: 1 at the weights, 0 at the biases (where L1 applies). Cached."""
         mask = self._mask
         if mask is None:
             mask = np.zeros(self._params.shape, dtype=self.dtype)
             for layer in self._layers:
-                mask[layer["offset"]:layer["offset"] + layer["W"].size] = 1.0
+                mask[layer.offset:layer.offset + layer.W.size] = 1.0
             self._mask = mask
         return mask
 
     # ------------------------------------------------------------------ properties
+    @property
+    def layers(self):
+        """The dense layers, first to last: :class:`~mlp.layers.Dense` records (``W``, ``b``, ``activation``,
+        ``dropout``) whose ``W`` and ``b`` are views into :attr:`params` (changing them changes the model)."""
+        self._require_built()
+        return list(self._layers)
+
     @property
     def n_inputs(self):
         self._require_built()
@@ -184,12 +175,12 @@ class MLP:
     @property
     def n_outputs(self):
         self._require_built()
-        return self._layers[-1]["W"].shape[1]
+        return self._layers[-1].n_out
 
     @property
     def output_activation(self):
         self._require_built()
-        return self._layers[-1]["activation"]
+        return self._layers[-1].activation
 
     @property
     def params(self):
@@ -232,15 +223,21 @@ class MLP:
             raise ValueError("The network has no layers yet: call model.sequential([...]) first.")
 
     # ------------------------------------------------------------------ backpropagation
-    def _backprop(self, n, grad_scale=1.0):
-        """The :class:`~mlp.backprop.Backprop` for batches of ``n`` rows (cached: training uses one or two
-        sizes), writing ``grad_scale`` times the gradients into ``self.grads``."""
-        key = (n, self.loss, grad_scale)
+    def backprop(self, n):
+        """The :class:`~mlp.backprop.Backprop` the training loop uses for batches of ``n`` rows: it writes the
+        gradients where the optimizer wants them (its ``grad_buffer``, times its ``grad_scale``) and becomes
+        ``self.grads``. Cached (training uses one or two sizes)."""
+        opt = self.optimizer
+        buf = opt.grad_buffer(self.params)
+        if buf is not None and buf is not self.grads:   # write gradients where the optimizer wants them
+            self.grads = buf
+            self._backprops.clear()
+        key = (n, self.loss, opt.grad_scale)
         bp = self._backprops.get(key)
         if bp is None:
             if len(self._backprops) >= 4:
                 self._backprops.clear()
-            bp = self._backprops[key] = Backprop(self, n, self.grads, grad_scale)
+            bp = self._backprops[key] = Backprop(self, n, self.grads, opt.grad_scale)
         return bp
 
     # ------------------------------------------------------------------ input checks
@@ -371,139 +368,58 @@ class MLP:
                            shuffle=bool(shuffle), stopper=stopper, callbacks=callbacks, verbose=verbose,
                            track_accuracy=track_acc)
 
-    def _train_epoch(self, X, y, lr, batch_size, shuffle, track_acc, probe=None):
-        """One pass over the data. Returns (mean loss, correct count), or (bad loss, None) if it diverged.
-        ``probe(grads, params, grad_scale)``, when given, sees the epoch's last step before its update.
-
-        The epoch's loss is the mean of the batch losses (as Keras reports it), from each batch's outputs
-        before its update; the output layer's z of every batch is kept and the epoch scored once at the end.
-        Small data is copied once per epoch in shuffled order; bigger data is gathered batch by batch into
-        a reused buffer, which stays in the CPU cache (and never copies all of X)."""
-        n, k = X.shape[0], self.n_outputs
-        order = self.rng.permutation(n) if shuffle else None
-        rng = self.rng if self._has_dropout else None
-        opt = self.optimizer
-        if opt.hyper["l1"] and opt.l1_mask is not self._l1_mask():
-            opt.set_l1_mask(self._l1_mask())      # L1 on the weights only
-        buf = opt.grad_buffer(self.params)
-        if buf is not None and buf is not self.grads:   # write gradients where the optimizer wants them
-            self.grads = buf
-            self._backprops.clear()
-        step, params, grads, scale = self.optimizer.step, self.params, self.grads, self.optimizer.grad_scale
-        copy = X.nbytes <= _COPY_BYTES
-        if copy:   # the shuffled inputs with a column of ones
-            Xa = np.ones((n, X.shape[1] + 1), dtype=self.dtype)
-            if order is None:
-                Xa[:, :-1] = X
-            else:
-                Xa[:, :-1] = X.take(order, axis=0)   # 3x faster than np.take(..., out=) into the strided view
-        if order is not None:
-            y = y[order]
-        full = n - n % batch_size
-        bp = self._backprop(batch_size, scale)
-        t = bp.prepare(y)
-        zs = np.empty((full // batch_size, k, batch_size), dtype=self.dtype)
-        batches = list(zip(range(0, full, batch_size), _feature_major(t[:full], batch_size), zs))
-        if full < n:   # the last, smaller batch
-            zr = np.empty((k, n - full), dtype=self.dtype)
-            batches.append((full, _feature_major(t[full:], n - full)[0], zr))
-        last = batches[-1][0] if probe is not None else -1
-        for s, tb, z in batches:
-            m = z.shape[1]
-            if m != batch_size:
-                bp = self._backprop(m, scale)
-            if copy:
-                x = Xa[s:s + m]
-            else:
-                x = bp.input_buffer()
-                x[:, :-1] = X.take(order[s:s + m], axis=0) if order is not None else X[s:s + m]
-            bp.step(x, tb, z, rng)
-            if s == last:
-                probe(grads, params, scale)
-            step(params, grads, lr)
-        # scored sample-major, through transposed views of feature-major arrays: the reductions over
-        # classes then run along whole contiguous rows, not over k values at a time (2-3x faster)
-        z = zs.transpose(1, 0, 2).reshape(k, full)
-        if full < n:
-            z = np.concatenate([z, zr], axis=1)
-        z, y = z.T, np.ascontiguousarray(y.T).T
-        out = self._plan[-1][2](np.copy(z))   # np.copy keeps the layout (ndarray.copy would not)
-        loss = L.LOSSES[self.loss][0](out, y, z)
-        if not math.isfinite(loss):
-            return loss, None
-        return loss, (_count_correct(out, y) if track_acc else 0)
-
     # ------------------------------------------------------------------ inference
-    def _infer(self, a, with_z=False):
-        """Inference forward pass (no dropout, no cache); with ``with_z`` also the output layer's z."""
-        z, last = None, len(self._plan) - 1
+    def _infer(self, X, with_z=False):
+        """The forward pass of inference (no dropout): outputs ``(n, k)`` for the rows of the checked 2-D
+        ``X``, and with ``with_z`` the output layer's z too. Plain ``a.dot(W) + b`` per layer, in chunks of
+        ``EVAL_CHUNK`` rows (bounded memory); a few rows take the small branch, :meth:`_infer_small`."""
+        n = X.shape[0]
+        if n <= _FEW and not with_z and self._small_lock.acquire(False):
+            try:
+                out = self._infer_small(X, n if n > 1 else self._one_rows)
+            finally:
+                self._small_lock.release()
+            return out if out.shape[0] == n else out[:n]
+        if n > EVAL_CHUNK:
+            out = np.empty((n, self.n_outputs), dtype=self.dtype)
+            z = np.empty_like(out) if with_z else None
+            for s in range(0, n, EVAL_CHUNK):
+                part = self._infer(X[s:s + EVAL_CHUNK], with_z)
+                if with_z:
+                    out[s:s + EVAL_CHUNK], z[s:s + EVAL_CHUNK] = part
+                else:
+                    out[s:s + EVAL_CHUNK] = part
+            return (out, z) if with_z else out
+        a, z, last = X, None, len(self._plan) - 1
         for i, (W, b, f) in enumerate(self._plan):
             z = a.dot(W)
             z += b
             # only the output layer's z is returned: copy it if its activation would overwrite it
-            a = f(z.copy() if with_z and i == last and self._layers[-1]["activation"] in act.IN_PLACE else z)
+            a = f(z.copy() if with_z and i == last and self._layers[-1].activation in act.IN_PLACE else z)
         return (a, z) if with_z else a
 
-    def _column_plan(self, R):
-        """Reused feature-major buffers for R samples through the hidden layers: the input buffer, its
-        sample-major view, and per hidden layer (augmented weights transposed, z, z's sample-major view, the
-        activation for that buffer, the layer's buffer with its row of ones)."""
-        rows = [np.ones((self.n_inputs + 1, R), dtype=self.dtype)]
-        plan = []
-        for layer in self._layers[:-1]:
-            rows.append(np.ones((layer["Wb"].shape[1] + 1, R), dtype=self.dtype))
-            z = rows[-1][:-1]
-            plan.append((layer["Wb"].T, z, z.T, act.forward_fn(layer["activation"], z.T), rows[-1]))
-        return rows[0], rows[0][:-1].T, plan
-
-    def _infer_one(self, x):
-        """``forward`` of one sample, through reused buffers laid out as in ``backprop``: feature-major
-        ``(units + 1, R)`` arrays ending in a row of ones, so a layer is one ``dot`` with the augmented
-        weights into the next buffer, then the activation in place. With a single output unit the sample
-        is computed twice (R = 2): NumPy's calls cost two to three times more on one-element arrays."""
-        if self._one is None:
-            last = self._layers[-1]
-            elementwise = act.DERIVATIVES.get(last["activation"]) is not None   # softmax is not
-            self._one = (*self._column_plan(2 if self.n_outputs == 1 else 1), last["Wb"].T,
-                         act.ACTIVATIONS[last["activation"]], elementwise)
-        a, inputs, plan, WoT, f, elementwise = self._one
-        inputs[...] = x            # every column
-        for WbT, z, zT, f_h, A in plan:
-            WbT.dot(a, out=z)
-            out = f_h(zT)
-            if out is not zT:      # an activation that returns a new array
-                zT[...] = out
-            a = A
-        out = WoT.dot(a)
-        return f(out)[:, 0] if elementwise else f(out.T)[0]
-
-    def _infer_few(self, X):
-        """``predict`` of a few rows (at most ``_FEW`` of them) through reused feature-major buffers, as
-        :meth:`_infer_one` does for one: a layer is one ``dot`` with the augmented weights and the activation
-        in place (a third fewer NumPy calls than :meth:`_infer`, which adds each bias separately)."""
-        n = X.shape[0]
-        bufs = self._few.get(n)
+    def _infer_small(self, X, R):
+        """The outputs ``(R, k)`` for a few rows ``X`` (R of them, or one sample, 1-D, copied into all R)
+        through reused buffers laid out as in ``backprop``: feature-major ``(units + 1, R)`` arrays ending in
+        a row of ones, so a hidden layer is one ``dot`` with the augmented weights and the activation in place
+        (a third fewer NumPy calls than :meth:`_infer`). One sample of a one-output network is computed twice
+        (R = ``_one_rows`` = 2): NumPy's calls cost two to three times more on one-element arrays. Call it
+        holding ``_small_lock``: the buffers serve one thread at a time."""
+        bufs = self._small.get(R)
         if bufs is None:
-            last = self._layers[-1]
-            bufs = self._few[n] = (*self._column_plan(n), last["Wb"], act.ACTIVATIONS[last["activation"]])
-        a, inputs, plan, Wo, f = bufs
-        inputs[...] = X
-        for WbT, z, zT, f_h, A in plan:
-            WbT.dot(a, out=z)
-            out = f_h(zT)
-            if out is not zT:      # an activation that returns a new array
-                zT[...] = out
-            a = A
-        return f(a.T.dot(Wo))      # sample-major (n, k), a new array
-
-    def _predict_2d(self, X):
-        n = X.shape[0]
-        if n <= _EVAL_CHUNK:
-            return self._infer(X)
-        out = np.empty((n, self.n_outputs), dtype=self.dtype)
-        for s in range(0, n, _EVAL_CHUNK):
-            out[s:s + _EVAL_CHUNK] = self._infer(X[s:s + _EVAL_CHUNK])
-        return out
+            inputs = np.ones((self._n_in + 1, R), dtype=self.dtype)
+            plan, last = hidden_forward(self._layers[:-1], R, self.dtype), self._layers[-1]
+            bufs = self._small[R] = (inputs, inputs[:-1].T, plan, (plan[-1].out if plan else inputs).T, last.Wb,
+                                     act.ACTIVATIONS[last.activation])
+        a, rows, plan, last_in, Wo, f = bufs
+        rows[...] = X              # (one sample: into every row)
+        for h in plan:
+            h.WbT.dot(a, out=h.z)
+            out = h.activate(h.zT)
+            if out is not h.zT:    # an activation that returns a new array
+                h.zT[...] = out
+            a = h.out
+        return f(last_in.dot(Wo))  # the output layer's input, sample-major, times [W; b]: (R, k), a new array
 
     def forward(self, x):
         """Network output for one sample (1-D in, 1-D out) or a batch (2-D in, 2-D out)."""
@@ -513,11 +429,11 @@ class MLP:
             except (TypeError, ValueError, OverflowError):
                 pass                   # the checked path below says what is wrong
         if type(x) is np.ndarray and x.ndim == 1 and x.size == self._n_in and x.dtype is self.dtype \
-                and _all_finite_1d(x) and self._one_lock.acquire(False):
-            try:                       # fast path for a single, clean sample (another thread in it: below)
-                return self._infer_one(x)
+                and _all_finite_1d(x) and self._small_lock.acquire(False):
+            try:                       # a single, clean sample (another thread in it: below)
+                return self._infer_small(x, self._one_rows)[0]
             finally:
-                self._one_lock.release()
+                self._small_lock.release()
         self._require_built()
         arr = _to_array(x, "x", self.dtype)
         if arr.ndim == 1:
@@ -525,18 +441,16 @@ class MLP:
                 raise ValueError(f"x has {arr.size} values but the network's input size is {self.n_inputs}.")
             _check_finite(arr, "x")
             return self._infer(arr.reshape(1, -1))[0]
-        return self._predict_2d(self._as_x(arr, "x"))
+        return self._infer(self._as_x(arr, "x"))
 
     def predict(self, X):
         """Outputs for the rows of ``X`` (probabilities for sigmoid/softmax outputs), shape (n, n_outputs)."""
-        X = self._as_x(X)
-        n = X.shape[0]
-        if n <= _FEW and self._one_lock.acquire(False):
-            try:                       # a few rows: reused buffers (one row: half the time of the batch pass)
-                return self._infer_one(X[0]).reshape(1, -1) if n == 1 else self._infer_few(X)
-            finally:
-                self._one_lock.release()
-        return self._predict_2d(X)
+        return self._infer(self._as_x(X))
+
+    def predict_logits(self, X):
+        """The output layer's pre-activations z for the rows of ``X``, shape (n, n_outputs): the logits of a
+        sigmoid or softmax output (``predict`` applies the activation to them)."""
+        return self._infer(self._as_x(X), with_z=True)[1]
 
     def predict_classes(self, X):
         """Class labels: argmax for softmax, threshold 0.5 for a sigmoid output (1-D int array;
@@ -561,16 +475,33 @@ class MLP:
             table = data.read_csv(table)
         return self.preprocessor.inverse_y(self.predict(self.preprocessor.transform_X(table)))
 
-    def _scores(self, X, y, with_accuracy=True):
-        """Loss (and accuracy) of prepared arrays, in chunks."""
+    def evaluate_table(self, table):
+        """:meth:`evaluate` on raw table rows holding the feature and target columns, through the saved
+        preprocessing; a regression's ``mae``, ``rmse`` and ``r2`` are in the target's units (the ``loss`` is
+        the training loss, on the standardised target). ``table`` as for :meth:`predict_table`."""
+        if self.preprocessor is None:
+            raise ValueError("This model has no saved preprocessing; use evaluate() on numeric arrays.")
+        from . import data
+        if not isinstance(table, data.Table):
+            table = data.read_csv(table)
+        pre = self.preprocessor
+        X, y = pre.transform_X(table), pre.transform_y(table)
+        result = self.evaluate(X, y)
+        if pre.task == "regression":
+            result.update(M.regression_report(pre.inverse_y(y), pre.inverse_y(self.predict(X))))
+        return result
+
+    def loss_and_accuracy(self, X, y, with_accuracy=True):
+        """``{"loss": ..., "accuracy": ...}`` of arrays already checked and shaped (what the training loop
+        logs; ``accuracy`` only ``with_accuracy``), computed in chunks of ``EVAL_CHUNK`` rows."""
         n, total, correct = X.shape[0], 0.0, 0
         value = L.LOSSES[self.loss][0]
-        for s in range(0, n, _EVAL_CHUNK):
-            xb, yb = X[s:s + _EVAL_CHUNK], y[s:s + _EVAL_CHUNK]
+        for s in range(0, n, EVAL_CHUNK):
+            xb, yb = X[s:s + EVAL_CHUNK], y[s:s + EVAL_CHUNK]
             out, z = self._infer(xb, with_z=True)
             total += value(out, yb, z) * xb.shape[0]
             if with_accuracy:
-                correct += _count_correct(out, yb)
+                correct += M.count_correct(out, yb)
         scores = {"loss": float(total / n)}
         if with_accuracy:
             scores["accuracy"] = float(correct / n)
@@ -581,8 +512,8 @@ class MLP:
         (binary for one sigmoid unit, macro for softmax); mae, rmse, r2 for regression."""
         X = self._as_x(X)
         y2 = self._as_y(y, X.shape[0])
-        result = self._scores(X, y2, with_accuracy=False)
-        out = self._predict_2d(X)
+        result = self.loss_and_accuracy(X, y2, with_accuracy=False)
+        out = self._infer(X)
         task = self.task
         if task == "multiclass":
             result.update(M.classification_report(y2.argmax(axis=1), out.argmax(axis=1), self.n_outputs))
@@ -598,12 +529,12 @@ class MLP:
     def get_weights(self):
         """Copies ``[W1, b1, W2, b2, ...]``, ``W`` of shape (n_in, n_out)."""
         self._require_built()
-        return [arr.copy() for layer in self._layers for arr in (layer["W"], layer["b"])]
+        return [arr.copy() for layer in self._layers for arr in (layer.W, layer.b)]
 
     def set_weights(self, weights):
         """Set all weights from a list shaped like :meth:`get_weights`."""
         self._require_built()
-        targets = [arr for layer in self._layers for arr in (layer["W"], layer["b"])]
+        targets = [arr for layer in self._layers for arr in (layer.W, layer.b)]
         weights = list(weights)
         if len(weights) != len(targets):
             raise ValueError(f"set_weights needs {len(targets)} arrays [W1, b1, ...], got {len(weights)}.")
@@ -632,28 +563,28 @@ class MLP:
         z = np.empty((self.n_outputs, X.shape[0]), dtype=self.dtype)
         Xa = np.ones((X.shape[0], X.shape[1] + 1), dtype=self.dtype)
         Xa[:, :-1] = X
-        bp.step(Xa, _feature_major(bp.prepare(y), X.shape[0])[0], z)
+        bp.step(Xa, feature_major(bp.prepare(y), X.shape[0])[0], z)
         l1 = self.optimizer.hyper["l1"] if self.optimizer is not None else 0.0
         if l1:   # the L1 penalty l1 * sum|W|: its gradient l1 * sign(W), weights only
-            grads += l1 * np.sign(self.params) * self._l1_mask()
+            grads += l1 * np.sign(self.params) * self.l1_mask()
         return [arr for gWb in bp.grad_views for arr in (gWb[:-1], gWb[-1])]
 
     def trace(self, X, y, learning_rate=0.01):
         """One training step of the batch ``(X, y)`` computed by :mod:`mlp.reference`, without changing the
         model (weights, optimizer state and random state stay as they are). ``X`` and ``y`` as for :meth:`fit`.
 
-        Returns a :class:`mlp.reference.Trace`: ``.loss`` (mean data loss), ``.penalty`` (the L1 term),
+        Returns a :class:`mlp.trace.Trace`: ``.loss`` (mean data loss), ``.penalty`` (the L1 term),
         and ``.layers``, per dense layer, ``z``, ``a``, ``delta`` = dL/dz (sample-major, (n, units)),
         ``grad_W``, ``grad_b`` and the update the current optimizer would make from its present state
         (``update_W``, ``update_b``, ``state_W`` / ``state_b`` before and after, by PyTorch's names): what
         ``fit`` on these rows as one batch (``batch_size=len(X)``, ``shuffle=False``) then does. Dropout
         layers act as the identity (as in :meth:`gradients`). No optimizer set: Adam's defaults, as ``fit``."""
-        from . import reference
+        from .trace import make_trace
         self._require_built()
         if self.loss is None:
             raise ValueError("No loss set: call model.set_loss(...) first.")
         L.check_pairing(self.loss, self.output_activation)
-        _check_positive("learning_rate", learning_rate)
+        check_positive("learning_rate", learning_rate)
         X = self._as_x(X)
         y = self._as_y(y, X.shape[0])
         opt = self.optimizer if self.optimizer is not None else make_optimizer("adam")
@@ -661,27 +592,12 @@ class MLP:
         l1 = hyper.pop("l1")
         layers, states = [], []
         for layer in self._layers:
-            W, b = layer["W"].copy(), layer["b"].copy()
-            layers.append((W, b, layer["activation"]))
-            states.append(tuple(self._optimizer_state(opt, layer["offset"] + start, arr.shape)
+            W, b = layer.W.copy(), layer.b.copy()
+            layers.append((W, b, layer.activation))
+            states.append(tuple(opt.state_of(layer.offset + start, arr.shape, self.dtype)
                                 for start, arr in ((0, W), (W.size, b))))
-        return reference.make_trace(X.copy(), y.copy(), layers, self.loss, opt.name, hyper, states, opt.t + 1,
+        return make_trace(X.copy(), y.copy(), layers, self.loss, opt.name, hyper, states, opt.t + 1,
                                     float(learning_rate), l1)
-
-    def _optimizer_state(self, opt, start, shape):
-        # copies of the optimizer's state for the parameters at params[start:start + size], by torch's names;
-        # zeros (mu_product: 1) before the first step, as the fast path starts
-        size = math.prod(shape)
-        state = {}
-        for name in opt.state_names:
-            if name == "momentum_buffer" and not opt.hyper["momentum"]:
-                continue                     # plain SGD keeps no state (torch: no momentum buffer)
-            arr = opt.state.get(name)
-            state[name] = np.zeros(shape, self.dtype) if arr is None else arr[start:start + size].reshape(shape).copy()
-        if opt.name == "nadam":
-            mu_product = opt.state.get("mu_product")
-            state["mu_product"] = np.asarray(1.0 if mu_product is None else float(mu_product[0]))
-        return state
 
     # ------------------------------------------------------------------ description and files
     def summary(self):
@@ -693,7 +609,7 @@ class MLP:
             if s["type"] == "dropout":
                 rows.append((f"dropout(p={s['rate']:g})", rows[-1][1], 0))
                 continue
-            W = self._layers[li]["W"]
+            W = self._layers[li].W
             li += 1
             rows.append((f"dense_{li} ({s['activation']})", f"(None, {W.shape[1]})", W.size + W.shape[1]))
         width = max(len(r[0]) for r in rows) + 2
@@ -711,7 +627,7 @@ class MLP:
             if s["type"] == "dropout":
                 out.append({"layer": "dropout", "units": out[-1]["units"], "activation": f"p={s['rate']:g}", "params": 0})
                 continue
-            W = self._layers[li]["W"]
+            W = self._layers[li].W
             li += 1
             out.append({"layer": f"dense_{li}", "units": W.shape[1], "activation": s["activation"],
                         "params": int(W.size + W.shape[1])})
@@ -732,11 +648,8 @@ class MLP:
         model.sequential(config["architecture"])
         if config.get("loss") is not None:
             model.set_loss(config["loss"])
-        opt = config.get("optimizer")
-        if opt is not None:
-            if not isinstance(opt, dict) or not isinstance(opt.get("name"), str):
-                raise ValueError("The optimizer config must be a dict with a 'name'.")
-            model.set_optimizer(opt["name"], **{k: v for k, v in opt.items() if k != "name"})
+        if config.get("optimizer") is not None:
+            model.optimizer = Optimizer.from_config(config["optimizer"])
         return model
 
     def to_bytes(self):
@@ -767,6 +680,13 @@ class MLP:
         from .export import from_torch
         return from_torch(seq, cls)
 
+    def __str__(self):
+        """The network as its layers, e.g. ``MLP of [Dense(2 -> 4, relu), Dense(4 -> 1, sigmoid)]``."""
+        if self.specs is None:
+            return "MLP of [] (no layers yet: call sequential)"
+        inputs = [f"Dropout({self.input_dropout:g}) of the inputs"] if self.input_dropout else []
+        return f"MLP of [{', '.join(inputs + [repr(layer) for layer in self._layers])}]"
+
     def __repr__(self):
         if self.specs is None:
             return f"MLP(seed={self.seed}, dtype='{self.dtype}', unbuilt)"
@@ -775,19 +695,6 @@ class MLP:
 
 
 # ---------------------------------------------------------------------- helpers
-def _feature_major(A, n):
-    """Rows of ``A`` (a multiple of ``n``) as contiguous feature-major batches, shape (batches, cols, n)
-    (see mlp/backprop.py)."""
-    nb, c = A.shape[0] // n, A.shape[1]
-    return np.ascontiguousarray(A.reshape(nb, n, c).transpose(0, 2, 1))
-
-
-def _count_correct(out, y):
-    if out.shape[1] == 1:
-        return np.count_nonzero((out >= 0.5) == (y >= 0.5))
-    return np.count_nonzero(out.argmax(axis=1) == y.argmax(axis=1))
-
-
 def _to_array(value, name, dtype):
     """np.asarray with clear errors for ragged or non-numeric input (pandas objects welcome)."""
     if hasattr(value, "to_numpy") and not isinstance(value, np.ndarray):

@@ -38,10 +38,12 @@ def _adaptive_step(p, numer, acc, eps, lr, tmp, acc_scale=1.0):
 
 
 class Optimizer:
-    """Base class: holds hyperparameters and per-parameter state (flat arrays)."""
+    """Base class: holds hyperparameters and state: per-parameter arrays (flat, laid out like the parameters,
+    named in ``state_names``) and scalars (``scalar_state``), by PyTorch's names."""
     name = "optimizer"
     defaults = {"weight_decay": 0.0, "l1": 0.0}
     state_names = ()
+    scalar_state = {}   # name -> value before the first step; kept as a float64 array of one value
     l1_mask = None   # 1 where the L1 penalty applies, 0 elsewhere (set by the network: its weights)
 
     def __init__(self, **hyper):
@@ -132,7 +134,15 @@ class Optimizer:
         return 1.0
 
     def get_config(self):
+        """``{"name": ..., **hyperparameters}``; :meth:`from_config` makes the optimizer again."""
         return {"name": self.name, **self.hyper}
+
+    @classmethod
+    def from_config(cls, config):
+        """A new optimizer (no state yet) from :meth:`get_config`'s dict."""
+        if not isinstance(config, dict) or not isinstance(config.get("name"), str):
+            raise ValueError("The optimizer config must be a dict with a 'name'.")
+        return make_optimizer(config["name"], **{k: v for k, v in config.items() if k != "name"})
 
     def reset(self):
         """Forget the step count and moment estimates."""
@@ -143,10 +153,32 @@ class Optimizer:
         return self.t, dict(self.state)
 
     def set_state(self, t, state):
-        unknown = set(state) - set(self.state_names) - {"mu_product"}
+        """Take the step count ``t`` and the arrays of :meth:`get_state` (as a model file holds them)."""
+        unknown = set(state) - set(self.state_names) - set(self.scalar_state)
         if unknown or not isinstance(t, int) or t < 0:
             raise ValueError(f"Optimizer state does not fit '{self.name}': {sorted(unknown) or t!r}.")
         self.t, self.state, self._tmp, self._ready_for = t, dict(state), None, None
+
+    def state_layout(self, n_params, dtype):
+        """``{name: (dtype, size)}`` of every state array this optimizer keeps for ``n_params`` parameters
+        of type ``dtype`` (what a model file may hold for it)."""
+        layout = {name: (np.dtype(dtype), n_params) for name in self.state_names}
+        layout.update({name: (np.dtype(np.float64), 1) for name in self.scalar_state})
+        return layout
+
+    def state_of(self, start, shape, dtype):
+        """Copies of the state of the parameters ``params[start:start + size]``, shaped ``shape``, by
+        PyTorch's names: the state ``mlp.reference``'s updates take. Before the first step: zeros (and the
+        scalars' first values), as the step starts from."""
+        size = math.prod(shape)
+        state = {}
+        for name in self.state_names:
+            arr = self.state.get(name)
+            state[name] = np.zeros(shape, dtype) if arr is None else arr[start:start + size].reshape(shape).copy()
+        for name, first in self.scalar_state.items():
+            arr = self.state.get(name)
+            state[name] = np.asarray(first if arr is None else float(arr[0]))
+        return state
 
     def __getstate__(self):
         # for copy.deepcopy and pickle: the step count and state arrays; scratch buffers and views into
@@ -173,6 +205,10 @@ class SGD(Optimizer):
         super().__init__(**hyper)
         if self.hyper["nesterov"] and not self.hyper["momentum"]:
             raise ValueError(f"Optimizer '{self.name}': nesterov=True needs a momentum > 0 (as in PyTorch).")
+
+    def state_of(self, start, shape, dtype):
+        # plain SGD keeps no state (as torch: no momentum buffer); the buffer it holds here stays zero
+        return super().state_of(start, shape, dtype) if self.hyper["momentum"] else {}
 
     def _update(self, p, g, lr, tmp):
         mu = self.hyper["momentum"]
@@ -292,6 +328,7 @@ class NAdam(Optimizer):
     name = "nadam"
     defaults = {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "momentum_decay": 0.004, "weight_decay": 0.0, "l1": 0.0}
     state_names = ("exp_avg", "exp_avg_sq")
+    scalar_state = {"mu_product": 1.0}   # mu_1 * mu_2 * ... * mu_t
 
     def _update(self, p, g, lr, tmp):
         b1, b2, t, psi = self.hyper["beta1"], self.hyper["beta2"], self.t, self.hyper["momentum_decay"]

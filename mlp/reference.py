@@ -1,15 +1,18 @@
-"""One training step of the network, written as plainly as a textbook.
+"""The whole network written as plainly as a textbook: initialisation, one training step, and the
+mini-batch loop that repeats it.
 
-This module is the readable twin of the fast engine (``backprop.py`` and ``optimizers.py``): the same
-mathematics with none of the speed tricks, so a newcomer can read it next to the equations. It is also a
-second, independent implementation that the fast path is tested against, and the code that
-``MLP.trace`` runs and the apps' "Explain a step" shows.
+This module is the readable twin of the fast engine (``backprop.py``, ``optimizers.py`` and the epoch loop
+in ``training.py``): the same mathematics with none of the speed tricks, so a newcomer can read it next to
+the equations. It is also a second, independent implementation that the fast path is tested against (step
+by step and over whole training runs), and the code that ``MLP.trace`` runs and the apps' "Explain a step"
+shows.
 
 Conventions (as in most textbooks and in PyTorch):
 
 * a batch is *sample-major*: ``n`` samples of ``u`` units are an array of shape ``(n, u)``, one row per
   sample;
-* a dense layer has weights ``W`` of shape ``(n_in, n_out)`` and a bias ``b`` of shape ``(n_out,)``;
+* a dense layer has weights ``W`` of shape ``(n_in, n_out)`` and a bias ``b`` of shape ``(n_out,)``; the
+  network is a list of layers ``(W, b, activation)``, first layer first;
 * ``a_prev`` is the layer's input (the data for the first layer), ``z`` its pre-activation, ``a = f(z)``
   its output, and ``delta = dL/dz``, the gradient of the loss with respect to ``z``;
 * ``L`` is the mean loss over the batch (PyTorch's ``reduction='mean'``), plus ``l1 * sum|W|`` over
@@ -17,10 +20,11 @@ Conventions (as in most textbooks and in PyTorch):
 
 The activation functions ``f`` and their derivatives ``f'`` come from the engine's tables
 (``mlp/activations.py``), so custom activations work here too. Nothing is done in place: every step makes
-new arrays, and the arrays passed in are never changed.
+new arrays, and the arrays passed in are never changed. Dropout is left out (a trace treats it as the
+identity).
 
-The step, in order:
-
+0. initialisation:               W random (He or Xavier), b constant                (init_layers)
+One training step, in order:
 1. forward, layer by layer:      z = a_prev @ W + b,  a = f(z)                     (layer_forward)
 2. the loss of the output:       L = mean loss(a_out, y)                            (loss_value)
 3. the output layer's delta:     delta = dL/dz_out                                  (output_delta)
@@ -28,15 +32,33 @@ The step, in order:
 5. each layer's gradients:       dL/dW = a_prev.T @ delta (+ l1 sign(W)),  dL/db = sum of delta's rows
                                                                                     (layer_gradients)
 6. each parameter's update by the optimizer, with PyTorch's formulas and state names (UPDATES, update_layers)
+7. training: epochs of shuffled mini-batches, one step each                        (fit)
 """
-import ast
-import os
-from dataclasses import dataclass, field
+import math
 
 import numpy as np
 
-from .activations import ACTIVATIONS, DERIVATIVES
+from .activations import ACTIVATIONS, DERIVATIVES, HE_INIT, RELU_BIAS
 from .losses import HUBER_DELTA
+
+
+# ---------------------------------------------------------------------------- 0. initialisation
+def init_layers(sizes, activations, rng):
+    """The layers ``(W, b, activation)`` of a network of ``sizes`` = [n_inputs, units, ..., n_outputs]
+    (one activation per layer), with random weights drawn from ``rng`` (a ``np.random.Generator``).
+
+    ReLU-family layers start He-normal, W ~ N(0, 2 / n_in), and with biases RELU_BIAS; the others
+    Xavier-normal, W ~ N(0, 2 / (n_in + n_out)), and with biases 0."""
+    layers = []
+    for n_in, n_out, activation in zip(sizes[:-1], sizes[1:], activations):
+        if activation in HE_INIT:
+            std, bias = math.sqrt(2.0 / n_in), RELU_BIAS
+        else:
+            std, bias = math.sqrt(2.0 / (n_in + n_out)), 0.0
+        W = rng.standard_normal((n_in, n_out)) * std
+        b = np.full(n_out, bias)
+        layers.append((W, b, activation))
+    return layers
 
 
 # ---------------------------------------------------------------------------- 1. forward
@@ -261,98 +283,28 @@ def train_step(x, y, layers, loss, optimizer, states, t, lr, l1=0.0, **hyper):
     return new_layers, new_states, data_loss, penalty
 
 
-# ---------------------------------------------------------------------------- what MLP.trace returns
-@dataclass
-class LayerTrace:
-    """One dense layer in a traced step. Arrays are sample-major: ``z``, ``a``, ``delta`` are (n, units)."""
-    activation: str
-    W: np.ndarray          # (n_in, n_out), before the step
-    b: np.ndarray          # (n_out,)
-    a_prev: np.ndarray     # (n, n_in): the layer's input
-    z: np.ndarray          # a_prev @ W + b
-    a: np.ndarray          # f(z)
-    delta: np.ndarray      # dL/dz
-    grad_W: np.ndarray     # dL/dW (L1 included)
-    grad_b: np.ndarray     # dL/db
-    update_W: np.ndarray   # W after the step minus W before (the step is not applied to the model)
-    update_b: np.ndarray
-    state_W: dict          # {"before": {torch name: array}, "after": {...}}
-    state_b: dict
+# ---------------------------------------------------------------------------- 7. training
+def fit(x, y, layers, loss, optimizer, epochs, learning_rate, batch_size, rng, shuffle=True, lr_schedule=None,
+        l1=0.0, **hyper):
+    """Train ``layers`` on the data (x, y) with mini-batches and return ``(layers, states, losses)``.
 
-
-@dataclass
-class Trace:
-    """One training step of a batch, computed by this module without changing the model (see MLP.trace).
-
-    ``loss`` is the mean data loss, ``penalty`` the L1 term (l1 * sum|W|); training minimises their sum.
-    ``x`` and ``y`` are the batch as the network sees it (y one-hot for cce); ``t`` the step number the
-    update would be; ``hyper`` the optimizer's hyperparameters with ``lr`` (l1 is ``.l1``), so
-    ``UPDATES[trace.optimizer](W, grad_W, state_W["before"], trace.t, **trace.hyper)`` is the update."""
-    loss: float
-    penalty: float
-    x: np.ndarray
-    y: np.ndarray
-    loss_name: str
-    optimizer: str
-    hyper: dict
-    t: int
-    l1: float
-    layers: list = field(default_factory=list)
-
-    @property
-    def output(self):
-        """The network's output for the batch, (n, k)."""
-        return self.layers[-1].a
-
-
-def make_trace(x, y, layers, loss, optimizer, hyper, states, t, lr, l1=0.0):
-    """A :class:`Trace` of ``train_step`` (same arguments; ``states`` as the optimizer holds them now)."""
-    data_loss, penalty, steps = forward_backward(x, y, layers, loss, l1)
-    new_layers, new_states = update_layers(layers, steps, states, optimizer, t, lr, **hyper)
-    traced = []
-    for (W, b, activation), (W_new, b_new, _), step, before, after in zip(layers, new_layers, steps, states, new_states):
-        traced.append(LayerTrace(
-            activation=activation, W=W, b=b, a_prev=step["a_prev"], z=step["z"], a=step["a"], delta=step["delta"],
-            grad_W=step["grad_W"], grad_b=step["grad_b"], update_W=W_new - W, update_b=b_new - b,
-            state_W={"before": _arrays(before[0]), "after": _arrays(after[0])},
-            state_b={"before": _arrays(before[1]), "after": _arrays(after[1])}))
-    return Trace(loss=data_loss, penalty=penalty, x=x, y=y, loss_name=loss, optimizer=optimizer,
-                 hyper={**hyper, "lr": lr}, t=t, l1=l1, layers=traced)
-
-
-def _arrays(state):
-    return {name: np.asarray(value) for name, value in state.items()}
-
-
-# ---------------------------------------------------------------------------- this module's own source
-SOURCE_PATH = os.path.join(os.path.dirname(__file__), "reference.py")
-
-
-def code_for(name):
-    """``(first_line_number, source_text)`` of the function or class ``name`` in this file, read from
-    the .py text itself (the apps show it beside the formulas). Raises FileNotFoundError when the source
-    text is not installed (only compiled files), ValueError for a name this module does not define."""
-    lines, defined = _definitions(SOURCE_PATH)
-    if name not in defined:
-        raise ValueError(f"mlp.reference defines no function or class {name!r}; it has: {', '.join(defined)}.")
-    start, end = defined[name]
-    return start, "\n".join(lines[start - 1:end]) + "\n"
-
-
-_PARSED = {}   # path -> (lines, {name: (first line, last line)}): the file is parsed once
-
-
-def _definitions(path):
-    if path not in _PARSED:
-        try:
-            with open(path, encoding="utf-8") as fh:
-                text = fh.read()
-        except OSError as e:
-            raise FileNotFoundError(f"The source of mlp.reference is not available ({path}: {e.strerror or e}); "
-                                    "ship mlp/reference.py as a .py file to show its code.") from None
-        defined = {}
-        for node in ast.parse(text).body:
-            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-                defined[node.name] = (min([node.lineno] + [d.lineno for d in node.decorator_list]), node.end_lineno)
-        _PARSED[path] = (text.splitlines(), defined)
-    return _PARSED[path]
+    Each epoch visits the rows in a new random order (``rng.permutation``, when ``shuffle``) and cuts it into
+    batches of ``batch_size`` rows (the last one smaller when n is not a multiple); each batch is one
+    ``train_step``. The learning rate of epoch ``e`` (from 0) is ``lr_schedule(e)``, or ``learning_rate``.
+    ``losses`` holds each epoch's loss: the mean over its rows of the loss each batch had before its update."""
+    n = len(x)
+    states = [({}, {}) for _ in layers]     # every optimizer starts with empty state
+    t = 0                                   # the step count (bias corrections, NAdam's schedule)
+    losses = []
+    for epoch in range(epochs):
+        lr = learning_rate if lr_schedule is None else lr_schedule(epoch)
+        order = rng.permutation(n) if shuffle else np.arange(n)
+        total = 0.0
+        for start in range(0, n, batch_size):
+            rows = order[start:start + batch_size]
+            t += 1
+            layers, states, batch_loss, _ = train_step(x[rows], y[rows], layers, loss, optimizer, states, t, lr,
+                                                       l1, **hyper)
+            total += batch_loss * len(rows)     # the batch's mean loss, weighted by its rows
+        losses.append(total / n)
+    return layers, states, losses

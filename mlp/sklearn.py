@@ -35,7 +35,7 @@ except ImportError:  # an older scikit-learn
                       f"(pip install -U scikit-learn).") from None
 
 from .architecture import parse_architecture, parse_text
-from .network import _EVAL_CHUNK, MLP
+from .network import MLP
 from .optimizers import OPTIMIZERS, make_optimizer
 
 __all__ = ["MLPClassifier", "MLPRegressor", "fit_chunks", "iter_chunks"]
@@ -432,9 +432,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         means ``classes_[1]``), else (n_samples, n_classes)."""
         check_is_fitted(self, "model_")
         X = validate_data(self, X, reset=False, accept_sparse=False, dtype=np.float64, order="C")
-        model = self.model_
-        Z = np.concatenate([model._infer(model._as_x(X[s:s + _EVAL_CHUNK]), with_z=True)[1]
-                            for s in range(0, X.shape[0], _EVAL_CHUNK)])
+        Z = self.model_.predict_logits(X)
         return Z[:, 0] if self._label_binarizer.y_type_ == "binary" else Z
 
     def predict_log_proba(self, X):

@@ -352,7 +352,7 @@ function updateNClasses() {
 }
 
 function renderTransforms(choices) {
-  // [[key, label], ...] from the engine (mlp.preprocessing.FEATURE_TRANSFORMS)
+  // [[key, label], ...] from the engine (mlp.data.FEATURE_TRANSFORMS)
   $("transforms-box").hidden = !choices.length;
   $("transforms").replaceChildren(...choices.map(([key, label]) => {
     const lab = document.createElement("label");

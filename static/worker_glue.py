@@ -34,7 +34,7 @@ LOSS_FIGURE_EVERY = 0.5   # seconds between live loss-curve updates (2 Hz; the n
 FULL_FIGURES_EVERY = 0.75
 FULL_FIGURES_SHARE = 0.15
 NETWORK_FIGURE_EVERY = 0.2  # every other chunk of the worker (STEP_SECONDS = 0.1 in static/worker.js): ~5 frames/s
-# Browser defaults: the session's, with the demo's 1000 epochs (the issue's default run).
+# Browser defaults: the session's, with the demo's 1000 epochs.
 BROWSER_DEFAULTS = {"epochs": 1000}
 # Settings the page may send: a change of one of session.MODEL_KEYS (or of the data) means a new model for
 # Step / Resume; the others (session.TRAINING_KEYS) continue the model.
@@ -111,7 +111,7 @@ def _figure_list(figs):
 
 def _transforms():
     """[[key, label], ...] of the engine's feature transforms (empty if the engine has none)."""
-    table = getattr(mlp.preprocessing, "FEATURE_TRANSFORMS", {})
+    table = getattr(mlp.data, "FEATURE_TRANSFORMS", {})
     return [[key, entry[0]] for key, entry in table.items()]
 
 

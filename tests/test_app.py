@@ -411,7 +411,7 @@ def test_data_settings_survive_a_visit_to_the_other_source(app):
 
 
 
-# ------------------------------------------------------------------ issue 11: inside the network
+# ------------------------------------------------------------------ inside the network
 
 from urllib.parse import parse_qsl, urlsplit  # noqa: E402
 
@@ -573,7 +573,7 @@ def test_explain_shows_its_notes(app):
     assert any("Dropout is off here" in n for n in notes), notes
 
 
-# ------------------------------------------------------------------ issue 12: links, ONNX
+# ------------------------------------------------------------------ links, ONNX
 
 def open_link(query):
     """A new browser session opened at ``?query`` (a query string or a mapping)."""

@@ -185,7 +185,7 @@ def test_stop_keeps_the_model_trained_so_far(server, page, tmp_path):
     assert 0 < len(model.history.epochs) < 10000
 
 
-# ------------------------------------------------------------------ issue 11 and 12 in the browser
+# ------------------------------------------------------------------ Step, Explain, the live network view and links in the browser
 
 from urllib.parse import quote  # noqa: E402
 

@@ -4,6 +4,7 @@ Expected layer specs are written out by hand (or built by an independent model o
 Hypothesis tests), never copied from the parser's own output.
 """
 import math
+import re
 
 import numpy as np
 import pytest
@@ -422,3 +423,45 @@ def _check_specs(specs):
             assert s["type"] == "dropout" and 0.0 <= s["rate"] < 1.0 and not math.isnan(s["rate"])
     assert parse_architecture(format_architecture(specs)) == specs
 
+
+
+# ---------------------------------------------------------------------- default_architecture
+
+@pytest.mark.parametrize("n_in, n_out, task, expected", [
+    (2, 1, "binary", [2, 8, "relu", 8, "relu", 1, "sigmoid"]),
+    (30, 1, "binary", [30, 8, "relu", 8, "relu", 1, "sigmoid"]),
+    (4, 3, "multiclass", [4, 16, "relu", 16, "relu", 3, "softmax"]),
+    (4, 8, "multiclass", [4, 16, "relu", 16, "relu", 8, "softmax"]),
+    (64, 10, "multiclass", [64, 32, "relu", 32, "relu", 10, "softmax"]),   # no hidden layer narrower than the classes
+    (5, 17, "multiclass", [5, 64, "relu", 64, "relu", 17, "softmax"]),
+    (5, 100, "multiclass", [5, 128, "relu", 128, "relu", 100, "softmax"]),
+    (1, 1, "regression", [1, 16, "tanh", 16, "tanh", 1, "linear"]),
+])
+def test_default_architecture_rule(n_in, n_out, task, expected):
+    arch = mlp.default_architecture(n_in, n_out, task)
+    assert arch == expected
+    model = MLP().sequential(arch)          # a valid network of those sizes
+    assert (model.n_inputs, model.n_outputs) == (n_in, n_out)
+    assert mlp.default_architecture(n_in, n_out, task, width=5)[1:5] == [5, arch[2], 5, arch[2]]
+
+
+@pytest.mark.parametrize("args, message", [
+    ((0, 1, "binary"), "n_inputs must be a whole number >= 1, got 0"),
+    ((2, 1.5, "binary"), "n_outputs must be a whole number >= 1, got 1.5"),
+    ((2, True, "binary"), "n_outputs must be a whole number >= 1, got True"),
+    ((2, 1, "ranking"), "task must be one of binary, multiclass, regression, got 'ranking'"),
+    ((2, 1, "binary", 0), "width must be a whole number >= 1, got 0"),
+])
+def test_default_architecture_refuses(args, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        mlp.default_architecture(*args)
+
+
+def test_the_apps_default_is_the_engines():
+    from webapp import session
+    for name in session.datasets():
+        p = session.prepare_builtin(name)
+        width = 32 if name == "spiral" else None
+        expected = mlp.default_architecture(p.n_inputs, p.n_outputs, p.task, width=width)
+        assert session.default_architecture(p) == format_architecture(parse_architecture(expected))
+    assert session.default_architecture(session.prepare_builtin("circles")) == "[2, 8, 'relu', 8, 'relu', 1, 'sigmoid']"

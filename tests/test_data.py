@@ -829,3 +829,16 @@ def test_make_dataset_errors():
     assert "n_classes" in err(data.make_dataset, "blobs", n_classes=1)
     assert "factor" in err(data.make_dataset, "circles", factor=1.5)
     assert "seed" in err(data.make_dataset, "moons", seed=1.5)
+
+
+def test_table_column_arrays_and_membership():
+    """texts/missing/numbers give a column as the table holds it (no copy); ``in`` asks for a column."""
+    t = data.read_csv("a,b,c\n1,x,2\n,y,z\n3.5,NA,4\n")
+    assert "a" in t and "d" not in t and 3 not in t
+    assert t.texts("b").tolist() == ["x", "y", None] and t.texts("b") is t.texts("b")
+    assert t.missing("a").tolist() == [False, True, False] and t.missing("b").tolist() == [False, False, True]
+    nums, bad = t.numbers("a")
+    assert bad is None and nums[0] == 1.0 and np.isnan(nums[1]) and nums[2] == 3.5
+    assert t.numbers("c") == (None, (1, "z"))       # the first value that is not a number: row 1 (0-based)
+    with pytest.raises(ValueError, match="unknown column 'd'"):
+        t.texts("d")

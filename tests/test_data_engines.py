@@ -12,7 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mlp import data, table
+from mlp import data
+from mlp.data import table
 
 SETTINGS = settings(
     max_examples=int(os.environ.get("MLP_HYPOTHESIS_EXAMPLES", "60")) * 4, deadline=None, database=None,

@@ -8,7 +8,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlp import data, table
+from mlp import data
+from mlp.data._cells import clean_cell
 
 SETTINGS = settings(
     max_examples=int(os.environ.get("MLP_HYPOTHESIS_EXAMPLES", "60")), deadline=None, database=None
@@ -74,7 +75,7 @@ def _is_number(v):
         return False
 
 
-label_text = name_text.filter(lambda s: table._clean_cell(s) is not None).filter(
+label_text = name_text.filter(lambda s: clean_cell(s) is not None).filter(
     lambda s: not _is_number(s) or np.isfinite(float(s))
 )
 

@@ -9,6 +9,7 @@ import pytest
 
 import mlp
 from mlp import reference
+from mlp.trace import code_for
 from webapp import explain as ex
 from webapp import session as S
 
@@ -96,7 +97,7 @@ def test_sections_in_order_with_reference_code(circles):
     for s in e["sections"]:
         if s["id"] in names:
             assert s["code_name"] == names[s["id"]]
-        assert (s["code_start"], s["code"]) == reference.code_for(s["code_name"])
+        assert (s["code_start"], s["code"]) == code_for(s["code_name"])
         assert source[s["code_start"] - 1].startswith(f"def {s['code_name']}(")
         assert all(isinstance(line, str) and line for line in s["latex"]) and s["title"]
 

@@ -453,9 +453,9 @@ def test_dropout_step_is_sgd_on_the_masked_network():
                                         ([3, 5, "tanh", 1, "sigmoid"], "bce"),
                                         ([3, 4, "elu", 1], "mae")])
 def test_big_data_batches_train_like_small_data(monkeypatch, arch, loss):
-    """Above mlp.network._COPY_BYTES the epoch gathers each batch instead of copying X once; the same
+    """Above mlp.training.COPY_BYTES the epoch gathers each batch instead of copying X once; the same
     seed must give the same training (weights and history) either way."""
-    import mlp.network
+    import mlp.training
     X, y = regression_data(n=45)
     if loss == "cce":
         y = (X[:, 0] > 0).astype(int) + (X[:, 1] > 0.5)
@@ -463,8 +463,8 @@ def test_big_data_batches_train_like_small_data(monkeypatch, arch, loss):
     elif loss == "bce":
         y = (y > 0).astype(float)
     runs = []
-    for limit in (mlp.network._COPY_BYTES, 0):
-        monkeypatch.setattr(mlp.network, "_COPY_BYTES", limit)
+    for limit in (mlp.training.COPY_BYTES, 0):
+        monkeypatch.setattr(mlp.training, "COPY_BYTES", limit)
         m = MLP(seed=9).sequential(arch).set_loss(loss).set_optimizer("adam")
         history = m.fit(X, y, epochs=4, batch_size=8, learning_rate=0.01)
         runs.append((m.get_weights(), history.history["loss"]))

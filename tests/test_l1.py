@@ -77,7 +77,7 @@ def test_l1_with_minibatches_and_shuffling_equals_the_reference():
     rng = np.random.default_rng(2)
     X, y = rng.normal(size=(10, 2)), rng.normal(size=(10, 1))
     m = MLP(seed=3).sequential([2, 5, "relu", 1]).set_loss("mse").set_optimizer("adam", l1=0.02)
-    layers = [(ly["W"].copy(), ly["b"].copy(), ly["activation"]) for ly in m._layers]
+    layers = [(ly.W.copy(), ly.b.copy(), ly.activation) for ly in m.layers]
     order = copy.deepcopy(m.rng).permutation(10)         # the order fit will draw
     m.fit(X, y, epochs=1, batch_size=4, learning_rate=0.01)
     states, t = [({}, {}) for _ in layers], 0
@@ -86,9 +86,9 @@ def test_l1_with_minibatches_and_shuffling_equals_the_reference():
         rows = order[s:s + 4]
         layers, states, _, _ = reference.train_step(X[rows], y[rows], layers, "mse", "adam", states, t, 0.01, 0.02,
                                                     beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0)
-    for (W, b, _), ly in zip(layers, m._layers):
-        np.testing.assert_allclose(ly["W"], W, rtol=1e-10, atol=1e-14)
-        np.testing.assert_allclose(ly["b"], b, rtol=1e-10, atol=1e-14)
+    for (W, b, _), ly in zip(layers, m.layers):
+        np.testing.assert_allclose(ly.W, W, rtol=1e-10, atol=1e-14)
+        np.testing.assert_allclose(ly.b, b, rtol=1e-10, atol=1e-14)
 
 
 def test_gradients_include_the_l1_term(torch_float64):

@@ -60,8 +60,8 @@ def test_full_batch_stats_are_the_gradient_and_the_update(optimizer, kw, dtype):
         grads = grads_all[::2]                   # dL/dW of each layer (with l1 * sign(W) when l1 is set)
         data_grads = [g - l1 * np.sign(W) for g, W in zip(grads, twin.get_weights()[::2])]
         np.testing.assert_allclose([stats["grad_norm"][k][e] for k in range(1, 5)], _norms(data_grads), rtol=rtol)
-        W0 = [seen[e][ly["offset"]:ly["offset"] + ly["W"].size] for ly in model._layers]
-        W1 = [seen[e + 1][ly["offset"]:ly["offset"] + ly["W"].size] for ly in model._layers]
+        W0 = [seen[e][ly.offset:ly.offset + ly.W.size] for ly in model.layers]
+        W1 = [seen[e + 1][ly.offset:ly.offset + ly.W.size] for ly in model.layers]
         want = [np.linalg.norm(b - a) / np.linalg.norm(a) for a, b in zip(W0, W1)]
         np.testing.assert_allclose([stats["update_ratio"][k][e] for k in range(1, 5)], want, rtol=rtol * 10)
         assert {k: stats["dead"][k][e] for k in (1, 3)} == _dead_count(seen[e + 1], model, X, grads_all)
@@ -167,6 +167,6 @@ def test_init_schemes():
                          ("small", [0.01, 0.01, 0.01])):
         W = model.init_weights(scheme).get_weights()
         np.testing.assert_allclose([w.std() for w in W[::2]], stds, rtol=0.03)
-        assert W[1].tolist() == [mlp.network.RELU_BIAS] * 300 and not W[3].any()
+        assert W[1].tolist() == [mlp.activations.RELU_BIAS] * 300 and not W[3].any()
     with pytest.raises(ValueError, match="Unknown weight initialisation 'glorot'; choose 'auto' or one of he"):
         model.init_weights("glorot")

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import mlp
-from mlp.preprocessing import FEATURE_TRANSFORMS
+from mlp.data import FEATURE_TRANSFORMS
 from mlp.training import SCHEDULES
 from tests._browser import run_in_pyodide
 from webapp import links as L

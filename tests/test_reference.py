@@ -76,7 +76,7 @@ def test_reference_does_not_change_its_arguments():
 
 # ---------------------------------------------------------------------------- fast path == reference
 def model_layers(model):
-    return [(ly["W"].copy(), ly["b"].copy(), ly["activation"]) for ly in model._layers]
+    return [(ly.W.copy(), ly.b.copy(), ly.activation) for ly in model.layers]
 
 
 @st.composite
@@ -130,3 +130,61 @@ def test_fit_steps_equal_reference_train_steps(problem):
     for (W, b, _), (W_fast, b_fast, _) in zip(layers, model_layers(model)):
         np.testing.assert_allclose(W_fast, W, rtol=1e-6, atol=1e-6)
         np.testing.assert_allclose(b_fast, b, rtol=1e-6, atol=1e-6)
+
+
+# ---------------------------------------------------------------------------- whole runs: fit == reference.fit
+RUNS = {   # optimizer: (hidden activations, output activation, loss, schedule)
+    "sgd": (("tanh", "gelu"), "sigmoid", "bce", "cosine"),
+    "sgd_momentum": (("softplus", "tanh"), "softmax", "cce", "exponential"),
+    "rmsprop": (("swish", "sigmoid"), "linear", "mse", "cosine"),
+    "adam": (("tanh", "elu"), "softmax", "cce", "exponential"),
+    "adamw": (("gelu", "tanh"), "sigmoid", "bce", "cosine"),
+    "adagrad": (("tanh", "softplus"), "linear", "huber", "exponential"),
+    "nadam": (("sigmoid", "gelu"), "softmax", "cce", "cosine"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_whole_training_runs_equal_reference_fit(name):
+    """fit over several epochs of shuffled mini-batches (a smaller last batch, L1 and L2, a learning-rate
+    schedule) ends at the weights, optimizer state and per-epoch losses of reference.fit from the same
+    seed: the epoch loop, the batching, the shuffling and the initialisation as well as the step."""
+    hidden, out, loss, schedule = RUNS[name]
+    seed, n, epochs, lr, decay = 3, 37, 6, 0.05, 0.9
+    k = {"softmax": 3, "sigmoid": 2}.get(out, 2)
+    rng = np.random.default_rng(100)
+    x = rng.normal(size=(n, 4))
+    y = {"bce": lambda: rng.integers(0, 2, size=(n, k)).astype(float),
+         "cce": lambda: np.eye(k)[rng.integers(0, k, size=n)]}.get(loss, lambda: rng.normal(size=(n, k)))()
+    hyper = dict(HYPER[name], l1=2e-3, **({} if name == "adamw" else {"weight_decay": 1e-3}))
+    arch = [4, 6, hidden[0], 5, hidden[1], k, out]
+    model = MLP(seed=seed).sequential(arch).set_loss(loss).set_optimizer(name, **hyper)
+
+    ref_rng = np.random.default_rng(seed)     # the model's generator: its weights, then each epoch's order
+    layers = reference.init_layers([4, 6, 5, k], [hidden[0], hidden[1], out], ref_rng)
+    for (W, b, _), (W0, b0, _) in zip(layers, model_layers(model)):
+        np.testing.assert_array_equal(W, W0)
+        np.testing.assert_array_equal(b, b0)
+
+    if schedule == "cosine":     # written here from the formula, not taken from the engine
+        fit_kw, lr_of = {"lr_schedule": "cosine"}, lambda e: lr * (1 + np.cos(np.pi * e / epochs)) / 2
+    else:
+        fit_kw, lr_of = {"lr_decay": decay}, lambda e: lr * decay ** e
+    hist = model.fit(x, y, epochs=epochs, learning_rate=lr, batch_size=8, **fit_kw)
+    h = dict(model.optimizer.hyper)
+    l1 = h.pop("l1")
+    layers, states, losses = reference.fit(x, y, layers, loss, name, epochs, lr, batch_size=8, rng=ref_rng,
+                                           lr_schedule=lr_of, l1=l1, **h)
+
+    assert model.optimizer.t == epochs * 5      # 4 batches of 8 and one of 5 per epoch
+    np.testing.assert_allclose(hist.history["loss"], losses, rtol=1e-10)
+    for (W, b, _), (W_fast, b_fast, _), layer, (state_W, state_b) in zip(layers, model_layers(model),
+                                                                       model.layers, states):
+        np.testing.assert_allclose(W_fast, W, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(b_fast, b, rtol=1e-9, atol=1e-12)
+        fast_W = model.optimizer.state_of(layer.offset, W.shape, model.dtype)
+        fast_b = model.optimizer.state_of(layer.offset + W.size, b.shape, model.dtype)
+        assert set(fast_W) == set(state_W) and set(fast_b) == set(state_b)
+        for key in state_W:
+            np.testing.assert_allclose(fast_W[key], state_W[key], rtol=1e-9, atol=1e-13, err_msg=key)
+            np.testing.assert_allclose(fast_b[key], state_b[key], rtol=1e-9, atol=1e-13, err_msg=key)

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 import mlp
-from mlp import MLP, reference
+from mlp import MLP, reference, trace
 from mlp.optimizers import OPTIMIZERS
 
 ACTS = ["relu", "leaky_relu", "tanh", "sigmoid", "softmax", "linear", "gelu", "elu", "softplus", "swish"]
@@ -148,8 +148,8 @@ def test_trace_update_is_what_fit_then_does(name, hyper, warm):
             if key == "mu_product":
                 assert float(arr) == pytest.approx(float(m.optimizer.state["mu_product"][0]), rel=1e-14)
                 continue
-            W = m._layers[i]["W"]
-            flat = m.optimizer.state[key][m._layers[i]["offset"]:m._layers[i]["offset"] + W.size].reshape(W.shape)
+            W = m.layers[i].W
+            flat = m.optimizer.state[key][m.layers[i].offset:m.layers[i].offset + W.size].reshape(W.shape)
             np.testing.assert_allclose(arr, flat, rtol=1e-9, atol=1e-16)
         assert set(ly.state_W["before"]) == set(ly.state_W["after"])
         # the update is the reference's function of this optimizer, called with the trace's own numbers
@@ -254,7 +254,7 @@ CONTRACT_NAMES = ["layer_forward", "loss_value", "output_delta", "hidden_delta",
 
 @pytest.mark.parametrize("name", CONTRACT_NAMES)
 def test_code_for_returns_the_functions_own_lines(name):
-    start, text = reference.code_for(name)
+    start, text = trace.code_for(name)
     fn = getattr(reference, name)
     lines, first = inspect.getsourcelines(fn)          # independent: Python's own bookkeeping
     assert start == first and text == "".join(lines)
@@ -265,18 +265,18 @@ def test_code_for_returns_the_functions_own_lines(name):
 
 def test_code_for_errors(monkeypatch, tmp_path):
     with pytest.raises(ValueError) as e:
-        reference.code_for("no_such_function")
+        trace.code_for("no_such_function")
     assert "no_such_function" in str(e.value) and "adam_update" in str(e.value)
-    monkeypatch.setattr(reference, "SOURCE_PATH", str(tmp_path / "reference.py"))
+    monkeypatch.setattr(trace, "SOURCE_PATH", str(tmp_path / "reference.py"))
     with pytest.raises(FileNotFoundError) as e:
-        reference.code_for("adam_update")
+        trace.code_for("adam_update")
     assert "ship mlp/reference.py" in str(e.value)
 
 
 def test_reference_imports_only_numpy_and_the_tables():
     import ast
-    tree = ast.parse(open(reference.SOURCE_PATH, encoding="utf-8").read())
+    tree = ast.parse(open(trace.SOURCE_PATH, encoding="utf-8").read())
     imported = {(n.module or "") if isinstance(n, ast.ImportFrom) else a.name
                 for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))
                 for a in n.names}
-    assert imported <= {"ast", "os", "dataclasses", "numpy", "activations", "losses"}, imported
+    assert imported <= {"math", "numpy", "activations", "losses"}, imported

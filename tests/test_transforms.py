@@ -10,7 +10,7 @@ from sklearn.preprocessing import StandardScaler
 
 import mlp
 from mlp import data
-from mlp.preprocessing import FEATURE_TRANSFORMS
+from mlp.data import FEATURE_TRANSFORMS
 from webapp import session
 
 ALL = tuple(FEATURE_TRANSFORMS)

@@ -42,7 +42,7 @@ if _ROOT not in sys.path:  # `streamlit run webapp/app.py` only puts webapp/ on 
 
 import streamlit as st  # noqa: E402
 
-from mlp.preprocessing import FEATURE_TRANSFORMS  # noqa: E402
+from mlp.data import FEATURE_TRANSFORMS  # noqa: E402
 from webapp import charts  # noqa: E402
 from webapp import links  # noqa: E402
 from webapp import session as S  # noqa: E402

@@ -2,7 +2,7 @@
 
 Pure module (stdlib, numpy, ``mlp``), shared by the Streamlit app and the browser build. Every number comes
 from :meth:`mlp.MLP.trace` (``mlp/reference.py``), and every section carries the lines of
-``mlp/reference.py`` that compute it (:func:`mlp.reference.code_for`). The LaTeX uses only macros KaTeX
+``mlp/reference.py`` that compute it (:func:`mlp.trace.code_for`). The LaTeX uses only macros KaTeX
 supports (``st.latex`` is KaTeX too).
 """
 
@@ -229,9 +229,9 @@ OPTIMIZER_TITLES = {"sgd": "SGD", "sgd_momentum": "SGD with momentum", "rmsprop"
 def _code(name):
     """(first line, text) of ``name`` in mlp/reference.py, or a note when the source is not shipped.
     Cached: the file does not change while an app runs, and reading it is most of an explanation's time."""
-    from mlp import reference
+    from mlp.trace import code_for
     try:
-        return reference.code_for(name)
+        return code_for(name)
     except (OSError, ValueError) as e:
         return 0, f"# the source of mlp.reference.{name} is not available here: {e}\n"
 

@@ -88,8 +88,7 @@ class _Invalid(Exception):
 
 
 def _transform_keys():
-    from mlp import preprocessing
-    table = getattr(preprocessing, "FEATURE_TRANSFORMS", None)
+    table = getattr(mlp.data, "FEATURE_TRANSFORMS", None)
     return list(table) if table else ["x1^2", "x2^2", "x1*x2", "sin(x1)", "sin(x2)"]
 
 

@@ -87,7 +87,7 @@ class Prepared:
     yraw_test: np.ndarray | None = None
     notes: list = field(default_factory=list)
     tables: tuple | None = None              # raw (train, test) Tables, for predictions in raw columns
-    transforms: tuple = ()                   # keys of mlp.preprocessing.FEATURE_TRANSFORMS used as extra inputs
+    transforms: tuple = ()                   # keys of mlp.data.FEATURE_TRANSFORMS used as extra inputs
 
     @property
     def n_train(self):
@@ -243,7 +243,7 @@ def _split(table, test_size, seed):
 def prepare_builtin(name, n_samples=400, noise=0.1, seed=0, test_size=0.2, n_classes=3, transforms=()):
     """Generate one of the engine's datasets, split it and fit its preprocessing.
 
-    ``transforms``: keys of ``mlp.preprocessing.FEATURE_TRANSFORMS`` (e.g. ``("x1^2", "x2^2")``) added as
+    ``transforms``: keys of ``mlp.data.FEATURE_TRANSFORMS`` (e.g. ``("x1^2", "x2^2")``) added as
     inputs; they need a 2-D dataset. The model file carries them, so it still predicts from raw x1, x2."""
     if name not in datasets():
         raise ValueError(f"Unknown dataset {name!r}; choose one of: {', '.join(datasets())}.")
@@ -334,16 +334,11 @@ def count_params(specs):
 
 
 def default_architecture(prepared):
-    """A sensible starting network for the data, as list-syntax text."""
-    hidden = {"binary": [8, 8], "multiclass": [16, 16], "regression": [16, 16]}[prepared.task]
-    if prepared.name == "spiral":
-        hidden = [32, 32]
-    act = "tanh" if prepared.task == "regression" else "relu"
-    items = [prepared.n_inputs]
-    for h in hidden:
-        items += [h, act]
-    items += [prepared.n_outputs, OUTPUT_ACTIVATION[prepared.task]]
-    return "[" + ", ".join(repr(x) if isinstance(x, str) else str(x) for x in items) + "]"
+    """A sensible starting network for the data, as list-syntax text (``mlp.default_architecture``; the
+    spiral gets 32 units a layer)."""
+    width = 32 if prepared.name == "spiral" else None
+    items = mlp.default_architecture(prepared.n_inputs, prepared.n_outputs, prepared.task, width=width)
+    return format_architecture(parse_architecture(items))
 
 
 def _output_ok(task, activation):

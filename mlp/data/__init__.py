@@ -1,10 +1,11 @@
 """Tabular data for the MLP: CSV reading, tables, preprocessing, splits, toy datasets.
 
-The public names of three modules, gathered in one place (``from mlp import data``):
+The public names of the package's modules, gathered in one place (``from mlp import data``):
 
-- ``mlp.table``: cells, :class:`Table`, :func:`read_csv`, :func:`to_csv`;
-- ``mlp.preprocessing``: :func:`detect_task`, :class:`Preprocessor`, :func:`train_test_split`;
-- ``mlp.datasets``: :data:`DATASETS`, :func:`make_dataset`.
+- ``mlp.data.table``: cells, :class:`Table`, :func:`read_csv`, :func:`to_csv`;
+- ``mlp.data.preprocessing``: :func:`detect_task`, :class:`Preprocessor`, :func:`train_test_split`,
+  :data:`FEATURE_TRANSFORMS`;
+- ``mlp.data.datasets``: :data:`DATASETS`, :func:`make_dataset`.
 
 Only the standard library and NumPy are needed, so they run the same under CPython and Pyodide. pandas, when
 it is importable, is imported inside ``read_csv`` for its C parser (the results are those of the standard
@@ -20,12 +21,13 @@ Main entry points::
     X, y = make_dataset("moons", n_samples=400, noise=0.1, seed=0)
 """
 from .datasets import DATASETS, make_dataset
-from .preprocessing import TASKS, Preprocessor, detect_task, train_test_split
+from .preprocessing import FEATURE_TRANSFORMS, TASKS, Preprocessor, detect_task, train_test_split
 from .table import MISSING_VALUES, Table, read_csv, to_csv
 
 __all__ = [
     "MISSING_VALUES",
     "TASKS",
+    "FEATURE_TRANSFORMS",
     "DATASETS",
     "Table",
     "Preprocessor",

@@ -1,16 +1,16 @@
-"""Tables of raw values: cells, the :class:`Table`, reading and writing CSV.
+"""Tables of raw values: the :class:`Table`, reading CSV (:func:`read_csv`) and writing it (:func:`to_csv`).
 
 Only the standard library and NumPy are needed, so this runs the same under CPython and Pyodide; read_csv
-imports pandas (inside the function) for its C parser when it is installed, with the same results.
-``mlp.data`` gathers the public names of this module, ``mlp.preprocessing`` and ``mlp.datasets``.
+imports pandas (inside the function) for its C parser when it is installed, with the same results. The two
+readers are in files of their own (``_stdlib_reader.py``, ``_pandas_reader.py``): this module finds the text,
+its encoding and delimiter, hands it to a reader, and finishes the table the same way whichever read it.
+``mlp.data`` gathers the public names of this module, ``mlp.data.preprocessing`` and ``mlp.data.datasets``.
 """
 
 from __future__ import annotations
 
 import csv
-import difflib
 import io
-import math
 import numbers
 import os
 import re
@@ -18,16 +18,13 @@ import sys
 
 import numpy as np
 
-
-#: Cell texts read as a missing value (after stripping surrounding whitespace).
-#: Any letter case of "nan" also counts as missing.
-MISSING_VALUES = frozenset(
-    {"", "?", "NA", "N/A", "n/a", "#N/A", "NaN", "nan", "NAN", "null", "Null", "NULL", "None", "NONE"}
-)
-
+from ._cells import MISSING_VALUES  # noqa: F401 (public here too: mlp.data.table.MISSING_VALUES)
+from ._cells import (Column, clean_cell, closest, columns_from_rows, is_number_text, list_names, not_missing,
+                     object_array, sortable_texts)
+from ._pandas_reader import read_pandas
+from ._stdlib_reader import nonblank, read_stdlib, records, too_many_rows
 
 _DELIMITERS = (",", ";", "\t", "|")  # order = preference when several fit equally well
-_DELIM_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 _SNIFF_RECORDS = 50
 
 # Leading bytes of common non-CSV files, with a hint for the user.
@@ -43,171 +40,6 @@ _MAGIC = (
     (b"\x7fELF", "a program"),
     (b"\x93NUMPY", "a NumPy .npy file"),
 )
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def _closest(name, choices):
-    """' Did you mean ...?' suffix for an unknown name, or ''."""
-    match = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1, cutoff=0.5)
-    return f" Did you mean {match[0]!r}?" if match else ""
-
-
-def _list_names(names, limit=20):
-    names = [repr(n) for n in names]
-    if len(names) > limit:
-        return ", ".join(names[:limit]) + f", ... ({len(names) - limit} more)"
-    return ", ".join(names)
-
-
-_NAN_TEXTS = frozenset({"nan", "-nan", "+nan"})
-
-
-def _clean_text(v, _missing=MISSING_VALUES, _nans=_NAN_TEXTS):
-    """_clean_cell for a str (the csv module's cells), in few steps: it runs once per cell."""
-    s = v.strip()
-    if s in _missing or (len(s) < 5 and s.lower() in _nans):
-        return None
-    return s
-
-
-def _is_number_text(s):
-    """True for text that reads as a finite number, e.g. '3', '-0.5', '1e-3'."""
-    try:
-        return math.isfinite(float(s))
-    except ValueError:
-        return False
-
-
-def _clean_cell(v):
-    """Normalise one cell to a stripped str, or None when missing."""
-    if v is None:
-        return None
-    if isinstance(v, str):
-        return _clean_text(v)
-    if isinstance(v, (bool, np.bool_)):
-        return "True" if v else "False"
-    if isinstance(v, numbers.Integral):
-        return str(int(v))
-    if isinstance(v, numbers.Real):
-        f = float(v)
-        if math.isnan(f):
-            return None
-        # str() gives the shortest text that round-trips (also for np.float32).
-        return str(v) if isinstance(v, (float, np.floating)) else repr(f)
-    if isinstance(v, bytes):
-        return _clean_text(v.decode("utf-8", errors="replace"))
-    return _clean_text(str(v))
-
-
-def _parse_float(s):
-    """float(s) for a cell text, or None when it is not a number."""
-    try:
-        return float(s)
-    except (TypeError, ValueError):
-        return None
-
-
-def _label_text(v):
-    """Canonical text of a numeric class label: 1.0 -> '1', 0.5 -> '0.5'."""
-    if v == math.floor(v) and abs(v) < 2**53:
-        return str(int(v))
-    return repr(float(v))
-
-
-# --------------------------------------------------------------------------- columns
-
-
-def _obj(seq):
-    """A 1-D object array holding the items of ``seq`` (str or None) as they are."""
-    a = np.empty(len(seq), dtype=object)
-    a[:] = seq
-    return a
-
-
-def _present(text):
-    """True where an object column of clean texts has a value: clean texts are never "", so truthiness
-    (a C call per cell) tells a str from None."""
-    return text.astype(bool)
-
-
-def _texts_u(texts):
-    """Clean texts (a 1-D object array of str, none missing) as an array NumPy sorts, searches and compares
-    in C, in the order of Python's str: a unicode array, unless its fixed width (the longest text's) would
-    make it far larger than the texts (one long text among short ones: gigabytes for a large file); then
-    the object array itself (the same results, compared by Python)."""
-    if not len(texts):
-        return np.zeros(0, dtype="U1")
-    lens = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
-    if int(lens.max()) * len(lens) > 4 * int(lens.sum()) + (1 << 16):
-        return texts
-    return texts.astype(str)
-
-
-def _to_numbers(text):
-    """float64 array (NaN = missing) of an object column of clean texts, or ("bad", row, text) for the first
-    value that is not a number. NumPy's object->float cast calls Python's float() on each cell (in C)."""
-    try:  # None -> NaN; no clean text reads as NaN ("nan" is missing), so NaN <=> missing
-        return text.astype(np.float64)
-    except (TypeError, ValueError):
-        pass
-    present = _present(text)
-    vals = text[present]
-    uniq, inv = np.unique(_texts_u(vals), return_inverse=True)
-    ok = np.array([_parse_float(u) is not None for u in uniq.tolist()], dtype=bool)
-    row = int(np.flatnonzero(present)[np.flatnonzero(~ok[inv.reshape(-1)])[0]])
-    return ("bad", row, text[row])
-
-
-class _Col:
-    """One column: clean texts (object array of str/None) and, once computed, its numbers.
-
-    ``text`` may be None while ``lazy = (fetch, idx)`` can produce it (``fetch(idx)`` -> the texts at
-    those rows of the source; idx None = all): the pandas reader keeps numeric columns as numbers only and
-    reads their exact texts again only if someone asks for them. ``num`` is None (not computed yet), a
-    float64 array (the column is numeric; NaN = missing) or ("bad", row, text).
-    """
-
-    __slots__ = ("text", "num", "lazy", "miss")
-
-    def __init__(self, text=None, num=None, lazy=None):
-        self.text, self.num, self.lazy, self.miss = text, num, lazy, None
-
-    def get_text(self):
-        if self.text is None:
-            fetch, idx = self.lazy
-            self.text = fetch(idx)
-            self.lazy = None
-        return self.text
-
-    def text_at(self, rows):
-        """Texts of some rows (without materialising a lazy column when only a few rows are needed)."""
-        if self.text is not None:
-            return self.text[rows]
-        fetch, idx = self.lazy
-        return fetch(rows if idx is None else idx[rows])
-
-    def numbers(self):
-        if self.num is None:
-            self.num = _to_numbers(self.get_text())
-        return self.num
-
-    def missing(self):
-        if self.miss is None:
-            num = self.num
-            self.miss = np.isnan(num) if isinstance(num, np.ndarray) else ~_present(self.get_text())
-        return self.miss
-
-    def __reduce__(self):  # pickle / copy: a lazy column's texts are read first (``fetch`` is a closure)
-        return _Col, (self.get_text(), self.num)
-
-    def take(self, rows):
-        num = self.num[rows] if isinstance(self.num, np.ndarray) else None
-        if self.text is not None:
-            return _Col(self.text[rows], num)
-        fetch, idx = self.lazy
-        return _Col(None, num, (fetch, rows if idx is None else idx[rows]))
 
 
 # --------------------------------------------------------------------------- Table
@@ -233,10 +65,10 @@ class Table:
             if len(row) != len(columns):
                 raise ValueError(
                     f"row {i + 1} has {len(row)} values but there are {len(columns)} columns "
-                    f"({_list_names(columns)}); every row needs one value per column."
+                    f"({list_names(columns)}); every row needs one value per column."
                 )
-            clean.append(tuple(_clean_cell(v) for v in row))
-        self._set(columns, _rows_to_cols(clean, len(columns)), len(clean))
+            clean.append(tuple(clean_cell(v) for v in row))
+        self._set(columns, columns_from_rows(clean, len(columns)), len(clean))
 
     def _set(self, columns, cols, n, meta=None):
         self._columns = list(columns)
@@ -247,7 +79,7 @@ class Table:
 
     @classmethod
     def _trusted(cls, columns, cols, n, meta=None):
-        """Wrap already-clean columns (a list of :class:`_Col`) without re-checking."""
+        """Wrap already-clean columns (a list of :class:`Column`) without re-checking."""
         t = cls.__new__(cls)
         t._set(columns, cols, n, meta)
         return t
@@ -278,7 +110,7 @@ class Table:
                     raise TypeError(f"row {i + 1} is a {type(r).__name__}, but the first row is a dict; do not mix.")
                 unknown = [k for k in r if k not in cols]
                 if unknown:
-                    raise ValueError(f"row {i + 1} has keys not among the columns: {_list_names(unknown)}.")
+                    raise ValueError(f"row {i + 1} has keys not among the columns: {list_names(unknown)}.")
                 out.append([r.get(c) for c in cols])
             return cls(cols, out)
         if columns is None:
@@ -295,7 +127,7 @@ class Table:
             import pandas as pd
 
             missing = np.asarray(pd.isna(df).to_numpy(), dtype=bool)
-        except ImportError:  # duck-typed frame without pandas: rely on _clean_cell
+        except ImportError:  # duck-typed frame without pandas: rely on clean_cell
             missing = None
         values = df.to_numpy(dtype=object)
         rows = []
@@ -326,6 +158,10 @@ class Table:
     def __len__(self):
         return self._n
 
+    def __contains__(self, name):
+        """``name in table``: True if the table has a column of that name."""
+        return isinstance(name, str) and name in self._index
+
     def __eq__(self, other):
         if not isinstance(other, Table):
             return NotImplemented
@@ -341,8 +177,8 @@ class Table:
             return self._index[name]
         except (KeyError, TypeError):
             raise ValueError(
-                f"unknown column {name!r}; the columns are {_list_names(self._columns)}."
-                + _closest(name, self._columns)
+                f"unknown column {name!r}; the columns are {list_names(self._columns)}."
+                + closest(name, self._columns)
             ) from None
 
     def _col(self, name):
@@ -356,19 +192,21 @@ class Table:
         """The column as arrays, without per-cell Python: its numbers (float64, NaN where missing) when it
         is numeric, else its texts (an object array of str, None where missing)."""
         if self.is_numeric(name):
-            return self._numeric(name)[0].copy()
-        return self._text(name).copy()
+            return self.numbers(name)[0].copy()
+        return self.texts(name).copy()
 
-    def _text(self, name):
-        """The column's texts as an object array (str or None); do not modify it."""
+    # -- whole columns as the arrays the table holds (shared, not copied: read them, do not modify them)
+    def texts(self, name):
+        """The column's clean texts: an object array of str, None where missing. Not a copy."""
         return self._col(name).get_text()
 
-    def _missing(self, name):
-        """Boolean array: True where the column's value is missing."""
+    def missing(self, name):
+        """A boolean array, True where the column's value is missing. Not a copy."""
         return self._col(name).missing()
 
-    def _numeric(self, name):
-        """(float array with NaN for missing, first bad (row, value) or None)."""
+    def numbers(self, name):
+        """``(numbers, bad)``: the column's float64 array (NaN where missing; not a copy) and None, or
+        ``(None, (row, text))`` with the first value that is not a number."""
         num = self._col(name).numbers()
         if isinstance(num, tuple):
             return None, (num[1], num[2])
@@ -376,12 +214,12 @@ class Table:
 
     def is_numeric(self, name):
         """True if every non-missing value reads as a number (and there is at least one)."""
-        arr, bad = self._numeric(name)
+        arr, bad = self.numbers(name)
         return bad is None and bool(np.any(~np.isnan(arr)))
 
     def numeric_column(self, name):
         """Column as a float64 array (NaN where missing); ValueError if a value is not a number."""
-        arr, bad = self._numeric(name)
+        arr, bad = self.numbers(name)
         if bad is not None:
             i, v = bad
             raise ValueError(
@@ -437,15 +275,6 @@ class Table:
     def to_csv(self):
         """The table as CSV text (missing values written as empty cells)."""
         return to_csv(self._columns, self.rows)
-
-
-def _rows_to_cols(rows, width):
-    """Clean row tuples -> one :class:`_Col` per column."""
-    if not rows or not width:
-        return [_Col(np.empty(0, dtype=object)) for _ in range(width)]
-    grid = np.empty((len(rows), width), dtype=object)
-    grid[:] = rows  # one C pass; each column is a view of the grid
-    return [_Col(grid[:, j]) for j in range(width)]
 
 
 def _check_columns(columns):
@@ -622,13 +451,6 @@ def _check_text(text):
         raise _not_csv("binary data (it contains many control characters)")
 
 
-def _reader(text, delimiter):
-    return csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, skipinitialspace=True)
-
-
-def _nonblank(rec):
-    return any(map(str.strip, rec))
-
 
 def _prefix_records(text, delimiter, want):
     """The records of the first lines of ``text``, read from a prefix that surely holds the first ``want``
@@ -636,12 +458,12 @@ def _prefix_records(text, delimiter, want):
     size = 1 << 16
     while True:
         prefix = text[:size]
-        recs, nonblank = [], 0
-        for rec in _reader(prefix, delimiter):
+        recs, filled = [], 0
+        for rec in records(prefix, delimiter):
             recs.append(rec)
-            if _nonblank(rec):
-                nonblank += 1
-                if nonblank > want:  # one more record started: the first `want` are complete
+            if nonblank(rec):
+                filled += 1
+                if filled > want:  # one more record started: the first `want` are complete
                     return recs
         if size >= len(text):
             return recs
@@ -655,7 +477,7 @@ def _sniff_delimiter(text):
         counts = []
         try:
             for rec in _prefix_records(text, d, _SNIFF_RECORDS):
-                if _nonblank(rec):
+                if nonblank(rec):
                     counts.append(len(rec))
                     if len(counts) >= _SNIFF_RECORDS:
                         break
@@ -769,255 +591,16 @@ def read_csv(source, *, max_bytes=None, max_rows=None, engine="auto"):
     meta["delimiter"] = delimiter
 
     if pd is not None:
-        got = _read_pandas(pd, text, utf8, delimiter, max_rows)
+        got = read_pandas(pd, text, utf8, delimiter, max_rows)
         if got is not None:
             header, cols, n, reparse = got
             table = _finish_read(header, cols, n, dict(meta, parser="pandas"), delimiter, reparse, max_rows)
             if table is not None:
                 return table
-    header, cols, n = _read_stdlib(str(text), delimiter, offset, max_rows)
+    header, cols, n = read_stdlib(str(text), delimiter, offset, max_rows)
     meta["parser"] = "stdlib"
     return _finish_read(header, cols, n, meta, delimiter, None, max_rows)
 
-
-def _read_stdlib(text, delimiter, offset, max_rows):
-    """The standard-library reader: (header, columns, number of rows); every error is raised here."""
-    reader = _reader(text, delimiter)
-    header = None
-    header_line = 0
-    rows = []
-    bad = []  # (first line, last line, n_fields, spans lines) of ragged rows
-    end = 0
-    try:
-        for rec in reader:
-            start, end = end + 1, reader.line_num
-            if not _nonblank(rec):
-                continue
-            if header is None:
-                header = [h.strip() for h in rec]
-                header_line = start + offset
-                continue
-            n = len(header)
-            if len(rec) > n and not any(f.strip() for f in rec[n:]):
-                rec = rec[:n]  # trailing delimiters
-            if len(rec) != n:
-                multiline = any("\n" in f or "\r" in f for f in rec)
-                bad.append((start + offset, end + offset, len(rec), multiline))
-                continue
-            if not bad:
-                rows.append(tuple(map(_clean_text, rec)))
-                if max_rows is not None and len(rows) > max_rows:
-                    raise _too_many_rows(max_rows)
-    except csv.Error as e:
-        raise ValueError(
-            f"could not parse the CSV near line {reader.line_num + offset}: {e}. "
-            'Check the quoting (an unclosed " quote swallows the following lines).'
-        ) from None
-
-    if header is None:
-        raise ValueError("the CSV file is empty; it needs a header line and at least one data line.")
-    if bad:
-        first_line, last_line, got, multiline = bad[0]
-        where = f"line {first_line}" if first_line == last_line else f"the row on lines {first_line}-{last_line}"
-        more = ""
-        if len(bad) > 1:
-            more = f" ({len(bad) - 1} more row{'s have' if len(bad) > 2 else ' has'} the wrong count too)"
-        hint = ' It spans several lines: look for an unclosed " quote.' if multiline else ""
-        raise ValueError(
-            f"{where} has {got} field{'s' if got != 1 else ''} but the header (line {header_line}) has "
-            f"{len(header)} (detected delimiter: {_DELIM_NAMES[delimiter]}){more}.{hint} Quote values "
-            "that contain the delimiter, and give every row one value per column."
-        )
-    if not rows:
-        raise ValueError(
-            f"the CSV has a header ({_list_names(header)}) but no data rows; add at least one data line."
-        )
-    return header, _rows_to_cols(rows, len(header)), len(rows)
-
-
-def _header_record(text, delimiter):
-    """(header fields, char offset where the header record starts, where it ends), or None."""
-    # the first non-blank record and the physical lines it spans, read from a prefix long enough to hold it
-    size = 1 << 16
-    while True:
-        prefix = text[:size]
-        reader = _reader(prefix, delimiter)
-        end = 0
-        for rec in reader:
-            first, end = end + 1, reader.line_num
-            if _nonblank(rec):
-                lines = io.StringIO(prefix, newline="")
-                pos = start = 0
-                for k in range(end):
-                    line = lines.readline()
-                    if k == first - 1:
-                        start = pos
-                    pos += len(line)
-                if pos < len(prefix) or size >= len(text):
-                    return rec, start, pos
-                break
-        else:
-            if size >= len(text):
-                return None
-        size *= 4
-
-
-def _read_pandas(pd, text, data, delimiter, max_rows):
-    """pandas' C parser: (header, columns, n, reparse) when its result is sure to equal the standard
-    library's, else None (the caller then reads the file with the standard library)."""
-    try:
-        found = _header_record(text, delimiter)
-    except csv.Error:
-        return None
-    if found is None:
-        return None
-    rec, hstart, hend = found
-    header = [h.strip() for h in rec]
-    if data is None:
-        try:
-            data = text.encode("utf-8")
-        except UnicodeEncodeError:  # a str with lone surrogates: only Python's csv module can read it
-            return None
-    if not text[:hend].isascii():  # char offsets -> byte offsets
-        hstart, hend = len(text[:hstart].encode("utf-8")), len(text[:hend].encode("utf-8"))
-    source = _PandasSource(pd, data, delimiter, len(header))
-    got = source.read(hend, max_rows)
-    if got is None:
-        return None
-    cols, n = got
-
-    def reparse():  # no header after all: read again from the header line, as data (None: cannot vouch)
-        again = _PandasSource(pd, data, delimiter, len(header), source.skip)
-        return again.read(hstart, None if max_rows is None else max_rows + 1)
-
-    return header, cols, n, reparse
-
-
-def _space_before_quote(data):
-    """True if a space comes right before a double quote somewhere in ``data`` (bytes)."""
-    if b'"' not in data:  # (a one-byte search runs at memchr speed; searching for b' "' would not)
-        return False
-    a = np.frombuffer(data, dtype=np.uint8)
-    q = np.flatnonzero(a == 34)
-    q = q[q > 0]
-    return bool(np.any(a[q - 1] == 32))
-
-
-class _PandasSource:
-    """One pandas parse of the data (from a byte offset), and the texts of its numeric columns on demand."""
-
-    def __init__(self, pd, data, delimiter, width, skip=None):
-        self.pd, self.data, self.delimiter, self.width = pd, data, delimiter, width
-        self.start, self.cache, self.lazy = 0, {}, []
-        # Python's csv skips spaces before an opening quote (skipinitialspace); pandas' parser is faster
-        # without it, and leading spaces are stripped from every cell anyway, so it is on only when needed.
-        self.skip = _space_before_quote(data) if skip is None else skip
-
-    def _kw(self):
-        kw = dict(sep=self.delimiter, header=None, names=list(range(self.width)), na_filter=False,
-                  skipinitialspace=self.skip, quotechar='"', doublequote=True, escapechar=None, comment=None,
-                  skip_blank_lines=True, engine="c", low_memory=False, encoding="utf-8", thousands=None,
-                  decimal=".", encoding_errors="strict")
-        if int(self.pd.__version__.split(".")[0]) < 3:
-            # pandas 2's default float parser can miss the last bit ("0.9385720671310083"); this one is Python's
-            # own. (pandas 3 reads exactly by default, and deprecates the option.)
-            kw["float_precision"] = "round_trip"
-        return kw
-
-    def _frame(self, **kw):
-        args = self._kw()
-        if "usecols" in kw:
-            del args["names"]  # (pandas refuses usecols with names when a row has more fields)
-        buf = io.BytesIO(self.data)  # shares the bytes (no copy); pandas reads from the current position
-        buf.seek(self.start)
-        return self.pd.read_csv(buf, **args, **kw)
-
-    def read(self, start, max_rows):
-        """(columns, n) or None when the result might differ from the standard library's."""
-        pd = self.pd
-        self.start = start
-        limit = None if max_rows is None else max_rows + 2
-        try:
-            df = self._frame(nrows=limit)
-        except Exception:  # ragged rows, broken quotes...: the standard library says what is wrong
-            return None
-        if not isinstance(df.index, pd.RangeIndex) or df.shape[1] != self.width or len(df) == 0:
-            return None  # more fields than the header in the first row (pandas made them an index)
-        if limit is not None and len(df) >= limit:
-            return None
-        blanks, cols = [], []
-        for j in range(self.width):
-            s = df.iloc[:, j]
-            kind = s.dtype.kind
-            if kind in "iuf":
-                num = s.to_numpy(dtype=np.float64)
-                if np.isnan(num).any():
-                    return None
-                cols.append(_Col(None, num, (self._fetcher(j), None)))
-                blanks.append(None)
-            elif kind == "b":
-                cols.append(_Col(None, None, (self._fetcher(j), None)))
-                blanks.append(None)
-            else:
-                got = self._clean(s)
-                if got is None or (j == self.width - 1 and got[3]):
-                    return None  # ("" in the last column may be a short row that pandas padded)
-                cols.append(_Col(got[0]))
-                blanks.append(got[1:3])
-        n = len(df)
-        if all(b is not None for b in blanks):  # only all-text tables (no lazy columns) have rows of empty cells
-            allblank = np.logical_and.reduce([blank[codes] for blank, codes in blanks])
-            if allblank.any():
-                keep = np.flatnonzero(~allblank)
-                cols = [c.take(keep) for c in cols]
-                n = len(keep)
-        if n == 0 or (max_rows is not None and n > max_rows):
-            return None
-        return cols, n
-
-    def _clean(self, s):
-        """(clean texts, blank per distinct value, codes, has an empty cell) of a text column, computed per
-        distinct value; None if pandas saw a missing value (it should not, with na_filter off)."""
-        codes, uniques = self.pd.factorize(s, use_na_sentinel=True)
-        if (codes < 0).any():
-            return None
-        uniques = [str(u) for u in uniques]
-        clean = _obj([_clean_cell(u) for u in uniques])
-        blank = np.array([not u.strip() for u in uniques], dtype=bool)
-        return clean[codes], blank, codes, "" in uniques
-
-    def _fetcher(self, j):
-        """``fetch(idx)`` for the numeric column ``j``: its texts, read again from the data on demand."""
-        self.lazy.append(j)
-
-        def fetch(idx):
-            full = self.cache.get(j)
-            if full is None and idx is not None and len(idx) <= 1000:
-                top = int(idx.max()) + 1 if len(idx) else 0
-                if top <= 10_000:  # a few leading rows (a preview): parse just those
-                    return self._texts([j], top)[0][idx]
-            if full is None:  # one pass reads every such column of the file (a download needs them all)
-                todo = [k for k in self.lazy if k not in self.cache]
-                for k, texts in zip(todo, self._texts(todo, None)):
-                    self.cache[k] = texts
-                full = self.cache[j]
-            return full if idx is None else full[idx]
-
-        return fetch
-
-    def _texts(self, cols, nrows):
-        """Clean texts of numeric columns ``cols``: numbers, so never missing; only stripped (in C)."""
-        df = self._frame(usecols=cols, dtype=object, nrows=nrows)
-        out = []
-        for k in cols:
-            u = df[k].to_numpy(dtype=object).astype(str)
-            out.append(np.char.strip(u).astype(object) if len(u) else np.empty(0, dtype=object))
-        return out
-
-
-def _too_many_rows(max_rows):
-    return ValueError(f"the CSV has more than {max_rows:,} data rows (the limit); "
-                      "use a smaller file or a sample of its rows.")
 
 
 def _finish_read(header, cols, n, meta, delimiter, reparse, max_rows):
@@ -1032,23 +615,23 @@ def _finish_read(header, cols, n, meta, delimiter, reparse, max_rows):
             v = c.num[first]
             ok = bool(np.all(np.isnan(v) | np.isfinite(v)))
         else:
-            ok = all(t is None or _is_number_text(t) for t in c.text_at(first).tolist())
+            ok = all(t is None or is_number_text(t) for t in c.text_at(first).tolist())
         if ok:
             numeric.append(j)
     counting = header in ([str(i) for i in range(len(header))], [str(i + 1) for i in range(len(header))])
-    if numeric and not counting and all(_is_number_text(header[j]) for j in numeric):
+    if numeric and not counting and all(is_number_text(header[j]) for j in numeric):
         if reparse is not None:
             got = reparse()
             if got is None:
                 return None
             cols, n = got
         else:
-            cols = [_Col(np.concatenate([_obj([_clean_cell(h)]), c.get_text()])) for h, c in zip(header, cols)]
+            cols = [Column(np.concatenate([object_array([clean_cell(h)]), c.get_text()])) for h, c in zip(header, cols)]
             n += 1
         header = [""] * len(header)
         meta["no_header"] = True
         if max_rows is not None and n > max_rows:  # (the first line is one more data row)
-            raise _too_many_rows(max_rows)
+            raise too_many_rows(max_rows)
     # unnamed columns: drop if entirely empty, else name them column_N
     keep = [j for j, h in enumerate(header) if h or not cols[j].missing().all()]
     if len(keep) < len(header):
@@ -1084,17 +667,17 @@ def _decimal_comma_column(col):
     if isinstance(col.num, np.ndarray):
         return None  # numbers already (no commas)
     text = col.get_text()
-    present = _present(text)
+    present = not_missing(text)
     vals = text[present]
     if not len(vals):
         return None
-    uniq, inv = np.unique(_texts_u(vals), return_inverse=True)
+    uniq, inv = np.unique(sortable_texts(vals), return_inverse=True)
     uniq = uniq.tolist()
     if not any("," in v for v in uniq) or not all(_DECIMAL_COMMA.fullmatch(v) for v in uniq):
         return None
     out = text.copy()
-    out[present] = _obj([v.replace(",", ".") for v in uniq])[inv.reshape(-1)]
-    return _Col(out)
+    out[present] = object_array([v.replace(",", ".") for v in uniq])[inv.reshape(-1)]
+    return Column(out)
 
 
 def to_csv(columns, rows=None):
@@ -1119,7 +702,6 @@ def to_csv(columns, rows=None):
         row = list(row)
         if len(row) != len(columns):
             raise ValueError(f"row {i + 1} has {len(row)} values but there are {len(columns)} columns.")
-        w.writerow(["" if (c := _clean_cell(v)) is None else c for v in row])
+        w.writerow(["" if (c := clean_cell(v)) is None else c for v in row])
     return buf.getvalue()
-
 

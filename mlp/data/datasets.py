@@ -7,7 +7,7 @@ import numbers
 
 import numpy as np
 
-from .table import _closest
+from ._cells import closest
 
 _MAX_SAMPLES = 1_000_000
 
@@ -85,7 +85,7 @@ def make_dataset(name, n_samples=400, noise=0.1, seed=0, **kw):
     Options per dataset are listed in ``DATASETS[name]["options"]`` with their defaults.
     """
     if not isinstance(name, str) or name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}." + _closest(name, DATASETS))
+        raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}." + closest(name, DATASETS))
     spec = DATASETS[name]
     unknown = sorted(set(kw) - set(spec["options"]))
     if unknown:

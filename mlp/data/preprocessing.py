@@ -8,7 +8,8 @@ import numbers
 
 import numpy as np
 
-from .table import Table, _clean_cell, _label_text, _list_names, _obj, _parse_float, _texts_u
+from ._cells import clean_cell, label_text, list_names, object_array, parse_float, sortable_texts
+from .table import Table
 
 TASKS = ("binary", "multiclass", "regression")
 
@@ -30,10 +31,10 @@ def _check_transforms(transforms, features):
     transforms = tuple(transforms)
     for k in transforms:
         if not isinstance(k, str) or k not in FEATURE_TRANSFORMS:
-            raise ValueError(f"unknown feature transform {k!r}; the transforms are {_list_names(FEATURE_TRANSFORMS)}.")
+            raise ValueError(f"unknown feature transform {k!r}; the transforms are {list_names(FEATURE_TRANSFORMS)}.")
     dup = sorted({k for k in transforms if transforms.count(k) > 1})
     if dup:
-        raise ValueError(f"transforms list each name once; repeated: {_list_names(dup)}.")
+        raise ValueError(f"transforms list each name once; repeated: {list_names(dup)}.")
     if transforms and len(features) != 2:
         raise ValueError(
             f"feature transforms ({', '.join(transforms)}) need 2-D data: exactly two numeric features (x1, x2); "
@@ -57,14 +58,14 @@ def _present_values(values):
         # clean texts (a Table's) are read in C; any other object array (0, False, NaN, " a", "NA" in it)
         # is cleaned cell by cell below
         if set(map(type, texts)) <= {str}:
-            distinct = np.unique(_texts_u(texts)).tolist()
-            if all(_clean_cell(s) == s for s in distinct):
+            distinct = np.unique(sortable_texts(texts)).tolist()
+            if all(clean_cell(s) == s for s in distinct):
                 try:
                     return texts.astype(np.float64), None, len(texts)
                 except (TypeError, ValueError):
                     return None, distinct, len(texts)
-    texts = [c for c in (_clean_cell(v) for v in values) if c is not None]
-    nums = [_parse_float(t) for t in texts]
+    texts = [c for c in (clean_cell(v) for v in values) if c is not None]
+    nums = [parse_float(t) for t in texts]
     if any(f is None for f in nums):
         return None, sorted(set(texts)), len(texts)
     return np.asarray(nums, dtype=np.float64), None, len(texts)
@@ -97,7 +98,7 @@ def detect_task(values):
         k = len(distinct)
         if k == 1:
             raise ValueError(
-                f"the target has only one class / value ({_label_text(distinct[0])}); "
+                f"the target has only one class / value ({label_text(distinct[0])}); "
                 "a model needs at least two different target values."
             )
         whole = bool(np.all(distinct == np.floor(distinct)))
@@ -124,8 +125,8 @@ def detect_task(values):
 
 def _lookup(keys, values):
     """(index into ``keys`` of each value, found mask), in C: ``keys`` any order, no repeats."""
-    if values.dtype == object:  # texts too long for a unicode array (_texts_u): compared as objects
-        keys = _obj(list(keys))
+    if values.dtype == object:  # texts too long for a unicode array (sortable_texts): compared as objects
+        keys = object_array(list(keys))
     else:
         keys = np.asarray(keys)
         if values.dtype.kind == "U" and keys.dtype.kind != "U":
@@ -174,7 +175,7 @@ class Preprocessor:
       target in the thousands trains as well as one near 1.
 
     Missing feature or target values raise ValueError (drop those rows first). Call
-    :meth:`fit` on training rows only; save/restore with :meth:`to_config` /
+    :meth:`fit` on training rows only; save/restore with :meth:`get_config` /
     :meth:`from_config`.
     """
 
@@ -192,7 +193,7 @@ class Preprocessor:
                 raise TypeError(f"feature names must be strings; got {f!r}.")
         dup = sorted({f for f in features if features.count(f) > 1})
         if dup:
-            raise ValueError(f"features list each column once; repeated: {_list_names(dup)}.")
+            raise ValueError(f"features list each column once; repeated: {list_names(dup)}.")
         if not isinstance(target, str):
             raise TypeError(f"target must be a column name (str), got {type(target).__name__}.")
         if target in features:
@@ -289,17 +290,17 @@ class Preprocessor:
 
     # -- fitting
     def _check_present(self, table, cols, what):
-        missing = [c for c in cols if c not in table._index]
+        missing = [c for c in cols if c not in table]
         if missing:
             raise ValueError(
-                f"the table is missing the {what} column(s) {_list_names(missing)}; "
-                f"it has {_list_names(table.columns)}."
+                f"the table is missing the {what} column(s) {list_names(missing)}; "
+                f"it has {list_names(table.columns)}."
             )
 
     @staticmethod
     def _no_missing(table, col, role):
         """Raise if ``col`` has missing values (naming the first rows)."""
-        miss = table._missing(col)
+        miss = table.missing(col)
         if miss.any():
             rows = np.flatnonzero(miss) + 1
             shown = ", ".join(map(str, rows[:5].tolist())) + (", ..." if len(rows) > 5 else "")
@@ -334,11 +335,11 @@ class Preprocessor:
         for col in self._features:
             self._no_missing(table, col, "feature")
             if table.is_numeric(col):
-                x = self._finite(table._numeric(col)[0], f"feature column {col!r}")
+                x = self._finite(table.numbers(col)[0], f"feature column {col!r}")
                 mean, std = self._scale(x, f"feature column {col!r}")
                 encoders.append({"column": col, "kind": "numeric", "mean": mean, "std": std})
             else:
-                cats = np.unique(_texts_u(table._text(col))).tolist()
+                cats = np.unique(sortable_texts(table.texts(col))).tolist()
                 if len(cats) > self.MAX_CATEGORIES:
                     raise ValueError(
                         f"feature column {col!r} has {len(cats)} different text values; one-hot encoding "
@@ -353,7 +354,7 @@ class Preprocessor:
             if cats:
                 raise ValueError(
                     f"feature transforms ({', '.join(self._transforms)}) need two numeric features, but "
-                    f"{_list_names(cats)} {'is' if len(cats) == 1 else 'are'} not numeric."
+                    f"{list_names(cats)} {'is' if len(cats) == 1 else 'are'} not numeric."
                 )
             scales = [self._scale(raw, f"the feature transform {k!r}")
                       for k, raw in zip(self._transforms, self._derived(*self._x1_x2(table)))]
@@ -363,12 +364,12 @@ class Preprocessor:
         classes, kind = None, None
         if task == "regression":
             if not table.is_numeric(self._target):
-                bad = table._numeric(self._target)[1][1]
+                bad = table.numbers(self._target)[1][1]
                 raise ValueError(
                     f"task 'regression' needs a numeric target, but {self._target!r} holds {bad!r}. "
                     "Use a classification task or another target column."
                 )
-            yn = self._finite(table._numeric(self._target)[0], f"target {self._target!r}")
+            yn = self._finite(table.numbers(self._target)[0], f"target {self._target!r}")
             scale = self._scale(yn, f"target {self._target!r}")
         else:
             classes, kind = self._learn_classes(table)
@@ -380,7 +381,7 @@ class Preprocessor:
             if task == "binary" and len(classes) != 2:
                 raise ValueError(
                     f"task 'binary' needs exactly 2 classes but target {self._target!r} has "
-                    f"{len(classes)}: {_list_names(classes)}. Use task='multiclass'."
+                    f"{len(classes)}: {list_names(classes)}. Use task='multiclass'."
                 )
         self._task, self._encoders, self._classes, self._label_kind = task, encoders, classes, kind
         self._target_scale = scale if task == "regression" else None
@@ -389,7 +390,7 @@ class Preprocessor:
 
     def _x1_x2(self, table):
         """The two (numeric) features' values, the transforms' x1 and x2."""
-        return table._numeric(self._features[0])[0], table._numeric(self._features[1])[0]
+        return table.numbers(self._features[0])[0], table.numbers(self._features[1])[0]
 
     def _derived(self, x1, x2):
         """Raw (unscaled) values of each transform, as a list of float arrays."""
@@ -409,9 +410,9 @@ class Preprocessor:
 
     def _learn_classes(self, table):
         if table.is_numeric(self._target):
-            nums = self._finite(table._numeric(self._target)[0], f"target {self._target!r}")
-            return [_label_text(v) for v in np.unique(nums).tolist()], "number"
-        return np.unique(_texts_u(table._text(self._target))).tolist(), "text"
+            nums = self._finite(table.numbers(self._target)[0], f"target {self._target!r}")
+            return [label_text(v) for v in np.unique(nums).tolist()], "number"
+        return np.unique(sortable_texts(table.texts(self._target))).tolist(), "text"
 
     # -- transforming
     def transform_X(self, table):
@@ -426,7 +427,7 @@ class Preprocessor:
             col = e["column"]
             self._no_missing(table, col, "feature")
             if e["kind"] == "numeric":
-                x, bad = table._numeric(col)
+                x, bad = table.numbers(col)
                 if bad is not None:
                     table.numeric_column(col)  # raises the clear error (which row holds what)
                 self._finite(x, f"feature column {col!r}")
@@ -434,7 +435,7 @@ class Preprocessor:
                 X[:, j] /= e["std"]
                 j += 1
             else:
-                k, hit = _lookup(e["categories"], _texts_u(table._text(col)))
+                k, hit = _lookup(e["categories"], sortable_texts(table.texts(col)))
                 X[np.flatnonzero(hit), j + k[hit]] = 1.0  # unseen category -> all zeros
                 j += len(e["categories"])
         if self._transforms:
@@ -452,7 +453,7 @@ class Preprocessor:
         for e in self._encoders:
             if e["kind"] == "numeric":
                 continue
-            u = _texts_u(table._text(e["column"])[~table._missing(e["column"])])
+            u = sortable_texts(table.texts(e["column"])[~table.missing(e["column"])])
             _, hit = _lookup(e["categories"], u)
             if not hit.all():
                 vals, counts = np.unique(u[~hit], return_counts=True)
@@ -480,28 +481,27 @@ class Preprocessor:
     def _class_index(self, table):
         """Class index of every target value (vectorised); a clear error for an unknown class."""
         self._no_missing(table, self._target, "target")
-        col = table._col(self._target)
         if self._label_kind == "number":
-            nums, bad = table._numeric(self._target)
+            nums, bad = table.numbers(self._target)
             if bad is None and not np.all(np.isfinite(nums)):
                 bad = (int(np.flatnonzero(~np.isfinite(nums))[0]), None)
             if bad is not None:
                 i = bad[0]
                 raise ValueError(
-                    f"target {self._target!r} row {i + 1} holds {col.text_at(np.array([i]))[0]!r}, but the classes "
-                    f"are numbers ({_list_names(self._classes)})."
+                    f"target {self._target!r} row {i + 1} holds {table.texts(self._target)[i]!r}, but the classes "
+                    f"are numbers ({list_names(self._classes)})."
                 )
             k, hit = _lookup(np.array([float(c) for c in self._classes]), nums)
-            key = lambda i: _label_text(float(nums[i]))  # noqa: E731
+            key = lambda i: label_text(float(nums[i]))  # noqa: E731
         else:
-            u = _texts_u(col.get_text())
+            u = sortable_texts(table.texts(self._target))
             k, hit = _lookup(self._classes, u)
             key = lambda i: str(u[i])  # noqa: E731
         if not hit.all():
             i = int(np.flatnonzero(~hit)[0])
             raise ValueError(
                 f"target {self._target!r} row {i + 1} holds the class {key(i)!r}, which was not seen "
-                f"during fit (known classes: {_list_names(self._classes)})."
+                f"during fit (known classes: {list_names(self._classes)})."
             )
         return k
 
@@ -557,8 +557,9 @@ class Preprocessor:
         return np.array(self._classes, dtype=object)[idx].tolist()
 
     # -- persistence
-    def to_config(self):
-        """A JSON-serialisable dict describing this preprocessor (floats round-trip exactly)."""
+    def get_config(self):
+        """A JSON-serialisable dict describing this preprocessor (floats round-trip exactly); ``to_config``
+        is the same method."""
         return {
             "format": _CONFIG_FORMAT,
             "version": _CONFIG_VERSION,
@@ -575,9 +576,11 @@ class Preprocessor:
             [{"mean": m, "std": s} for m, s in self._transform_scales],
         }
 
+    to_config = get_config
+
     @classmethod
     def from_config(cls, cfg):
-        """Rebuild a Preprocessor from :meth:`to_config` output, validating every field."""
+        """Rebuild a Preprocessor from :meth:`get_config` output, validating every field."""
 
         def bad(msg):
             return ValueError(f"invalid Preprocessor config: {msg}")
@@ -683,7 +686,7 @@ class Preprocessor:
             if task == "binary" and len(classes) != 2:
                 raise bad(f"a binary task needs exactly 2 class_names, got {len(classes)}.")
             if kind == "number" and not all(
-                (f := _parse_float(c)) is not None and math.isfinite(f) and _label_text(f) == c for c in classes
+                (f := parse_float(c)) is not None and math.isfinite(f) and label_text(f) == c for c in classes
             ):
                 raise bad("label_kind 'number' needs class_names written as numbers, e.g. ['0', '1', '2.5'].")
             classes = list(classes)
