@@ -14,6 +14,7 @@ from . import data, metrics  # noqa: E402
 from .activations import ACTIVATIONS, DERIVATIVES, register_activation  # noqa: E402
 from .architecture import default_architecture, format_architecture, parse_architecture  # noqa: E402
 from .io import from_bytes, load  # noqa: E402
+from .landscape import RACE_OPTIMIZERS, LossSurface, Race, loss_surface, race  # noqa: E402
 from .losses import LOSSES, compatible_losses  # noqa: E402
 from .network import MAX_PARAMS, MLP  # noqa: E402
 from .optimizers import OPTIMIZERS  # noqa: E402
@@ -28,4 +29,5 @@ del _name
 __all__ = ["MLP", "load", "from_bytes", "History", "EarlyStopping", "TrainingRun", "register_activation", "parse_architecture",
            "default_architecture",
            "format_architecture", "compatible_losses", "ACTIVATIONS", "DERIVATIVES", "LOSSES", "OPTIMIZERS",
-           "MAX_PARAMS", "data", "metrics", "__version__"]
+           "MAX_PARAMS", "data", "metrics", "race", "loss_surface", "Race", "LossSurface", "RACE_OPTIMIZERS",
+           "__version__"]

@@ -229,6 +229,22 @@ _CONFIG_ERRORS = (TypeError, ValueError, KeyError, IndexError, AttributeError, O
                   MemoryError)
 
 
+def _check_no_overlap(zf, data):
+    """Refuse entries whose stored bytes run into the next entry (or the directory), as the zipfile of
+    Python 3.12.2+ and 3.11.8+ does ("overlapped entries": a zip-bomb trick); older ones read on, so the
+    engine checks for itself and every Python gives the same answer."""
+    infos = sorted(zf.infolist(), key=lambda i: i.header_offset)
+    ends = [i.header_offset for i in infos[1:]] + [zf.start_dir]
+    for info, end in zip(infos, ends):
+        head = data[info.header_offset:info.header_offset + 30]
+        if len(head) < 30:
+            continue                   # zipfile refuses a missing local header when the entry is read
+        name_len, extra_len = struct.unpack("<HH", head[26:30])
+        if info.header_offset + 30 + name_len + extra_len + info.compress_size > end:
+            raise ValueError(f"The model file is corrupt: entry {info.filename!r} overlaps the next entry "
+                             f"(its {info.compress_size:,} stored bytes run past it).")
+
+
 def from_bytes(data):
     """Rebuild a model from the bytes of a model file. Raises ``ValueError`` on anything malformed."""
     from .network import MLP
@@ -257,6 +273,7 @@ def from_bytes(data):
                                                    and info.compress_size != info.file_size):
                 raise ValueError(f"The model file is corrupt: entry {info.filename!r} declares "
                                  f"{info.compress_size:,} stored bytes, which the archive does not hold.")
+        _check_no_overlap(zf, data)
         names = set(listed)
         if len(names) != len(listed):
             seen = set()

@@ -10,15 +10,17 @@ import numpy as np
 from . import losses as L
 from .activations import ACTIVATIONS
 from .backprop import feature_major
+from .layerstats import LayerStats
 from .metrics import count_correct
 
 COPY_BYTES = 2 ** 20            # up to this, copy X shuffled each epoch; above, gather each batch
 
 
-def train_epoch(model, X, y, lr, batch_size, shuffle, track_accuracy, w=None):
+def train_epoch(model, X, y, lr, batch_size, shuffle, track_accuracy, w=None, probe=None):
     """One pass over the data, updating ``model`` batch by batch. Returns (mean loss, correct count), or
     (bad loss, None) if it diverged. ``w``: one weight per row (None: every row counts the same), making each
-    batch's loss, and the epoch's, the weighted mean of the samples' losses.
+    batch's loss, and the epoch's, the weighted mean of the samples' losses. ``probe(grads, params, grad_scale)``,
+    when given, sees the epoch's last step before its update (the gradient statistics of :mod:`mlp.layerstats`).
 
     The epoch's loss is the mean of the batch losses weighted by their rows (as Keras reports it), from each
     batch's outputs before its update: the output layer's z of every batch is kept and the epoch scored once
@@ -53,6 +55,7 @@ def train_epoch(model, X, y, lr, batch_size, shuffle, track_accuracy, w=None):
         zr = np.empty((k, n - full), dtype=dtype)
         batches.append((full, feature_major(t[full:], n - full)[0], zr))
     weights = batch_weights(w, batch_size, n) if w is not None else [None] * len(batches)
+    last = batches[-1][0] if probe is not None else -1
     for (s, tb, z), wb in zip(batches, weights):
         m = z.shape[1]
         if m != batch_size:
@@ -67,6 +70,8 @@ def train_epoch(model, X, y, lr, batch_size, shuffle, track_accuracy, w=None):
             else:
                 x[:, :-1] = X.take(rows, axis=0) if order is not None else X[rows]
         bp.step(x, tb, z, rng, wb)
+        if s == last:
+            probe(grads, params, opt.grad_scale)
         step(params, grads, lr)
     # scored sample-major, through transposed views of feature-major arrays: the reductions over
     # classes then run along whole contiguous rows, not over k values at a time (2-3x faster)
@@ -99,7 +104,9 @@ def batch_weights(w, batch_size, n):
 
 
 class History:
-    """Per-epoch record of a ``fit`` call: ``history['loss']``, ``history['val_loss']``, metrics, ``lr``."""
+    """Per-epoch record of a ``fit`` call: ``history['loss']``, ``history['val_loss']``, metrics, ``lr``, and
+    per dense layer ``l`` ``history['grad_norm/l']``, ``['update_ratio/l']``, ``['dead/l']`` (relu layers; see
+    :mod:`mlp.layerstats`, and :func:`mlp.layerstats.layer_series` to read them by layer)."""
 
     def __init__(self):
         self.history = {}
@@ -140,7 +147,7 @@ class History:
     from_dict = from_config
 
     def __repr__(self):
-        last = {k: round(v[-1], 6) for k, v in self.history.items() if v}
+        last = {k: round(v[-1], 6) for k, v in self.history.items() if v and "/" not in k}   # not layer stats
         extra = f", stop_reason={self.stop_reason!r}" if self.stop_reason else ""
         return f"History(epochs={len(self.epochs)}, last={last}{extra})"
 
@@ -238,6 +245,7 @@ class TrainingRun:
         self.best, self.best_params, self.wait = math.inf, None, 0
         self.history = History()
         model.history = self.history
+        self.layer_stats = LayerStats(model, X, self.history)   # gradient flow (mlp/layerstats.py); None: off
         self.epoch = 0       # epochs completed
         self.done = False
 
@@ -249,13 +257,17 @@ class TrainingRun:
         """Train up to ``epochs`` more epochs or for about ``seconds`` (at least one epoch); return the History."""
         deadline = None if seconds is None else time.perf_counter() + float(seconds)
         done_here = 0
-        while not self.done:
-            self._epoch()
-            done_here += 1
-            if epochs is not None and done_here >= epochs:
-                break
-            if deadline is not None and time.perf_counter() >= deadline:
-                break
+        try:
+            while not self.done:
+                self._epoch()
+                done_here += 1
+                if epochs is not None and done_here >= epochs:
+                    break
+                if deadline is not None and time.perf_counter() >= deadline:
+                    break
+        finally:
+            if self.layer_stats is not None:
+                self.layer_stats.flush()
         return self.history
 
     def stop(self, reason="stopped by the user"):
@@ -281,8 +293,9 @@ class TrainingRun:
             model.params[...] = snapshot
             opt.set_state(*opt_snapshot)
         try:
+            stats = self.layer_stats
             loss, correct = train_epoch(model, self.X, self.y, lr, self.batch_size, self.shuffle, self.track_accuracy,
-                                        self.sample_weight)
+                                        self.sample_weight, stats.capture if stats is not None else None)
         except BaseException as e:   # Ctrl-C ends training; any other error (a custom activation...) goes on
             undo()
             if not isinstance(e, KeyboardInterrupt):
@@ -303,6 +316,8 @@ class TrainingRun:
         logs["lr"] = lr
         self.epoch = ep + 1
         self.history.append(self.epoch, logs)
+        if stats is not None:
+            stats.end_epoch()
         if self.verbose and (self.verbose > 1 or ep == 0 or self.epoch % max(1, self.epochs // 10) == 0
                              or self.epoch == self.epochs):
             print(f"epoch {self.epoch}/{self.epochs} " + " ".join(f"{k}={v:.6g}" for k, v in logs.items()))

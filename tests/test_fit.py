@@ -556,7 +556,8 @@ def test_history_holds_plain_floats():
     """Logged values are Python floats (JSON as they are, and a History prints as numbers, not np.float64(...))."""
     X, y = binary_data()
     h = MLP(seed=2).sequential([2, 4, "relu", 1, "sigmoid"]).set_loss("bce").fit(X, y, epochs=2, validation_split=0.25)
-    assert set(h.history) == {"loss", "accuracy", "val_loss", "val_accuracy", "lr"}
+    assert set(h.history) == {"loss", "accuracy", "val_loss", "val_accuracy", "lr", "dead/1",
+                              "grad_norm/1", "update_ratio/1", "grad_norm/2", "update_ratio/2"}   # + layer stats
     assert all(type(v) is float for values in h.history.values() for v in values)
     assert "np." not in repr(h)
 

@@ -412,3 +412,17 @@ def test_resume_with_shuffle_and_dropout_is_exact():
     resumed = mlp.from_bytes(first.to_bytes())
     resumed.fit(X, y, epochs=6, batch_size=8)
     assert np.array_equal(straight.params, resumed.params)
+
+
+def test_an_entry_overlapping_the_next_is_refused_on_every_python():
+    """A central directory that stretches params.npy's stored size into the next entry: Python 3.11.7's
+    zipfile would read on, 3.12's refuses; the engine refuses it itself, whatever the Python."""
+    m = MLP(seed=0).sequential([2, 3, "tanh", 1]).set_loss("mse").set_optimizer("adam")
+    m.fit(np.zeros((4, 2)), np.zeros(4), epochs=1)
+    blob = bytearray(m.to_bytes())
+    at = blob.index(b"PK\x01\x02", blob.index(b"PK\x01\x02") + 4)       # params.npy's directory record
+    assert blob[at + 46:at + 56] == b"params.npy"
+    size = int.from_bytes(blob[at + 20:at + 24], "little")
+    blob[at + 20:at + 24] = (size + 40).to_bytes(4, "little")
+    with pytest.raises(ValueError, match="entry 'params.npy' overlaps the next entry"):
+        mlp.from_bytes(bytes(blob))

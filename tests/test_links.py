@@ -435,6 +435,17 @@ def test_long_history_is_dropped_before_the_weights():
     assert len(dict(parse_qsl(text))["model"]) <= L.HISTORY_BUDGET
 
 
+def test_the_gradient_statistics_are_dropped_before_the_loss_curves():
+    s, model, prepared = _train("[2, 24, 'relu', 32, 'relu', 1, 'sigmoid']", epochs=150)
+    assert "grad_norm/3" in model.history.history
+    text = L.encode(s, model)
+    out = L.decode(text)
+    assert out.model.params.tobytes() == model.params.tobytes()
+    kept = out.model.history.history
+    assert kept == {k: v for k, v in model.history.history.items() if "/" not in k} and "loss" in kept
+    assert len(dict(parse_qsl(text))["model"]) <= L.HISTORY_BUDGET
+
+
 # ---------------------------------------------------------------- hostile model payloads
 
 def _zip(entries):

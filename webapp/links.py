@@ -30,7 +30,8 @@ API
 
 The model payload is URL-safe base64 (no padding) of zlib-compressed ``model.to_bytes()`` of a copy of the
 model whose optimizer state is reset (its configuration is kept) — the moments would triple the link — and
-whose training history is kept only while the payload stays under ``HISTORY_BUDGET`` characters. Weights,
+whose training history is kept only while the payload stays under ``HISTORY_BUDGET`` characters (first without
+the per-layer gradient statistics, then not at all). Weights,
 architecture, loss, optimizer settings and preprocessing (feature transforms included) travel bit-exact.
 Opening one is bounded at every step (text length, decompressed size, parameter count read from the
 archive's model.json before anything is built) and ends in ``mlp.from_bytes`` with all its validation.
@@ -400,13 +401,16 @@ def _b64(data):
 
 
 def _slim_bytes(model, keep_history):
-    """``model.to_bytes()`` of a copy with a fresh optimizer state (same configuration), history optional."""
+    """``model.to_bytes()`` of a copy with a fresh optimizer state (same configuration); ``keep_history``:
+    True (all of it), "curves" (without the per-layer gradient statistics) or False (none)."""
     twin = mlp.from_bytes(model.to_bytes())
     if twin.optimizer is not None:
         conf = twin.optimizer.get_config()
         twin.set_optimizer(conf.pop("name"), **conf)
     if not keep_history:
         twin.history = None
+    elif keep_history == "curves" and twin.history is not None:
+        twin.history.history = {k: v for k, v in twin.history.history.items() if "/" not in k}
     return twin.to_bytes()
 
 
@@ -415,8 +419,10 @@ def model_payload(model):
     if model is None or not getattr(model, "n_params", 0) or model.n_params > SHARE_MAX_PARAMS:
         return None
     text = _b64(zlib.compress(_slim_bytes(model, True), 9))
-    if len(text) > HISTORY_BUDGET and getattr(model, "history", None) is not None:
-        text = _b64(zlib.compress(_slim_bytes(model, False), 9))
+    for keep in ("curves", False):        # too long: first without the gradient statistics, then no history
+        if len(text) <= HISTORY_BUDGET or getattr(model, "history", None) is None:
+            break
+        text = _b64(zlib.compress(_slim_bytes(model, keep), 9))
     return text if len(text) <= MAX_MODEL_CHARS else None
 
 

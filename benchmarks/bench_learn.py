@@ -1,0 +1,142 @@
+"""What the learning views cost: the per-layer gradient statistics in the training loop, and an optimizer
+race with its loss landscape (CPython, and Pyodide under node when a runtime is available).
+
+    python benchmarks/bench_learn.py                 # both sections
+    python benchmarks/bench_learn.py --only stats    # the statistics' cost, interleaved on/off
+    python benchmarks/bench_learn.py --only race     # race + landscape of the playground's default
+
+Statistics: two identical runs, one with ``run.layer_stats = None`` (what the loop did before), advanced in
+alternating chunks of epochs (this host is shared and its speed drifts), one BLAS thread; the median of the
+per-round ratios of CPU time. Race: ``mlp.race`` (sgd, sgd_momentum, rmsprop, adam) + ``mlp.loss_surface`` (31 x 31 grid).
+"""
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+sys.path.insert(0, ROOT)
+from mlp import MLP  # noqa: E402
+from mlp.data import make_dataset  # noqa: E402
+from webapp import session as S  # noqa: E402
+
+SEED_NET = [2, 8, "relu", 8, "relu", 1, "sigmoid"]
+
+
+def _circles(n):
+    X, y = make_dataset("circles", n_samples=n, noise=0.1, seed=0)
+    return X, np.asarray(y, float).reshape(-1, 1)
+
+
+def _pair(make):
+    """Two runs of the same training: statistics on, and off."""
+    on, off = make(), make()
+    off.layer_stats = None
+    return on, off
+
+
+def _interleaved(on, off, rounds, chunk):
+    """Median ratio of the CPU time (process_time: this process's own, less disturbed than wall-clock time by
+    other jobs on a shared host) of ``chunk`` epochs with statistics to as many without, alternating."""
+    ratios, per_epoch = [], []
+    for i in range(rounds):
+        times = {}
+        for which in ((on, off) if i % 2 == 0 else (off, on)):
+            t = time.process_time()
+            which.step(epochs=chunk)
+            times[id(which)] = time.process_time() - t
+        ratios.append(times[id(on)] / times[id(off)])
+        per_epoch.append(times[id(off)] / chunk)
+    return statistics.median(ratios), statistics.median(per_epoch)
+
+
+def bench_stats(quick):
+    print("\n## Per-layer gradient statistics: training time with them / without (interleaved, median of rounds)\n")
+    print("| training | epoch without (CPU time) | with / without |\n|---|---|---|")
+    rounds = 10 if quick else 40
+    prepared = S.prepare_builtin("circles", n_samples=400)
+    cfg = {**S.DEFAULT_CONFIG, "epochs": S.MAX_EPOCHS}
+
+    def playground():
+        return S.start_training(S.build_model(cfg, prepared), prepared, cfg)
+
+    def fit_run(arch, n, batch):
+        X, y = _circles(n)
+        return lambda: MLP(seed=0).sequential(arch).set_loss("bce").set_optimizer("adam").start_training(
+            X, y, epochs=100_000, learning_rate=0.01, batch_size=batch)
+
+    deep_sigmoid = [2] + [8, "sigmoid"] * 5 + [1, "sigmoid"]
+    cases = [("the playground's default (circles 400: 256 training rows, validation 64, seed net, batch 32, adam)",
+              playground),
+             ("seed benchmark (circles 800, seed net, batch 32, adam)", fit_run(SEED_NET, 800, 32)),
+             ("5 sigmoid hidden layers of 8, 320 rows, batch 32", fit_run(deep_sigmoid, 320, 32)),
+             ("seed net, 320 rows, full batch (one step an epoch)", fit_run(SEED_NET, 320, None))]
+    from threadpoolctl import threadpool_limits
+    for name, make in cases:
+        with threadpool_limits(1):
+            ratio, epoch = _interleaved(*_pair(make), rounds, 50)
+        print(f"| {name} | {epoch * 1e6:.0f} µs | **{ratio:.3f}x** |", flush=True)
+
+
+RACE_CODE = r'''
+import json, time
+import mlp
+from webapp import session as S
+prepared = S.prepare_builtin("circles", n_samples=400)
+cfg = dict(S.DEFAULT_CONFIG)
+out = []
+for _ in range(REPEATS):
+    model = S.build_model(cfg, prepared)
+    t0 = time.perf_counter()
+    r = mlp.race(model, prepared.X_train, prepared.y_train, epochs=cfg["epochs"], learning_rates=cfg["learning_rate"],
+                 batch_size=cfg["batch_size"])
+    t1 = time.perf_counter()
+    s = mlp.loss_surface(r)
+    t2 = time.perf_counter()
+    model.fit(prepared.X_train, prepared.y_train, epochs=cfg["epochs"], batch_size=cfg["batch_size"])
+    out.append([t1 - t0, t2 - t1, time.perf_counter() - t2])
+json.dumps(out)
+'''
+
+
+def bench_race(quick):
+    print("\n## Race (4 optimizers) + loss landscape (31 x 31) on the playground's default: circles 400, seed "
+          f"net, {S.DEFAULT_CONFIG['epochs']} epochs, batch 32 (medians)\n")
+    print("| where | race | landscape | together | one training of the same run |\n|---|---|---|---|---|")
+    repeats = 3 if quick else 5
+    ns = {}
+    exec(RACE_CODE.replace("REPEATS", str(repeats)).rsplit("\n", 2)[0], ns)
+    rows = [("CPython", ns["out"])]
+    try:
+        sys.path.insert(0, ROOT)
+        from tests._browser import pyodide_runtime_dir, run_in_pyodide
+        if pyodide_runtime_dir() is None:
+            raise RuntimeError("no Pyodide runtime (set MLP_PYODIDE_DIR)")
+        rows.append(("Pyodide 0.27.7 under node", json.loads(run_in_pyodide(RACE_CODE.replace("REPEATS",
+                                                                                              str(repeats))))))
+    except Exception as e:  # noqa: BLE001 - a benchmark reports what it could not measure
+        print(f"(Pyodide not measured: {e})")
+    for where, times in rows:
+        race_t, surf_t, fit_t = (statistics.median(col) for col in zip(*times))
+        print(f"| {where} | {race_t:.3f} s | {surf_t:.3f} s | **{race_t + surf_t:.3f} s** | {fit_t:.3f} s |",
+              flush=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--only", choices=["stats", "race"])
+    args = ap.parse_args()
+    print(f"# mlp learning views — Python {sys.version.split()[0]}, NumPy {np.__version__}, {os.cpu_count()} cores")
+    if args.only in (None, "stats"):
+        bench_stats(args.quick)
+    if args.only in (None, "race"):
+        bench_race(args.quick)
+
+
+if __name__ == "__main__":
+    main()

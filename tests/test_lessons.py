@@ -1,0 +1,198 @@
+"""Lessons: every solution reaches its goal and no setup does, trained by the engine through the session and
+links as the apps do; the files, the goal checker (no eval), progress, formulas in KaTeX, the HTML."""
+import json
+import warnings
+from html.parser import HTMLParser
+
+import numpy as np
+import pytest
+
+from webapp import links as L
+from webapp import session as S
+from webapp.core import lessons as LS
+
+LESSONS = LS.load_lessons()
+PATH = ["single-neuron", "xor", "features-or-depth", "forward-pass", "backpropagation", "learning-rate",
+        "optimizer-race", "vanishing-gradients", "overfitting"]
+
+
+def _run(lesson, which):
+    """Decode the lesson's link, prepare, build and train as a front end does; race when the lesson races."""
+    settings = LS.lesson_settings(lesson, which)
+    args = L.session_args(settings)
+    prepared = S.prepare_builtin(**args["prepare"])
+    model = S.build_model(args["cfg"], prepared)
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)        # a setup may diverge on purpose
+        history = S.train(model, prepared, args["cfg"])
+        race = LS.race_for(prepared, args["cfg"], lesson.race) if lesson.race else None
+    return LS.check_goal(lesson, model, prepared, history, race)
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=[le.slug for le in LESSONS])
+def test_the_solution_reaches_the_goal_and_the_setup_does_not(lesson):
+    met, details = _run(lesson, "solution")
+    assert met, details
+    assert all(d["met"] for d in details) and len(details) == len(LS.parse_check(lesson.check))
+    met, details = _run(lesson, "setup")
+    assert not met, f"lesson {lesson.number}'s setup already reaches its goal: {details}"
+
+
+def test_the_path():
+    assert len(LESSONS) >= 9
+    assert [le.slug.split("-", 1)[1] for le in LESSONS][:len(PATH)] == PATH
+    for i, le in enumerate(LESSONS, 1):
+        assert le.number == i and le.label.startswith(f"{i} · ") and le.goal_line.startswith("Goal: ")
+        assert le.text and len(le.hints) >= 2 and le.setup != le.solution
+        for which in ("setup", "solution"):
+            settings = LS.lesson_settings(le, which)
+            assert settings and L.decode(L.encode(settings)).settings == settings       # fits in an address
+    race = [le for le in LESSONS if le.race]
+    assert [le.slug for le in race] == ["07-optimizer-race"]
+    assert race[0].race == ("sgd", "sgd_momentum", "rmsprop", "adam")
+    assert LESSONS[1].label == "2 · XOR needs a hidden layer" and LS.lesson_settings(LESSONS[1])["dataset"] == "xor"
+
+
+def test_checks_are_parsed_not_evaluated():
+    m = {"test_accuracy": 0.96, "hidden_units": 4.0, "optimizer": "sgd", "race_adam_loss": 0.01,
+         "race_sgd_loss": 0.2, "grad_ratio": float("nan")}
+    assert LS.evaluate_check("test_accuracy >= 0.95 and hidden_units <= 4", m)[0]
+    assert not LS.evaluate_check("test_accuracy >= 0.97 and hidden_units <= 4", m)[0]
+    assert LS.evaluate_check("optimizer == 'sgd' and 10 * race_adam_loss <= race_sgd_loss", m)[0]
+    assert not LS.evaluate_check("race_adam_loss * 30 <= race_sgd_loss", m)[0]
+    assert not LS.evaluate_check("optimizer == 'adam'", m)[0] and LS.evaluate_check("optimizer != 'adam'", m)[0]
+    assert not LS.evaluate_check("grad_ratio >= 1", m)[0]                       # NaN meets nothing
+    assert not LS.evaluate_check("optimizer >= 1", m)[0]                        # text against a number
+    met, details = LS.evaluate_check("test_accuracy > 0.5 and race_rmsprop_loss < 1", m)
+    assert not met and details == [
+        {"text": "test_accuracy > 0.5", "met": True, "values": {"test_accuracy": 0.96}},
+        {"text": "race_rmsprop_loss < 1", "met": False, "missing": ["race_rmsprop_loss"]}]
+    for bad, match in (("__import__('os').system('x') == 0", "cannot read"),
+                       ("test_accuracy", "must compare two terms"),
+                       ("test_accuracy >= 0.9 >= 0.8", "must compare two terms"),
+                       ("accuracy >= 0.9", "unknown metric 'accuracy'"),
+                       ("race_lbfgs_loss < 1", "unknown metric 'race_lbfgs_loss'"),
+                       ("test_accuracy + 1 >= 0.9", "cannot read"),
+                       ("test_accuracy * hidden_units >= 0.9", "each side")):
+        with pytest.raises(ValueError, match=match):
+            LS.parse_check(bad)
+
+
+def test_check_goal_without_a_trained_model_or_race():
+    race_lesson = next(le for le in LESSONS if le.race)
+    met, details = LS.check_goal(race_lesson, None, None, None, None)
+    assert not met and details[0]["missing"] == ["race_adam_loss", "race_sgd_loss"]
+    met, details = LS.check_goal(LESSONS[1], None, None, None)
+    assert not met and all("missing" in d for d in details)
+
+
+def test_metrics_of_a_run():
+    prepared = S.prepare_builtin("moons", n_samples=100)
+    cfg = {"arch": "[2, 5, 'relu', 3, 'tanh', 1, 'sigmoid']", "epochs": 20, "optimizer": "sgd",
+           "early_stopping": 0}
+    model = S.build_model(cfg, prepared)
+    history = S.train(model, prepared, cfg)
+    m = LS.run_metrics(model, prepared, history)
+    ev = S.evaluate(model, prepared)
+    assert m["test_accuracy"] == ev["test"]["accuracy"] and m["train_loss"] == ev["train"]["loss"]
+    assert m["loss_gap"] == pytest.approx(ev["test"]["loss"] - ev["train"]["loss"])
+    assert (m["hidden_layers"], m["hidden_units"], m["params"], m["epochs"]) == (2.0, 8.0, model.n_params, 20.0)
+    assert m["final_loss"] == history["loss"][-1] and m["val_loss"] == history["val_loss"][-1]
+    assert m["optimizer"] == "sgd" and m["diverged"] == 0.0 and m["stopped_early"] == 0.0
+    assert m["dead_units"] == history["dead/1"][-1] and m["test_r2"] is None and m["extra_inputs"] == 0.0
+    ratios = sorted(a / b for a, b in zip(history["grad_norm/1"], history["grad_norm/3"]))
+    assert m["grad_ratio"] == ratios[len(ratios) // 2]
+    assert set(LS.METRICS) <= set(m)
+
+
+def test_progress_for_a_visit_and_local_storage():
+    p = LS.Progress().mark(2).mark(7)
+    assert p.is_done(2) and not p.is_done(3)
+    assert p.label(LESSONS[1]) == "2 · XOR needs a hidden layer ✓" and p.label(LESSONS[0]) == LESSONS[0].label
+    again = LS.Progress.from_json(p.to_json())
+    assert again.done == {2, 7} and json.loads(p.to_json()) == {"done": [2, 7]}
+    for junk in ("", "not json", "[1, 2]", '{"done": ["x", -1, true, 3]}', "null"):
+        assert LS.Progress.from_json(junk).done <= {3}
+
+
+def test_lesson_files_are_checked(tmp_path):
+    good = LESSONS[1]
+    with open(LS.FOLDER + "/02-xor.md", encoding="utf-8") as f:
+        source = f.read()
+    for broken, match in ((source.replace("# 2 · ", "## 2 - "), "the first line must be the title"),
+                          (source.replace("Check:", "Chek:"), "line 4 should be one of Setup:"),
+                          (source.replace("Goal: " + good.goal, "Goal:"), "missing Goal:"),
+                          (source.replace("hidden_units <= 4", "units <= 4"), "unknown metric 'units'"),
+                          (source.replace("Solution:", "Race: sgd, lbfgs\nSolution:"), "unknown optimizer"),
+                          (source.replace("Setup:", "Goal: x\nSetup:"), "'Goal:' appears twice")):
+        with pytest.raises(ValueError, match=match):
+            LS.parse_lesson(broken, "02-xor.md")
+    assert LS.parse_lesson(source, "02-xor.md") == good
+    (tmp_path / "01-a.md").write_text(source.replace("# 2 ·", "# 1 ·"), encoding="utf-8")
+    (tmp_path / "03-c.md").write_text(source.replace("# 2 ·", "# 3 ·"), encoding="utf-8")
+    with pytest.raises(ValueError, match=r"numbered 1, 2, 3, ... without gaps; found \[1, 3\]"):
+        LS.load_lessons(tmp_path)
+    (tmp_path / "03-c.md").rename(tmp_path / "02-c.md")
+    with pytest.raises(ValueError, match="its title says lesson 3, its file name 2"):
+        LS.load_lessons(tmp_path)
+    (tmp_path / "02-c.md").rename(tmp_path / "2-c.md")
+    with pytest.raises(ValueError, match="lesson files are named NN-words.md"):
+        LS.load_lessons(tmp_path)
+    with pytest.raises(ValueError, match="which must be 'setup' or 'solution'"):
+        LS.lesson_settings(good, "goal")
+
+
+class _Tags(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.stack, self.ok, self.text = [], True, []
+
+    def handle_starttag(self, tag, attrs):
+        self.stack.append(tag)
+
+    def handle_endtag(self, tag):
+        self.ok = self.ok and bool(self.stack) and self.stack.pop() == tag
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def test_lesson_text_as_html():
+    assert LS.markdown_html("A **b** `c<d>` $x < y$.\n\n- one\n  two\n- $$z$$") == (
+        "<p>A <strong>b</strong> <code>c&lt;d&gt;</code> $x &lt; y$.</p>\n<ul><li>one two</li><li>$$z$$</li></ul>")
+    for le in LESSONS:
+        for part in (le.text, *le.hints):
+            out = LS.markdown_html(part)
+            tags = _Tags()
+            tags.feed(out)
+            tags.close()
+            assert tags.ok and not tags.stack, (le.slug, out)
+            text = "".join(tags.text)
+            assert "**" not in text and "<script" not in out
+            assert [" ".join(f.split()) for f, _ in LS.formulas(text)] == \
+                [" ".join(f.split()) for f, _ in LS.formulas(part)]                        # formulas intact
+
+
+def test_every_lesson_formula_renders_in_katex():
+    from tests.test_explain import katex_refusals
+    items = [(f, display) for le in LESSONS for part in (le.text, *le.hints) for f, display in LS.formulas(part)]
+    assert len(items) > 40 and any(d for _, d in items)
+    assert katex_refusals(items) == []
+
+
+def test_lessons_in_pyodide():
+    """The lesson files read and a goal checked in Pyodide, as the browser build will."""
+    from tests._browser import run_in_pyodide
+    code = ("import json\n"
+            "from webapp import links, session\n"
+            "from webapp.core import lessons\n"
+            "all_ = lessons.load_lessons()\n"
+            "xor = all_[1]\n"
+            "args = links.session_args(lessons.lesson_settings(xor, 'solution'))\n"
+            "p = session.prepare_builtin(**args['prepare'])\n"
+            "m = session.build_model(args['cfg'], p)\n"
+            "h = session.train(m, p, args['cfg'])\n"
+            "json.dumps({'labels': [le.label for le in all_], 'met': lessons.check_goal(xor, m, p, h)[0],"
+            " 'html': lessons.markdown_html(xor.text)})")
+    got = json.loads(run_in_pyodide(code))
+    assert got == {"labels": [le.label for le in LESSONS], "met": True, "html": LS.markdown_html(LESSONS[1].text)}
