@@ -63,7 +63,9 @@ class LayerStats:
         self._starts = np.array([i for ly in layers for i in (ly.offset, ly.offset + ly.W.size)])
         self._relu = [i for i, ly in enumerate(layers) if ly.activation == "relu"]
         if self._relu:    # DEAD_ROWS rows spread evenly over the training rows (which may be sorted by class)
-            self._rows = np.ascontiguousarray(X[::-(-len(X) // DEAD_ROWS)].T)       # (n_in, rows)
+            rows = X[::-(-X.shape[0] // DEAD_ROWS)]
+            rows = rows.toarray() if hasattr(rows, "toarray") else rows             # a few rows of sparse X
+            self._rows = np.ascontiguousarray(rows.T)                                # (n_in, rows)
             widest = max(ly.n_out for ly in layers[:self._relu[-1] + 1])
             self._per_chunk = max(1, _FORWARD_FLOATS // (self._rows.shape[1] * widest))
         k = int(max(1, min(MAX_EPOCHS_BUFFERED, _BUFFER_FLOATS // max(1, n_params))))
