@@ -1,4 +1,4 @@
-"""webapp.links: settings and small trained models in a URL, and every way a link can be wrong."""
+"""webapp.core.links: settings and small trained models in a URL, and every way a link can be wrong."""
 from __future__ import annotations
 
 import base64
@@ -22,8 +22,8 @@ import mlp
 from mlp.preprocessing import FEATURE_TRANSFORMS
 from mlp.training import SCHEDULES
 from tests._browser import run_in_pyodide
-from webapp import links as L
-from webapp import session as S
+from webapp.core import links as L
+from webapp.core import session as S
 
 CONTRACT_KEYS = ["source", "dataset", "n_samples", "noise", "data_seed", "test_size", "n_classes", "transforms",
                  "arch", "loss", "optimizer", "learning_rate", "epochs", "batch_size", "lr_schedule", "lr_decay",
@@ -633,7 +633,7 @@ def test_edited_links_never_raise(data):
 
 _PYODIDE_CODE = r"""
 import sys, json, hashlib, zlib, base64
-from webapp import links as L
+from webapp.core import links as L
 a = L.decode(open("/link/link.txt").read())
 bomb = base64.urlsafe_b64encode(zlib.compress(b"PK\x03\x04" + bytes(20 << 20), 9)).decode().rstrip("=")
 b = L.decode("epochs=3&model=" + bomb)
