@@ -28,7 +28,7 @@ from webapp.core import session as S
 CONTRACT_KEYS = ["source", "dataset", "n_samples", "noise", "data_seed", "test_size", "n_classes", "transforms",
                  "arch", "loss", "optimizer", "learning_rate", "epochs", "batch_size", "lr_schedule", "lr_decay",
                  "weight_decay", "l1", "dropout", "validation_split", "early_stopping", "seed", "target",
-                 "features", "task"]
+                 "features", "task", "drop_missing"]
 PROPS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -150,8 +150,9 @@ def test_every_contract_setting_has_one_row():
 def test_defaults_are_what_the_session_uses():
     d = L.defaults()
     for k in ("optimizer", "learning_rate", "epochs", "batch_size", "weight_decay", "dropout", "validation_split",
-              "early_stopping", "seed", "lr_decay"):
+              "early_stopping", "seed"):
         assert d[k] == S.DEFAULT_CONFIG[k], k
+    assert d["lr_schedule"] == "constant" and S.DEFAULT_CONFIG["lr_decay"] == 1.0   # the decay is the exponential's
     assert d["dataset"] in S.datasets()
     assert L.check(d)[1] == []
 
@@ -556,6 +557,8 @@ def test_session_args_and_back(s):
         expect = {k: v for k, v in expect.items() if not L.SETTINGS[k].csv_only}
     if not expect.get("transforms"):
         back.setdefault("transforms", [])
+    if expect.get("lr_schedule") != "exponential":      # the decay applies only to that schedule
+        expect["lr_decay"] = L.SETTINGS["lr_decay"].default
     assert back == expect
     assert L.decode(L.encode(back)).settings == back
 

@@ -326,7 +326,7 @@ def settings_from_model(model):
 
 _PREPARE_NAMES = {"name": "dataset", "n_samples": "n_samples", "noise": "noise", "seed": "data_seed",
                   "test_size": "test_size", "n_classes": "n_classes", "transforms": "transforms",
-                  "target": "target", "features": "features", "task": "task"}
+                  "target": "target", "features": "features", "task": "task", "drop_missing": "drop_missing"}
 _BUILTIN_ONLY = ("dataset", "n_samples", "noise", "n_classes")
 _CFG_NAMES = ("arch", "loss", "optimizer", "learning_rate", "epochs", "lr_schedule", "lr_decay", "weight_decay",
               "l1", "dropout", "validation_split", "early_stopping", "seed")
@@ -345,6 +345,8 @@ def settings_from_session(prepare, cfg, source="builtin"):
     out.update({k: c[k] for k in _CFG_NAMES if c.get(k) is not None})
     if "batch_size" in c:
         out["batch_size"] = "full" if c["batch_size"] is None else c["batch_size"]
+    if "lr_decay" in out and out.get("lr_schedule") not in (None, "exponential"):
+        out["lr_decay"] = SETTINGS["lr_decay"].default    # the decay applies only to that schedule
     return {k: out[k] for k in SETTINGS if k in out}
 
 

@@ -300,7 +300,7 @@ class Playground:
         if s["source"] == "csv":
             if self._csv is None:
                 return None
-            return ("csv", self._csv["digest"], repr(sorted(p.items())), bool(s.get("drop_missing")))
+            return ("csv", self._csv["digest"], repr(sorted(p.items())))
         return ("builtin", repr(sorted(p.items())))
 
     def prepared(self):
@@ -314,7 +314,7 @@ class Playground:
             p = T.session_args(s)["prepare"]
             try:
                 if s["source"] == "csv":
-                    prepared = S.prepare_csv(self._csv["table"], drop_missing=bool(s.get("drop_missing")), **p)
+                    prepared = S.prepare_csv(self._csv["table"], **p)
                     prepared.name = self._csv["name"]
                 else:
                     prepared = S.prepare_builtin(**p)

@@ -466,7 +466,8 @@ def _cross_check(out, raw, notes):
     """Drop values that contradict others (each with a note)."""
     if out.get("source", "builtin") != "csv":
         for key in [k for k in out if SETTINGS[k].csv_only]:
-            notes.append(ignored(key, raw[key], f"{key} applies only to a CSV source"))
+            if out[key] != SETTINGS[key].default:      # (a default value is just left out)
+                notes.append(ignored(key, raw[key], f"{key} applies only to a CSV source"))
             del out[key]
     if out.get("transforms") and out.get("source", "builtin") == "builtin":
         info = mlp.data.DATASETS.get(out.get("dataset", SETTINGS["dataset"].default)) or {}
@@ -535,7 +536,7 @@ def session_args(settings):
     transforms = list(s["transforms"])
     if s["source"] == "csv":
         prepare = {"target": s["target"], "features": s["features"], "task": s["task"],
-                   "test_size": s["test_size"], "seed": s["data_seed"]}
+                   "test_size": s["test_size"], "seed": s["data_seed"], "drop_missing": bool(s["drop_missing"])}
     else:
         prepare = {"name": s["dataset"], "n_samples": s["n_samples"], "noise": s["noise"], "seed": s["data_seed"],
                    "test_size": s["test_size"], "n_classes": s["n_classes"]}
