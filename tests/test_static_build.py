@@ -119,32 +119,42 @@ def _zip_members(path):
 def test_python_sources_pack_engine_helpers_and_glue():
     files = build.python_sources(ROOT)
     assert "mlp/__init__.py" in files and "mlp/network.py" in files
-    assert {"webapp/session.py", "webapp/charts.py", "webapp/__init__.py", "worker_glue.py"} <= set(files)
+    assert {"webapp/core/session.py", "webapp/core/charts.py", "webapp/core/settings.py",
+            "webapp/core/playground.py", "webapp/__init__.py", "worker_glue.py"} <= set(files)
     assert "webapp/app.py" not in files  # the Streamlit UI is not shipped
     assert b"streamlit" not in files["webapp/__init__.py"]
     assert not any("__pycache__" in name for name in files)
-    # every engine module and every shared webapp module (links.py, explain.py...) as its source text
-    for path in [*(ROOT / "mlp").rglob("*.py"), *(ROOT / "webapp").glob("*.py")]:
+    # every engine module and the whole UI-free core (webapp/core/) as its source text, nothing else of webapp/
+    core = [*(ROOT / "webapp" / "core").rglob("*.py")]
+    for path in [*(ROOT / "mlp").rglob("*.py"), *core]:
         rel = path.relative_to(ROOT).as_posix()
-        if "__pycache__" not in rel and rel not in ("webapp/app.py", "webapp/__init__.py"):
+        if "__pycache__" not in rel:
             assert files[rel] == path.read_bytes(), rel
+    assert {f for f in files if f.startswith("webapp/")} == \
+        {"webapp/__init__.py"} | {p.relative_to(ROOT).as_posix() for p in core if "__pycache__" not in p.parts}
 
 
-def test_new_webapp_modules_are_packed_streamlit_ones_are_not(tmp_path):
+def test_the_core_package_is_packed_whole_the_streamlit_app_never(tmp_path):
     root = _fake_root(tmp_path)
-    (root / "webapp" / "brand_new.py").write_text("X = 1\n")
+    (root / "webapp" / "core" / "lessons").mkdir()
+    (root / "webapp" / "core" / "brand_new.py").write_text("X = 1\n")
+    (root / "webapp" / "core" / "lessons" / "__init__.py").write_text("Y = 2\n")
     (root / "webapp" / "st_only.py").write_text("import streamlit as st\n")
     (root / "mlp" / "reference.py").write_text("def layer_forward():\n    pass\n")
     files = build.python_sources(root)
-    assert files["webapp/brand_new.py"] == b"X = 1\n" and "webapp/st_only.py" not in files
+    assert files["webapp/core/brand_new.py"] == b"X = 1\n" and files["webapp/core/lessons/__init__.py"] == b"Y = 2\n"
+    assert "webapp/st_only.py" not in files and "webapp/app.py" not in files
     assert files["mlp/reference.py"] == b"def layer_forward():\n    pass\n"
-    for name in ("links.py", "charts.py"):   # the browser's links and charts come from these
-        (root / "webapp" / name).unlink()
+    for name in ("links.py", "charts.py", "playground.py"):   # the browser's links, charts and runs come from these
+        path = root / "webapp" / "core" / name
+        text = path.read_bytes()
+        path.unlink()
         with pytest.raises(build.BuildError, match=name):
             build.python_sources(root)
+        path.write_bytes(text)
 
 
-def test_streamlit_importing_webapp_init_is_replaced(tmp_path):
+def test_webapp_init_is_a_plain_marker(tmp_path):
     root = _fake_root(tmp_path)
     (root / "webapp" / "__init__.py").write_text("import streamlit\n")
     files = build.python_sources(root)
@@ -263,7 +273,7 @@ def test_local_runtime_is_precompiled(tmp_path):
                                                        prefix + "_core/__pycache__/sub.cpython-312.pyc"}
     app = _zip_members(out / "app.zip")
     for name in ("mlp/__pycache__/network.cpython-312.pyc", "__pycache__/worker_glue.cpython-312.pyc",
-                 "webapp/__pycache__/session.cpython-312.pyc", "mlp/network.py"):
+                 "webapp/core/__pycache__/session.cpython-312.pyc", "mlp/network.py"):
         assert name in app, name
     # the sources ship beside their .pyc (the explanation shows mlp/reference.py's own lines)
     for name in [n for n in app if n.endswith(".pyc")]:
@@ -335,7 +345,7 @@ def test_cdn_build_serves_precompiled_stdlib_and_numpy_pyc(tmp_path, monkeypatch
     cdn = {u[len(build.PYODIDE_CDN):] for u in precache if u.startswith(build.PYODIDE_CDN)}
     assert cdn == set(build.PYODIDE_CORE) - {"python_stdlib.zip"}, cdn  # the CDN's stdlib and wheel: unused
     app = _zip_members(out / "app.zip")  # the app's sources ship beside their bytecode here too
-    for rel in ("mlp/reference.py", "webapp/explain.py", "webapp/links.py"):
+    for rel in ("mlp/reference.py", "webapp/core/explain.py", "webapp/core/links.py"):
         assert app[rel] == (root / rel).read_bytes() and build.pycache_name(rel) in app, rel
     with pytest.raises(build.BuildError, match="CDN build"):
         build.build(out, rt, root=root, pyc_from=rt)
