@@ -623,8 +623,16 @@ function explainWeight() {
   return { layer, i, j };
 }
 
-function codeBlock(start, code) {
-  const pre = document.createElement("pre");
+// A box that may scroll is focusable, so that it can be scrolled from the keyboard (WCAG 2.1.1).
+function scrollable(el, label) {
+  el.tabIndex = 0;
+  el.setAttribute("role", "region");
+  el.setAttribute("aria-label", label);
+  return el;
+}
+
+function codeBlock(start, code, label) {
+  const pre = scrollable(document.createElement("pre"), label);
   pre.className = "code";
   const lines = code.replace(/\n$/, "").split("\n");
   pre.textContent = lines.map((l, k) => `${String(start + k).padStart(4)}  ${l}`).join("\n");
@@ -661,7 +669,7 @@ async function explainStep() {
     const formulas = document.createElement("div");
     formulas.className = "formulas";
     for (const tex of sec.latex) {
-      const div = document.createElement("div");
+      const div = scrollable(document.createElement("div"), `formula: ${sec.title}`);
       div.className = "formula";
       div.dataset.tex = tex;
       katex.render(tex, div, { displayMode: true, throwOnError: false });
@@ -672,7 +680,7 @@ async function explainStep() {
     const cap = document.createElement("div");
     cap.className = "muted code-caption";
     cap.textContent = `mlp/reference.py · ${sec.code_name} (line ${sec.code_start})`;
-    code.append(cap, codeBlock(sec.code_start, sec.code));
+    code.append(cap, codeBlock(sec.code_start, sec.code, `code: ${sec.code_name}`));
     const grid = document.createElement("div");
     grid.className = "explain-grid";
     grid.append(formulas, code);

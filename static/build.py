@@ -64,6 +64,9 @@ PLOTLY_REL = Path("node_modules") / PLOTLY_PACKAGE / "plotly-cartesian.min.js"
 KATEX_PACKAGE = "katex"
 KATEX_DIST = Path("node_modules") / KATEX_PACKAGE / "dist"
 KATEX_FILES = ("katex.min.js", "katex.min.css")
+# axe-core (npm, a devDependency: never shipped) checks the page for WCAG violations in the tests.
+AXE_PACKAGE = "axe-core"
+AXE_REL = Path("node_modules") / AXE_PACKAGE / "axe.min.js"
 # webapp modules the browser runs (every other webapp/*.py is packed too, but never the Streamlit app itself).
 WEBAPP_REQUIRED = ("session.py", "charts.py", "links.py", "explain.py")
 WEBAPP_EXCLUDED = ("app.py",)
@@ -270,6 +273,23 @@ def ensure_plotly(static: Path = STATIC, npm: str | None = None) -> Path:
     if proc.returncode != 0 or missing or not katex_fonts(static):
         raise BuildError(f"`npm ci` in {static} failed (exit {proc.returncode}); missing: "
                          f"{', '.join(missing) or 'the KaTeX fonts'}")
+    return target
+
+
+def ensure_axe(static: Path = STATIC, npm: str | None = None) -> Path:
+    """Return the path of axe-core's axe.min.js (a devDependency, for the accessibility tests), running
+    `npm ci` in static/ when node_modules lacks it."""
+    target = static / AXE_REL
+    if target.is_file():
+        return target
+    npm = npm or shutil.which("npm")
+    if not npm:
+        raise BuildError(f"{AXE_PACKAGE} is not installed and npm was not found: install Node.js (npm), then run "
+                         f"`npm ci` in {static}")
+    print(f"build: running npm ci in {static}", file=sys.stderr)
+    proc = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=static)
+    if proc.returncode != 0 or not target.is_file():
+        raise BuildError(f"`npm ci` in {static} failed (exit {proc.returncode}); missing: {AXE_REL}")
     return target
 
 

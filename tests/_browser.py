@@ -181,3 +181,31 @@ def block_external(context, allowed_hosts=("127.0.0.1",)) -> list[str]:
 
     context.on("request", watch)
     return blocked
+
+
+# ---------------------------------------------------------------- accessibility (axe-core, npm)
+
+AXE_TAGS = ("wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa")
+
+
+def axe_script() -> str:
+    """axe-core's axe.min.js from static/node_modules (a devDependency pinned in static/package.json; `npm ci`
+    runs when it is missing, as static/build.py does for Plotly.js and KaTeX)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("mlp_static_build_axe", REPO / "static" / "build.py")
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    return build.ensure_axe(REPO / "static").read_text()
+
+
+def axe_violations(page, context=None, tags=AXE_TAGS) -> list[str]:
+    """Run axe-core in ``page`` (the whole document, or the ``context`` selector) with the WCAG 2 A/AA rules;
+    return one line per violating element: rule id, impact, element and axe's summary (empty: none)."""
+    if not page.evaluate("typeof window.axe === 'object'"):
+        page.add_script_tag(content=axe_script())
+    found = page.evaluate(
+        """([context, tags]) => axe.run(context || document, {runOnly: {type: 'tag', values: tags}})
+             .then(r => r.violations.flatMap(v => v.nodes.map(n =>
+               `${v.id} (${v.impact}): ${n.target.join(' ')}: ${(n.failureSummary || '').replace(/\\s+/g, ' ')}`)))""",
+        [context, list(tags)])
+    return list(found)

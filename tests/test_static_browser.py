@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests._browser import (COUNT_COMPILATIONS, MIME_TYPES, PYODIDE_HINT, StaticServer, block_external, browser_skip_reason,
-                           launch_chromium, pyodide_runtime_dir)
+from tests._browser import (COUNT_COMPILATIONS, MIME_TYPES, PYODIDE_HINT, StaticServer, axe_violations, block_external,
+                           browser_skip_reason, launch_chromium, pyodide_runtime_dir)
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.browser
@@ -511,6 +511,24 @@ def test_python_session_model_predicts_in_page(page, tmp_path):
     page.wait_for_selector("#predict-notes:not([hidden])", timeout=15_000)
     assert "'colour': 'blue' (1 row)" in page.inner_text("#predict-notes")
     assert page.locator("#predictions tbody tr").count() == 1
+
+
+def test_no_wcag_a_or_aa_violation_before_and_after_training(ctx, server):
+    """axe-core (npm) finds no WCAG 2 A/AA violation in the page: at start-up, and with every result, the
+    explanation and the share link on screen."""
+    other = _new_tab(ctx, server.url + "#epochs=30")
+    try:
+        other.wait_for_selector("#offline-status[data-state=ready]", timeout=60_000)
+        assert axe_violations(other) == []
+        _train(other)
+        other.click("#explain summary")
+        other.wait_for_function("Number(document.body.dataset.explained || 0) > 0", timeout=TRAIN_MS)
+        other.wait_for_selector("#share-link:not([hidden])", timeout=15_000)
+        found = axe_violations(other)
+        assert found == [], "\n".join(found)
+        assert not other.errors, other.errors
+    finally:
+        other.close()
 
 
 def test_offline_reload_served_by_service_worker(page, server, ctx):

@@ -429,8 +429,9 @@ def test_cli_reports_errors_with_exit_code(tmp_path, capsys):
 def test_package_json_pins_plotly_and_katex_and_lock_matches():
     pkg = json.loads((STATIC / "package.json").read_text())
     assert sorted(pkg["dependencies"]) == sorted([build.PLOTLY_PACKAGE, build.KATEX_PACKAGE])
+    assert sorted(pkg["devDependencies"]) == [build.AXE_PACKAGE]  # the tests' accessibility checker, not shipped
     lock = json.loads((STATIC / "package-lock.json").read_text())
-    for name, version in pkg["dependencies"].items():
+    for name, version in {**pkg["dependencies"], **pkg["devDependencies"]}.items():
         assert version[0].isdigit(), f"pin an exact version of {name}"
         assert lock["packages"][f"node_modules/{name}"]["version"] == version
 
