@@ -5,7 +5,7 @@
 
 Writes into DIR: the static sources of static/, config.js (where the Pyodide runtime is and the build id),
 sw.js (service worker with its precache list and cache name filled in), app.zip (the `mlp` package, the shared
-webapp helpers session.py/charts.py/links.py/explain.py... and the worker glue, packed from the source tree),
+UI-free core webapp/core/ whole and the worker glue, packed from the source tree),
 vendor/plotly.min.js (from the npm package plotly.js-cartesian-dist-min pinned in static/package.json, the
 Plotly.js bundle with the scatter and heatmap traces the charts use) and vendor/katex/ (KaTeX's script, CSS and
 WOFF2 fonts, npm package katex, for the "Explain a step" formulas); `npm ci` runs if node_modules lacks them.
@@ -67,9 +67,9 @@ KATEX_FILES = ("katex.min.js", "katex.min.css")
 # axe-core (npm, a devDependency: never shipped) checks the page for WCAG violations in the tests.
 AXE_PACKAGE = "axe-core"
 AXE_REL = Path("node_modules") / AXE_PACKAGE / "axe.min.js"
-# webapp modules the browser runs (every other webapp/*.py is packed too, but never the Streamlit app itself).
-WEBAPP_REQUIRED = ("session.py", "charts.py", "links.py", "explain.py")
-WEBAPP_EXCLUDED = ("app.py",)
+# webapp.core modules the browser runs: the whole package webapp/core/ is packed (never the Streamlit app).
+WEBAPP_REQUIRED = ("__init__.py", "session.py", "charts.py", "links.py", "explain.py", "settings.py",
+                   "playground.py")
 # Trace types that bundle draws (webapp/charts.py must stay within them; tests/test_static_build.py checks).
 PLOTLY_TRACES = ("bar", "box", "contour", "heatmap", "histogram", "histogram2d", "histogram2dcontour", "image", "pie",
                  "scatter", "scatterternary", "violin")
@@ -108,10 +108,9 @@ def python_sources(root: Path = ROOT) -> dict[str, bytes]:
     """Return {archive path: content} of the Python code the browser runs.
 
     The whole `mlp` package (as sources: mlp/reference.py's own text is what "Explain a step" shows), the
-    UI-agnostic webapp helpers shared with the Streamlit app (session.py, charts.py and every other
-    webapp/*.py but app.py and modules importing streamlit: links.py, explain.py...) and static/worker_glue.py
-    (at the archive root). webapp/__init__.py is taken from the
-    source tree unless it imports streamlit, in which case an empty package marker replaces it.
+    UI-free core both apps share (the package webapp/core/, whole: session, charts, links, explain, settings,
+    playground...), a package marker for webapp/ (the Streamlit app is never shipped) and static/worker_glue.py
+    (at the archive root).
     """
     files: dict[str, bytes] = {}
     pkg = root / "mlp"
@@ -122,22 +121,16 @@ def python_sources(root: Path = ROOT) -> dict[str, bytes]:
         if "__pycache__" in rel.parts:
             continue
         files[rel.as_posix()] = path.read_bytes()
+    core = root / "webapp" / "core"
     for name in WEBAPP_REQUIRED:
-        path = root / "webapp" / name
+        path = core / name
         if not path.is_file():
             raise BuildError(f"shared webapp helper not found: {path}")
-    for path in sorted((root / "webapp").glob("*.py")):
-        if path.name in WEBAPP_EXCLUDED or path.name == "__init__.py":
-            continue
-        text = path.read_bytes()
-        if path.name not in WEBAPP_REQUIRED and b"import streamlit" in text:
-            continue  # a Streamlit-only helper: not for the browser
-        files[f"webapp/{path.name}"] = text
-    init = root / "webapp" / "__init__.py"
-    text = init.read_bytes() if init.is_file() else b""
-    if b"streamlit" in text:
-        text = b""
-    files["webapp/__init__.py"] = text or b'"""Shared helpers (browser build: session and charts only)."""\n'
+    for path in sorted(core.rglob("*.py")):   # the UI-free core, whole
+        rel = path.relative_to(root)
+        if "__pycache__" not in rel.parts:
+            files[rel.as_posix()] = path.read_bytes()
+    files["webapp/__init__.py"] = b'"""The UI-free core of the apps (webapp.core); the Streamlit app is not shipped."""\n'
     glue = root / "static" / "worker_glue.py"
     files["worker_glue.py"] = glue.read_bytes()
     return files

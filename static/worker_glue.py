@@ -2,7 +2,7 @@
 
 The worker sends commands as ``call(cmd, args_json, data)`` and gets a JSON string back:
 ``{"ok": true, "result": ...}`` or ``{"ok": false, "error": "message for the user"}``. Everything is
-delegated to ``webapp.session`` / ``webapp.charts`` / ``webapp.links`` and the ``mlp`` engine, exactly as in
+delegated to ``webapp.core.session`` / ``webapp.core.charts`` / ``webapp.core.links`` and the ``mlp`` engine, exactly as in
 the Streamlit app; this module only keeps the per-page state (data, model, training job) and converts values
 to JSON.
 
@@ -24,7 +24,7 @@ import traceback
 import numpy as np
 
 import mlp
-from webapp import charts, links, session
+from webapp.core import charts, links, session
 
 MODEL_SUFFIX = ".mlp"  # as the Streamlit app's downloads (a zip; mlp.load opens any name)
 LOSS_FIGURE_EVERY = 0.5   # seconds between live loss-curve updates (2 Hz; the network view moves faster)

@@ -415,7 +415,7 @@ def test_data_settings_survive_a_visit_to_the_other_source(app):
 
 from urllib.parse import parse_qsl, urlsplit  # noqa: E402
 
-from webapp import session as S  # noqa: E402
+from webapp.core import session as S  # noqa: E402
 
 
 def epoch_label(at):

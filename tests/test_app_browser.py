@@ -189,7 +189,7 @@ def test_stop_keeps_the_model_trained_so_far(server, page, tmp_path):
 
 from urllib.parse import quote  # noqa: E402
 
-from webapp import session as S  # noqa: E402
+from webapp.core import session as S  # noqa: E402
 
 BIG = "[2, 64, 'relu', 64, 'relu', 1, 'sigmoid']"
 

@@ -12,8 +12,8 @@ import plotly.graph_objects as go
 import pytest
 
 import mlp
-from webapp import charts
-from webapp import session as S
+from webapp.core import charts
+from webapp.core import session as S
 
 EDGE_HOVER = re.compile(r"^W(\d+)\[(\d+),(\d+)\] = (\S+)<br>")
 

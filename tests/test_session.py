@@ -1,4 +1,4 @@
-"""webapp.session: the workflow both front ends call, on the real engine (no mocks)."""
+"""webapp.core.session: the workflow both front ends call, on the real engine (no mocks)."""
 import csv
 import io
 import time
@@ -8,7 +8,7 @@ import pytest
 
 import mlp
 from mlp.architecture import parse_architecture
-from webapp import session as S
+from webapp.core import session as S
 
 
 def labelled_csv(n=240, seed=0, sep=","):
@@ -270,7 +270,7 @@ def test_limits(monkeypatch):
     monkeypatch.setattr(S, "MAX_ROWS", 50)
     with pytest.raises(ValueError, match="50"):
         S.prepare_csv(labelled_csv())
-    with pytest.raises(ValueError, match="between 10 and"):
+    with pytest.raises(ValueError, match=f"between {S.MIN_SAMPLES} and"):
         S.prepare_builtin("circles", n_samples=S.MAX_SAMPLES + 1)
     p = S.prepare_builtin("circles", n_samples=50)
     with pytest.raises(ValueError, match="Epochs"):
@@ -376,4 +376,4 @@ def test_next_learning_rate_follows_the_schedule_then_the_settings():
     run.step(epochs=2)
     assert S.next_learning_rate(run, cfg) == pytest.approx(0.025)
     run.step(epochs=2)
-    assert run.done and S.next_learning_rate(run, cfg) == 0.1 and S.next_learning_rate(None, {}) == 0.01
+    assert run.done and S.next_learning_rate(run, cfg) == 0.1 and S.next_learning_rate(None, {}) == S.DEFAULT_CONFIG["learning_rate"]

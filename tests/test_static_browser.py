@@ -142,7 +142,7 @@ def test_train_default_demo_and_download_model(page, tmp_path):
     assert model.n_inputs == 2 and model.n_outputs == 1 and model.preprocessor is not None
     assert len(model.history.history["loss"]) == 1000
     import numpy as np
-    from webapp import session
+    from webapp.core import session
     prepared = session.prepare_builtin("circles", n_samples=400, noise=0.1, seed=0, test_size=0.2)
     acc = session.evaluate(model, prepared)["test"]["accuracy"]
     assert acc > 0.8, acc
@@ -234,7 +234,7 @@ def _has_number(texts, value):
 
 def test_step_reset_and_explain_match_the_trace_of_the_downloaded_model(page, tmp_path):
     import numpy as np
-    from webapp import session
+    from webapp.core import session
     _wait_ready(page)
     _click_and_wait(page, "#reset", "stepped")
     assert page.inner_text("#epoch-counter") == "Epoch 0"
@@ -488,7 +488,7 @@ def test_bad_model_file_shows_alert(page):
 
 
 def test_python_session_model_predicts_in_page(page, tmp_path):
-    from webapp import session
+    from webapp.core import session
     prepared = session.prepare_csv(FRUIT_CSV, target="fruit")
     model = session.build_model({"arch": session.default_architecture(prepared), "seed": 2}, prepared)
     session.train(model, prepared, {"epochs": 30})

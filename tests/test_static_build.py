@@ -27,7 +27,7 @@ glue = importlib.import_module("worker_glue")
 
 import mlp  # noqa: E402
 from tests._browser import COUNT_COMPILATIONS  # noqa: E402
-from webapp import session  # noqa: E402
+from webapp.core import session  # noqa: E402
 
 ARCH = "[2, 8, 'relu', 8, 'relu', 1, 'sigmoid']"
 FRUIT_CSV = "\n".join(["weight,colour,sweet,fruit"] + [
@@ -437,7 +437,7 @@ def test_package_json_pins_plotly_and_katex_and_lock_matches():
 
 
 def test_vendored_plotly_bundle_draws_every_trace_type_the_charts_use():
-    """The site ships the cartesian Plotly.js bundle: every figure the browser gets (webapp.charts through the
+    """The site ships the cartesian Plotly.js bundle: every figure the browser gets (webapp.core.charts through the
     glue, for each task) uses only trace types that bundle has."""
     used = set()
 

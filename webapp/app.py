@@ -1,7 +1,7 @@
 """Streamlit front end: ``streamlit run webapp/app.py``.
 
-UI only: data, models, charts, explanations and links come from ``webapp.session`` /
-``webapp.charts`` / ``webapp.links`` / ``mlp``. Everything a user owns lives in ``st.session_state``
+UI only: data, models, charts, explanations and links come from ``webapp.core.session`` /
+``webapp.core.charts`` / ``webapp.core.links`` / ``mlp``. Everything a user owns lives in ``st.session_state``
 (one per browser session).
 
 A *run* is one model and its training so far. Train makes a new run and trains it; Step trains one more
@@ -36,16 +36,17 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, os.environ.get("MLP_BLAS_THREADS", "1"))
 
-_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if _ROOT not in sys.path:  # `streamlit run webapp/app.py` only puts webapp/ on the path
-    sys.path.insert(0, _ROOT)
+try:
+    import webapp.core  # noqa: F401  (installed: `pip install -e .`, or run from the repository root)
+except ImportError:     # `streamlit run webapp/app.py` from a checkout puts only webapp/ on the path
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import streamlit as st  # noqa: E402
 
 from mlp.preprocessing import FEATURE_TRANSFORMS  # noqa: E402
-from webapp import charts  # noqa: E402
-from webapp import links  # noqa: E402
-from webapp import session as S  # noqa: E402
+from webapp.core import charts  # noqa: E402
+from webapp.core import links  # noqa: E402
+from webapp.core import session as S  # noqa: E402
 
 UPDATE_EVERY = 0.25      # seconds between live progress refreshes
 LIVE_SHARE = 8           # live charts are redrawn while drawing takes at most 1/LIVE_SHARE of the training time
@@ -128,7 +129,7 @@ def _cached(key, make):
 
 
 def _plot(fig, key):
-    """Draw a figure dict from webapp.charts. Handed over as a Figure built without validation: st.plotly_chart
+    """Draw a figure dict from webapp.core.charts. Handed over as a Figure built without validation: st.plotly_chart
     validates a plain dict property by property (57 ms for the Network view, 28 ms for a decision boundary;
     4.5 and 13 ms this way), and these dicts are the same ones the browser build gives Plotly.js as they are."""
     import plotly.graph_objects as go
