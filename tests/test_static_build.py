@@ -116,39 +116,54 @@ def _zip_members(path):
 
 # ---------------------------------------------------------------- build.py
 
-def test_python_sources_pack_engine_helpers_and_glue():
+def test_python_sources_pack_the_engine_and_the_core_whole_and_the_glue():
     files = build.python_sources(ROOT)
-    assert "mlp/__init__.py" in files and "mlp/network.py" in files
-    assert {"webapp/session.py", "webapp/charts.py", "webapp/__init__.py", "worker_glue.py"} <= set(files)
-    assert "webapp/app.py" not in files  # the Streamlit UI is not shipped
-    assert b"streamlit" not in files["webapp/__init__.py"]
-    assert not any("__pycache__" in name for name in files)
-    # every engine module and every shared webapp module (links.py, explain.py...) as its source text
-    for path in [*(ROOT / "mlp").rglob("*.py"), *(ROOT / "webapp").glob("*.py")]:
-        rel = path.relative_to(ROOT).as_posix()
-        if "__pycache__" not in rel and rel not in ("webapp/app.py", "webapp/__init__.py"):
-            assert files[rel] == path.read_bytes(), rel
+    assert {"mlp/__init__.py", "mlp/network.py", "webapp/__init__.py", "webapp/core/__init__.py",
+            "webapp/core/settings.py", "webapp/core/playground.py", "webapp/core/session.py", "worker_glue.py"} \
+        <= set(files)
+    assert not any(name.startswith("webapp/") and not name.startswith("webapp/core/")
+                   for name in set(files) - {"webapp/__init__.py"})   # the Streamlit app is not shipped
+    assert files["webapp/__init__.py"] == build.WEBAPP_MARKER
+    assert not any("__pycache__" in name or name.endswith(".pyc") for name in files)
+    # every file of both packages, as it is in the source tree
+    for package in build.PACKAGES:
+        for path in (ROOT / package).rglob("*"):
+            rel = path.relative_to(ROOT).as_posix()
+            if path.is_file() and "__pycache__" not in rel and not rel.endswith(".pyc"):
+                assert files[rel] == path.read_bytes(), rel
 
 
-def test_new_webapp_modules_are_packed_streamlit_ones_are_not(tmp_path):
+def test_a_package_is_packed_whole_data_files_and_new_modules_included(tmp_path):
+    """Whatever is added to webapp/core (a module, a sub-package, lessons as .md files) is packed, by no list of
+    names: a module importing anything at all is packed as it is."""
     root = _fake_root(tmp_path)
-    (root / "webapp" / "brand_new.py").write_text("X = 1\n")
-    (root / "webapp" / "st_only.py").write_text("import streamlit as st\n")
+    core = root / "webapp" / "core"
+    (core / "brand_new.py").write_text("import streamlit as st\n")   # not searched: the core is packed whole
+    (core / "lessons").mkdir()
+    (core / "lessons" / "01-first.md").write_text("# First lesson\n")
+    (core / "lessons" / "__init__.py").write_text("")
+    (core / "__pycache__").mkdir(exist_ok=True)
+    (core / "__pycache__" / "x.cpython-312.pyc").write_bytes(b"old")
     (root / "mlp" / "reference.py").write_text("def layer_forward():\n    pass\n")
     files = build.python_sources(root)
-    assert files["webapp/brand_new.py"] == b"X = 1\n" and "webapp/st_only.py" not in files
+    assert files["webapp/core/brand_new.py"] == b"import streamlit as st\n"
+    assert files["webapp/core/lessons/01-first.md"] == b"# First lesson\n"
+    assert "webapp/core/lessons/__init__.py" in files
     assert files["mlp/reference.py"] == b"def layer_forward():\n    pass\n"
-    for name in ("links.py", "charts.py"):   # the browser's links and charts come from these
-        (root / "webapp" / name).unlink()
-        with pytest.raises(build.BuildError, match=name):
-            build.python_sources(root)
+    assert not any("__pycache__" in n for n in files)
+    (core / "__init__.py").unlink()
+    with pytest.raises(build.BuildError, match="webapp/core/__init__.py"):
+        build.python_sources(root)
 
 
-def test_streamlit_importing_webapp_init_is_replaced(tmp_path):
+def test_data_files_reach_the_site_beside_the_precompiled_modules(tmp_path):
     root = _fake_root(tmp_path)
-    (root / "webapp" / "__init__.py").write_text("import streamlit\n")
-    files = build.python_sources(root)
-    assert b"streamlit" not in files["webapp/__init__.py"]
+    (root / "webapp" / "core" / "notes.md").write_text("kept as it is\n")
+    out = tmp_path / "site"
+    build.build(out, None, root=root, precompile=PY312 or False)
+    app = _zip_members(out / "app.zip")
+    assert app["webapp/core/notes.md"] == b"kept as it is\n"
+    assert not any(n.startswith("webapp/core/__pycache__/notes") for n in app)
 
 
 def test_zip_is_deterministic_and_unpackable():
@@ -263,7 +278,7 @@ def test_local_runtime_is_precompiled(tmp_path):
                                                        prefix + "_core/__pycache__/sub.cpython-312.pyc"}
     app = _zip_members(out / "app.zip")
     for name in ("mlp/__pycache__/network.cpython-312.pyc", "__pycache__/worker_glue.cpython-312.pyc",
-                 "webapp/__pycache__/session.cpython-312.pyc", "mlp/network.py"):
+                 "webapp/core/__pycache__/session.cpython-312.pyc", "mlp/network.py"):
         assert name in app, name
     # the sources ship beside their .pyc (the explanation shows mlp/reference.py's own lines)
     for name in [n for n in app if n.endswith(".pyc")]:
@@ -335,7 +350,7 @@ def test_cdn_build_serves_precompiled_stdlib_and_numpy_pyc(tmp_path, monkeypatch
     cdn = {u[len(build.PYODIDE_CDN):] for u in precache if u.startswith(build.PYODIDE_CDN)}
     assert cdn == set(build.PYODIDE_CORE) - {"python_stdlib.zip"}, cdn  # the CDN's stdlib and wheel: unused
     app = _zip_members(out / "app.zip")  # the app's sources ship beside their bytecode here too
-    for rel in ("mlp/reference.py", "webapp/explain.py", "webapp/links.py"):
+    for rel in ("mlp/reference.py", "webapp/core/explain.py", "webapp/core/links.py"):
         assert app[rel] == (root / rel).read_bytes() and build.pycache_name(rel) in app, rel
     with pytest.raises(build.BuildError, match="CDN build"):
         build.build(out, rt, root=root, pyc_from=rt)
