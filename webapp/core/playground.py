@@ -232,10 +232,27 @@ class Playground:
                 row["value"] = self.loss()
             elif s.name == "arch":
                 row["value"] = self.arch_text() or ""
+            elif s.control == "file":
+                row["value"], row["options"] = self._file_control(s.name)
             if s.control in ("select", "select_slider", "radio"):
                 row["options"] = s.options(row["value"]) if s.kind not in ("choice", "list") else row["choices"]
             out.append(jsonable(row))
         return out
+
+    def _file_control(self, name):
+        """(value, options) of a control chosen from the uploaded file's columns: the target (default: the last
+        column), the features (default: every other column) and the task (None: detected from the target)."""
+        s = self._settings
+        preview = self._csv["preview"] if self._csv is not None else None
+        cols = list(preview["columns"]) if preview else []
+        target = s.get("target") if s.get("target") in cols else (preview["default_target"] if preview else None)
+        if name == "target":
+            return target, cols
+        if name == "features":
+            others = [c for c in cols if c != target]
+            chosen = [c for c in (s.get("features") or others) if c in others]
+            return chosen, others
+        return s.get(name), T.SETTINGS[name].allowed()
 
     def loss(self):
         """The loss in use: the chosen one, or the default for the output (None when the output is unknown)."""
