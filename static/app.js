@@ -330,9 +330,10 @@ function selectValue(select) {
 function fillOptions(select, row, options, value) {
   const list = [...options];
   if (row.default === null && !list.includes(null)) list.unshift(null); // "auto": the core chooses
+  const text = (v) => (v === null || v === undefined ? "" : String(v));
   select.replaceChildren(...list.map((v) => node("option", {
-    value: JSON.stringify(v), textContent: optionText(row, v), dataset: { value: JSON.stringify(v) } })));
-  select.value = JSON.stringify(value === undefined ? null : value);
+    value: text(v), textContent: optionText(row, v), dataset: { value: JSON.stringify(v) } })));
+  select.value = text(value);
 }
 
 function labelled(row, control, extra = []) {
