@@ -305,8 +305,16 @@ function renderMetrics(metrics) {
 // that apply now, their value and options. A control sends what the user chose; the core keeps it or drops it
 // with a note, and the view it returns is drawn back into every control.
 
+// Only the view of the latest change is drawn: an older one, answered meanwhile, would undo a newer choice
+// on screen (its notes are still shown).
+let changeSeq = 0;
 function sendChange(name, value) {
-  return guarded(async () => applyView(await rpc("update", { changes: { [name]: value } })));
+  const seq = ++changeSeq;
+  return guarded(async () => {
+    const view = await rpc("update", { changes: { [name]: value } });
+    if (seq === changeSeq) applyView(view);
+    else if (view.notes.length) showNotes("link-notes", view.notes);
+  });
 }
 
 // printf "%.2f" (the row's fmt) for a number shown beside a slider
@@ -357,10 +365,10 @@ function setChecks(box, row, options, values) {
   for (const c of box.querySelectorAll("input")) c.checked = (values || []).includes(c.value);
 }
 
-// Does not overwrite what the user is typing in a text box.
+// Does not overwrite what the user is typing in a text box (nor what is typed but not sent yet).
 function setInput(input, value) {
   const text = value === null || value === undefined ? "" : String(value);
-  if (document.activeElement === input && input.type === "text") return;
+  if (input.dataset.pending || (document.activeElement === input && input.type === "text")) return;
   if (input.value !== text) input.value = text;
 }
 
@@ -415,8 +423,14 @@ const MAKE = {
     const msg = node("p", { id: `${row.name}-msg`, className: "muted", "aria-live": "polite" });
     const fix = node("button", { type: "button", className: "secondary small", hidden: true,
       textContent: "Use the suggestion" });
-    const send = debounce(() => sendChange(row.name, input.value), 300);
-    input.addEventListener("input", send);
+    const send = debounce(() => {
+      delete input.dataset.pending;
+      sendChange(row.name, input.value);
+    }, 300);
+    input.addEventListener("input", () => {
+      input.dataset.pending = "1";
+      send();
+    });
     fix.addEventListener("click", () => sendChange(row.name, fix.dataset.value));
     const wrap = node("div", { className: "wide" }, node("label", { className: "wide", title: row.help }, row.label,
       input), msg, fix);
@@ -620,7 +634,9 @@ async function showResult(res) {
     res.reason ? `Stopped: ${res.reason}.` : res.trained ? `Done: ${res.caption}.` : "Fresh weights, not trained yet.";
   showNotes("train-notes", res.notes);
   setButtons();
-  if ($("explain").open && !state.training) guarded(explainStep);
+  // the explanation follows the model shown (unless it is what paused the training: it is up to date)
+  if ($("explain").open && !state.training && !state.explainPaused) guarded(explainStep);
+  state.explainPaused = false;
   await guarded(updateShareLink);
   await guarded(() => refreshRuns());
 }
@@ -736,6 +752,7 @@ function codeBlock(start, code, label) {
 }
 
 async function explainStep() {
+  if (state.training) state.explainPaused = true; // the core pauses the training to explain a step
   const [res, katex] = await Promise.all([
     rpc("explain", { row: Number($("explain-row").value), weight: explainWeight() }), loadKatex()]);
   clearAlert();
