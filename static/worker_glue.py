@@ -93,9 +93,9 @@ def set_csv(data=None, name=None):
         raise UserError("The file is empty: upload a CSV with a header row and data rows.")
     pg = PAGE.pg
     pg.notes = []
-    pg.set_csv(raw, name or "data.csv")
+    notes = pg.set_csv(raw, name or "data.csv")["notes"]
     opened = pg.open_pending()
-    out = view(pg.notes)
+    out = view(notes + pg.notes)
     out["result"] = pg.result() if opened else None
     return out
 

@@ -73,7 +73,7 @@ def _weight_of_segment(fig, model):
 
 def _trained_circles(epochs=40, **prep):
     p = S.prepare_builtin("circles", **prep)
-    cfg = {"arch": S.default_architecture(p), "epochs": epochs}
+    cfg = {"arch": S.default_architecture(p), "epochs": epochs, "learning_rate": 0.01, "batch_size": 32}
     model = S.build_model(cfg, p)
     S.train(model, p, cfg)
     return model, p

@@ -205,8 +205,10 @@ class Playground:
         return S.default_architecture(prepared) if prepared is not None else None
 
     def link_settings(self):
-        """The settings a link carries now: the rows that apply, with valid values (None values left out)."""
-        s = self._settings
+        """The settings a link carries now: the rows that apply, with valid values, and the architecture and loss
+        in use (also when they are the data's defaults, so a shared experiment does not depend on them)."""
+        s = dict(self._settings)
+        s["arch"], s["loss"] = self.arch_text(), self.loss()
         out = {k: v for k, v in s.items() if T.SETTINGS[k].link and v is not None and T.SETTINGS[k].applies(s)}
         valid, _ = links.check(out)
         return valid
@@ -268,7 +270,7 @@ class Playground:
 
     def cfg(self):
         """The session cfg (``build_model`` / ``start_training``) of the current settings."""
-        cfg = T.session_args(self._settings)["cfg"]
+        cfg = T.session_args(self._settings, checked=True)["cfg"]
         cfg["arch"] = self.arch_text()
         cfg["loss"] = self.loss()
         return cfg
@@ -276,9 +278,10 @@ class Playground:
     # ------------------------------------------------------------ data
 
     def set_csv(self, data, name="data.csv"):
-        """Take an uploaded CSV (bytes or text): returns its preview (``session.csv_preview``) and makes it the
-        data of the ``csv`` source (the source is switched to it). A link's target / features / task waiting
-        for a file are applied when the file has those columns (else a note names the column)."""
+        """Take an uploaded CSV (bytes or text): returns its preview (``session.csv_preview``, plus ``notes``) and
+        makes it the data of the ``csv`` source (the source is switched to it). A link's target / features / task
+        waiting for a file are applied when the file has those columns (else a note in ``notes`` names the
+        column)."""
         raw = data.encode() if isinstance(data, str) else bytes(data)
         digest = hashlib.sha256(raw).hexdigest()[:16]
         if self._csv is None or self._csv["digest"] != digest:
@@ -288,6 +291,7 @@ class Playground:
         self._csv["name"] = str(name or "data.csv")
         cols = self._csv["preview"]["columns"]
         pending, self._pending_csv = self._pending_csv, {}
+        notes = []
         s = self._settings
         s["source"] = "csv"
         if pending.get("target") in cols:
@@ -297,14 +301,14 @@ class Playground:
             s["task"] = pending.get("task")
         else:
             if pending.get("target") is not None:
-                self.notes.append(f"The link's target column {pending['target']!r} is not in {self._csv['name']}; "
-                                  "its own columns are used.")
+                notes.append(f"The link's target column {pending['target']!r} is not in {self._csv['name']}; "
+                             "its own columns are used.")
             if s.get("target") not in cols:
                 s["target"] = None
             if s.get("features") and not set(s["features"]) <= set(cols):
                 s["features"] = None
         self._tidy()
-        return jsonable(self._csv["preview"])
+        return jsonable({**self._csv["preview"], "notes": notes})
 
     def clear_csv(self):
         """Forget the uploaded file."""
@@ -312,7 +316,7 @@ class Playground:
 
     def _data_key(self):
         s = self._settings
-        args = T.session_args(s)
+        args = T.session_args(s, checked=True)
         p = args["prepare"]
         if s["source"] == "csv":
             if self._csv is None:
@@ -328,7 +332,7 @@ class Playground:
         if key is None:
             raise ValueError("Upload a CSV file (or choose a built-in dataset) to start.")
         if key not in self._cache:
-            p = T.session_args(s)["prepare"]
+            p = T.session_args(s, checked=True)["prepare"]
             try:
                 if s["source"] == "csv":
                     prepared = S.prepare_csv(self._csv["table"], **p)
@@ -345,10 +349,28 @@ class Playground:
             raise ValueError(str(prepared))
         return prepared
 
-    def _prepared_or_none(self):
+    def prepared_or_none(self):
+        """:meth:`prepared`, or None when the data cannot be prepared (see :meth:`data` for why)."""
         try:
             return self.prepared()
         except ValueError:
+            return None
+
+    _prepared_or_none = prepared_or_none
+
+    def pending_csv(self):
+        """A link's target / features / task waiting for a CSV file with those columns (a copy)."""
+        return dict(self._pending_csv)
+
+    def detected_task(self):
+        """The task detected from the uploaded CSV's target column (None: no file, or it cannot be told)."""
+        if self._csv is None:
+            return None
+        cols = self._csv["preview"]["columns"]
+        target = self._settings.get("target") if self._settings.get("target") in cols else cols[-1]
+        try:
+            return S.mdata.detect_task(self._csv["table"].values(target))
+        except (ValueError, TypeError):
             return None
 
     def data(self):
@@ -383,6 +405,24 @@ class Playground:
         return jsonable(res)
 
     # ------------------------------------------------------------ runs
+
+    @property
+    def shown(self):
+        """The id of the run shown (None before the first run)."""
+        return self._shown.id if self._shown is not None else None
+
+    def data_of(self, run_id=None):
+        """The ``session.Prepared`` data a run was trained on (the run shown by default), or None."""
+        run = self._run(run_id)
+        return run.prepared if run is not None else None
+
+    def history(self, run_id=None):
+        """The run's whole history (every training of its model, merged): ``{"loss": [...], ...}``."""
+        run = self._run(run_id)
+        if run is None:
+            return {}
+        run.sync()
+        return jsonable(run.history)
 
     @property
     def running(self):
@@ -658,19 +698,21 @@ class Playground:
             "trained": run.epochs > 0, "task": run.prepared.task, "metrics": run.metrics or {},
             "figure_order": [k for k in FIGURE_ORDER if k in figs],
             "main": next((k for k in MAIN_FIGURES if k in figs), None),
-            "summary": run.model.summary(), "cfg": cfg, "notes": list(self.notes),
+            "summary": run.model.summary(), "cfg": cfg, "notes": list(self.notes), "n_train": run.prepared.n_train,
+            "sizes": [run.model.n_inputs] + [sp["units"] for sp in run.model.specs if sp["type"] == "dense"],
             "caption": f"{run.data_name} · {cfg.get('arch')} · {how} · {cfg.get('optimizer')} · "
                        f"lr {cfg.get('learning_rate')} · {batch} · loss {run.model.loss}",
             "loss_title": S.loss_title(run.prepared)})
         out["figures"] = dict(figs)
         return out
 
-    def runs(self):
-        """Every trained run (for Compare runs), oldest first: ``[{"id", "name", "data", "arch", "optimizer",
-        "lr", "batch", "epochs", "seconds", "final_loss", "score"}]``."""
+    def runs(self, trained_only=True):
+        """Every trained run (for Compare runs; ``trained_only=False``: every run kept), oldest first:
+        ``[{"id", "name", "data", "arch", "optimizer", "lr", "batch", "epochs", "seconds", "final_loss",
+        "score"}]``."""
         out = []
         for r in self._runs:
-            if not r.epochs:
+            if trained_only and not r.epochs:
                 continue
             m = r.metrics or {}
             m = m.get("test") or m.get("train") or {}
@@ -680,6 +722,7 @@ class Playground:
                         "batch": "full" if r.cfg.get("batch_size") is None else str(r.cfg["batch_size"]),
                         "epochs": r.epochs, "seconds": round(r.seconds, 2),
                         "final_loss": float(f"{r.history['loss'][-1]:.4g}") if r.history.get("loss") else None,
+                        "metrics": r.metrics or {},
                         "score": f"{'accuracy' if key == 'accuracy' else 'R²'} {m[key]:.3f}" if key else None})
         return jsonable(out)
 
@@ -701,11 +744,11 @@ class Playground:
 
     # ------------------------------------------------------------ explain, share, files
 
-    def explain(self, row=0, weight=None):
+    def explain(self, row=0, weight=None, paused=False):
         """Explain a step of the run shown (``session.explain`` with the learning rate its next epoch would use).
         ``weight``: None, ``(layer, i, j)`` or ``{"layer", "i", "j"}``. Pauses a training in progress (a note says
-        so). Returns the explanation plus ``"learning_rate"``, ``"paused"`` and ``"notes"``."""
-        paused = False
+        so; ``paused=True``: the front end paused it for this, say so too). Returns the explanation plus
+        ``"learning_rate"``, ``"paused"`` and ``"notes"``."""
         if self._running:
             self.stop()
             paused = True
@@ -755,6 +798,21 @@ class Playground:
         """Train and test rows of the run with its model's predictions, as CSV text."""
         run = self._need(run_id)
         return S.predictions_csv(run.model, run.prepared)
+
+    def onnx_problem(self, run_id=None):
+        """Why the run's model cannot be exported to ONNX (no onnx package here, a custom activation), or None;
+        checked without building the graph."""
+        import importlib.util
+
+        from mlp import export
+        run = self._need(run_id)
+        if importlib.util.find_spec("onnx") is None:
+            return "ONNX export needs the 'onnx' package, which is not installed here."
+        try:
+            export._check_exportable(run.model, "to_onnx")
+        except ValueError as e:
+            return str(e)
+        return None
 
     def onnx(self, run_id=None):
         """``(bytes, None)`` of the run's model as ONNX, or ``(None, why not)`` (e.g. no onnx package)."""
@@ -826,11 +884,11 @@ class Playground:
         return True
 
     def open_pending(self):
-        """Open a link's model once its data is there (after :meth:`set_csv`); True when it was opened."""
+        """Open a link's model once its data is there (after :meth:`set_csv`): ``{"opened": bool, "notes": [...]}``
+        (a note says why a model that does not fit the data was not opened)."""
         notes = []
         opened = self._open_pending_model(notes)
-        self.notes += notes
-        return opened
+        return {"opened": opened, "notes": notes}
 
 
 def mlp_example():

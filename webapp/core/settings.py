@@ -234,11 +234,11 @@ SETTINGS = MappingProxyType({s.name: s for s in (
             "(bce needs sigmoid, cce needs softmax).", "network", "select", choices=_losses),
     Setting("optimizer", "choice", "adam", "Optimizer", "The update rule (PyTorch's formulas and defaults).",
             "training", "select", choices=OPTIMIZERS),
-    Setting("learning_rate", "float", 0.003, "Learning rate", "The step size of each update.", "training",
+    Setting("learning_rate", "float", 0.0001, "Learning rate", "The step size of each update.", "training",
             "select_slider", lo=0.0, hi=10.0, lo_open=True, presets=_LR_PRESETS, scale="log"),
     Setting("epochs", "int", 300, "Epochs", "Passes over the training rows in one Train.", "training", "number",
             lo=1, hi=MAX_EPOCHS, step=1),
-    Setting("batch_size", "batch", 16, "Batch size", "Rows per update; 'full' is the whole training set at once.",
+    Setting("batch_size", "batch", 8, "Batch size", "Rows per update; 'full' is the whole training set at once.",
             "training", "select", lo=1, hi=MAX_ROWS, presets=(1, 8, 16, 32, 64, 128, 256, "full")),
     Setting("lr_schedule", "choice", "constant", "LR schedule", "constant: the same learning rate throughout; "
             "exponential: lr x decay each epoch; step: x0.1 every third of the epochs; cosine: anneal to 0.",
@@ -527,12 +527,13 @@ def check(settings, link_only=True):
 CFG_KEYS = ("arch", "loss", "optimizer", "learning_rate", "epochs", "batch_size", "lr_schedule", "lr_decay",
             "weight_decay", "l1", "dropout", "validation_split", "early_stopping", "seed")
 
-def session_args(settings):
+def session_args(settings, checked=False):
     """What to pass to webapp.core.session for ``settings`` (defaults fill the gaps, invalid values are dropped):
     ``{"source": "builtin"|"csv", "prepare": kwargs of prepare_builtin (or prepare_csv, after the data),
-    "cfg": the cfg dict of build_model/train}``."""
+    "cfg": the cfg dict of build_model/train}``. ``checked``: the values are canonical already (a Playground's):
+    they are used as they are, without the cross-checks (so the session can say what does not fit)."""
     s = defaults()
-    s.update(check(settings, link_only=False)[0])
+    s.update({k: v for k, v in settings.items() if v is not None} if checked else check(settings, link_only=False)[0])
     transforms = list(s["transforms"])
     if s["source"] == "csv":
         prepare = {"target": s["target"], "features": s["features"], "task": s["task"],
