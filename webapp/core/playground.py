@@ -141,6 +141,7 @@ class Playground:
         self._lock = threading.RLock()
         self._stop_asked = False
         self._pending_model = None     # a model from a link, until its data is there
+        self._link_given = set()       # the settings that link gave
         self._pending_csv = {}         # a link's target/features/task, until a file has those columns
         self._live = None              # the live-frame budget of the training in progress
         self.notes = []                # sentences for the user from the last action (cleared by the next)
@@ -846,6 +847,7 @@ class Playground:
             else:
                 self._settings[k] = v
         self._pending_model = dec.model
+        self._link_given = set(dec.settings)   # the model fills in only what the link itself does not say
         if dec.needs_file:
             notes.append(links.CSV_ASK)
         opened = self._open_pending_model(notes)
@@ -868,8 +870,11 @@ class Playground:
             return False
         if model.preprocessor is not None:     # the data as the model's own preprocessing sees it
             prepared = _with_preprocessor(prepared, model.preprocessor)
+        # the model's own settings, where the link does not give them (a link of either app gives them all; its
+        # architecture without the dropout layers its dropout setting adds)
+        given = self._link_given
         for k, v in links.settings_from_model(model).items():
-            if k in T.SETTINGS and k != "transforms":
+            if k in T.SETTINGS and k != "transforms" and k not in given:
                 self._settings[k] = v
         hist = getattr(model, "history", None)
         run = _Run(self._next_id, model, prepared, self._data_key(), str(prepared.name), self.cfg(),

@@ -1,5 +1,5 @@
-"""The controls chosen from an uploaded CSV (target, features, task): Playground.controls gives each its value as
-it applies (the defaults resolved) and its options, the file's columns, so no front end works them out."""
+"""What the front ends need from the Playground beyond its own tests: the controls chosen from an uploaded CSV
+(target, features, task) with their values resolved and their options, and a link with dropout opening as it was."""
 from webapp.core.playground import Playground
 from webapp.core import settings as T
 
@@ -31,3 +31,17 @@ def test_another_target_leaves_the_features_and_a_chosen_feature_list_stays():
     assert _file_rows(pg)["features"] == ([], ["b", "c"])
     pg.update({"task": "multiclass"})
     assert _file_rows(pg)["task"][0] == "multiclass"
+
+
+def test_a_link_with_dropout_opens_its_model_with_the_links_own_architecture():
+    """The dropout setting adds dropout layers to the model; the link's architecture (without them) is what the
+    opened link shows, and Step goes on with the model the link carried."""
+    import numpy as np
+    pg = Playground({"n_samples": 100, "arch": "[2, 6, 'tanh', 1, 'sigmoid']", "dropout": 0.1})
+    pg.step()
+    href = pg.share(base="", mode="fragment")["href"]
+    other = Playground()
+    assert other.open_link(href)["opened"]
+    assert other.settings["arch"] == "[2, 6, 'tanh', 1, 'sigmoid']" and other.settings["dropout"] == 0.1
+    np.testing.assert_array_equal(other.model().params, pg.model().params)
+    assert other.step()["epoch"] == 2 and not other.notes     # the same run goes on
