@@ -142,6 +142,7 @@ class Playground:
         self._lock = threading.RLock()
         self._stop_asked = False
         self._pending_model = None     # a model from a link, until its data is there
+        self._link_given = set()       # the settings that link gave
         self._pending_csv = {}         # a link's target/features/task, until a file has those columns
         self._live = None              # the live-frame budget of the training in progress
         self.notes = []                # sentences for the user from the last action (cleared by the next)
@@ -235,10 +236,27 @@ class Playground:
                 row["value"] = self.loss()
             elif s.name == "arch":
                 row["value"] = self.arch_text() or ""
+            elif s.control == "file":
+                row["value"], row["options"] = self._file_control(s.name)
             if s.control in ("select", "select_slider", "radio"):
                 row["options"] = s.options(row["value"]) if s.kind not in ("choice", "list") else row["choices"]
             out.append(jsonable(row))
         return out
+
+    def _file_control(self, name):
+        """(value, options) of a control chosen from the uploaded file's columns: the target (default: the last
+        column), the features (default: every other column) and the task (None: detected from the target)."""
+        s = self._settings
+        preview = self._csv["preview"] if self._csv is not None else None
+        cols = list(preview["columns"]) if preview else []
+        target = s.get("target") if s.get("target") in cols else (preview["default_target"] if preview else None)
+        if name == "target":
+            return target, cols
+        if name == "features":
+            others = [c for c in cols if c != target]
+            chosen = [c for c in (s.get("features") or others) if c in others]
+            return chosen, others
+        return s.get(name), T.SETTINGS[name].allowed()
 
     def loss(self):
         """The loss in use: the chosen one, or the default for the output (None when the output is unknown)."""
@@ -830,6 +848,7 @@ class Playground:
             else:
                 self._settings[k] = v
         self._pending_model = dec.model
+        self._link_given = set(dec.settings)   # the model fills in only what the link itself does not say
         if dec.needs_file:
             notes.append(links.CSV_ASK)
         opened = self._open_pending_model(notes)
@@ -852,8 +871,11 @@ class Playground:
             return False
         if model.preprocessor is not None:     # the data as the model's own preprocessing sees it
             prepared = _with_preprocessor(prepared, model.preprocessor)
+        # the model's own settings, where the link does not give them (a link of either app gives them all; its
+        # architecture without the dropout layers its dropout setting adds)
+        given = self._link_given
         for k, v in links.settings_from_model(model).items():
-            if k in T.SETTINGS and k != "transforms":
+            if k in T.SETTINGS and k != "transforms" and k not in given:
                 self._settings[k] = v
         hist = getattr(model, "history", None)
         run = _Run(self._next_id, model, prepared, self._data_key(), str(prepared.name), self.cfg(),
