@@ -276,27 +276,22 @@ def _csv_widgets(pg):
     opened = pg.open_pending()
     if opened["notes"]:
         ss.setdefault("link_notes", []).extend(opened["notes"])
-    s = pg.settings
-    cols = preview["columns"]
-    target = s["target"] if s["target"] in cols else preview["default_target"]
-    ss["target"] = target
-    sb.selectbox(T.SETTINGS["target"].label, cols, key="target", help=T.SETTINGS["target"].help,
-                 on_change=_changed, args=("target",))
-    options = [c for c in cols if c != target]
-    ss["features"] = [f for f in (s["features"] or options) if f in options]
-    sb.multiselect(T.SETTINGS["features"].label, options, key="features", help=T.SETTINGS["features"].help,
-                   on_change=_changed, args=("features",))
+    rows = {r["name"]: r for r in pg.controls("streamlit")}     # the file's columns: values and options
+    for name in ("target", "features"):
+        row = rows[name]
+        ss[name] = row["value"]
+        widget = sb.selectbox if name == "target" else sb.multiselect
+        widget(row["label"], row["options"], key=name, help=row["help"], on_change=_changed, args=(name,))
     detected = pg.detected_task()
     auto = f"auto ({detected})" if detected else "auto"
-    ss["task"] = s["task"] or "auto"
-    sb.selectbox(T.SETTINGS["task"].label, ["auto", *S.TASKS], key="task", help=T.SETTINGS["task"].help,
+    ss["task"] = rows["task"]["value"] or "auto"
+    sb.selectbox(rows["task"]["label"], ["auto", *rows["task"]["options"]], key="task", help=rows["task"]["help"],
                  format_func=lambda v: auto if v == "auto" else v, on_change=_changed, args=("task",))
-    used = set(ss["features"]) | {target}
+    used = set(rows["features"]["value"]) | {rows["target"]["value"]}
     missing = {c: n for c, n in preview["missing"].items() if c in used}
     if missing:
         sb.warning("Missing values: " + ", ".join(f"{_plain(c)} ({n})" for c, n in missing.items()))
-        row = next(r for r in pg.controls("streamlit") if r["name"] == "drop_missing")
-        _widget(sb, row)
+        _widget(sb, rows["drop_missing"])
     return None
 
 
