@@ -20,6 +20,7 @@ import math
 import os
 import re
 import sys
+from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 # One BLAS thread per matrix product: the engine's products are small, sessions train in parallel
@@ -41,9 +42,8 @@ import streamlit as st  # noqa: E402
 from webapp.core import links  # noqa: E402
 from webapp.core import session as S  # noqa: E402
 from webapp.core import settings as T  # noqa: E402
-from webapp.core.playground import Playground  # noqa: E402
+from webapp.core.playground import FRAME_SECONDS, Playground  # noqa: E402
 
-FRAME_SECONDS = 0.2      # training between two live frames (the Playground's budget decides what they carry)
 USER_ERRORS = (ValueError, TypeError)
 SESSION_MODEL, UPLOAD_MODEL = "A run from this session", "Upload a model file"
 METRIC_LABELS = {"accuracy": "accuracy", "precision": "precision", "recall": "recall", "f1": "F1",
@@ -53,6 +53,14 @@ LOSS_HELP = ("The training loss on the standardised target, (y − mean) / std o
              "is what the network learns; MAE and RMSE are in the target's own units.")
 PLOT_CONFIG = {"displaylogo": False}
 TRANSFORM_KEY = "tf_{}"                      # one checkbox per feature transform
+# Live frames are drawn by a small component that updates its charts in place (see live_charts.js): with
+# st.plotly_chart every frame is a new chart, built from scratch by the browser and by plotly.py on the server.
+_LIVE_CSS = """
+.mlp-live { display: grid; grid-template-columns: 1fr 1fr; column-gap: 1rem; }
+.mlp-live-chart { min-height: 450px; }
+.mlp-live-network { grid-column: span 2; }
+"""
+_LIVE_JS = (Path(__file__).resolve().parent / "live_charts.js").read_text()
 
 # Captions in Streamlit's default theme are grey #808495-ish on white: 3.8:1, below WCAG AA's 4.5:1 for text.
 # A darker grey (4.6:1 and more on white and on the sidebar's grey) keeps them quieter than body text.
@@ -119,6 +127,7 @@ def _plot(where, fig, key):
     import plotly.graph_objects as go
 
     where.plotly_chart(go.Figure(fig, _validate=False), key=key, width="stretch", config=PLOT_CONFIG)
+    st.session_state["plotly_on_page"] = True
 
 
 # ------------------------------------------------------------------ the Playground and the address
@@ -332,10 +341,39 @@ def _action(name):
     st.session_state["action"] = name
 
 
+@st.cache_resource(show_spinner=False)
+def _live_component():
+    """The live-charts component, registered once per server process (registering costs ~0.5 s)."""
+    return st.components.v2.component("mlp_live_charts", js=_LIVE_JS, css=_LIVE_CSS, isolate_styles=False)
+
+
+@st.cache_resource(show_spinner=False)
+def _live_warmth():
+    return {"warm": False}
+
+
+def _warm_live():
+    """Mount the live component once in this server process, before any training: the first mount with data costs
+    ~0.8 s (Streamlit looks for data frames in it, which imports its data-frame libraries), which would otherwise
+    be charged to the first training's live budget."""
+    state = _live_warmth()
+    if not state["warm"]:
+        slot = st.empty()
+        with slot:
+            _live_component()(data={"warm-up": {"data": [], "layout": {}}}, key="live_warmup")
+        slot.empty()
+        state["warm"] = True
+
+
 def _train_loop(pg, ui, slots):
-    """Advance the Playground frame by frame, drawing each frame into the results' placeholders."""
+    """Advance the Playground frame by frame; each frame's figures go to the live component, in place of the
+    results' charts (they come back when the training ends)."""
+    ss = st.session_state
     ui["stop"].button("Stop", key="stop", help="Pause now and keep the model trained so far; Resume continues")
     bar = ui["progress"].progress(0.0, text="Training…")
+    for name in ("header", "loss", "main", "network"):
+        slots[name].empty()
+    live = _live_component()
     n = 0
     while pg.running:
         frame = pg.advance(FRAME_SECONDS)
@@ -343,12 +381,16 @@ def _train_loop(pg, ui, slots):
         bar.progress(frame["progress"], text=frame["text"])
         ui["epoch"].markdown(f"**Epoch {frame['epoch']}**")
         figs = frame["figures"]
-        if "loss" in figs:
-            _plot(slots["loss"], figs["loss"], key=f"live_loss_{n}")
-        if frame["main"]:
-            _plot(slots["main"], figs[frame["main"]], key=f"live_main_{n}")
-        if "network" in figs:
-            _plot(slots["network"], figs["network"], key=f"live_net_{n}")
+        if not figs:
+            continue
+        shown = {"loss": figs.get("loss"), "main": figs.get(frame["main"]), "network": figs.get("network")}
+        shown = {k: v for k, v in shown.items() if v is not None}
+        if not ss.get("plotly_on_page"):   # Plotly.js comes with st.plotly_chart: the first frame loads it
+            _plot(slots["live"], shown.get("network") or next(iter(shown.values())), key=f"live_first_{n}")
+            continue
+        with slots["live"]:
+            live(data=shown, key=f"live_{n}")
+    slots["live"].empty()
     ui["stop"].empty()
     ui["progress"].empty()
 
@@ -596,21 +638,24 @@ def _train_tab(pg, data, interrupted):
     res = pg.result()
     ui["epoch"].markdown(f"**Epoch {res['epoch'] if res else 0}**")
     notes_slot = st.container()
-    data_slot = st.container()
-    select_slot = st.container()
-    slots = {"header": st.empty()}
+    data_slot = st.empty()         # (emptied while training runs: the live charts come first)
+    select_slot = st.empty()
+    slots = {"header": st.empty(), "live": st.empty()}
     c1, c2 = st.columns(2)
     slots["loss"], slots["main"] = c1.empty(), c2.empty()
     slots["network"] = st.empty()
     action = ss.pop("action", None)
     if action and ready:
         ss.pop("link_notes", None)   # said once the user acts on the page
+        if action != "reset":
+            data_slot.empty()
+            select_slot.empty()
         _act(pg, action, ui, slots)
     for note in pg.notes if action else []:
         notes_slot.info(_plain(note))
     res = pg.result()
     ui["epoch"].markdown(f"**Epoch {res['epoch'] if res else 0}**")
-    with data_slot:
+    with data_slot.container():
         _data_view(pg, data, res)
     runs = pg.runs(trained_only=False)
     if len(runs) > 1:
@@ -719,6 +764,7 @@ def main():
     """Render the whole page (one Streamlit script run)."""
     st.set_page_config(page_title="MLP playground", page_icon="🧠", layout="wide")
     st.markdown(_CSS, unsafe_allow_html=True)
+    _warm_live()
     pg = _pg()
     interrupted = pg.running and not st.session_state.get("action")
     if interrupted:          # the last script run was training when this one started (Stop, or any widget)

@@ -41,7 +41,7 @@ Typical use (both front ends)::
     pg.update({"dataset": "moons", "epochs": 500})   # -> notes for values that were dropped
     pg.train()
     while pg.running:
-        frame = pg.advance(0.2)                      # draw frame["figures"], frame["text"]
+        frame = pg.advance()                         # draw frame["figures"], frame["text"]
     result = pg.result()                             # metrics, figures, summary, ...
 """
 
@@ -63,6 +63,7 @@ MAX_RUNS = 12            # runs kept (oldest dropped; the run shown is always ke
 MAX_CACHED = 8           # prepared datasets kept
 FIRST_SLICE = 0.05       # seconds of training before the first live frame
 LIVE_EVERY = {"network": 0.2, "loss": 0.2, "main": 0.2}   # seconds between live figures of each kind
+FRAME_SECONDS = 0.1      # what front ends pass to advance(): half the figures' interval (see _LiveBudget)
 LIVE_SHARE = 1 / 6       # live figures take at most this share of the time: training at most 1.2x slower
 FIRST_COST_GUESS = 0.02  # seconds a live frame is taken to cost before one has been measured
 STOP_WAIT = 5.0          # seconds stop() waits for a slice of training to end
@@ -565,7 +566,7 @@ class Playground:
                           "so far is kept, and Resume continues it")
         self._finalize(run)
 
-    def advance(self, seconds=0.2):
+    def advance(self, seconds=FRAME_SECONDS):
         """Train the run in progress for about ``seconds`` and return a frame (JSON-safe)::
 
             {"running", "epoch", "epochs", "run_epoch", "progress", "loss", "val_loss", "text", "run",
@@ -617,7 +618,7 @@ class Playground:
         if "main" in names:
             want.update(MAIN_FIGURES)
         try:
-            figs = S.figures(run.model, run.prepared, None, only=want - {"loss"})
+            figs = S.figures(run.model, run.prepared, None, only=want - {"loss"}, picture=True)
         except (ValueError, TypeError):
             figs = {}
         if "loss" in want and run.history.get("loss"):
@@ -915,26 +916,39 @@ def _with_preprocessor(prepared, pre):
 
 
 class _LiveBudget:
-    """When a live frame carries figures (see the module docstring). Times are ``time.perf_counter()``."""
+    """When a live frame carries figures (see the module docstring). Times are ``time.perf_counter()``.
+
+    What live figures cost is counted three ways: computing them, the front end's time between two ``advance``
+    calls (sending and drawing a frame), and the slowdown of the slice right after a frame with figures (the
+    browser drawing it on the same cores): its time per epoch against the last slice that followed no figures (a
+    neighbour in time, so the machine's own ups and downs mostly cancel; the sum is signed, never below 0).
+    With ``advance`` slices of about half the figures' interval, slices with and without figures alternate."""
 
     def __init__(self, training):
         self.start = time.perf_counter()
         self.training = training
         self.frames = 0                # frames returned
         self.train = 0.0               # seconds in training slices
-        self.spent = 0.0               # seconds on live figures: computing, the front end's time, slowed epochs
-        self.fastest = math.inf        # fastest seconds per epoch seen
+        self.fixed = 0.0               # seconds computing figures and in the front end
+        self.slowdown = 0.0            # signed sum of the slowdowns measured after frames with figures
+        self.base = None               # seconds per epoch of the last slice that followed no figures
         self.after_draw = False        # the last frame carried figures: the next slice may be slowed by its drawing
-        self.cost = FIRST_COST_GUESS   # what one frame with figures costs, as last measured
+        self.costs = [FIRST_COST_GUESS]   # what the last frames with figures cost (a one-off slow frame, e.g. the
+        #                                    front end's first, must not hold back the rest: the least of the last 3)
         self.pending = 0.0             # this frame's cost so far (figures + front end + slowdown)
         self.last = {k: -math.inf for k in LIVE_EVERY}
         self.returned_at = None
+
+    @property
+    def spent(self):
+        """Seconds live figures have cost so far."""
+        return self.fixed + max(0.0, self.slowdown)
 
     def front_end(self, now):
         """Called as advance() starts: the time since the last frame returned was the front end's."""
         if self.returned_at is not None:
             gap = max(0.0, now - self.returned_at)
-            self.spent += gap
+            self.fixed += gap
             if self.after_draw:
                 self.pending += gap
 
@@ -943,20 +957,23 @@ class _LiveBudget:
         if epochs <= 0:
             return
         per = seconds / epochs
-        if self.after_draw and self.fastest < math.inf:
-            slow = max(0.0, seconds - self.fastest * epochs)
-            self.spent += slow
-            self.pending += slow
-            self.cost = max(self.pending, 0.001)    # a whole frame's cost is known now
+        if self.after_draw:
+            if self.base is not None:
+                slow = seconds - self.base * epochs
+                self.slowdown += slow
+                self.pending += max(0.0, slow)
+            self.costs = (self.costs + [max(self.pending, 0.001)])[-3:]    # a whole frame's cost is known now
             self.after_draw = False
-        self.fastest = min(self.fastest, per)
+        else:
+            self.base = per
 
     def due(self, now):
         """The kinds of live figures due now (``loss``, ``main``, ``network``), within the budget."""
-        names = [k for k, every in LIVE_EVERY.items() if now - self.last[k] >= every]
+        # (a quarter of an interval early is on time: slices of about one interval would otherwise skip every other)
+        names = [k for k, every in LIVE_EVERY.items() if now - self.last[k] >= 0.75 * every]
         if not names:
             return []
-        if self.frames and self.spent + self.cost > LIVE_SHARE * (now - self.start):
+        if self.frames and self.spent + min(self.costs) > LIVE_SHARE * (now - self.start):
             return []
         return names
 
@@ -964,7 +981,7 @@ class _LiveBudget:
         now = time.perf_counter()
         for k in names:
             self.last[k] = now
-        self.spent += seconds
+        self.fixed += seconds
         self.pending = seconds
         self.after_draw = True
 

@@ -585,13 +585,14 @@ def loss_title(prepared):
 LIVE_FIGURES = ("loss", "network", "decision_boundary", "surface", "fit")   # what a live frame can carry
 
 
-def figures(model, prepared, histories=None, only=None):
+def figures(model, prepared, histories=None, only=None, picture=False):
     """Plotly figure dicts for a trained model: ``{name: figure}``.
 
     Keys: ``loss`` (when histories are given); ``decision_boundary`` (2-D classification),
     ``surface`` (2-D regression), ``fit`` (1-D regression), ``predicted_vs_actual`` (regression),
     ``confusion_matrix`` (classification), ``network`` (the network view, see :func:`network_figure`).
-    Plots use the raw feature units. ``only``: compute just these names (e.g. a live frame's).
+    Plots use the raw feature units. ``only``: compute just these names (e.g. a live frame's). ``picture``: the
+    decision boundary and surface maps as PNG pictures (live frames: cheap to redraw, see charts).
     """
     want = (lambda name: True) if only is None else set(only).__contains__
     figs = {}
@@ -609,7 +610,7 @@ def figures(model, prepared, histories=None, only=None):
             z = out[:, 0] if prepared.task == "binary" else np.argmax(out, axis=1)
             figs["decision_boundary"] = charts.decision_boundary_figure(
                 xs, ys, z.reshape(gx.shape), raw, prepared.yraw_train, prepared.class_names,
-                raw_t, prepared.yraw_test, feats)
+                raw_t, prepared.yraw_test, feats, picture=picture)
         if want("confusion_matrix"):
             split = "test" if prepared.n_test else "train"
             X = prepared.X_test if prepared.n_test else prepared.X_train
@@ -627,7 +628,7 @@ def figures(model, prepared, histories=None, only=None):
             out = _grid_predict(model, prepared, np.column_stack([gx.ravel(), gy.ravel()]))
             z = np.asarray(prepared.preprocessor.inverse_y(out), dtype=float).reshape(gx.shape)
             figs["surface"] = charts.surface_figure(xs, ys, z, raw, prepared.yraw_train, raw_t, prepared.yraw_test,
-                                                    feats, prepared.target)
+                                                    feats, prepared.target, picture=picture)
         if raw is not None and raw.shape[1] == 1 and prepared.n_inputs == 1 and want("fit"):
             x0, x1 = _span(raw[:, 0], raw_t[:, 0] if raw_t is not None else None)
             xs = np.linspace(x0, x1, 300)
