@@ -344,6 +344,15 @@ function fillOptions(select, row, options, value) {
   select.value = text(value);
 }
 
+// A number box sends its value when it is committed (Enter, or leaving it); until then what is typed is kept.
+function typedNumber(input, name) {
+  input.addEventListener("input", () => { input.dataset.pending = "1"; });
+  input.addEventListener("change", () => {
+    delete input.dataset.pending;
+    sendChange(name, input.value.trim() === "" ? null : input.value);
+  });
+}
+
 function labelled(row, control, extra = []) {
   const lab = node("label", { title: row.help }, row.label, control, ...extra);
   return lab;
@@ -365,7 +374,7 @@ function setChecks(box, row, options, values) {
   for (const c of box.querySelectorAll("input")) c.checked = (values || []).includes(c.value);
 }
 
-// Does not overwrite what the user is typing in a text box (nor what is typed but not sent yet).
+// Does not overwrite what the user is typing in a text box, nor a value typed but not sent yet.
 function setInput(input, value) {
   const text = value === null || value === undefined ? "" : String(value);
   if (input.dataset.pending || (document.activeElement === input && input.type === "text")) return;
@@ -397,7 +406,7 @@ const MAKE = {
     const input = node("input", { id: row.name, type: "number", step: row.step === null ? "any" : row.step });
     if (row.lo !== null && !row.lo_open) input.min = row.lo;
     if (row.hi !== null && !row.hi_open) input.max = row.hi;
-    input.addEventListener("change", () => sendChange(row.name, input.value.trim() === "" ? null : input.value));
+    typedNumber(input, row.name);
     return { wrap: labelled(row, input), set: (r) => setInput(input, r.value) };
   },
   slider(row) {
@@ -407,7 +416,7 @@ const MAKE = {
       className: "slider-value" });
     range.addEventListener("input", () => { input.value = range.value; });
     range.addEventListener("change", () => sendChange(row.name, range.value));
-    input.addEventListener("change", () => sendChange(row.name, input.value.trim() === "" ? null : input.value));
+    typedNumber(input, row.name);
     const wrap = node("label", { title: row.help }, row.label, node("span", { className: "slider" }, range, input));
     return { wrap, set(r) {
       setInput(input, formatNumber(r, r.value));
@@ -510,7 +519,8 @@ function showArch(arch) {
 function showData(data) {
   state.data = data;
   const p = data.preview;
-  $("csv-info").textContent = p ? `${p.n_rows.toLocaleString("en")} rows, ${p.columns.length} columns` +
+  $("csv-info").textContent = p ? `${data.file}: ${p.n_rows.toLocaleString("en")} rows, ` +
+    `${p.columns.length} columns` +
     (Object.keys(p.missing || {}).length ? " · missing: " +
       Object.entries(p.missing).map(([c, n]) => `${c} ${n}`).join(", ") : "") : "";
   $("csv-preview").replaceChildren(...(p ? [table(p.columns, p.rows)] : []));
@@ -621,6 +631,9 @@ function onFrame(frame) {
 // A run as the core describes it (after Train, Resume, Step, Reset, Stop, or opening a link): draw it all.
 async function showResult(res) {
   if (!res) return;
+  if (!state.result || state.result.id !== res.id) { // another model: Explain picks its weight afresh
+    for (const id of ["explain-layer", "explain-i", "explain-j"]) $(id).value = "";
+  }
   state.result = res;
   state.hasRun = true;
   setEpoch(res.epoch);

@@ -45,3 +45,14 @@ def test_a_link_with_dropout_opens_its_model_with_the_links_own_architecture():
     assert other.settings["arch"] == "[2, 6, 'tanh', 1, 'sigmoid']" and other.settings["dropout"] == 0.1
     np.testing.assert_array_equal(other.model().params, pg.model().params)
     assert other.step()["epoch"] == 2 and not other.notes     # the same run goes on
+
+
+def test_the_data_names_the_uploaded_file_also_when_it_cannot_be_prepared():
+    pg = Playground()
+    pg.set_csv(b"a,b,y\n1,,0\n2,3,1\n" * 5, "holes.csv")
+    data = pg.data()
+    assert not data["ok"] and "Missing values" in data["error"] and data["file"] == "holes.csv"
+    pg.update({"drop_missing": True})
+    assert pg.data()["ok"] and pg.data()["file"] == "holes.csv"
+    pg.update({"source": "builtin"})
+    assert pg.data()["file"] is None

@@ -378,10 +378,12 @@ class Playground:
     def data(self):
         """What the page shows about the data: ``{"ok", "error", "name", "describe", "task", "n_inputs",
         "n_outputs", "n_train", "n_test", "feature_names", "class_names", "notes", "default_arch", "figure",
-        "preview", "needs_file"}`` (``preview``: the uploaded CSV's, for the csv source)."""
+        "preview", "file", "needs_file"}`` (``preview`` and ``file``: the uploaded CSV's and its name, for the csv
+        source)."""
         s = self._settings
         out = {"ok": False, "error": None, "needs_file": s["source"] == "csv" and self._csv is None,
-               "preview": self._csv["preview"] if self._csv is not None and s["source"] == "csv" else None}
+               "preview": self._csv["preview"] if self._csv is not None and s["source"] == "csv" else None,
+               "file": self._csv["name"] if self._csv is not None and s["source"] == "csv" else None}
         try:
             p = self.prepared()
         except ValueError as e:
