@@ -12,7 +12,7 @@ Debian's Chromium via Playwright:
     wall clock in the page (with live charts) and the Python time inside the worker (goal <= 4 s);
   * the live views: the same demo again in that page with "Live charts while training" on and off,
     interleaved (goal: on <= 1.2x off), and the frames per second of the live Network view (goal >= 4);
-  * the same training in native CPython (webapp.session), and the browser/native ratio.
+  * the same training in native CPython (webapp.core.session), and the browser/native ratio.
 Prints a Markdown table (medians over --runs).
 """
 from __future__ import annotations
@@ -49,7 +49,7 @@ def native_training(runs):
     live figures, exactly what the worker runs)."""
     sys.path.insert(0, str(ROOT / "static"))
     import worker_glue
-    from webapp import session
+    from webapp.core import session
 
     plain, glue = [], []
     for _ in range(runs):

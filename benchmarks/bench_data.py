@@ -10,7 +10,7 @@ then times, interleaved round by round (so a busy machine slows both sides alike
 - ``Preprocessor(...).fit(table)`` + ``transform_X`` + ``transform_y`` vs scikit-learn
   ``ColumnTransformer([StandardScaler, OneHotEncoder(handle_unknown="ignore")]).fit_transform`` on the
   DataFrame (+ ``LabelEncoder`` for the label), and the same with the table read by the stdlib reader;
-- upload -> trained model as the Streamlit app does it (``webapp.session.read_table``, ``csv_preview``,
+- upload -> trained model as the Streamlit app does it (``webapp.core.session.read_table``, ``csv_preview``,
   ``detect_task``, ``prepare_csv``, ``build_model``, ``train`` with the app's default settings) for a 25 MB CSV.
 """
 import argparse
@@ -116,10 +116,10 @@ def bench_preprocess(raw, rounds):
 
 
 def bench_upload(target_mb=25, epochs=None):
-    """Upload -> trained model through the webapp.session calls the Streamlit app makes for an uploaded CSV
+    """Upload -> trained model through the webapp.core.session calls the Streamlit app makes for an uploaded CSV
     (webapp/app.py: read_table, csv_preview, detect_task on the target, prepare_csv, build_model, train),
     for a CSV of about ``target_mb`` MB, with the app's default settings (``epochs`` to override)."""
-    from webapp import session
+    from webapp.core import session
 
     probe = make_csv(1000, seed=1)
     n = int(1000 * target_mb * 2**20 / len(probe))
@@ -183,7 +183,7 @@ def main():
     report("preprocess: fit + transform_X + transform_y", bench_preprocess(raw, args.rounds), "sklearn")
     if not args.skip_upload:
         size, n_rows, steps, _, acc = bench_upload(epochs=args.epochs)
-        print(f"\nupload -> trained model (the webapp.session calls the Streamlit app makes), "
+        print(f"\nupload -> trained model (the webapp.core.session calls the Streamlit app makes), "
               f"{size / 2**20:.1f} MB CSV, {n_rows:,} rows; test accuracy {acc:.3f}")
         for k, v in steps.items():
             print(f"  {k:<75} {v:6.2f} s")

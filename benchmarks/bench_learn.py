@@ -22,7 +22,7 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, ROOT)
 from mlp import MLP  # noqa: E402
 from mlp.data import make_dataset  # noqa: E402
-from webapp import session as S  # noqa: E402
+from webapp.core import session as S  # noqa: E402
 
 SEED_NET = [2, 8, "relu", 8, "relu", 1, "sigmoid"]
 
@@ -85,7 +85,7 @@ def bench_stats(quick):
 RACE_CODE = r'''
 import json, time
 import mlp
-from webapp import session as S
+from webapp.core import session as S
 prepared = S.prepare_builtin("circles", n_samples=400)
 cfg = dict(S.DEFAULT_CONFIG)
 out = []

@@ -1,4 +1,4 @@
-"""Cost of the network view and of "Explain a step" (webapp/session.py), and what the live view costs training.
+"""Cost of the network view and of "Explain a step" (webapp/core/session.py), and what the live view costs training.
 
     python benchmarks/bench_views.py            # about a minute
 
@@ -18,7 +18,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from webapp import session as S  # noqa: E402
+from webapp.core import session as S  # noqa: E402
 
 FRAME_EVERY = 0.25   # seconds of training between two redraws
 

@@ -1,25 +1,29 @@
-// Page logic: UI state and rendering only. Every computation (data, model, metrics, chart figures) is done by
-// the Python engine in worker.js; this file sends commands and draws the Plotly figure dicts it gets back.
+// Page logic: it draws, and nothing else. Every setting, computation and decision (data, runs, training, figures,
+// links) belongs to the core both apps share (webapp/core: the settings table and the Playground), run by the
+// Python worker (worker.js + worker_glue.py); this file builds the controls from the settings table, sends what the
+// user changes, and draws the controls' values, the frames and the results it gets back.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
 const state = {
   ready: false,
   training: false,
-  dataset: null,      // summary of the prepared data (from the worker)
-  archEdited: false,  // user typed an architecture: keep it when the data changes
-  csvName: null,
+  controls: new Map(), // setting name -> {row, wrap, set(row)} built from the settings table
+  data: null,          // the core's data summary (ok, describe, figure, preview...)
+  archOK: false,       // the architecture fits the data (Train waits otherwise)
+  hasRun: false,       // a run is shown (Step / Resume / downloads / share)
+  result: null,        // the run shown, as the core describes it
+  restoring: false,    // a link is being opened (the address is not rewritten meanwhile)
+  address: null,       // the address last written (#...)
+  compareChosen: null, // the runs chosen there (null: the core's choice, the latest four)
   predictionsCSV: null,
-  hasModel: false,
-  hasJob: false,      // a model trained (or reset) in this page that Resume / Step continue
-  dataGeneration: 0, // bumped by each new dataset (a late chart of older data is not drawn)
-  restoring: false,  // settings from a link are being applied (the address is not rewritten meanwhile)
-  pendingLoss: null, // loss from a link, chosen once the loss choices for the data are known
-  pendingCSV: null,  // target/features/task from a link made with a CSV, applied once the file is uploaded
-  lossTask: null,    // the task the loss was chosen for (new data of another task gets that task's default)
 };
 window.mlpTimings = {}; // seconds since navigation start (performance.now()), read by tests and the benchmark
 window.mlpStats = { progress: 0, draws: 0 };
+
+function bump(counter) { // body data counters: tests and the benchmark wait for them
+  document.body.dataset[counter] = String(Number(document.body.dataset[counter] || 0) + 1);
+}
 
 // ---- worker RPC ------------------------------------------------------------------------------------------
 const worker = new Worker("worker.js");
@@ -58,7 +62,7 @@ worker.onmessage = (event) => {
       $("train").textContent = "unavailable";
       break;
     case "progress":
-      onProgress(msg);
+      onFrame(msg);
       break;
     case "reply": {
       const p = pending.get(msg.id);
@@ -158,7 +162,23 @@ function b64ToBytes(b64) {
   return out;
 }
 
-// ---- charts (figures are built in Python by webapp/charts.py) --------------------------------------------
+function node(tag, props = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (k === "dataset") Object.assign(el.dataset, v);
+    else if (k in el) el[k] = v;
+    else el.setAttribute(k, v);
+  }
+  el.append(...children);
+  return el;
+}
+
+function showNotes(id, notes) {
+  $(id).textContent = (notes || []).join("\n"); // one line per note (each says what and why)
+  $(id).hidden = !(notes || []).length;
+}
+
+// ---- charts (figures are built in Python by webapp/core/charts.py) ---------------------------------------
 const PLOT_CONFIG = { responsive: true, displaylogo: false };
 
 // Plotly.js (3.5 MB) is not needed until there is something to draw: it is loaded by the first draw (the data
@@ -196,51 +216,58 @@ function draw(div, fig) {
   window.mlpStats.drawSeconds = (window.mlpStats.drawSeconds || 0) + (performance.now() - t) / 1000;
 }
 
-function drawFigures(figures) {
-  // figures: ordered list of {name, figure}; "loss" goes left, the first prediction chart right, the network
-  // below them, the other charts after it (their divs are kept by name, so Plotly updates them in place).
+function purge(div) {
+  if (window.Plotly) Plotly.purge(div);
+  div.replaceChildren();
+}
+
+function clearCharts() {
+  for (const id of ["loss-chart", "pred-chart", "network-chart"]) purge($(id));
+  $("extra-charts").replaceChildren();
+}
+
+// Where each figure goes: the loss curve left, the prediction chart the core names `main` (decision boundary,
+// surface, fitted curve) right, the network below them, every other chart after it in the core's order.
+function drawFigures(figures, main, order) {
   const others = [];
-  for (const f of figures) {
-    if (f.name === "loss") draw($("loss-chart"), f.figure);
-    else if (f.name === "network") {
-      draw($("network-chart"), f.figure);
+  for (const name of order || Object.keys(figures)) {
+    const fig = figures[name];
+    if (!fig) continue;
+    if (name === "loss") draw($("loss-chart"), fig);
+    else if (name === main) draw($("pred-chart"), fig);
+    else if (name === "network") {
+      draw($("network-chart"), fig);
       window.mlpStats.networkDraws = (window.mlpStats.networkDraws || 0) + 1;
-    } else others.push(f);
+    } else others.push([name, fig]);
   }
-  if (!others.length) return; // a live frame of the network (or the loss) alone
-  draw($("pred-chart"), others[0].figure);
+  if (!order) return; // a live frame: only the charts it carries
+  if (!main && others.length) draw($("pred-chart"), others.shift()[1]); // no 2-D plane: the first other chart
   const extra = $("extra-charts");
   const existing = new Map([...extra.children].map((d) => [d.dataset.name, d]));
-  const divs = others.slice(1).map((f) => {
-    let div = existing.get(f.name);
-    if (!div) {
-      div = document.createElement("div");
-      div.className = "chart";
-      div.dataset.name = f.name;
-    }
-    return div;
-  });
+  const divs = others.map(([name]) => existing.get(name) || node("div", { className: "chart", dataset: { name } }));
   extra.replaceChildren(...divs);
-  divs.forEach((div, k) => draw(div, others[k + 1].figure));
+  divs.forEach((div, k) => draw(div, others[k][1]));
 }
 
 // Live frames while training: only the newest figure of each chart is drawn, once per animation frame (a
 // slow draw never queues stale ones behind it), and drawing takes at most LIVE_DRAW_SHARE of the page's time
 // (on a busy machine the page's drawing would otherwise slow the worker's training).
 const LIVE_DRAW_SHARE = 0.5;
-const liveFigures = new Map();
+const liveFigures = {};
+let liveMain = null;
 let liveFrame = null;
 let liveNext = 0; // performance.now() before which no live frame is drawn
-function drawLive(figures) {
-  for (const f of figures) liveFigures.set(f.name, f);
+function drawLive(figures, main) {
+  Object.assign(liveFigures, figures);
+  if (main) liveMain = main;
   if (liveFrame !== null) return;
   const frame = () => {
     liveFrame = requestAnimationFrame(() => {
       liveFrame = null;
-      const figs = [...liveFigures.values()];
-      liveFigures.clear();
+      const figs = Object.assign({}, liveFigures);
+      for (const k of Object.keys(liveFigures)) delete liveFigures[k];
       const t = performance.now();
-      drawFigures(figs);
+      drawFigures(figs, liveMain, null);
       const took = performance.now() - t;
       liveNext = performance.now() + took * (1 / LIVE_DRAW_SHARE - 1);
     });
@@ -257,7 +284,7 @@ function cancelLive() {
   }
   liveFrame = null;
   liveNext = 0;
-  liveFigures.clear();
+  for (const k of Object.keys(liveFigures)) delete liveFigures[k];
 }
 
 function renderMetrics(metrics) {
@@ -270,7 +297,250 @@ function renderMetrics(metrics) {
     }
   }
   const rows = names.map((n) => [n, ...splits.map((s) => metrics[s][n])]);
-  $("metrics").replaceChildren(table(["metric", ...splits], rows));
+  $("metrics").replaceChildren(...(rows.length ? [table(["metric", ...splits], rows)] : []));
+}
+
+// ---- controls, built from the core's settings table (webapp/core/settings.py, sent by the worker) -----------
+// Each row gives the setting's name, kind, label, help, group and control; the core's view gives, for the rows
+// that apply now, their value and options. A control sends what the user chose; the core keeps it or drops it
+// with a note, and the view it returns is drawn back into every control.
+
+// Only the view of the latest change is drawn: an older one, answered meanwhile, would undo a newer choice
+// on screen (its notes are still shown).
+let changeSeq = 0;
+function sendChange(name, value) {
+  const seq = ++changeSeq;
+  return guarded(async () => {
+    const view = await rpc("update", { changes: { [name]: value } });
+    if (seq === changeSeq) applyView(view);
+    else if (view.notes.length) showNotes("link-notes", view.notes);
+  });
+}
+
+// printf "%.2f" (the row's fmt) for a number shown beside a slider
+function formatNumber(row, v) {
+  const m = /^%\.(\d+)f$/.exec(row.fmt || "");
+  return m && typeof v === "number" ? v.toFixed(Number(m[1])) : String(v);
+}
+
+function optionText(row, v) {
+  if (v === null || v === undefined) return "auto";
+  const labels = row.option_labels || {};
+  return labels[v] !== undefined ? labels[v] : String(v);
+}
+
+// The value a select holds, as the core sent it (numbers stay numbers; the "auto" option is null).
+function selectValue(select) {
+  const opt = select.selectedOptions[0];
+  return opt ? JSON.parse(opt.dataset.value) : null;
+}
+
+function fillOptions(select, row, options, value) {
+  const list = [...options];
+  if (row.default === null && !list.includes(null)) list.unshift(null); // "auto": the core chooses
+  const text = (v) => (v === null || v === undefined ? "" : String(v));
+  select.replaceChildren(...list.map((v) => node("option", {
+    value: text(v), textContent: optionText(row, v), dataset: { value: JSON.stringify(v) } })));
+  select.value = text(value);
+}
+
+// A number box sends its value when it is committed (Enter, or leaving it); until then what is typed is kept.
+function typedNumber(input, name) {
+  input.addEventListener("input", () => { input.dataset.pending = "1"; });
+  input.addEventListener("change", () => {
+    delete input.dataset.pending;
+    sendChange(name, input.value.trim() === "" ? null : input.value);
+  });
+}
+
+function labelled(row, control, extra = []) {
+  const lab = node("label", { title: row.help }, row.label, control, ...extra);
+  return lab;
+}
+
+function checkList(row, name, onChange) {
+  const box = node("fieldset", { className: "checks", title: row.help }, node("legend", {}, row.label));
+  box.dataset.setting = name;
+  box.addEventListener("change", () => onChange([...box.querySelectorAll("input:checked")].map((c) => c.value)));
+  return box;
+}
+
+function setChecks(box, row, options, values) {
+  const have = [...box.querySelectorAll("input")].map((c) => c.value);
+  if (JSON.stringify(have) !== JSON.stringify(options)) {
+    box.replaceChildren(box.querySelector("legend"), ...options.map((v) => node("label", {},
+      node("input", { type: "checkbox", name: row.name, value: v }), " " + optionText(row, v))));
+  }
+  for (const c of box.querySelectorAll("input")) c.checked = (values || []).includes(c.value);
+}
+
+// Does not overwrite what the user is typing in a text box, nor a value typed but not sent yet.
+function setInput(input, value) {
+  const text = value === null || value === undefined ? "" : String(value);
+  if (input.dataset.pending || (document.activeElement === input && input.type === "text")) return;
+  if (input.value !== text) input.value = text;
+}
+
+const MAKE = {
+  radio(row) {
+    const box = node("fieldset", { className: "source", title: row.help }, node("legend", {}, row.label));
+    box.addEventListener("change", (e) => sendChange(row.name, e.target.value));
+    return { wrap: box, set(r) {
+      const have = [...box.querySelectorAll("input")].map((c) => c.value);
+      if (JSON.stringify(have) !== JSON.stringify(r.options)) {
+        box.replaceChildren(box.querySelector("legend"), ...r.options.map((v) => node("label", {},
+          node("input", { type: "radio", name: r.name, value: v }), " " + optionText(r, v))));
+      }
+      for (const c of box.querySelectorAll("input")) c.checked = c.value === r.value;
+    } };
+  },
+  select(row) {
+    const select = node("select", { id: row.name });
+    select.addEventListener("change", () => sendChange(row.name, selectValue(select)));
+    return { wrap: labelled(row, select), set: (r) => fillOptions(select, r, r.options || r.choices || [], r.value) };
+  },
+  select_slider(row) {
+    return MAKE.select(row);
+  },
+  number(row) {
+    const input = node("input", { id: row.name, type: "number", step: row.step === null ? "any" : row.step });
+    if (row.lo !== null && !row.lo_open) input.min = row.lo;
+    if (row.hi !== null && !row.hi_open) input.max = row.hi;
+    typedNumber(input, row.name);
+    return { wrap: labelled(row, input), set: (r) => setInput(input, r.value) };
+  },
+  slider(row) {
+    const range = node("input", { type: "range", min: row.lo, max: row.hi, step: row.step || "any",
+      "aria-label": `${row.label} (slider)` });
+    const input = node("input", { id: row.name, type: "number", min: row.lo, max: row.hi, step: row.step || "any",
+      className: "slider-value" });
+    range.addEventListener("input", () => { input.value = range.value; });
+    range.addEventListener("change", () => sendChange(row.name, range.value));
+    typedNumber(input, row.name);
+    const wrap = node("label", { title: row.help }, row.label, node("span", { className: "slider" }, range, input));
+    return { wrap, set(r) {
+      setInput(input, formatNumber(r, r.value));
+      range.value = r.value;
+    } };
+  },
+  checks(row) {
+    const box = checkList(row, row.name, (values) => sendChange(row.name, values));
+    return { wrap: box, set: (r) => setChecks(box, r, r.choices, r.value) };
+  },
+  text(row) {
+    const input = node("input", { id: row.name, type: "text", spellcheck: false, autocomplete: "off" });
+    const msg = node("p", { id: `${row.name}-msg`, className: "muted", "aria-live": "polite" });
+    const fix = node("button", { type: "button", className: "secondary small", hidden: true,
+      textContent: "Use the suggestion" });
+    const send = debounce(() => {
+      delete input.dataset.pending;
+      sendChange(row.name, input.value);
+    }, 300);
+    input.addEventListener("input", () => {
+      input.dataset.pending = "1";
+      send();
+    });
+    fix.addEventListener("click", () => sendChange(row.name, fix.dataset.value));
+    const wrap = node("div", { className: "wide" }, node("label", { className: "wide", title: row.help }, row.label,
+      input), msg, fix);
+    return { wrap, msg, fix, set: (r) => setInput(input, r.value) };
+  },
+  checkbox(row) {
+    const input = node("input", { id: row.name, type: "checkbox" });
+    input.addEventListener("change", () => sendChange(row.name, input.checked));
+    return { wrap: node("label", { title: row.help }, input, " " + row.label), set: (r) => { input.checked = !!r.value; } };
+  },
+  file(row) { // chosen from the uploaded file's columns (options from the core)
+    if (row.kind === "columns") {
+      const box = checkList(row, row.name, (values) => sendChange(row.name, values));
+      box.id = row.name;
+      return { wrap: box, set: (r) => setChecks(box, r, r.options || [], r.value) };
+    }
+    return MAKE.select(row);
+  },
+};
+
+function buildControls(table) {
+  for (const box of document.querySelectorAll(".controls[data-group]")) {
+    box.replaceChildren();
+    box.removeAttribute("aria-busy");
+  }
+  for (const row of table) {
+    const box = document.querySelector(`.controls[data-group="${row.group}"]`);
+    const make = MAKE[row.control];
+    if (!box || !make) continue; // (a control kind this page does not know: the core still has its default)
+    const ctl = make(row);
+    ctl.row = row;
+    ctl.wrap.dataset.setting = row.name;
+    ctl.wrap.hidden = true;
+    if (row.control === "file" && !$("csv-box").dataset.placed) { // the upload goes before the file's columns
+      box.append($("csv-box"));
+      $("csv-box").dataset.placed = "1";
+    }
+    box.append(ctl.wrap);
+    state.controls.set(row.name, ctl);
+  }
+}
+
+// The view the core returns after every change: each control's value, options and whether it applies.
+function applyView(view) {
+  const shown = new Set();
+  for (const row of view.controls) {
+    const ctl = state.controls.get(row.name);
+    if (!ctl) continue;
+    ctl.set(row);
+    ctl.wrap.hidden = false;
+    shown.add(row.name);
+  }
+  for (const [name, ctl] of state.controls) if (!shown.has(name)) ctl.wrap.hidden = true;
+  $("csv-box").hidden = !view.controls.some((r) => r.control === "file");
+  showArch(view.arch);
+  if (view.data) showData(view.data);
+  if (view.notes && view.notes.length) showNotes("link-notes", view.notes);
+  writeAddress(view.address);
+  setButtons();
+  return view;
+}
+
+function showArch(arch) {
+  const ctl = [...state.controls.values()].find((c) => c.row.kind === "arch");
+  state.archOK = !!(arch && arch.ok);
+  if (!ctl || !arch) return;
+  ctl.msg.textContent = arch.ok ? `OK · ${arch.n_params.toLocaleString("en")} parameters` : arch.error;
+  ctl.msg.className = arch.ok ? "ok" : "bad";
+  ctl.fix.hidden = arch.ok || !arch.fixed;
+  ctl.fix.dataset.value = arch.fixed || "";
+  ctl.fix.textContent = arch.fixed ? `Use ${arch.fixed}` : "";
+}
+
+// ---- data ------------------------------------------------------------------------------------------------
+// The core sends its data summary when the data changed: the page then clears the previous run's charts and
+// shows the data itself where it can be drawn.
+function showData(data) {
+  state.data = data;
+  const p = data.preview;
+  $("csv-info").textContent = p ? `${data.file}: ${p.n_rows.toLocaleString("en")} rows, ` +
+    `${p.columns.length} columns` +
+    (Object.keys(p.missing || {}).length ? " · missing: " +
+      Object.entries(p.missing).map(([c, n]) => `${c} ${n}`).join(", ") : "") : "";
+  $("csv-preview").replaceChildren(...(p ? [table(p.columns, p.rows)] : []));
+  $("data-summary").textContent = data.ok ? [data.describe, ...(data.notes || [])].join(" ") +
+    (data.class_names && data.class_names.length ? ` Classes: ${data.class_names.join(", ")}.` : "") :
+    data.needs_file ? "Upload a CSV file (or choose a built-in dataset) to start." : "";
+  if (data.error) showAlert(data.error);
+  else if (!$("alert").hidden && state.dataError) clearAlert();
+  state.dataError = !!data.error;
+  cancelLive();
+  clearCharts();
+  if (data.figure) setTimeout(() => { if (state.data === data) draw($("pred-chart"), data.figure); }, 0);
+}
+
+async function uploadCSV(file) {
+  const buf = await file.arrayBuffer();
+  const res = await rpc("set_csv", { name: file.name }, buf);
+  clearAlert();
+  applyView(res);
+  if (res.result) await showResult(res.result);
 }
 
 // ---- start-up --------------------------------------------------------------------------------------------
@@ -279,20 +549,13 @@ function onReady(info, seconds) {
   window.mlpTimings.ready = performance.now() / 1000;
   window.mlpTimings.workerBoot = seconds;
   setRuntimeStatus(`ready (${window.mlpTimings.ready.toFixed(1)} s)`);
-  fillSelect($("dataset"), info.datasets, "circles");
-  fillSelect($("optimizer"), info.optimizers, info.defaults.optimizer);
-  for (const [k, v] of Object.entries(info.defaults.training || {})) {
-    if ($(k) && v !== null && v !== undefined) $(k).value = v;
-  }
-  renderTransforms(info.transforms || []);
+  buildControls(info.table);
+  $("onnx-note").textContent = info.no_onnx;
   $("versions").textContent = Object.entries(info.versions).map(([k, v]) => `${k} ${v}`).join(" · ");
-  updateNClasses();
-  const start = location.hash.length > 1 ? openLink(location.hash) : loadBuiltin();
+  const start = location.hash.length > 1 ? openLink(location.hash) : rpc("view").then(applyView);
   guarded(() => start).then(() => {
-    setTrainReady();
     window.mlpTimings.trainReady = performance.now() / 1000;
     document.body.dataset.ready = "1";
-    syncURL();
     registerServiceWorkerWhenIdle();
   });
 }
@@ -304,15 +567,6 @@ function registerServiceWorkerWhenIdle(delay = 2000) {
     if (state.training) registerServiceWorkerWhenIdle(500);
     else registerServiceWorker();
   }, delay);
-}
-
-function setTrainReady() {
-  const btn = $("train");
-  btn.textContent = "Train";
-  btn.disabled = state.training || !state.dataset;
-  // Step and Reset stay enabled while training runs: pressing them then says why they must wait
-  $("step").disabled = $("reset").disabled = !state.dataset;
-  $("resume").disabled = state.training || !state.hasJob || !state.dataset;
 }
 
 async function registerServiceWorker() {
@@ -338,191 +592,25 @@ async function registerServiceWorker() {
   }
 }
 
-// ---- data ------------------------------------------------------------------------------------------------
-function source() {
-  return document.querySelector("input[name=source]:checked").value;
-}
-
-function num(id) {
-  return Number($(id).value);
-}
-
-function updateNClasses() {
-  $("n-classes-label").hidden = !["blobs", "spiral"].includes($("dataset").value);
-}
-
-function renderTransforms(choices) {
-  // [[key, label], ...] from the engine (mlp.data.FEATURE_TRANSFORMS)
-  $("transforms-box").hidden = !choices.length;
-  $("transforms").replaceChildren(...choices.map(([key, label]) => {
-    const lab = document.createElement("label");
-    const cb = document.createElement("input");
-    cb.type = "checkbox";
-    cb.value = key;
-    cb.dataset.transform = key;
-    cb.addEventListener("change", () => guarded(reloadData));
-    lab.append(cb, " " + label);
-    return lab;
-  }));
-}
-
-function selectedTransforms() {
-  return [...$("transforms").querySelectorAll("input:checked")].map((cb) => cb.value);
-}
-
-async function loadBuiltin() {
-  const summary = await rpc("builtin", {
-    name: $("dataset").value, n_samples: num("n_samples"), noise: num("noise"), seed: num("data_seed"),
-    test_size: num("test_size"), n_classes: num("n_classes"), transforms: selectedTransforms(),
-  });
-  await setDataset(summary);
-}
-
-async function loadCSVFile(file) {
-  const buf = await file.arrayBuffer();
-  // Forget the previous CSV first: if this one is broken, nothing stale stays on screen.
-  state.csvName = null;
-  state.dataset = null;
-  setTrainReady();
-  for (const id of ["csv-info", "csv-preview", "target", "features", "data-summary"]) $(id).replaceChildren();
-  const preview = await rpc("csv_preview", { name: file.name }, buf);
-  state.csvName = file.name;
-  const wanted = state.pendingCSV; // settings a link restored: used when this file has those columns
-  state.pendingCSV = null;
-  if (wanted) {
-    if (wanted.target && preview.columns.includes(wanted.target)) preview.default_target = wanted.target;
-    if (wanted.features) preview.default_features = wanted.features.filter((c) => preview.columns.includes(c));
-    if (wanted.task) $("task").value = wanted.task;
-  }
-  $("csv-info").textContent = `${file.name}: ${preview.n_rows} rows, ${preview.columns.length} columns` +
-    (Object.values(preview.missing || {}).some((n) => n > 0)
-      ? " · missing: " + Object.entries(preview.missing).filter(([, n]) => n > 0).map(([c, n]) => `${c} ${n}`).join(", ")
-      : "");
-  fillSelect($("target"), preview.columns, preview.default_target);
-  renderFeatures(preview.columns, preview.default_features);
-  $("csv-preview").replaceChildren(table(preview.columns, preview.rows));
-  await prepareCSV();
-}
-
-function renderFeatures(columns, selected) {
-  const box = $("features");
-  box.replaceChildren(...columns.map((c) => {
-    const label = document.createElement("label");
-    const cb = document.createElement("input");
-    cb.type = "checkbox";
-    cb.value = c;
-    cb.checked = selected.includes(c);
-    cb.addEventListener("change", () => guarded(prepareCSV));
-    label.append(cb, " " + c);
-    return label;
-  }));
-}
-
-function selectedFeatures() {
-  const target = $("target").value;
-  return [...$("features").querySelectorAll("input:checked")].map((cb) => cb.value).filter((c) => c !== target);
-}
-
-async function prepareCSV() {
-  if (!state.csvName) return;
-  state.dataset = null;
-  setTrainReady();
-  const summary = await rpc("csv_prepare", {
-    target: $("target").value, features: selectedFeatures(), task: $("task").value || null,
-    test_size: num("test_size"), seed: num("data_seed"), drop_missing: $("drop_missing").checked,
-    transforms: selectedTransforms(),
-  });
-  await setDataset(summary);
-}
-
-async function setDataset(summary) {
-  clearAlert();
-  state.dataset = null; // Train stays off until the loss choices for this data are known
-  setTrainReady();
-  $("data-summary").textContent = [summary.describe, ...(summary.notes || [])].join(" ") +
-    (summary.class_names && summary.class_names.length ? ` Classes: ${summary.class_names.join(", ")}.` : "");
-  if (!state.archEdited) $("arch").value = summary.default_arch;
-  // New data: clear the previous run's charts, show the data itself where it can be drawn.
-  const generation = ++state.dataGeneration;
-  if (window.Plotly) {
-    for (const id of ["loss-chart", "pred-chart", "network-chart"]) Plotly.purge($(id));
-  }
-  $("extra-charts").replaceChildren();
-  if (state.lossTask !== summary.task) { // another task: its default loss (unless a link asks for one)
-    state.lossTask = summary.task;
-    $("loss").replaceChildren();
-  }
-  try {
-    await checkArch();
-  } finally {
-    state.dataset = summary;
-    setTrainReady();
-    syncURL(); // the data (and the loss choices) may have changed without a change event
-  }
-  // The data chart is drawn after Train is enabled (Plotly's first draw is the slowest), unless newer data
-  // replaced this one meanwhile.
-  if (summary.figure) {
-    setTimeout(() => {
-      if (generation === state.dataGeneration) draw($("pred-chart"), summary.figure);
-    }, 0);
-  }
-}
-
-async function reloadData() {
-  if (!state.ready || state.training) return;
-  clearAlert();
-  try {
-    if (source() === "builtin") await loadBuiltin();
-    else await prepareCSV();
-  } catch (err) {
-    state.dataset = null; // these settings give no data (the message says why): Train waits for a fix
-    setTrainReady();
-    throw err;
-  }
-}
-
-// ---- architecture ----------------------------------------------------------------------------------------
-async function checkArch() {
-  if (!state.ready) return;
-  const res = await rpc("check_arch", { text: $("arch").value });
-  const msg = $("arch-msg");
-  if (res.ok) {
-    msg.textContent = `OK · ${res.n_params} parameters`;
-    msg.className = "ok";
-  } else {
-    msg.textContent = res.error + (res.fixed ? ` — suggestion: ${res.fixed}` : "");
-    msg.className = "bad";
-  }
-  if (res.losses && res.losses.length) {
-    // keep the chosen loss (or the one a link asked for) when it fits this output, else the data's default
-    const wanted = [state.pendingLoss, $("loss").value].find((l) => l && res.losses.includes(l));
-    fillSelect($("loss"), res.losses, wanted || res.default_loss);
-    if (wanted && wanted === state.pendingLoss) state.pendingLoss = null;
-  }
-  return res;
-}
 
 // ---- training --------------------------------------------------------------------------------------------
-// An empty batch size is a full batch (a link's batch_size=full leaves the field empty).
-function batchSize() {
-  return $("batch_size").value.trim() === "" ? null : num("batch_size");
-}
-
-function trainingConfig() {
-  return {
-    arch: $("arch").value, loss: $("loss").value, optimizer: $("optimizer").value,
-    learning_rate: num("learning_rate"), epochs: num("epochs"), batch_size: batchSize(),
-    lr_decay: num("lr_decay"), weight_decay: num("weight_decay"), l1: num("l1"),
-    early_stopping: num("early_stopping"), seed: num("seed"),
-  };
+function setButtons() {
+  const ready = state.ready && !!state.data && state.data.ok && state.archOK;
+  const btn = $("train");
+  btn.textContent = "Train";
+  btn.disabled = state.training || !ready;
+  // Step and Reset stay enabled while training runs: the core pauses the training for them (and says so)
+  $("step").disabled = $("reset").disabled = !ready;
+  $("resume").disabled = state.training || !ready || !state.hasRun;
+  $("stop").disabled = !state.training;
+  for (const id of ["download", "download-run-predictions"]) $(id).disabled = state.training || !state.hasRun;
 }
 
 function setTraining(on) {
   state.training = on;
-  $("stop").disabled = !on;
-  $("download").disabled = on || !state.hasModel;
+  // the data cannot change under a training run (the data panel's controls wait)
   for (const el of document.querySelectorAll("#data-panel input, #data-panel select")) el.disabled = on;
-  setTrainReady();
+  setButtons();
 }
 
 function setEpoch(n) {
@@ -530,40 +618,55 @@ function setEpoch(n) {
   $("epoch-counter").dataset.epoch = String(n);
 }
 
-// What the worker returns after Train, Resume, Step, Reset or opening a link: draw it all.
-function showResults(res) {
-  state.hasModel = true;
-  state.hasJob = true;
-  setEpoch(res.epoch);
-  cancelLive(); // a live frame still waiting must not cover the final charts
-  drawFigures(res.figures);
-  renderMetrics(res.metrics);
-  $("model-summary").textContent = res.summary;
-  setModelInfo(res.model);
-  $("download").disabled = state.training;
-  setTrainReady();
-  if ($("explain").open) guarded(explainStep);
+// A frame of the training in progress (Playground.advance): the counter, the progress, the live figures.
+function onFrame(frame) {
+  window.mlpStats.progress++;
+  $("progress").value = frame.progress;
+  setEpoch(frame.epoch);
+  $("train-status").textContent = frame.text;
+  const figs = frame.figures || {};
+  if (state.training && Object.keys(figs).length) drawLive(figs, frame.main);
 }
 
-async function train(resume = false) {
+// A run as the core describes it (after Train, Resume, Step, Reset, Stop, or opening a link): draw it all.
+async function showResult(res) {
+  if (!res) return;
+  if (!state.result || state.result.id !== res.id) { // another model: Explain picks its weight afresh
+    for (const id of ["explain-layer", "explain-i", "explain-j"]) $(id).value = "";
+  }
+  state.result = res;
+  state.hasRun = true;
+  setEpoch(res.epoch);
+  cancelLive(); // a live frame still waiting must not cover the final charts
+  drawFigures(res.figures, res.main, res.figure_order);
+  renderMetrics(res.metrics);
+  $("model-summary").textContent = res.summary;
+  $("run-caption").textContent = `Run ${res.id} · ${res.caption}`;
+  $("progress").value = res.epochs_setting ? Math.min(1, res.epoch / res.epochs_setting) : 0;
+  $("train-status").textContent = res.error ? `The results could not be computed: ${res.error}` :
+    res.reason ? `Stopped: ${res.reason}.` : res.trained ? `Done: ${res.caption}.` : "Fresh weights, not trained yet.";
+  showNotes("train-notes", res.notes);
+  setButtons();
+  // the explanation follows the model shown (unless it is what paused the training: it is up to date)
+  if ($("explain").open && !state.training && !state.explainPaused) guarded(explainStep);
+  state.explainPaused = false;
+  await guarded(updateShareLink);
+  await guarded(() => refreshRuns());
+}
+
+async function train(cmd) {
   clearAlert();
   setTraining(true);
   $("progress").value = 0;
-  $("train-status").textContent = resume ? "Resuming…" : "Training…";
+  $("train-status").textContent = cmd === "resume" ? "Resuming…" : "Training…";
   const started = performance.now();
   try {
-    const res = await rpc(resume ? "resume" : "train", { ...trainingConfig(), live: $("live").checked });
+    const res = await rpc(cmd);
     const seconds = (performance.now() - started) / 1000;
-    window.mlpTimings.lastTrain = { seconds, epochs: res.epochs_run, pythonSeconds: res.seconds,
-      figureSeconds: res.figure_seconds };
-    $("progress").value = res.epochs_run / Math.max(1, res.epochs);
-    $("train-status").textContent = `${res.stopped ? "Stopped" : "Done"} after ` +
-      `${res.epochs_run} epochs in ${seconds.toFixed(2)} s · final loss ${fmt(res.loss)}` +
-      (res.stop_reason ? ` (${res.stop_reason}${res.paused ? "; Resume continues" : ""})` : "");
+    window.mlpTimings.lastTrain = { seconds, epochs: res.epoch, pythonSeconds: res.seconds };
     setTraining(false);
-    showResults(res);
-    await guarded(updateShareLink);
-    document.body.dataset.trained = String(Number(document.body.dataset.trained || 0) + 1);
+    await showResult(res);
+    bump("trained");
   } catch (err) {
     $("train-status").textContent = "Training failed.";
     showAlert(err.message);
@@ -572,27 +675,49 @@ async function train(resume = false) {
   }
 }
 
-// Step / Reset: one command, then the results (Python refuses them while training runs, with a message).
+// Step / Reset: one command, then the run's result.
 async function stepOrReset(cmd) {
-  const res = await rpc(cmd, trainingConfig());
+  const res = await rpc(cmd);
   clearAlert();
-  showResults(res);
-  $("train-status").textContent = cmd === "reset" ? "Reset: fresh weights, not trained yet." :
-    `Stepped one epoch · loss ${fmt(res.loss)}`;
-  await guarded(updateShareLink);
-  document.body.dataset.stepped = String(Number(document.body.dataset.stepped || 0) + 1);
+  await showResult(res);
+  bump("stepped");
 }
 
-function onProgress(p) {
-  window.mlpStats.progress++;
-  $("progress").value = p.run_epoch / Math.max(1, p.epochs);
-  setEpoch(p.epoch);
-  $("train-status").textContent = `Epoch ${p.run_epoch} / ${p.epochs} · loss ${fmt(p.loss)}` +
-    (p.val_loss !== null && p.val_loss !== undefined ? ` · val ${fmt(p.val_loss)}` : "");
-  if (p.figures && state.training) drawLive(p.figures);
+async function download(cmd, type) {
+  const res = await rpc(cmd);
+  const blob = res.b64 ? new Blob([b64ToBytes(res.b64)], { type }) : new Blob([res.csv], { type });
+  downloadBlob(blob, res.filename);
 }
 
-// ---- Explain a step (LaTeX from webapp/explain.py via session.explain, typeset by the vendored KaTeX) -------
+// ---- Compare runs (the core keeps the runs and overlays their loss curves) --------------------------------
+// The choice of runs is the user's until a new run comes: then it is the core's again (the latest runs).
+async function refreshRuns(choice = undefined) {
+  if (choice !== undefined) state.compareChosen = choice;
+  else if (state.result && !(state.runs || []).some((r) => r.id === state.result.id)) state.compareChosen = null;
+  renderCompare(await rpc("compare", { run_ids: state.compareChosen }));
+}
+
+const RUN_COLUMNS = [["id", "run"], ["data", "data"], ["arch", "architecture"], ["optimizer", "optimizer"],
+  ["lr", "lr"], ["batch", "batch"], ["epochs", "epochs"], ["seconds", "seconds"], ["final_loss", "final train loss"],
+  ["score", "test score"]];
+
+function renderCompare(res) {
+  const runs = res.runs;
+  state.runs = runs;
+  $("compare-empty").hidden = runs.length > 0;
+  $("compare-runs").hidden = $("clear-runs").hidden = $("compare-chart").hidden = !runs.length;
+  const box = $("compare-runs");
+  box.replaceChildren(box.querySelector("legend"), ...runs.map((r) => node("label", {},
+    node("input", { type: "checkbox", value: r.id, checked: res.chosen.includes(r.id) }), " " + r.name)));
+  if (res.figure) draw($("compare-chart"), res.figure);
+  else purge($("compare-chart"));
+  $("compare-table").replaceChildren(...(runs.length ?
+    [table(RUN_COLUMNS.map(([, label]) => label), runs.map((r) => RUN_COLUMNS.map(([k]) => r[k])))] : []));
+  fillUseModel(runs);
+  bump("compared");
+}
+
+// ---- Explain a step (LaTeX from webapp/core/explain.py via Playground.explain, typeset by the vendored KaTeX) ----
 let katexLoading = null;
 function loadKatex() {
   if (window.katex) return Promise.resolve(window.katex);
@@ -623,8 +748,16 @@ function explainWeight() {
   return { layer, i, j };
 }
 
-function codeBlock(start, code) {
-  const pre = document.createElement("pre");
+// A box that may scroll is focusable, so that it can be scrolled from the keyboard (WCAG 2.1.1).
+function scrollable(el, label) {
+  el.tabIndex = 0;
+  el.setAttribute("role", "region");
+  el.setAttribute("aria-label", label);
+  return el;
+}
+
+function codeBlock(start, code, label) {
+  const pre = scrollable(document.createElement("pre"), label);
   pre.className = "code";
   const lines = code.replace(/\n$/, "").split("\n");
   pre.textContent = lines.map((l, k) => `${String(start + k).padStart(4)}  ${l}`).join("\n");
@@ -632,8 +765,9 @@ function codeBlock(start, code) {
 }
 
 async function explainStep() {
+  if (state.training) state.explainPaused = true; // the core pauses the training to explain a step
   const [res, katex] = await Promise.all([
-    rpc("explain", { row: num("explain-row"), weight: explainWeight() }), loadKatex()]);
+    rpc("explain", { row: Number($("explain-row").value), weight: explainWeight() }), loadKatex()]);
   clearAlert();
   if (res.weight) {
     $("explain-layer").value = res.weight.layer;
@@ -661,7 +795,7 @@ async function explainStep() {
     const formulas = document.createElement("div");
     formulas.className = "formulas";
     for (const tex of sec.latex) {
-      const div = document.createElement("div");
+      const div = scrollable(document.createElement("div"), `formula: ${sec.title}`);
       div.className = "formula";
       div.dataset.tex = tex;
       katex.render(tex, div, { displayMode: true, throwOnError: false });
@@ -672,7 +806,7 @@ async function explainStep() {
     const cap = document.createElement("div");
     cap.className = "muted code-caption";
     cap.textContent = `mlp/reference.py · ${sec.code_name} (line ${sec.code_start})`;
-    code.append(cap, codeBlock(sec.code_start, sec.code));
+    code.append(cap, codeBlock(sec.code_start, sec.code, `code: ${sec.code_name}`));
     const grid = document.createElement("div");
     grid.className = "explain-grid";
     grid.append(formulas, code);
@@ -680,114 +814,43 @@ async function explainStep() {
     out.push(box);
   }
   $("explain-out").replaceChildren(...out);
-  document.body.dataset.explained = String(Number(document.body.dataset.explained || 0) + 1);
+  bump("explained");
 }
 
-// ---- links: the address holds the settings (webapp/links.py encodes and decodes, in the worker) -----------
-const NUMBER_SETTINGS = ["n_samples", "noise", "data_seed", "test_size", "n_classes", "learning_rate", "epochs",
-  "batch_size", "lr_decay", "weight_decay", "l1", "early_stopping", "seed"];
-
-function currentSettings() {
-  const s = { source: source() };
-  if (s.source === "builtin") {
-    s.dataset = $("dataset").value;
-  } else {
-    if ($("target").value) s.target = $("target").value;
-    if ($("features").querySelector("input")) s.features = selectedFeatures();
-    if ($("task").value) s.task = $("task").value;
+// ---- links: the address holds the settings (the core encodes and decodes it) ------------------------------
+function writeAddress(address) {
+  if (state.restoring || address === undefined || address === null) return;
+  if (address !== state.address) {
+    state.address = address;
+    history.replaceState(null, "", "#" + address);
   }
-  for (const id of NUMBER_SETTINGS) {
-    if ($(id).value !== "" && !(s.source === "csv" && ["n_samples", "noise", "n_classes"].includes(id))) s[id] = num(id);
-  }
-  if (batchSize() === null) s.batch_size = "full";
-  // the page's LR decay is the exponential schedule (a link's lr_decay alone is unused: constant is the default)
-  if (s.lr_decay !== undefined && s.lr_decay !== 1) s.lr_schedule = "exponential";
-  s.transforms = selectedTransforms();
-  s.arch = $("arch").value;
-  if ($("loss").value) s.loss = $("loss").value;
-  s.optimizer = $("optimizer").value;
-  return s;
+  bump("urlSynced");
 }
 
-function applySettings(s) {
-  if (s.source) {
-    const radio = document.querySelector(`input[name=source][value=${s.source}]`);
-    if (radio) radio.checked = true;
-    const csv = s.source === "csv";
-    $("builtin-opts").hidden = csv;
-    $("csv-opts").hidden = !csv;
-  }
-  if (s.dataset !== undefined) $("dataset").value = s.dataset;
-  for (const id of NUMBER_SETTINGS) if (s[id] !== undefined && s[id] !== null) $(id).value = s[id] === "full" ? "" : s[id];
-  if (Array.isArray(s.transforms)) {
-    for (const cb of $("transforms").querySelectorAll("input")) cb.checked = s.transforms.includes(cb.value);
-  }
-  if (s.optimizer !== undefined) $("optimizer").value = s.optimizer;
-  if (s.arch !== undefined) {
-    $("arch").value = s.arch;
-    state.archEdited = true;
-  }
-  if (s.loss !== undefined) state.pendingLoss = s.loss;
-  if (s.source === "csv") state.pendingCSV = { target: s.target, features: s.features, task: s.task };
-  updateNClasses();
-}
-
-function showLinkNotes(notes) {
-  $("link-notes").textContent = notes.join("\n"); // one line per note (the notes say what was ignored and why)
-  $("link-notes").hidden = !notes.length;
-}
-
-// Open the address's settings (and the trained model it may carry): restore everything, then show results.
+// Open an address: the core applies its settings (a note for every value it drops) and shows the trained model
+// it may carry at once.
 async function openLink(hash) {
   state.restoring = true;
+  let res;
   try {
-    const link = await rpc("link_open", { source: hash });
-    const notes = [...link.notes];
-    applySettings(link.settings);
-    if (link.needs_file) { // the note (from Python) asks for the file; its settings wait in state.pendingCSV
-      state.dataset = null;
-      state.dataGeneration++;
-      $("data-summary").textContent = "";
-      if (window.Plotly) for (const id of ["loss-chart", "pred-chart", "network-chart"]) Plotly.purge($(id));
-      $("extra-charts").replaceChildren();
-      showLinkNotes(notes);
-      return;
-    }
-    showLinkNotes(notes);
-    await loadBuiltin();
-    if (link.has_model) {
-      try {
-        const res = await rpc("link_model", trainingConfig());
-        showResults(res);
-        $("train-status").textContent = res.history_dropped ?
-          "Opened the trained model from the link (not trained here; its training history was too long to " +
-          "travel with it, so the epoch counter starts at 0)." :
-          `Opened the trained model from the link (${res.epoch} epochs, not trained here).`;
-        await guarded(updateShareLink);
-      } catch (err) {
-        notes.push(err.message);
-        showLinkNotes(notes);
-      }
-    }
+    res = await rpc("open_link", { source: hash });
   } finally {
     state.restoring = false;
   }
-}
-
-let lastFragment = null;
-async function writeURL() {
-  if (!state.ready || state.restoring) return;
-  const res = await rpc("link_encode", { settings: currentSettings() });
-  if (res.fragment !== lastFragment) {
-    lastFragment = res.fragment;
-    history.replaceState(null, "", "#" + res.fragment);
+  showNotes("link-notes", res.notes);
+  res.notes = [];
+  applyView(res);
+  if (res.result) {
+    await showResult(res.result);
+    $("train-status").textContent = res.result.trained ?
+      `Opened the trained model from the link (${res.result.epoch} epochs, not trained here).` :
+      "Opened the trained model from the link (not trained here; its training history was too long to travel " +
+      "with it, so the epoch counter starts at 0).";
   }
-  document.body.dataset.urlSynced = String(Number(document.body.dataset.urlSynced || 0) + 1);
 }
-const syncURL = debounce(() => guarded(writeURL), 300);
 
 async function updateShareLink() {
-  const res = await rpc("share", { settings: currentSettings(), base: location.href.split("#")[0] });
+  const res = await rpc("share", { base: location.href.split("#")[0] });
   const a = $("share-link");
   a.href = res.href;
   a.hidden = $("copy-link").hidden = false;
@@ -796,92 +859,73 @@ async function updateShareLink() {
   $("share-note").hidden = !$("share-note").textContent;
 }
 
-async function downloadModel() {
-  const res = await rpc("model_download");
-  downloadBlob(new Blob([b64ToBytes(res.b64)], { type: "application/zip" }), res.filename);
+// ---- Use a model: a run of this page or a model file, to predict a CSV ------------------------------------
+function fillUseModel(runs) {
+  const select = $("use-model");
+  const keep = select.value;
+  select.replaceChildren(...[...runs].reverse().map((r) => node("option", { value: String(r.id),
+    textContent: r.name })), node("option", { value: "file", textContent: "a model file" }));
+  select.value = [...select.options].some((o) => o.value === keep) && keep !== "file" ? keep :
+    (state.fileModel && keep === "file") || !runs.length ? "file" : String(runs[runs.length - 1].id);
+  if (select.value !== keep) guarded(chooseModel);
 }
 
-// ---- predicting with a model file ------------------------------------------------------------------------
-function setModelInfo(model) {
-  $("model-info").textContent = model ? model.description : "";
-  $("predict-file").disabled = !model;
+function setModelInfo(info) {
+  $("model-info").textContent = info ? info.description : "";
+  $("use-model-summary").textContent = info ? info.summary : "";
+  $("download-template").hidden = !(info && info.template);
+  $("download-template").dataset.csv = info && info.template ? info.template : "";
+  $("predict-file").disabled = !info;
+}
+
+async function chooseModel() {
+  const id = $("use-model").value;
+  $("model-file-label").hidden = id !== "file";
+  if (id === "file" && !state.fileModel) {
+    setModelInfo(null);
+    return;
+  }
+  setModelInfo(await rpc("use_model", { run_id: id }));
 }
 
 async function loadModelFile(file) {
-  const res = await rpc("model_load", { name: file.name }, await file.arrayBuffer());
+  const info = await rpc("model_load", { name: file.name }, await file.arrayBuffer());
   clearAlert();
-  state.hasModel = true;
-  $("download").disabled = state.training;
-  $("model-summary").textContent = res.summary;
-  setModelInfo(res.model);
+  state.fileModel = true;
+  $("use-model").value = "file";
+  setModelInfo(info);
 }
 
 async function predictFile(file) {
-  const res = await rpc("predict_csv", { name: file.name }, await file.arrayBuffer());
+  const res = await rpc("predict_csv", { name: file.name, run_id: $("use-model").value }, await file.arrayBuffer());
   clearAlert();
   state.predictionsCSV = res.csv;
   state.predictionsName = res.filename;
   $("predictions").replaceChildren(table(res.columns, res.rows));
-  $("predict-notes").textContent = (res.notes || []).join(" ");
-  $("predict-notes").hidden = !(res.notes || []).length;
+  showNotes("predict-notes", res.notes);
   $("download-predictions").disabled = false;
 }
 
 // ---- wiring ----------------------------------------------------------------------------------------------
 function wire() {
-  const reload = debounce(() => guarded(reloadData), 250);
-  for (const id of ["dataset", "n_samples", "noise", "data_seed", "n_classes", "test_size", "target", "task",
-    "drop_missing"]) {
-    $(id).addEventListener("change", () => {
-      if (id === "dataset") updateNClasses();
-      if (id === "target" && state.csvName) {
-        // the target is never a feature
-        const cb = [...$("features").querySelectorAll("input")].find((c) => c.value === $("target").value);
-        if (cb) cb.checked = false;
-      }
-      reload();
-    });
-  }
-  for (const radio of document.querySelectorAll("input[name=source]")) {
-    radio.addEventListener("change", () => {
-      const csv = source() === "csv";
-      $("builtin-opts").hidden = csv;
-      $("csv-opts").hidden = !csv;
-      updateNClasses();
-      if (csv) $("n-classes-label").hidden = true;
-      state.archEdited = false;
-      if (csv && !state.csvName) {
-        state.dataset = null;
-        setTrainReady();
-      } else {
-        reload();
-      }
-    });
-  }
   $("csv-file").addEventListener("change", (e) => {
     const file = e.target.files[0];
     if (file) {
       clearAlert();
-      state.archEdited = false;
-      guarded(() => loadCSVFile(file));
+      guarded(() => uploadCSV(file));
     }
   });
-  const check = debounce(() => guarded(checkArch), 200);
-  $("arch").addEventListener("input", () => {
-    state.archEdited = true;
-    check();
-  });
   $("train").addEventListener("click", () => {
-    if (!state.training) train();
+    if (!state.training) train("train");
   });
   $("stop").addEventListener("click", () => {
     worker.postMessage({ cmd: "stop" });
     $("train-status").textContent = "Stopping…";
   });
   $("resume").addEventListener("click", () => {
-    if (!state.training) train(true);
+    if (!state.training) train("resume");
   });
-  $("step").addEventListener("click", () => guarded(() => stepOrReset("step_epoch")));
+  $("step").addEventListener("click", () => guarded(() => stepOrReset("step")));
   $("reset").addEventListener("click", () => guarded(() => stepOrReset("reset")));
   $("explain").addEventListener("toggle", () => {
     if ($("explain").open) guarded(explainStep);
@@ -892,29 +936,33 @@ function wire() {
   }
   // A link pasted into this tab changes only the fragment (no reload): open it like a new one.
   window.addEventListener("hashchange", () => {
-    if (!state.ready || state.training || location.hash === "#" + lastFragment) return;
+    if (!state.ready || state.training || location.hash === "#" + state.address) return;
     clearAlert();
-    guarded(() => openLink(location.hash)).then(() => {
-      setTrainReady();
-      syncURL();
-    });
+    guarded(() => openLink(location.hash));
   });
   $("copy-link").addEventListener("click", () => guarded(async () => {
     await navigator.clipboard.writeText($("share-link").href);
     $("copy-link").textContent = "Copied";
     setTimeout(() => { $("copy-link").textContent = "Copy link"; }, 1500);
   }));
-  // The address always holds the current settings (never reloads the page).
-  for (const ev of ["change", "input"]) {
-    document.querySelector("main").addEventListener(ev, (e) => {
-      if (!e.target.closest("#explain, #predict-panel") && e.target.type !== "file") syncURL();
-    });
-  }
-  $("download").addEventListener("click", () => guarded(downloadModel));
+  $("download").addEventListener("click", () => guarded(() => download("model_download", "application/zip")));
+  $("download-run-predictions").addEventListener("click",
+    () => guarded(() => download("predictions_download", "text/csv")));
+  $("compare-runs").addEventListener("change", () => guarded(() => refreshRuns(
+    [...$("compare-runs").querySelectorAll("input:checked")].map((c) => Number(c.value)))));
+  $("clear-runs").addEventListener("click", () => guarded(async () => {
+    renderCompare(await rpc("clear_runs"));
+    state.hasRun = false;
+    setButtons();
+  }));
+  $("use-model").addEventListener("change", () => guarded(chooseModel));
   $("model-file").addEventListener("change", (e) => {
     const file = e.target.files[0];
     if (file) guarded(() => loadModelFile(file));
     e.target.value = "";
+  });
+  $("download-template").addEventListener("click", () => {
+    downloadBlob(new Blob([$("download-template").dataset.csv], { type: "text/csv" }), "template.csv");
   });
   $("predict-file").addEventListener("change", (e) => {
     const file = e.target.files[0];

@@ -5,7 +5,7 @@
 
 Writes into DIR: the static sources of static/, config.js (where the Pyodide runtime is and the build id),
 sw.js (service worker with its precache list and cache name filled in), app.zip (the `mlp` package, the shared
-webapp helpers session.py/charts.py/links.py/explain.py... and the worker glue, packed from the source tree),
+UI-free core webapp/core/ whole and the worker glue, packed from the source tree),
 vendor/plotly.min.js (from the npm package plotly.js-cartesian-dist-min pinned in static/package.json, the
 Plotly.js bundle with the scatter and heatmap traces the charts use) and vendor/katex/ (KaTeX's script, CSS and
 WOFF2 fonts, npm package katex, for the "Explain a step" formulas); `npm ci` runs if node_modules lacks them.
@@ -64,9 +64,15 @@ PLOTLY_REL = Path("node_modules") / PLOTLY_PACKAGE / "plotly-cartesian.min.js"
 KATEX_PACKAGE = "katex"
 KATEX_DIST = Path("node_modules") / KATEX_PACKAGE / "dist"
 KATEX_FILES = ("katex.min.js", "katex.min.css")
-# webapp modules the browser runs (every other webapp/*.py is packed too, but never the Streamlit app itself).
-WEBAPP_REQUIRED = ("session.py", "charts.py", "links.py", "explain.py")
-WEBAPP_EXCLUDED = ("app.py",)
+# axe-core (npm, a devDependency: never shipped) checks the page for WCAG violations in the tests.
+AXE_PACKAGE = "axe-core"
+AXE_REL = Path("node_modules") / AXE_PACKAGE / "axe.min.js"
+# The Python packages the browser runs, each packed whole from the source tree: the engine and the UI-free core
+# both apps share. Every file under them is packed (modules and data files, e.g. lessons as .md), only build
+# leftovers (__pycache__/, .pyc) are not; nothing is chosen or left out by its name or its content.
+PACKAGES = ("mlp", "webapp/core")
+# webapp/ itself holds the Streamlit app, which is never shipped: the archive gets a package marker for it.
+WEBAPP_MARKER = b'"""The UI-free core of the apps (webapp.core); the Streamlit app is not shipped."""\n'
 # Trace types that bundle draws (webapp/charts.py must stay within them; tests/test_static_build.py checks).
 PLOTLY_TRACES = ("bar", "box", "contour", "heatmap", "histogram", "histogram2d", "histogram2dcontour", "image", "pie",
                  "scatter", "scatterternary", "violin")
@@ -101,42 +107,33 @@ class BuildError(RuntimeError):
     """A build problem the user can fix (message says what and how)."""
 
 
-def python_sources(root: Path = ROOT) -> dict[str, bytes]:
-    """Return {archive path: content} of the Python code the browser runs.
+def package_files(root: Path, package: str) -> dict[str, bytes]:
+    """{archive path: content} of every file of the package directory ``root/package`` (sub-packages and data
+    files included), without build leftovers (__pycache__/, .pyc). Raises BuildError without its __init__.py."""
+    pkg = root / package
+    if not (pkg / "__init__.py").is_file():
+        raise BuildError(f"package not found: {pkg}/__init__.py is missing")
+    files = {}
+    for path in sorted(pkg.rglob("*")):
+        rel = path.relative_to(root)
+        if path.is_file() and "__pycache__" not in rel.parts and path.suffix != ".pyc":
+            files[rel.as_posix()] = path.read_bytes()
+    return files
 
-    The whole `mlp` package (as sources: mlp/reference.py's own text is what "Explain a step" shows), the
-    UI-agnostic webapp helpers shared with the Streamlit app (session.py, charts.py and every other
-    webapp/*.py but app.py and modules importing streamlit: links.py, explain.py...) and static/worker_glue.py
-    (at the archive root). webapp/__init__.py is taken from the
-    source tree unless it imports streamlit, in which case an empty package marker replaces it.
+
+def python_sources(root: Path = ROOT) -> dict[str, bytes]:
+    """Return {archive path: content} of the Python code (and its data files) the browser runs.
+
+    Each package of PACKAGES whole: the engine `mlp` (as sources: mlp/reference.py's own text is what "Explain a
+    step" shows) and the UI-free core `webapp/core` (settings, playground, session, charts, links, explain, and
+    any data files beside them); a package marker for webapp/ (the Streamlit app is never shipped), and
+    static/worker_glue.py at the archive root.
     """
     files: dict[str, bytes] = {}
-    pkg = root / "mlp"
-    if not (pkg / "__init__.py").is_file():
-        raise BuildError(f"engine package not found: {pkg}/__init__.py")
-    for path in sorted(pkg.rglob("*.py")):
-        rel = path.relative_to(root)
-        if "__pycache__" in rel.parts:
-            continue
-        files[rel.as_posix()] = path.read_bytes()
-    for name in WEBAPP_REQUIRED:
-        path = root / "webapp" / name
-        if not path.is_file():
-            raise BuildError(f"shared webapp helper not found: {path}")
-    for path in sorted((root / "webapp").glob("*.py")):
-        if path.name in WEBAPP_EXCLUDED or path.name == "__init__.py":
-            continue
-        text = path.read_bytes()
-        if path.name not in WEBAPP_REQUIRED and b"import streamlit" in text:
-            continue  # a Streamlit-only helper: not for the browser
-        files[f"webapp/{path.name}"] = text
-    init = root / "webapp" / "__init__.py"
-    text = init.read_bytes() if init.is_file() else b""
-    if b"streamlit" in text:
-        text = b""
-    files["webapp/__init__.py"] = text or b'"""Shared helpers (browser build: session and charts only)."""\n'
-    glue = root / "static" / "worker_glue.py"
-    files["worker_glue.py"] = glue.read_bytes()
+    for package in PACKAGES:
+        files.update(package_files(root, package))
+    files["webapp/__init__.py"] = WEBAPP_MARKER
+    files["worker_glue.py"] = (root / "static" / "worker_glue.py").read_bytes()
     return files
 
 
@@ -270,6 +267,23 @@ def ensure_plotly(static: Path = STATIC, npm: str | None = None) -> Path:
     if proc.returncode != 0 or missing or not katex_fonts(static):
         raise BuildError(f"`npm ci` in {static} failed (exit {proc.returncode}); missing: "
                          f"{', '.join(missing) or 'the KaTeX fonts'}")
+    return target
+
+
+def ensure_axe(static: Path = STATIC, npm: str | None = None) -> Path:
+    """Return the path of axe-core's axe.min.js (a devDependency, for the accessibility tests), running
+    `npm ci` in static/ when node_modules lacks it."""
+    target = static / AXE_REL
+    if target.is_file():
+        return target
+    npm = npm or shutil.which("npm")
+    if not npm:
+        raise BuildError(f"{AXE_PACKAGE} is not installed and npm was not found: install Node.js (npm), then run "
+                         f"`npm ci` in {static}")
+    print(f"build: running npm ci in {static}", file=sys.stderr)
+    proc = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=static)
+    if proc.returncode != 0 or not target.is_file():
+        raise BuildError(f"`npm ci` in {static} failed (exit {proc.returncode}); missing: {AXE_REL}")
     return target
 
 

@@ -7,15 +7,16 @@ importScripts("config.js");
 const CFG = self.MLP_CONFIG;
 const PYODIDE_URL = new URL(CFG.pyodideURL, self.location.href).href;
 const APP_DIR = "/home/pyodide/mlp_app";
-const STEP_SECONDS = 0.1; // one training chunk; the worker reads its messages (Stop) between chunks
+const STEP_SECONDS = 0.1; // one slice of training (Playground.advance); messages are read between slices
 
 let glue = null;
 let stopRequested = false;
 let training = false;
 let queue = Promise.resolve(); // commands run one at a time; "stop" bypasses the queue
-// Answered at once even while a training loop runs (Python is idle between two chunks): the glue refuses
-// what cannot be done during training (Step, Reset, Explain) with a message, and keeps the address in sync.
-const IMMEDIATE = new Set(["step_epoch", "reset", "explain", "link_encode", "check_arch"]);
+// While a training runs, every other command runs between two of its slices (Python is idle then): the core
+// decides what it means (Step and Explain pause the training, a setting changes the next run...). Only a second
+// Train / Resume waits for the first to end.
+const QUEUED = new Set(["train", "resume"]);
 
 function post(msg) {
   self.postMessage(msg);
@@ -72,23 +73,24 @@ async function boot() {
   }
 }
 
-// Training (Train: a fresh model; Resume: the same one): chunks of epochs; between chunks the worker yields
-// to its event loop so "stop" (and the IMMEDIATE commands) get through.
-async function train(start, args) {
+// Train / Resume: the core's first frame, then one frame per slice of training (posted to the page as it comes)
+// until the frame says the training ended; between slices the worker yields to its event loop so "stop" and the
+// page's other commands get through. The reply is the run's result.
+async function train(cmd) {
   stopRequested = false;
-  let r = callGlue(start, args);
-  if (!r.ok) return r;
-  while (true) {
-    r = callGlue("train_step", { seconds: STEP_SECONDS });
-    if (!r.ok) {
-      callGlue("train_finish", { stopped: true }); // the model so far stays; the error is reported
-      return r;
-    }
+  let r = callGlue(cmd, {});
+  while (r.ok && r.result.running) {
     post({ type: "progress", ...r.result });
-    if (r.result.done || stopRequested) break;
     await new Promise((resolve) => setTimeout(resolve, 0));
+    r = callGlue(stopRequested ? "stop" : "advance", stopRequested ? {} : { seconds: STEP_SECONDS });
+    if (stopRequested) return r;
   }
-  return callGlue("train_finish", { stopped: stopRequested });
+  if (!r.ok) {
+    callGlue("stop", {}); // the model so far stays; the error is reported
+    return r;
+  }
+  post({ type: "progress", ...r.result });
+  return callGlue("result", {});
 }
 
 async function handle(msg) {
@@ -100,7 +102,7 @@ async function handle(msg) {
     if (cmd === "train" || cmd === "resume") {
       training = true;
       try {
-        reply = await train(cmd === "train" ? "train_start" : "train_resume", args);
+        reply = await train(cmd);
       } finally {
         training = false;
       }
@@ -119,7 +121,7 @@ self.onmessage = (event) => {
     stopRequested = true;
     return;
   }
-  if (training && IMMEDIATE.has(msg.cmd)) {
+  if (training && !QUEUED.has(msg.cmd)) {
     handle(msg);
     return;
   }

@@ -57,16 +57,39 @@ def key_starting(at, prefix):
     return next(k for k in state_keys(at) if str(k).startswith(prefix))
 
 
+def pg(at):
+    """The session's Playground (webapp.core.playground): what the app shows comes from it."""
+    return at.session_state["pg"]
+
+
+def shown_run(at):
+    """The run the page shows, as the Playground has it (plus its model, data and history)."""
+    p = pg(at)
+    res = p.result()
+    if res is None:
+        return None
+    return {**res, "model": p.model(), "prepared": p.data_of(), "history": p.history(), "epochs": res["epoch"]}
+
+
+def runs(at):
+    return pg(at).runs(trained_only=False)
+
+
 def train(at):
     run(at.button(key="train").click())
     assert not errors(at), errors(at)
-    return at.session_state["runs"][-1]
+    return shown_run(at)
 
 
 def use_csv(at, raw, name="data.csv"):
-    run(at.radio(key="source").set_value("Upload CSV"))
+    run(at.radio(key="source").set_value("csv"))
     run(at.file_uploader(key="csv_file").set_value((name, raw, "text/csv")))
     return at
+
+
+def fast(at):
+    """A learning rate that learns these small tables in a few dozen epochs (the default is a slower show)."""
+    return run(at.select_slider(key="learning_rate").set_value(0.01))
 
 
 @pytest.fixture
@@ -77,8 +100,7 @@ def app():
 def test_default_is_ready_and_trains_in_one_click(app, tmp_path):
     assert app.text_input(key="arch").value == "[2, 8, 'relu', 8, 'relu', 1, 'sigmoid']"
     assert not app.button(key="train").disabled and not errors(app)
-    assert app.selectbox(key=key_starting(app, "loss_")).options == \
-        ["bce", "mse", "mae", "huber"]
+    assert app.selectbox(key="loss").options == ["bce", "mse", "mae", "huber"]
     run_ = train(app)
     assert run_["metrics"]["test"]["accuracy"] >= 0.95
     assert [m.label for m in app.metric][:1] == ["accuracy (test)"]
@@ -89,7 +111,7 @@ def test_default_is_ready_and_trains_in_one_click(app, tmp_path):
     assert shown["Loss"] == ["train", "validation"] and "Confusion matrix (test)" in shown
     # the bytes behind "Download model" load with mlp.load and predict exactly like the app's model
     path = tmp_path / "model.mlp"
-    path.write_bytes(run_["model_bytes"])
+    path.write_bytes(pg(app).model_bytes())
     loaded = mlp.load(path)
     X = run_["prepared"].X_test
     np.testing.assert_array_equal(loaded.predict(X), run_["model"].predict(X))
@@ -113,12 +135,13 @@ def test_architecture_validated_as_you_type_with_one_click_fix(app):
 def test_dataset_switch_follows_data_and_offers_compatible_losses(app):
     run(app.selectbox(key="dataset").set_value("spiral"))
     assert app.text_input(key="arch").value == "[2, 32, 'relu', 32, 'relu', 3, 'softmax']"
-    assert app.selectbox(key="loss_softmax").options == ["cce", "mse", "mae", "huber"]
+    assert app.selectbox(key="loss").options == ["cce", "mse", "mae", "huber"]
+    fast(app)
     run_ = train(app)
     assert run_["prepared"].n_outputs == 3 and run_["metrics"]["test"]["accuracy"] > 0.7
     run(app.selectbox(key="dataset").set_value("sine"))
     assert app.text_input(key="arch").value.endswith("1, 'linear']")
-    assert app.selectbox(key="loss_linear").options == ["mse", "mae", "huber"]
+    assert app.selectbox(key="loss").options == ["mse", "mae", "huber"]
     run(app.number_input(key="epochs").set_value(300))
     run_ = train(app)
     assert run_["metrics"]["test"]["r2"] > 0.9 and "fit" in run_["figures"]
@@ -136,13 +159,13 @@ def test_edited_architecture_is_kept_and_checked_when_data_changes(app):
 
 def test_hyperparameters_reach_the_engine(app):
     run(app.selectbox(key="optimizer").set_value("sgd_momentum"))
-    run(app.select_slider(key="lr").set_value(0.1))
+    run(app.select_slider(key="learning_rate").set_value(0.1))
     run(app.number_input(key="epochs").set_value(40))
-    run(app.selectbox(key="batch_size").set_value("full batch"))
-    run(app.selectbox(key="schedule").set_value("step"))
+    run(app.selectbox(key="batch_size").set_value("full"))
+    run(app.selectbox(key="lr_schedule").set_value("step"))
     run(app.slider(key="dropout").set_value(0.1))
-    run(app.selectbox(key="l2").set_value(1e-4))
-    run(app.number_input(key="model_seed").set_value(7))
+    run(app.select_slider(key="weight_decay").set_value(1e-4))
+    run(app.number_input(key="seed").set_value(7))
     run_ = train(app)
     model = run_["model"]
     assert model.optimizer.name == "sgd_momentum" and model.optimizer.hyper["weight_decay"] == 1e-4
@@ -153,10 +176,9 @@ def test_hyperparameters_reach_the_engine(app):
 
 def test_compare_runs_overlays_loss_curves(app):
     train(app)
-    run(app.select_slider(key="lr").set_value(0.003))
+    run(app.select_slider(key="learning_rate").set_value(0.003))
     train(app)
-    runs = app.session_state["runs"]
-    assert [r["id"] for r in runs] == [1, 2]
+    assert [r["id"] for r in runs(app)] == [1, 2]
     assert app.multiselect(key="compare_2").value == [1, 2]
     assert plotly_titles(app)["Loss curves"] == ["run 1 train", "run 1 validation", "run 2 train",
                                                  "run 2 validation"]
@@ -164,27 +186,27 @@ def test_compare_runs_overlays_loss_curves(app):
     run(app.selectbox(key="selected_run").set_value(1))
     assert "run 1" in app.subheader[0].value
     run(app.button(key="clear_runs").click())
-    assert app.session_state["runs"] == []
+    assert runs(app) == []
 
 
 def test_csv_with_string_labels_trains(app):
     use_csv(app, labelled_csv())
-    assert app.selectbox(key=key_starting(app, "target_")).value == "species"
-    feats = app.multiselect(key=key_starting(app, "features_"))
+    assert app.selectbox(key="target").value == "species"
+    feats = app.multiselect(key="features")
     assert feats.value == ["height", "weight", "colour"]
     assert app.text_input(key="arch").value == "[5, 8, 'relu', 8, 'relu', 1, 'sigmoid']"
     run(app.number_input(key="epochs").set_value(200))
+    fast(app)
     run_ = train(app)
     assert run_["prepared"].class_names == ["setosa", "virginica"]
     assert run_["metrics"]["test"]["accuracy"] > 0.85
     assert "Confusion matrix (test)" == run_["figures"]["confusion_matrix"]["layout"]["title"]["text"]
-    assert "species" in run_["pred_csv"].splitlines()[0]
+    assert "species" in pg(app).predictions_csv().splitlines()[0]
 
 
 def test_csv_semicolon_task_override_and_target_choice(app):
     use_csv(app, labelled_csv(sep=";"))
-    tkey = key_starting(app, "target_")
-    run(app.selectbox(key=tkey).set_value("height"))
+    run(app.selectbox(key="target").set_value("height"))
     assert not errors(app)
     assert app.text_input(key="arch").value.endswith("1, 'linear']")
     run_ = train(app)
@@ -199,7 +221,7 @@ def test_csv_missing_values_reported_with_drop_choice(app):
     use_csv(app, raw)
     assert any("Missing values" in w.value for w in app.warning)
     assert "drop rows" in errors(app)[0]
-    drop = app.checkbox(key=key_starting(app, "drop_"))
+    drop = app.checkbox(key="drop_missing")
     run(drop.check())
     assert not errors(app) and any("Dropped 3 of 240" in i.value for i in app.info)
     train(app)
@@ -220,7 +242,7 @@ def test_bad_csvs_show_errors_and_app_keeps_working(app, raw, words):
         train(app)
         return
     assert len(errors(app)) == 1 and words.lower() in errors(app)[0].lower(), errors(app)
-    assert not app.session_state["runs"]
+    assert not runs(app)
     run(app.file_uploader(key="csv_file").set_value(("good.csv", labelled_csv(), "text/csv")))
     assert not errors(app)
     train(app)
@@ -228,7 +250,9 @@ def test_bad_csvs_show_errors_and_app_keeps_working(app, raw, words):
 
 def test_upload_model_and_predict_csv(app):
     use_csv(app, labelled_csv())
-    model_bytes = train(app)["model_bytes"]
+    fast(app)
+    train(app)
+    model_bytes = pg(app).model_bytes()
     assert app.radio(key="model_source").value == "A run from this session"   # the run just trained
     run(app.radio(key="model_source").set_value("Upload a model file"))
     up = app.file_uploader(key="model_file")
@@ -254,14 +278,14 @@ def test_browser_sessions_are_isolated():
     a, b = new_app(), new_app()
     train(a)
     run(b)
-    assert len(a.session_state["runs"]) == 1 and b.session_state["runs"] == []
+    assert len(runs(a)) == 1 and runs(b) == []
     assert not b.download_button
 
 
 def test_settings_survive_switching_to_csv_before_upload(app):
     run(app.text_input(key="arch").input("[2, 4, 'tanh', 1, 'sigmoid']"))
     run(app.number_input(key="epochs").set_value(77))
-    run(app.radio(key="source").set_value("Upload CSV"))
+    run(app.radio(key="source").set_value("csv"))
     assert app.button(key="train").disabled and not errors(app)
     assert app.text_input(key="arch").value == "[2, 4, 'tanh', 1, 'sigmoid']"
     run(app.file_uploader(key="csv_file").set_value(("d.csv", labelled_csv(), "text/csv")))
@@ -287,7 +311,7 @@ def test_architecture_follows_data_with_the_same_shape_until_edited(app):
     # spiral and blobs both need [2, ..., 3, 'softmax'] but have different default hidden layers
     for name in ("spiral", "blobs", "sine", "circles"):
         run(app.selectbox(key="dataset").set_value(name))
-        assert app.text_input(key="arch").value == app.session_state["arch_default"]
+        assert app.text_input(key="arch").value == pg(app).data()["default_arch"]
         assert not errors(app) and not app.button(key="train").disabled, name
     assert app.text_input(key="arch").value == "[2, 8, 'relu', 8, 'relu', 1, 'sigmoid']"
 
@@ -296,6 +320,7 @@ def test_regression_with_large_targets_reads_in_original_units(app):
     use_csv(app, house_prices_csv(), "houses.csv")
     assert any("3 feature column(s) become 5 network inputs" in c.value for c in app.caption)
     run(app.number_input(key="epochs").set_value(200))
+    fast(app)
     run_ = train(app)
     test = run_["metrics"]["test"]
     assert test["r2"] > 0.9 and 1000 < test["mae"] < 30000  # MAE in dollars, not standardised units
@@ -313,14 +338,14 @@ def test_regression_with_large_targets_reads_in_original_units(app):
 
 
 def test_lr_schedule_defaults_to_constant_and_decay_shows_only_when_used(app):
-    assert app.selectbox(key="schedule").value == "constant"
+    assert app.selectbox(key="lr_schedule").value == "constant"
     assert not [n for n in app.number_input if n.key == "lr_decay"]
-    run(app.selectbox(key="schedule").set_value("exponential"))
+    run(app.selectbox(key="lr_schedule").set_value("exponential"))
     run(app.number_input(key="lr_decay").set_value(0.9))
     run(app.number_input(key="epochs").set_value(5))
     lrs = train(app)["history"]["lr"]
     assert lrs[1] == pytest.approx(lrs[0] * 0.9)
-    run(app.selectbox(key="schedule").set_value("constant"))
+    run(app.selectbox(key="lr_schedule").set_value("constant"))
     assert len(set(train(app)["history"]["lr"])) == 1
 
 
@@ -341,7 +366,8 @@ def test_compare_table_and_prediction_tables_are_readable(app):
     preview = app.dataframe[0].value
     assert preview["price"].dtype.kind == "f" and preview["neighbourhood"].dtype.kind not in "biuf"
     run(app.number_input(key="epochs").set_value(20))
-    model_bytes = train(app)["model_bytes"]
+    train(app)
+    model_bytes = pg(app).model_bytes()
     table = next(d.value for d in app.dataframe if "test score" in d.value.columns)
     assert list(table["test score"].str.split().str[0]) == ["accuracy", "R²"]
     assert not table.isna().any().any()
@@ -396,13 +422,13 @@ def test_data_settings_survive_a_visit_to_the_other_source(app):
     run(app.slider(key="n_samples").set_value(800))
     run(app.slider(key="noise").set_value(0.25))
     use_csv(app, labelled_csv())
-    run(app.slider(key="csv_test_size").set_value(0.3))
-    run(app.radio(key="source").set_value("Built-in dataset"))
+    run(app.slider(key="test_size").set_value(0.3))
+    run(app.radio(key="source").set_value("builtin"))
     assert (app.selectbox(key="dataset").value, app.slider(key="n_samples").value,
             app.slider(key="noise").value) == ("moons", 800, 0.25)
     use_csv(app, labelled_csv())   # a file uploader cannot keep its file: upload it again
-    assert app.slider(key="csv_test_size").value == 0.3
-    run(app.radio(key="source").set_value("Built-in dataset"))
+    assert app.slider(key="test_size").value == 0.3
+    run(app.radio(key="source").set_value("builtin"))
     run(app.selectbox(key="dataset").set_value("spiral"))
     run(app.slider(key="n_classes").set_value(5))
     run(app.selectbox(key="dataset").set_value("circles"))   # no class-count slider here
@@ -415,7 +441,16 @@ def test_data_settings_survive_a_visit_to_the_other_source(app):
 
 from urllib.parse import parse_qsl, urlsplit  # noqa: E402
 
-from webapp import session as S  # noqa: E402
+from webapp.core import links as L  # noqa: E402
+from webapp.core import session as S  # noqa: E402
+
+
+def default_model_and_data(**changes):
+    """The default model and data, built straight from the session (not through the app or the Playground)."""
+    args = L.session_args(changes)
+    prepared = S.prepare_builtin(**args["prepare"])
+    cfg = {**args["cfg"], "arch": S.default_architecture(prepared), "loss": "bce"}
+    return cfg, prepared
 
 
 def epoch_label(at):
@@ -424,14 +459,14 @@ def epoch_label(at):
 
 def test_step_resume_reset_follow_the_engine(app):
     assert epoch_label(app) == ["**Epoch 0**"]
+    run(app.number_input(key="epochs").set_value(150))
     for _ in range(3):
         run(app.button(key="step").click())
     assert epoch_label(app) == ["**Epoch 3**"] and not errors(app)
-    run_ = app.session_state["runs"][-1]
-    assert len(app.session_state["runs"]) == 1 and run_["epochs"] == 3 == len(run_["history"]["loss"])
+    run_ = shown_run(app)
+    assert len(runs(app)) == 1 and run_["epochs"] == 3 == len(run_["history"]["loss"])
     # independent truth: the engine's own resumable run, three single epochs on a model built the same way
-    prepared = S.prepare_builtin("circles", 400, 0.1, 0, 0.2, 3)
-    cfg = {"arch": "[2, 8, 'relu', 8, 'relu', 1, 'sigmoid']", "loss": "bce", "epochs": 150}
+    cfg, prepared = default_model_and_data(epochs=150)
     ref = S.build_model(cfg, prepared)
     tr = S.start_training(ref, prepared, cfg)
     for _ in range(3):
@@ -440,7 +475,7 @@ def test_step_resume_reset_follow_the_engine(app):
     assert run_["history"]["loss"] == tr.history.history["loss"]
     # Resume continues the same model to the end of its epochs: the same as one uninterrupted training
     run(app.button(key="resume").click())
-    assert epoch_label(app) == ["**Epoch 150**"] and app.session_state["runs"][-1] is run_
+    assert epoch_label(app) == ["**Epoch 150**"] and shown_run(app)["id"] == run_["id"]
     full = S.build_model(cfg, prepared)
     S.train(full, prepared, cfg)
     np.testing.assert_array_equal(run_["model"].params, full.params)
@@ -448,29 +483,31 @@ def test_step_resume_reset_follow_the_engine(app):
     # Reset draws fresh weights: epoch 0, the weights a new model starts from, no loss curve yet
     run(app.button(key="reset").click())
     assert epoch_label(app) == ["**Epoch 0**"]
-    fresh = app.session_state["runs"][-1]
-    assert fresh is not run_ and fresh["epochs"] == 0
+    fresh = shown_run(app)
+    assert fresh["id"] != run_["id"] and fresh["epochs"] == 0
     np.testing.assert_array_equal(fresh["model"].params, S.build_model(cfg, prepared).params)
     assert "Loss" not in plotly_titles(app) and "Network" in plotly_titles(app)
     assert any("Fresh weights" in i.value for i in app.info)
+    run(app.button(key="reset").click())                    # already fresh: nothing happens
+    assert shown_run(app)["id"] == fresh["id"] and len(runs(app)) == 2
     run(app.button(key="step").click())
-    assert epoch_label(app) == ["**Epoch 1**"] and app.session_state["runs"][-1] is fresh
+    assert epoch_label(app) == ["**Epoch 1**"] and shown_run(app)["id"] == fresh["id"]
     # the compare tab lists trained runs only; the model tab can use any
-    assert len(app.session_state["runs"]) == 2
+    assert len(runs(app)) == 2
 
 
 def test_step_on_changed_data_makes_a_new_model(app):
     run(app.button(key="step").click())
-    first = app.session_state["runs"][-1]
+    first = shown_run(app)
     run(app.slider(key="noise").set_value(0.2))
     run(app.button(key="step").click())
     assert epoch_label(app) == ["**Epoch 1**"]
-    second = app.session_state["runs"][-1]
-    assert second is not first and first["epochs"] == 1
+    second = shown_run(app)
+    assert second["id"] != first["id"] and runs(app)[0]["epochs"] == 1
     assert any("changed since run 1" in i.value for i in app.info)
     run(app.text_input(key="arch").input("[2, 4, 'tanh', 1, 'sigmoid']"))
     run(app.button(key="step").click())
-    assert app.session_state["runs"][-1]["model"].n_params == 3 * 4 + 5
+    assert shown_run(app)["model"].n_params == 3 * 4 + 5
 
 
 def test_network_chart_appears_after_train(app):
@@ -503,13 +540,13 @@ def test_transforms_change_the_network_inputs_and_need_2d_data(app):
 
 
 def test_l1_is_selectable_next_to_l2_and_reaches_the_optimizer(app):
-    assert app.selectbox(key="l1").options[:2] == ["0.0", "1e-05"]
-    run(app.selectbox(key="l1").set_value(1e-3))
+    assert app.select_slider(key="l1").options[:2] == ["0", "1e-05"]
+    run(app.select_slider(key="l1").set_value(1e-3))
     run(app.number_input(key="epochs").set_value(5))
     model = train(app)["model"]
     assert model.optimizer.hyper["l1"] == 1e-3
     # the penalty is in what training minimises: the app's gradient equals the engine's with l1 set
-    prepared = S.prepare_builtin("circles", 400, 0.1, 0, 0.2, 3)
+    _, prepared = default_model_and_data()
     plain = S.build_model({"arch": app.text_input(key="arch").value, "l1": 0.0}, prepared)
     plain.params = model.params
     g_app = np.concatenate([g.ravel() for g in model.gradients(prepared.X_train, prepared.y_train)])
@@ -557,7 +594,7 @@ def test_explain_a_step_shows_formulas_with_the_traces_numbers_and_the_reference
     assert any("W2[3,5]" in c.value for c in app.caption)
     before = model.params.copy()
     run(app.number_input(key="explain_row").set_value(10_000))
-    assert "row" in errors(app)[0].lower() and "319" in errors(app)[0]
+    assert "row" in errors(app)[0].lower() and f"{prepared.n_train - 1}" in errors(app)[0]
     np.testing.assert_array_equal(model.params, before)
     assert epoch_label(app) == ["**Epoch 20**"]
 
@@ -594,9 +631,9 @@ def share_href(at):
 
 
 WIDGETS = {"dataset": "moons", "n_samples": 600, "noise": 0.25, "test_size": 0.3, "data_seed": 4,
-           "optimizer": "rmsprop", "lr": 0.03, "epochs": 40, "batch_size": "full batch", "schedule": "exponential",
-           "lr_decay": 0.95, "l2": 1e-4, "l1": 1e-3, "dropout": 0.1, "val_split": 0.1, "patience": 5,
-           "model_seed": 7, "tf_sin(x1)": True}
+           "optimizer": "rmsprop", "learning_rate": 0.03, "epochs": 40, "batch_size": "full",
+           "lr_schedule": "exponential", "lr_decay": 0.95, "weight_decay": 1e-4, "l1": 1e-3, "dropout": 0.1,
+           "validation_split": 0.1, "early_stopping": 5, "seed": 7, "tf_sin(x1)": True}
 
 
 def set_widget(at, key, value):
@@ -619,7 +656,7 @@ def test_address_bar_holds_every_setting_and_opening_it_restores_them(app):
     for key, value in WIDGETS.items():
         set_widget(app, key, value)
     run(app.text_input(key="arch").input("[3, 6, 'tanh', 1, 'sigmoid']"))
-    run(app.selectbox(key="loss_sigmoid").set_value("mse"))
+    run(app.selectbox(key="loss").set_value("mse"))
     link = address(app)
     assert link["dataset"] == "moons" and link["transforms"] == "sin(x1)"
     assert link["arch"] == "[3, 6, 'tanh', 1, 'sigmoid']"
@@ -629,7 +666,7 @@ def test_address_bar_holds_every_setting_and_opening_it_restores_them(app):
     for key, value in WIDGETS.items():
         assert widget_value(other, key) == value, key
     assert other.text_input(key="arch").value == "[3, 6, 'tanh', 1, 'sigmoid']"
-    assert other.selectbox(key="loss_sigmoid").value == "mse"
+    assert other.selectbox(key="loss").value == "mse"
     assert address(other) == link
     model = train(other)["model"]
     assert model.optimizer.name == "rmsprop" and model.optimizer.hyper["l1"] == 1e-3 and model.seed == 7
@@ -640,11 +677,13 @@ def test_a_hand_broken_link_shows_notes_and_the_app_works():
     at = open_link("n_samples=abc&epochs=-3&zzz=1&noise=0.123&optimizer=nadam"
                    "&arch=%5B2%2C%20__import__('os')%5D&model=not-a-model")
     notes = " ".join(shown(w) for w in at.warning)
-    for word in ("n_samples", "epochs", "zzz", "arch", "noise", "model"):
+    for word in ("n_samples", "epochs", "zzz", "arch", "model"):
         assert word in notes, (word, notes)
+    assert "noise" not in notes and at.slider(key="noise").value == 0.123   # in range: kept, between the steps
     assert at.selectbox(key="optimizer").value == "nadam"                  # the valid part is restored
-    assert at.slider(key="n_samples").value == 400 and at.number_input(key="epochs").value == 150
-    assert not at.session_state["runs"]
+    assert at.slider(key="n_samples").value == L.defaults()["n_samples"]
+    assert at.number_input(key="epochs").value == L.defaults()["epochs"]
+    assert not runs(at)
     train(at)
 
 
@@ -663,10 +702,10 @@ def test_share_link_carries_a_small_trained_model_that_opens_without_training(ap
     href = share_href(app)
     query = urlsplit(href).query
     assert "model=" in query and dict(parse_qsl(query))["epochs"] == "30"
-    assert any(c.value == href for c in app.code)                        # the copyable text
+    assert app.text_input(key="share_text").value == href                 # the copyable text
     other = open_link(query)
-    opened = other.session_state["runs"][-1]
-    assert opened.get("from_link") and opened["epochs"] == 30 and not other.warning
+    opened = shown_run(other)
+    assert opened["from_link"] and opened["epochs"] == 30 and not other.warning
     assert epoch_label(other) == ["**Epoch 30**"]
     assert any("opened from a link" in c.value for c in other.caption)
     for a, b in zip(opened["model"].get_weights(), run_["model"].get_weights()):
@@ -674,13 +713,13 @@ def test_share_link_carries_a_small_trained_model_that_opens_without_training(ap
     assert opened["metrics"]["test"] == run_["metrics"]["test"]
     dl = next(b for b in other.download_button if b.label == "Download model")
     path = tmp_path / "shared.mlp"
-    path.write_bytes(opened["model_bytes"])
+    path.write_bytes(pg(other).model_bytes())
     assert dl.proto.label == "Download model"
     for a, b in zip(mlp.load(path).get_weights(), run_["model"].get_weights()):
         np.testing.assert_array_equal(a, b)
     # Step continues the opened model itself
     run(other.button(key="step").click())
-    assert epoch_label(other) == ["**Epoch 31**"] and other.session_state["runs"][-1] is opened
+    assert epoch_label(other) == ["**Epoch 31**"] and shown_run(other)["id"] == opened["id"]
 
 
 def test_share_link_of_a_large_model_carries_settings_and_says_so(app):
@@ -690,20 +729,20 @@ def test_share_link_of_a_large_model_carries_settings_and_says_so(app):
     assert "model=" not in share_href(app)
     assert any("4,417 parameters" in c.value and "settings only" in c.value for c in app.caption)
     other = open_link(urlsplit(share_href(app)).query)
-    assert not other.session_state["runs"] and other.text_input(key="arch").value.startswith("[2, 64")
+    assert not runs(other) and other.text_input(key="arch").value.startswith("[2, 64")
 
 
 def test_csv_link_restores_settings_and_asks_for_the_file(app):
     use_csv(app, labelled_csv())
-    run(app.selectbox(key=key_starting(app, "target_")).set_value("height"))
+    run(app.selectbox(key="target").set_value("height"))
     run(app.number_input(key="epochs").set_value(33))
     link = address(app)
     assert link["source"] == "csv" and link["target"] == "height"
     other = open_link(link)
-    assert other.radio(key="source").value == "Upload CSV"
+    assert other.radio(key="source").value == "csv"
     assert any("upload" in i.value.lower() and "height" in i.value for i in other.sidebar.info)
     run(other.file_uploader(key="csv_file").set_value(("data.csv", labelled_csv(), "text/csv")))
-    assert other.selectbox(key=key_starting(other, "target_")).value == "height"
+    assert other.selectbox(key="target").value == "height"
     assert other.number_input(key="epochs").value == 33 and not errors(other)
     assert train(other)["prepared"].task == "regression"
 
@@ -715,7 +754,7 @@ def test_download_onnx_beside_download_model_runs_in_onnxruntime(app):
     run_ = train(app)
     labels = [b.label for b in app.download_button]
     assert labels.index("Download ONNX") == labels.index("Download model") + 1
-    onnx_bytes, why = run_["onnx"]
+    onnx_bytes, why = pg(app).onnx()
     assert why is None
     sess = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
     prepared = run_["prepared"]
@@ -739,7 +778,7 @@ def test_download_onnx_says_why_when_the_model_cannot_be_exported(app, cube_acti
     train(app)
     button = next(b for b in app.button if b.key.startswith("dl_onnx_"))
     assert button.disabled and "Download model" in [b.label for b in app.download_button]
-    assert any("No ONNX export" in c.value and cube_activation in c.value for c in app.caption)
+    assert any("No ONNX export" in shown(c) and cube_activation in shown(c) for c in app.caption)
 
 
 def test_a_link_whose_model_does_not_fit_its_data_says_so_and_trains(app):
@@ -747,7 +786,7 @@ def test_a_link_whose_model_does_not_fit_its_data_says_so_and_trains(app):
     train(app)
     query = urlsplit(share_href(app)).query.replace("dataset=circles", "dataset=spiral")
     other = open_link(query)
-    assert not other.session_state["runs"]
+    assert not runs(other)
     assert any("output" in w.value and "train to see results" in w.value for w in other.warning)
     run(other.button(key="fix_arch").click())            # the link's architecture does not fit spiral either
     assert train(other)["prepared"].name == "spiral"
@@ -763,8 +802,9 @@ def test_file_and_column_names_are_shown_as_text_not_markdown(app):
     use_csv(app, raw, name=name)
     texts = lambda: [e.value for e in (*app.caption, *app.warning, *app.sidebar.warning, *app.success)]  # noqa: E731
     assert any(col in shown(w) for w in app.sidebar.warning)                 # the missing-values warning
-    run(app.checkbox(key=key_starting(app, "drop_")).check())
-    model_bytes = train(app)["model_bytes"]
+    run(app.checkbox(key="drop_missing").check())
+    train(app)
+    model_bytes = pg(app).model_bytes()
     assert any(name in shown(c) for c in app.caption) and any(col in shown(c) for c in app.caption)
     run(app.radio(key="model_source").set_value("Upload a model file"))
     run(app.file_uploader(key="model_file").set_value((name.replace(".csv", ".mlp"), model_bytes, "application/zip")))

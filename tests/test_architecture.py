@@ -458,7 +458,7 @@ def test_default_architecture_refuses(args, message):
 
 
 def test_the_apps_default_is_the_engines():
-    from webapp import session
+    from webapp.core import session
     for name in session.datasets():
         p = session.prepare_builtin(name)
         width = 32 if name == "spiral" else None

@@ -1,4 +1,4 @@
-"""webapp.charts: pure Plotly figure dicts (JSON-safe, valid for Plotly, no UI imports)."""
+"""webapp.core.charts: pure Plotly figure dicts (JSON-safe, valid for Plotly, no UI imports)."""
 import json
 import math
 import subprocess
@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from webapp import charts
+from webapp.core import charts
 
 import plotly.graph_objects as go  # noqa: E402  (a test requirement: no skip)
 
@@ -71,7 +71,7 @@ def test_data_figure_classification_and_regression():
 
 def test_shared_modules_import_no_ui_libraries():
     """charts and session are reused by the Pyodide build: no streamlit, plotly or pandas."""
-    code = ("import sys, webapp.charts, webapp.session; "
+    code = ("import sys, webapp.core.charts, webapp.core.session; "
             "print([m for m in ('streamlit', 'plotly', 'pandas') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -1,4 +1,4 @@
-"""webapp.charts_learn: the Optimizer race, Loss landscape and Gradient flow figures (JSON, valid for Plotly)."""
+"""webapp.core.charts_learn: the Optimizer race, Loss landscape and Gradient flow figures (JSON, valid for Plotly)."""
 import json
 
 import numpy as np
@@ -7,7 +7,7 @@ import pytest
 
 import mlp
 from mlp import MLP
-from webapp import charts_learn as CL
+from webapp.core import charts_learn as CL
 
 
 def _valid(fig):

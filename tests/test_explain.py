@@ -1,4 +1,4 @@
-""""Explain a step" (session.explain / webapp.explain): its numbers are the trace's and what training does,
+""""Explain a step" (session.explain / webapp.core.explain): its numbers are the trace's and what training does,
 its LaTeX renders in KaTeX, its code is mlp/reference.py's own lines."""
 import json
 import subprocess
@@ -10,8 +10,8 @@ import pytest
 import mlp
 from mlp import reference
 from mlp.trace import code_for
-from webapp import explain as ex
-from webapp import session as S
+from webapp.core import explain as ex
+from webapp.core import session as S
 
 ROOT = Path(__file__).resolve().parents[1]
 OPTIMIZERS = [("sgd", {}), ("sgd", {"momentum": 0.5, "nesterov": True}), ("sgd_momentum", {"weight_decay": 0.01}),

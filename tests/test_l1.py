@@ -10,7 +10,7 @@ import torch.nn.functional as F
 import mlp
 from mlp import MLP
 from mlp.optimizers import OPTIMIZERS
-from webapp import session as S
+from webapp.core import session as S
 
 STEPS = 4
 CASES = [(name, {}) for name in sorted(OPTIMIZERS)] + [

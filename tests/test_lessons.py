@@ -7,8 +7,8 @@ from html.parser import HTMLParser
 import numpy as np
 import pytest
 
-from webapp import links as L
-from webapp import session as S
+from webapp.core import links as L
+from webapp.core import session as S
 from webapp.core import lessons as LS
 
 LESSONS = LS.load_lessons()
@@ -184,7 +184,7 @@ def test_lessons_in_pyodide():
     """The lesson files read and a goal checked in Pyodide, as the browser build will."""
     from tests._browser import run_in_pyodide
     code = ("import json\n"
-            "from webapp import links, session\n"
+            "from webapp.core import links, session\n"
             "from webapp.core import lessons\n"
             "all_ = lessons.load_lessons()\n"
             "xor = all_[1]\n"

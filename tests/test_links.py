@@ -1,4 +1,4 @@
-"""webapp.links: settings and small trained models in a URL, and every way a link can be wrong."""
+"""webapp.core.links: settings and small trained models in a URL, and every way a link can be wrong."""
 from __future__ import annotations
 
 import base64
@@ -22,13 +22,13 @@ import mlp
 from mlp.data import FEATURE_TRANSFORMS
 from mlp.training import SCHEDULES
 from tests._browser import run_in_pyodide
-from webapp import links as L
-from webapp import session as S
+from webapp.core import links as L
+from webapp.core import session as S
 
 CONTRACT_KEYS = ["source", "dataset", "n_samples", "noise", "data_seed", "test_size", "n_classes", "transforms",
                  "arch", "loss", "optimizer", "learning_rate", "epochs", "batch_size", "lr_schedule", "lr_decay",
                  "weight_decay", "l1", "dropout", "validation_split", "early_stopping", "seed", "target",
-                 "features", "task"]
+                 "features", "task", "drop_missing"]
 PROPS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -150,8 +150,9 @@ def test_every_contract_setting_has_one_row():
 def test_defaults_are_what_the_session_uses():
     d = L.defaults()
     for k in ("optimizer", "learning_rate", "epochs", "batch_size", "weight_decay", "dropout", "validation_split",
-              "early_stopping", "seed", "lr_decay"):
+              "early_stopping", "seed"):
         assert d[k] == S.DEFAULT_CONFIG[k], k
+    assert d["lr_schedule"] == "constant" and S.DEFAULT_CONFIG["lr_decay"] == 1.0   # the decay is the exponential's
     assert d["dataset"] in S.datasets()
     assert L.check(d)[1] == []
 
@@ -567,6 +568,8 @@ def test_session_args_and_back(s):
         expect = {k: v for k, v in expect.items() if not L.SETTINGS[k].csv_only}
     if not expect.get("transforms"):
         back.setdefault("transforms", [])
+    if expect.get("lr_schedule") != "exponential":      # the decay applies only to that schedule
+        expect["lr_decay"] = L.SETTINGS["lr_decay"].default
     assert back == expect
     assert L.decode(L.encode(back)).settings == back
 
@@ -644,7 +647,7 @@ def test_edited_links_never_raise(data):
 
 _PYODIDE_CODE = r"""
 import sys, json, hashlib, zlib, base64
-from webapp import links as L
+from webapp.core import links as L
 a = L.decode(open("/link/link.txt").read())
 bomb = base64.urlsafe_b64encode(zlib.compress(b"PK\x03\x04" + bytes(20 << 20), 9)).decode().rstrip("=")
 b = L.decode("epochs=3&model=" + bomb)

@@ -12,8 +12,8 @@ import plotly.graph_objects as go
 import pytest
 
 import mlp
-from webapp import charts
-from webapp import session as S
+from webapp.core import charts
+from webapp.core import session as S
 
 EDGE_HOVER = re.compile(r"^W(\d+)\[(\d+),(\d+)\] = (\S+)<br>")
 
@@ -73,7 +73,7 @@ def _weight_of_segment(fig, model):
 
 def _trained_circles(epochs=40, **prep):
     p = S.prepare_builtin("circles", **prep)
-    cfg = {"arch": S.default_architecture(p), "epochs": epochs}
+    cfg = {"arch": S.default_architecture(p), "epochs": epochs, "learning_rate": 0.01, "batch_size": 32}
     model = S.build_model(cfg, p)
     S.train(model, p, cfg)
     return model, p

@@ -1,4 +1,4 @@
-"""webapp.session: the workflow both front ends call, on the real engine (no mocks)."""
+"""webapp.core.session: the workflow both front ends call, on the real engine (no mocks)."""
 import csv
 import io
 import time
@@ -8,7 +8,7 @@ import pytest
 
 import mlp
 from mlp.architecture import parse_architecture
-from webapp import session as S
+from webapp.core import session as S
 
 
 def labelled_csv(n=240, seed=0, sep=","):
@@ -23,8 +23,11 @@ def labelled_csv(n=240, seed=0, sep=","):
     return ("\n".join(lines) + "\n").encode()
 
 
+FAST = {"learning_rate": 0.01, "batch_size": 32}   # the settings' default (a slower first show) is not the point here
+
+
 def train_default(prepared, **cfg):
-    cfg = {"arch": S.default_architecture(prepared), **cfg}
+    cfg = {"arch": S.default_architecture(prepared), **FAST, **cfg}
     model = S.build_model(cfg, prepared)
     history = S.train(model, prepared, cfg)
     return model, history
@@ -52,7 +55,7 @@ def test_builtin_datasets_prepare_with_a_valid_default(name):
 
 def test_default_circles_reaches_high_accuracy_and_charts():
     p = S.prepare_builtin("circles")
-    model, history = train_default(p)
+    model, history = train_default(p, epochs=S.DEFAULT_CONFIG["epochs"])
     assert len(history.history["loss"]) == S.DEFAULT_CONFIG["epochs"]
     assert "val_loss" in history.history  # validation split of the training rows
     m = S.evaluate(model, p)
@@ -130,12 +133,12 @@ def test_losses_match_output_layer_and_build_checks_them():
 def test_build_options_dropout_l2_schedule_early_stopping():
     p = S.prepare_builtin("moons")
     cfg = {"arch": S.default_architecture(p), "dropout": 0.2, "weight_decay": 1e-4, "optimizer": "adamw",
-           "lr_schedule": "cosine", "lr_decay": 0.9, "early_stopping": 5, "epochs": 400, "seed": 3}
+           "lr_schedule": "cosine", "lr_decay": 0.9, "early_stopping": 5, "epochs": 400, "seed": 3, **FAST}
     model = S.build_model(cfg, p)
     assert [s["type"] for s in model.specs].count("dropout") == 2  # after each hidden layer
     assert model.optimizer.hyper["weight_decay"] == 1e-4
     h = S.train(model, p, cfg)
-    assert h.history["lr"][0] == pytest.approx(S.DEFAULT_CONFIG["learning_rate"])
+    assert h.history["lr"][0] == pytest.approx(FAST["learning_rate"])
     assert h.history["lr"][-1] < h.history["lr"][0]  # cosine annealing
     assert h.stopped_early and len(h.history["loss"]) < 400
     # the same seed gives the same model
@@ -148,7 +151,7 @@ def test_on_epoch_can_stop_and_model_is_kept():
     p = S.prepare_builtin("circles")
     seen = []
     model = S.build_model({"arch": S.default_architecture(p)}, p)
-    h = S.train(model, p, {"epochs": 500}, on_epoch=lambda e, logs: seen.append((e, logs["loss"])) or e >= 30)
+    h = S.train(model, p, {"epochs": 500, **FAST}, on_epoch=lambda e, logs: seen.append((e, logs["loss"])) or e >= 30)
     assert [e for e, _ in seen] == list(range(1, 31)) and len(h.history["loss"]) == 30
     assert S.evaluate(model, p)["test"]["accuracy"] > 0.6
 
@@ -270,7 +273,7 @@ def test_limits(monkeypatch):
     monkeypatch.setattr(S, "MAX_ROWS", 50)
     with pytest.raises(ValueError, match="50"):
         S.prepare_csv(labelled_csv())
-    with pytest.raises(ValueError, match="between 10 and"):
+    with pytest.raises(ValueError, match=f"between {S.MIN_SAMPLES} and"):
         S.prepare_builtin("circles", n_samples=S.MAX_SAMPLES + 1)
     p = S.prepare_builtin("circles", n_samples=50)
     with pytest.raises(ValueError, match="Epochs"):
@@ -376,4 +379,4 @@ def test_next_learning_rate_follows_the_schedule_then_the_settings():
     run.step(epochs=2)
     assert S.next_learning_rate(run, cfg) == pytest.approx(0.025)
     run.step(epochs=2)
-    assert run.done and S.next_learning_rate(run, cfg) == 0.1 and S.next_learning_rate(None, {}) == 0.01
+    assert run.done and S.next_learning_rate(run, cfg) == 0.1 and S.next_learning_rate(None, {}) == S.DEFAULT_CONFIG["learning_rate"]

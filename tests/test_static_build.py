@@ -27,7 +27,7 @@ glue = importlib.import_module("worker_glue")
 
 import mlp  # noqa: E402
 from tests._browser import COUNT_COMPILATIONS  # noqa: E402
-from webapp import session  # noqa: E402
+from webapp.core import session  # noqa: E402
 
 ARCH = "[2, 8, 'relu', 8, 'relu', 1, 'sigmoid']"
 FRUIT_CSV = "\n".join(["weight,colour,sweet,fruit"] + [
@@ -51,9 +51,9 @@ def _ok(cmd, data=None, **args):
 
 
 @pytest.fixture(autouse=True)
-def fresh_state(monkeypatch):
-    """Each test starts with an empty page state."""
-    monkeypatch.setattr(glue, "STATE", glue._State())
+def fresh_page(monkeypatch):
+    """Each test starts with a new page (a new Playground)."""
+    monkeypatch.setattr(glue, "PAGE", glue._Page())
 
 
 KATEX_FONT = "KaTeX_Main-Regular.woff2"
@@ -116,39 +116,54 @@ def _zip_members(path):
 
 # ---------------------------------------------------------------- build.py
 
-def test_python_sources_pack_engine_helpers_and_glue():
+def test_python_sources_pack_the_engine_and_the_core_whole_and_the_glue():
     files = build.python_sources(ROOT)
-    assert "mlp/__init__.py" in files and "mlp/network.py" in files
-    assert {"webapp/session.py", "webapp/charts.py", "webapp/__init__.py", "worker_glue.py"} <= set(files)
-    assert "webapp/app.py" not in files  # the Streamlit UI is not shipped
-    assert b"streamlit" not in files["webapp/__init__.py"]
-    assert not any("__pycache__" in name for name in files)
-    # every engine module and every shared webapp module (links.py, explain.py...) as its source text
-    for path in [*(ROOT / "mlp").rglob("*.py"), *(ROOT / "webapp").glob("*.py")]:
-        rel = path.relative_to(ROOT).as_posix()
-        if "__pycache__" not in rel and rel not in ("webapp/app.py", "webapp/__init__.py"):
-            assert files[rel] == path.read_bytes(), rel
+    assert {"mlp/__init__.py", "mlp/network.py", "webapp/__init__.py", "webapp/core/__init__.py",
+            "webapp/core/settings.py", "webapp/core/playground.py", "webapp/core/session.py", "worker_glue.py"} \
+        <= set(files)
+    assert not any(name.startswith("webapp/") and not name.startswith("webapp/core/")
+                   for name in set(files) - {"webapp/__init__.py"})   # the Streamlit app is not shipped
+    assert files["webapp/__init__.py"] == build.WEBAPP_MARKER
+    assert not any("__pycache__" in name or name.endswith(".pyc") for name in files)
+    # every file of both packages, as it is in the source tree
+    for package in build.PACKAGES:
+        for path in (ROOT / package).rglob("*"):
+            rel = path.relative_to(ROOT).as_posix()
+            if path.is_file() and "__pycache__" not in rel and not rel.endswith(".pyc"):
+                assert files[rel] == path.read_bytes(), rel
 
 
-def test_new_webapp_modules_are_packed_streamlit_ones_are_not(tmp_path):
+def test_a_package_is_packed_whole_data_files_and_new_modules_included(tmp_path):
+    """Whatever is added to webapp/core (a module, a sub-package, lessons as .md files) is packed, by no list of
+    names: a module importing anything at all is packed as it is."""
     root = _fake_root(tmp_path)
-    (root / "webapp" / "brand_new.py").write_text("X = 1\n")
-    (root / "webapp" / "st_only.py").write_text("import streamlit as st\n")
+    core = root / "webapp" / "core"
+    (core / "brand_new.py").write_text("import streamlit as st\n")   # not searched: the core is packed whole
+    (core / "lessons").mkdir()
+    (core / "lessons" / "01-first.md").write_text("# First lesson\n")
+    (core / "lessons" / "__init__.py").write_text("")
+    (core / "__pycache__").mkdir(exist_ok=True)
+    (core / "__pycache__" / "x.cpython-312.pyc").write_bytes(b"old")
     (root / "mlp" / "reference.py").write_text("def layer_forward():\n    pass\n")
     files = build.python_sources(root)
-    assert files["webapp/brand_new.py"] == b"X = 1\n" and "webapp/st_only.py" not in files
+    assert files["webapp/core/brand_new.py"] == b"import streamlit as st\n"
+    assert files["webapp/core/lessons/01-first.md"] == b"# First lesson\n"
+    assert "webapp/core/lessons/__init__.py" in files
     assert files["mlp/reference.py"] == b"def layer_forward():\n    pass\n"
-    for name in ("links.py", "charts.py"):   # the browser's links and charts come from these
-        (root / "webapp" / name).unlink()
-        with pytest.raises(build.BuildError, match=name):
-            build.python_sources(root)
+    assert not any("__pycache__" in n for n in files)
+    (core / "__init__.py").unlink()
+    with pytest.raises(build.BuildError, match="webapp/core/__init__.py"):
+        build.python_sources(root)
 
 
-def test_streamlit_importing_webapp_init_is_replaced(tmp_path):
+def test_data_files_reach_the_site_beside_the_precompiled_modules(tmp_path):
     root = _fake_root(tmp_path)
-    (root / "webapp" / "__init__.py").write_text("import streamlit\n")
-    files = build.python_sources(root)
-    assert b"streamlit" not in files["webapp/__init__.py"]
+    (root / "webapp" / "core" / "notes.md").write_text("kept as it is\n")
+    out = tmp_path / "site"
+    build.build(out, None, root=root, precompile=PY312 or False)
+    app = _zip_members(out / "app.zip")
+    assert app["webapp/core/notes.md"] == b"kept as it is\n"
+    assert not any(n.startswith("webapp/core/__pycache__/notes") for n in app)
 
 
 def test_zip_is_deterministic_and_unpackable():
@@ -263,7 +278,7 @@ def test_local_runtime_is_precompiled(tmp_path):
                                                        prefix + "_core/__pycache__/sub.cpython-312.pyc"}
     app = _zip_members(out / "app.zip")
     for name in ("mlp/__pycache__/network.cpython-312.pyc", "__pycache__/worker_glue.cpython-312.pyc",
-                 "webapp/__pycache__/session.cpython-312.pyc", "mlp/network.py"):
+                 "webapp/core/__pycache__/session.cpython-312.pyc", "mlp/network.py"):
         assert name in app, name
     # the sources ship beside their .pyc (the explanation shows mlp/reference.py's own lines)
     for name in [n for n in app if n.endswith(".pyc")]:
@@ -335,7 +350,7 @@ def test_cdn_build_serves_precompiled_stdlib_and_numpy_pyc(tmp_path, monkeypatch
     cdn = {u[len(build.PYODIDE_CDN):] for u in precache if u.startswith(build.PYODIDE_CDN)}
     assert cdn == set(build.PYODIDE_CORE) - {"python_stdlib.zip"}, cdn  # the CDN's stdlib and wheel: unused
     app = _zip_members(out / "app.zip")  # the app's sources ship beside their bytecode here too
-    for rel in ("mlp/reference.py", "webapp/explain.py", "webapp/links.py"):
+    for rel in ("mlp/reference.py", "webapp/core/explain.py", "webapp/core/links.py"):
         assert app[rel] == (root / rel).read_bytes() and build.pycache_name(rel) in app, rel
     with pytest.raises(build.BuildError, match="CDN build"):
         build.build(out, rt, root=root, pyc_from=rt)
@@ -429,14 +444,15 @@ def test_cli_reports_errors_with_exit_code(tmp_path, capsys):
 def test_package_json_pins_plotly_and_katex_and_lock_matches():
     pkg = json.loads((STATIC / "package.json").read_text())
     assert sorted(pkg["dependencies"]) == sorted([build.PLOTLY_PACKAGE, build.KATEX_PACKAGE])
+    assert sorted(pkg["devDependencies"]) == [build.AXE_PACKAGE]  # the tests' accessibility checker, not shipped
     lock = json.loads((STATIC / "package-lock.json").read_text())
-    for name, version in pkg["dependencies"].items():
+    for name, version in {**pkg["dependencies"], **pkg["devDependencies"]}.items():
         assert version[0].isdigit(), f"pin an exact version of {name}"
         assert lock["packages"][f"node_modules/{name}"]["version"] == version
 
 
 def test_vendored_plotly_bundle_draws_every_trace_type_the_charts_use():
-    """The site ships the cartesian Plotly.js bundle: every figure the browser gets (webapp.charts through the
+    """The site ships the cartesian Plotly.js bundle: every figure the browser gets (webapp.core.charts through the
     glue, for each task) uses only trace types that bundle has."""
     used = set()
 
@@ -444,14 +460,16 @@ def test_vendored_plotly_bundle_draws_every_trace_type_the_charts_use():
         used.update(trace.get("type", "scatter") for trace in (fig or {}).get("data", []))
 
     for name in ("circles", "spiral", "sine", "plane"):
-        summary = _ok("builtin", name=name, n_samples=60)
-        collect(summary["figure"])
-        _ok("train_start", arch=summary["default_arch"], epochs=2)
-        step = _ok("train_step", seconds=0.05)
-        for f in step.get("figures", []):
-            collect(f["figure"])
-        for f in _ok("train_finish")["figures"]:
-            collect(f["figure"])
+        view = _ok("update", changes={"dataset": name, "n_samples": 60, "epochs": 2})
+        collect(view["data"]["figure"])
+        frame = _ok("train")
+        while frame["running"]:
+            frame = _ok("advance", seconds=0.0)
+            for fig in frame["figures"].values():
+                collect(fig)
+        for fig in _ok("result")["figures"].values():
+            collect(fig)
+        collect(_ok("compare")["figure"])
     assert "scatter" in used and "heatmap" in used
     assert used <= set(build.PLOTLY_TRACES), used - set(build.PLOTLY_TRACES)
     plotly = STATIC / build.PLOTLY_REL
@@ -470,37 +488,79 @@ def test_javascript_parses():
         assert proc.returncode == 0, proc.stderr
 
 
-# ---------------------------------------------------------------- worker glue
+# ---------------------------------------------------------------- worker glue (a thin adapter over the core)
 
-def test_info_lists_choices():
+from webapp.core import links as L  # noqa: E402
+from webapp.core import settings as T  # noqa: E402
+
+
+def _train(**changes):
+    """Set ``changes``, Train, and advance (the worker's loop) until the training ends; (frames, result)."""
+    if changes:
+        _ok("update", changes=changes)
+    frames = [_ok("train")]
+    while frames[-1]["running"]:
+        frames.append(_ok("advance", seconds=0.0))
+    return frames, _ok("result")
+
+
+def _session_model(settings, epochs=None):
+    """The model webapp.core.session trains for ``settings`` in one call (the truth the page is checked against)."""
+    args = T.session_args(settings)
+    prepared = session.prepare_builtin(**args["prepare"])
+    cfg = {**args["cfg"], "arch": settings.get("arch") or session.default_architecture(prepared)}
+    if epochs is not None:
+        cfg["epochs"] = epochs
+    model = session.build_model(cfg, prepared)
+    history = session.train(model, prepared, cfg)
+    return model, history, prepared
+
+
+def test_info_sends_the_settings_table_the_page_builds_its_controls_from():
     info = _ok("info")
-    assert "circles" in info["datasets"] and "adam" in info["optimizers"]
-    assert info["defaults"]["training"]["epochs"] == 1000
-    assert info["versions"]["numpy"] == np.__version__
+    assert info["table"] == json.loads(json.dumps(T.table()))   # every row (all of them are the browser's)
+    assert [r["name"] for r in info["table"]] == list(T.SETTINGS)
+    assert "onnx" in info["no_onnx"] and info["versions"]["numpy"] == np.__version__
 
 
-def test_builtin_data_and_architecture_check():
-    summary = _ok("builtin", name="circles", n_samples=200, noise=0.1, seed=1, test_size=0.2)
-    assert summary["n_inputs"] == 2 and summary["task"] == "binary"
-    assert summary["default_arch"] == ARCH and summary["figure"]["data"]
-    res = _ok("check_arch", text=ARCH)
-    assert res["ok"] and res["default_loss"] == "bce" and "bce" in res["losses"]
-    bad = _ok("check_arch", text="[2, 8, 'rel")
-    assert not bad["ok"] and bad["error"] and "Traceback" not in bad["error"]
-    wrong = _ok("check_arch", text="[3, 4, 'relu', 1, 'sigmoid']")
-    assert not wrong["ok"] and wrong["fixed"]
+def test_the_view_has_each_control_that_applies_with_its_value_and_the_address():
+    view = _ok("view")
+    rows = {r["name"]: r for r in view["controls"]}
+    assert "target" not in rows and "lr_decay" not in rows          # a CSV's, the exponential schedule's
+    assert {k: rows[k]["value"] for k in ("dataset", "epochs", "learning_rate")} == \
+        {k: T.SETTINGS[k].default for k in ("dataset", "epochs", "learning_rate")}
+    linked = L.decode(view["address"])
+    assert not linked.notes and linked.settings == {
+        **{k: v for k, v in T.defaults(link_only=True).items() if v is not None and T.SETTINGS[k].applies(T.defaults())},
+        "arch": view["arch"]["text"], "loss": "bce"}                  # the data's architecture and loss too
+    assert view["data"]["ok"] and view["data"]["figure"]["data"] and view["arch"]["ok"]
+    assert _ok("view")["data"] is None                                # the same data: not sent again
+    view = _ok("update", changes={"lr_schedule": "exponential"})
+    assert "lr_decay" in {r["name"] for r in view["controls"]} and view["data"] is None
+    view = _ok("update", changes={"dataset": "moons"})
+    assert view["data"]["name"] == "moons" and "dataset=moons" in view["address"]
+
+
+def test_odd_values_from_the_page_get_the_links_notes():
+    changes = {"learning_rate": "5", "n_samples": "30", "batch_size": "7", "test_size": "0.9", "epochs": "0",
+               "dataset": "nope"}
+    view = _ok("update", changes=changes)
+    assert view["notes"] == T.check(changes)[1] and len(view["notes"]) == 3
+    rows = {r["name"]: r["value"] for r in view["controls"]}
+    assert (rows["learning_rate"], rows["n_samples"], rows["batch_size"]) == (5.0, 30, 7)
+    assert [rows[k] for k in ("test_size", "epochs", "dataset")] == \
+        [T.SETTINGS[k].default for k in ("test_size", "epochs", "dataset")]       # dropped: the defaults stay
 
 
 def test_user_errors_are_messages_not_tracebacks():
-    reply = _call("builtin", name="nope")
-    assert not reply["ok"] and "nope" in reply["error"] and "Traceback" not in reply["error"]
-    assert not _call("train_start", arch=ARCH)["ok"]  # no data yet
     assert "Unknown command" in _call("frobnicate")["error"]
-    _ok("builtin", name="circles")
-    reply = _call("train_start", arch="[2, 8, 'reluu', 1, 'sigmoid']", epochs=5)
-    assert not reply["ok"] and "reluu" in reply["error"]
-    reply = _call("train_start", arch=ARCH, stuff=5)
-    assert not reply["ok"] and "stuff" in reply["error"]
+    _ok("update", changes={"arch": "[2, 8, 'reluu', 1, 'sigmoid']"})
+    reply = _call("train")
+    assert not reply["ok"] and "reluu" in reply["error"] and "Traceback" not in reply["error"]
+    reply = _call("update", changes={"epochs": 5}, stuff=5)     # a wrong keyword from the page is a bug: said so
+    assert not reply["ok"] and reply["kind"] == "internal" and "stuff" in reply["error"]
+    reply = _call("explain")
+    assert not reply["ok"] and "no model to explain yet" in reply["error"]
 
 
 def test_internal_errors_are_reported_and_page_keeps_working(monkeypatch):
@@ -509,170 +569,113 @@ def test_internal_errors_are_reported_and_page_keeps_working(monkeypatch):
     monkeypatch.setitem(glue.COMMANDS, "info", boom)
     reply = _call("info")
     assert not reply["ok"] and reply["kind"] == "internal" and "kaput" in reply["error"]
-    assert _ok("builtin", name="moons")["n_inputs"] == 2
+    assert _ok("update", changes={"dataset": "moons"})["data"]["n_inputs"] == 2
 
 
-def _train(seconds=0.05, **cfg):
-    start = _ok("train_start", **cfg)
-    steps = 0
-    while True:
-        prog = _ok("train_step", seconds=seconds)
-        steps += 1
-        if prog["done"]:
-            break
-    return start, steps, prog
+def test_training_in_slices_equals_one_session_train_and_downloads_open_in_python(tmp_path):
+    """The worker's loop (train, then advance until the frame says it ended) gives exactly the model of one
+    session.train call of the same settings: schedule, validation split, dropout and batches included."""
+    settings = {"dataset": "moons", "n_samples": 200, "data_seed": 3, "epochs": 25, "batch_size": 16,
+                "learning_rate": 0.02, "lr_schedule": "exponential", "lr_decay": 0.98, "dropout": 0.1,
+                "validation_split": 0.25, "seed": 5}
+    frames, res = _train(**settings)
+    assert [f["epoch"] for f in frames] == sorted(f["epoch"] for f in frames)
+    assert not frames[-1]["running"] and res["epoch"] == 25 and res["trained"]
+    model, history, prepared = _session_model(settings)
+    got = mlp.from_bytes(base64.b64decode(_ok("model_download")["b64"]))
+    np.testing.assert_array_equal(got.params, model.params)
+    assert got.history.history["val_loss"] == history.history["val_loss"]    # the whole history travels
+    assert res["figure_order"][0] == "loss" and res["main"] == "decision_boundary"
+    assert 0 <= res["metrics"]["test"]["accuracy"] <= 1
+    pred = _ok("predictions_download")
+    assert pred["filename"].endswith("_predictions.csv") and pred["csv"] == session.predictions_csv(got, prepared)
 
 
-def test_chunked_training_equals_one_session_train():
-    """Chunks of epochs give exactly the model of a single session.train call (optimizer state, RNG, lr)."""
-    _ok("builtin", name="circles", n_samples=200, seed=3)
-    cfg = {"arch": ARCH, "epochs": 60, "batch_size": 16, "learning_rate": 0.02, "lr_decay": 0.98,
-           "optimizer": "adam", "seed": 5, "early_stopping": 1000}
-    job = glue._TrainJob(cfg, glue.STATE.prepared)
-    steps = 0
-    while not job.done:
-        job.step(0.0)  # one epoch per chunk: the most chunks possible
-        steps += 1
-    assert steps == 60
-    ref = session.build_model(cfg, glue.STATE.prepared)
-    hist = session.train(ref, glue.STATE.prepared, cfg)
-    np.testing.assert_array_equal(job.model.params, ref.params)
-    assert job.history.history["loss"] == hist.history["loss"]
-    assert job.history.history["lr"] == hist.history["lr"]
-    assert job.history.epochs == list(range(1, 61))
+def test_stop_keeps_the_model_and_resume_goes_on_as_one_run():
+    settings = {"dataset": "circles", "n_samples": 100, "epochs": 2000, "batch_size": 32, "seed": 4}
+    _ok("update", changes=settings)
+    frame = _ok("train")
+    while frame["epoch"] < 7:
+        frame = _ok("advance", seconds=0.0)
+    paused = _ok("stop")
+    assert paused["paused"] and 0 < paused["epoch"] < 2000 and "Resume continues it" in paused["reason"]
+    frame = _ok("resume")
+    while frame["running"]:
+        frame = _ok("advance", seconds=0.0)
+    res = _ok("result")
+    assert res["epoch"] == 2000
+    model, _, _ = _session_model(settings)
+    np.testing.assert_array_equal(glue.PAGE.pg.model().params, model.params)
 
 
-def test_chunked_early_stopping_equals_one_session_train():
-    """Early stopping carries across chunks: same stop epoch, reason and restored weights."""
-    _ok("builtin", name="moons", n_samples=200, seed=1)
-    cfg = {"arch": "[2, 16, 'relu', 1, 'sigmoid']", "epochs": 400, "learning_rate": 0.05, "seed": 2,
-           "early_stopping": 5}
-    job = glue._TrainJob(cfg, glue.STATE.prepared)
-    while not job.done:
-        job.step(0.0)
-    ref = session.build_model(cfg, glue.STATE.prepared)
-    hist = session.train(ref, glue.STATE.prepared, cfg)
-    assert hist.stopped_early and "early stopping" in hist.stop_reason and len(hist) < 400
-    assert job.history.stop_reason == hist.stop_reason and len(job.history) == len(hist)
-    np.testing.assert_array_equal(job.model.params, ref.params)
+def test_step_three_times_is_three_epochs_and_reset_is_epoch_zero():
+    settings = {"dataset": "circles", "n_samples": 200, "seed": 4}
+    _ok("update", changes=settings)
+    results = [_ok("step") for _ in range(3)]
+    assert [r["epoch"] for r in results] == [1, 2, 3] and results[0]["id"] == results[2]["id"]
+    model, history, _ = _session_model(settings, epochs=3)
+    np.testing.assert_array_equal(glue.PAGE.pg.model().params, model.params)
+    assert results[-1]["figures"]["loss"]["data"][0]["y"] == history.history["loss"]
+    reset = _ok("reset")
+    assert reset["epoch"] == 0 and reset["id"] != results[-1]["id"] and not reset["trained"]
 
 
-def test_train_progress_finish_and_download_open_in_python(tmp_path):
-    _ok("builtin", name="circles", n_samples=200)
-    start, steps, prog = _train(arch=ARCH, epochs=40, batch_size=32)
-    assert start["epochs"] == 40 and prog["epoch"] == 40
-    res = _ok("train_finish", stopped=False)
-    assert res["epochs_run"] == 40 and not res["stopped"]
-    names = [f["name"] for f in res["figures"]]
-    assert names[0] == "loss" and "decision_boundary" in names and "confusion_matrix" in names
-    assert 0 <= res["metrics"]["test"]["accuracy"] <= 1 and "Model" in res["model"]["description"]
-    dl = _ok("model_download")
-    assert dl["filename"] == "mlp_circles.mlp"
-    path = tmp_path / dl["filename"]
-    path.write_bytes(base64.b64decode(dl["b64"]))
-    model = mlp.load(str(path))
-    X = glue.STATE.prepared.X_test
-    np.testing.assert_allclose(model.predict(X), glue.STATE.model.predict(X))
-    assert len(model.history.history["loss"]) == 40  # the whole run's history travels with the file
+def test_live_frames_carry_figures_and_none_with_live_charts_off(monkeypatch):
+    from webapp.core import playground
+    monkeypatch.setattr(playground, "FIRST_SLICE", 0.0)      # one epoch a slice, every figure due at once
+    monkeypatch.setattr(playground, "LIVE_EVERY", {k: 0.0 for k in playground.LIVE_EVERY})
+    monkeypatch.setattr(playground, "LIVE_SHARE", 1.0)
+    frames, _ = _train(dataset="xor", n_samples=100, epochs=20)
+    shown = {name for f in frames for name in f["figures"]}
+    assert {"loss", "network", "decision_boundary"} <= shown
+    for f in frames:
+        json.dumps(f, allow_nan=False)
+    frames, res = _train(live=False)
+    assert not any(f["figures"] for f in frames) and res["figures"]    # the final charts come all the same
 
 
-def test_stop_keeps_model_trained_so_far():
-    _ok("builtin", name="circles", n_samples=200)
-    _ok("train_start", arch=ARCH, epochs=5000)
-    prog = _ok("train_step", seconds=0.0)
-    assert 1 <= prog["epoch"] < 5000 and not prog["done"]
-    res = _ok("train_finish", stopped=True)
-    assert res["stopped"] and res["epochs_run"] == prog["epoch"] and "stopped by the user" in res["stop_reason"]
-    assert _ok("model_download")["b64"]
-    assert not _call("train_step")["ok"]  # no job any more
-
-
-def test_progress_carries_live_loss_figure(monkeypatch):
-    monkeypatch.setattr(glue, "FULL_FIGURES_EVERY", 0.0)
-    monkeypatch.setattr(glue, "FULL_FIGURES_SHARE", 1.0)
-    _ok("builtin", name="xor", n_samples=100)
-    _ok("train_start", arch="[2, 4, 'tanh', 1, 'sigmoid']", epochs=50)
-    prog = _ok("train_step", seconds=0.0)
-    figs = {f["name"]: f["figure"] for f in prog["figures"]}
-    assert figs["loss"]["data"][0]["y"] and "decision_boundary" in figs and "network" in figs
-    json.dumps(prog, allow_nan=False)
-
-
-def test_live_network_view_between_full_updates_and_live_off(monkeypatch):
-    monkeypatch.setattr(glue, "FULL_FIGURES_EVERY", 1e9)  # the prediction charts: not during this run
-    monkeypatch.setattr(glue, "NETWORK_FIGURE_EVERY", 0.0)
-    monkeypatch.setattr(glue, "FULL_FIGURES_SHARE", 1.0)
-    _ok("builtin", name="xor", n_samples=100)
-    _ok("train_start", arch="[2, 4, 'tanh', 1, 'sigmoid']", epochs=50)
-    first = {f["name"]: f["figure"] for f in _ok("train_step", seconds=0.0)["figures"]}
-    second = {f["name"]: f["figure"] for f in _ok("train_step", seconds=0.0)["figures"]}
-    assert "network" in first and "decision_boundary" not in first
-    assert first["network"] == session.network_figure(*_model_after(glue.STATE.job, 1))
-    assert second["network"] != first["network"]  # it moves with the weights
-    _ok("train_finish", stopped=True)
-    _ok("train_start", arch="[2, 4, 'tanh', 1, 'sigmoid']", epochs=50, live=False)
-    prog = _ok("train_step", seconds=0.0)
-    assert "figures" not in prog and prog["epoch"] == 1  # live charts off: numbers only
-    assert _ok("train_finish")["figures"]  # the final charts come all the same
-
-
-def _model_after(job, epochs):
-    """A model trained like ``job`` for ``epochs`` (the same seed and settings), with its data."""
-    model = session.build_model(job.cfg, job.prepared)
-    session.train(model, job.prepared, {**job.cfg, "epochs": epochs})
-    return model, job.prepared
-
-
-def test_csv_with_string_labels_trains_and_predicts(tmp_path):
-    preview = _ok("csv_preview", FRUIT_CSV.encode(), name="fruit.csv")
-    assert preview["default_target"] == "fruit" and preview["n_rows"] == 90
-    assert preview["default_features"] == ["weight", "colour", "sweet"]
-    summary = _ok("csv_prepare", target="fruit", features=["weight", "colour", "sweet"], test_size=0.2)
-    assert summary["task"] == "multiclass" and sorted(summary["class_names"]) == ["apple", "banana", "pear"]
-    _train(arch=summary["default_arch"], epochs=20)
-    res = _ok("train_finish")
-    assert "confusion_matrix" in [f["name"] for f in res["figures"]]
-    assert _ok("model_download")["filename"] == "mlp_fruit.mlp"
-    pred = _ok("predict_csv", FRUIT_CSV.encode(), name="fruit.csv")
-    assert pred["n_rows"] == 90 and pred["columns"][0] == "weight" and pred["filename"] == "fruit-predictions.csv"
-    assert pred["csv"] == session.predict_csv(glue.STATE.model, FRUIT_CSV.encode()) and pred["notes"] == []
-    odd = _ok("predict_csv", b"weight,colour,sweet\n120,blue,0.5\n", name="odd.csv")
+def test_csv_with_string_labels_trains_and_predicts_with_a_run_or_a_file(tmp_path):
+    view = _ok("set_csv", FRUIT_CSV.encode(), name="fruit.csv")
+    rows = {r["name"]: r for r in view["controls"]}
+    assert rows["target"]["value"] == "fruit" and rows["features"]["value"] == ["weight", "colour", "sweet"]
+    assert view["data"]["task"] == "multiclass" and view["data"]["preview"]["n_rows"] == 90
+    assert "source=csv" in view["address"]
+    _, res = _train(epochs=20)
+    assert "confusion_matrix" in res["figures"]
+    pred = _ok("predict_csv", FRUIT_CSV.encode(), name="fruit.csv", run_id=res["id"])
+    assert pred["n_rows"] == 90 and pred["columns"][0] == "weight" and pred["filename"] == "fruit_predictions.csv"
+    assert pred["csv"] == session.predict_csv(glue.PAGE.pg.model(), FRUIT_CSV.encode()) and pred["notes"] == []
+    odd = _ok("predict_csv", b"weight,colour,sweet\n120,blue,0.5\n", name="odd.csv", run_id=res["id"])
     assert odd["n_rows"] == 1 and len(odd["notes"]) == 1 and "'colour': 'blue' (1 row)" in odd["notes"][0]
+    used = _ok("use_model", run_id=res["id"])
+    assert used["template"] == "weight,colour,sweet\n" and "run" in used["description"]
+
+
+def test_a_model_file_from_python_predicts_in_the_glue(tmp_path):
+    prepared = session.prepare_csv(FRUIT_CSV, target="fruit")
+    model = session.build_model({"arch": session.default_architecture(prepared), "seed": 1}, prepared)
+    session.train(model, prepared, {"epochs": 5})
+    info = _ok("model_load", model.to_bytes(), name="py.mlp")
+    assert "loaded from py.mlp" in info["description"] and info["features"] == ["weight", "colour", "sweet"]
+    pred = _ok("predict_csv", FRUIT_CSV.encode(), name="new.csv", run_id="file")
+    assert pred["csv"] == session.predict_csv(model, FRUIT_CSV.encode())
 
 
 @pytest.mark.parametrize("content", [b"", b"just one column\n1\n2\n", b"a,b\n", b"\x00\x01\x02garbage"])
 def test_broken_csv_is_a_user_error(content):
-    reply = _call("csv_preview", content, name="bad.csv")
+    reply = _call("set_csv", content, name="bad.csv")
     assert not reply["ok"] and reply["error"] and "Traceback" not in reply["error"]
     assert reply["kind"] != "internal", reply
-
-
-def test_model_from_python_session_predicts_in_glue(tmp_path):
-    prepared = session.prepare_csv(FRUIT_CSV, target="fruit")
-    model = session.build_model({"arch": session.default_architecture(prepared), "seed": 1}, prepared)
-    session.train(model, prepared, {"epochs": 5})
-    path = tmp_path / "py.mlp"
-    model.save(str(path))
-    info = _ok("model_load", path.read_bytes(), name="py.mlp")
-    assert "loaded from py.mlp" in info["model"]["description"] and info["model"]["features"]
-    pred = _ok("predict_csv", FRUIT_CSV.encode(), name="new.csv")
-    assert pred["csv"] == session.predict_csv(model, FRUIT_CSV.encode())
-    assert _ok("model_download")["filename"] == "py.mlp"
-    reply = _call("explain")   # says why (the page shows the opened model, not "no model")
-    assert not reply["ok"] and "opened from a file" in reply["error"] and "no model" not in reply["error"]
 
 
 @pytest.mark.parametrize("content", [b"", b"not a zip at all", b"PK\x03\x04broken"])
 def test_bad_model_file_is_a_user_error(content):
     reply = _call("model_load", content, name="bad.mlp")
     assert not reply["ok"] and reply["error"] and reply["kind"] != "internal", reply
-    assert not _call("predict_csv", b"a,b\n1,2\n")["ok"]  # still no model
+    assert not _call("predict_csv", b"a,b\n1,2\n", run_id="file")["ok"]  # still no model
 
 
-def test_jsonable_and_bytes_helpers():
-    assert glue._jsonable({"a": np.float64("nan"), "b": np.arange(3), "c": (np.int64(2), np.bool_(True))}) == \
-        {"a": None, "b": [0, 1, 2], "c": [2, True]}
-
+def test_bytes_from_the_worker():
     class FakeJsProxy:
         def to_bytes(self):
             return b"abc"
@@ -680,168 +683,67 @@ def test_jsonable_and_bytes_helpers():
     assert glue._to_bytes(memoryview(b"xy")) == b"xy" and glue._to_bytes(None) is None
 
 
-# ---------------------------------------------------------------- Step / Resume / Reset / Explain / links
-
-DEMO = {"arch": ARCH, "epochs": 1000, "batch_size": 32, "seed": 4}
-
-
-def _fresh(cfg, prepared):
-    model = session.build_model(cfg, prepared)
-    return model
-
-
-def test_step_three_times_is_three_epochs_of_one_run():
-    """Step trains exactly one epoch on the current model: three Steps are the first three epochs of a
-    session.train of the same settings (same weights, same losses), and the counter says 3."""
-    _ok("builtin", name="circles", n_samples=200)
-    results = [_ok("step_epoch", **DEMO) for _ in range(3)]
-    assert [r["epoch"] for r in results] == [1, 2, 3]
-    assert {"loss", "network", "decision_boundary"} <= {f["name"] for f in results[-1]["figures"]}
-    ref = _fresh(DEMO, glue.STATE.prepared)
-    hist = session.train(ref, glue.STATE.prepared, {**DEMO, "epochs": 3})
-    np.testing.assert_array_equal(glue.STATE.model.params, ref.params)
-    loss_fig = next(f["figure"] for f in results[-1]["figures"] if f["name"] == "loss")
-    assert loss_fig["data"][0]["y"] == hist.history["loss"]
-
-
-def test_stop_then_resume_equals_one_uninterrupted_run():
-    _ok("builtin", name="moons", n_samples=200, seed=2)
-    cfg = {**DEMO, "epochs": 30, "lr_decay": 0.97}
-    _ok("train_start", **cfg)
-    glue.STATE.job.step(epochs=7)
-    paused = _ok("train_finish", stopped=True)
-    assert paused["paused"] and paused["epoch"] == 7 and "stopped by the user" in paused["stop_reason"]
-    assert _ok("step_epoch", **cfg)["epoch"] == 8  # Step continues the paused run too
-    _ok("train_resume", **cfg)
-    while not _ok("train_step", seconds=0.01)["done"]:
-        pass
-    res = _ok("train_finish")
-    assert res["epoch"] == 30 and not res["stopped"]
-    ref = _fresh(cfg, glue.STATE.prepared)
-    hist = session.train(ref, glue.STATE.prepared, cfg)
-    np.testing.assert_array_equal(glue.STATE.model.params, ref.params)
-    assert glue.STATE.job.history.history["lr"] == hist.history["lr"]
-    # after the end, Step goes on with the same model (a new run of the same settings): epoch 31
-    assert _ok("step_epoch", **cfg)["epoch"] == 31
-
-
-def test_reset_draws_the_initial_weights_and_new_data_or_model_makes_a_new_model():
-    _ok("builtin", name="circles", n_samples=200)
-    for _ in range(2):
-        _ok("step_epoch", **DEMO)
-    res = _ok("reset", **DEMO)
-    assert res["epoch"] == 0 and "network" in {f["name"] for f in res["figures"]}
-    np.testing.assert_array_equal(glue.STATE.model.params, _fresh(DEMO, glue.STATE.prepared).params)
-    assert _ok("step_epoch", **DEMO)["epoch"] == 1
-    assert _ok("step_epoch", **{**DEMO, "learning_rate": 0.02})["epoch"] == 2  # training settings: same model
-    assert _ok("step_epoch", **{**DEMO, "arch": "[2, 4, 'tanh', 1, 'sigmoid']"})["epoch"] == 1  # new model
-    _ok("builtin", name="circles", n_samples=200, seed=1)
-    assert _ok("step_epoch", **{**DEMO, "arch": "[2, 4, 'tanh', 1, 'sigmoid']"})["epoch"] == 1  # new data
-    with pytest.raises(AssertionError, match="nothing was trained|no model to resume"):
-        _ok("train_resume", **DEMO)
-
-
-def test_step_reset_explain_and_data_while_training_are_clear_messages_and_lose_nothing():
-    _ok("builtin", name="circles", n_samples=200)
-    _ok("train_start", **DEMO)
-    _ok("train_step", seconds=0.0)
-    for cmd, args in (("step_epoch", DEMO), ("reset", DEMO), ("explain", {}), ("train_start", DEMO),
-                      ("builtin", {"name": "moons"})):
-        reply = _call(cmd, **args)
-        assert not reply["ok"] and reply["error"].startswith("Training is running: press Stop first"), reply
-    prog = _ok("train_step", seconds=0.0)  # the run goes on where it was
-    assert prog["epoch"] == 2
-    assert _ok("train_finish", stopped=True)["epoch"] == 2
-
-
-def test_explain_before_any_model_and_bad_rows_are_messages():
-    _ok("builtin", name="circles", n_samples=200)
-    reply = _call("explain")
-    assert not reply["ok"] and "no model to explain yet" in reply["error"]
-    _ok("reset", **DEMO)
+def test_explain_follows_the_run_shown():
+    _ok("update", changes={"n_samples": 200})
+    _ok("step")
+    ex = _ok("explain", row=3)
+    assert ex["row"] == 3 and any("def layer_forward" in s["code"] for s in ex["sections"])
     for row in ("x", 10_000, -1):
         reply = _call("explain", row=row)
         assert not reply["ok"] and reply["kind"] != "internal" and "row" in reply["error"].lower(), reply
-    reply = _call("explain", weight={"layer": 1})
-    assert not reply["ok"] and reply["kind"] != "internal"
-    for i in (None, 0.5):   # said as such (int() gave a Python message for None and took 0.5 for 0)
-        reply = _call("explain", weight={"layer": 1, "i": i, "j": 0})
-        assert not reply["ok"] and "The weight's i must be a whole number" in reply["error"], reply
     assert _ok("explain", weight={"layer": 1, "i": 1, "j": 2})["weight"]["label"] == "W1[1,2]"
 
 
-def test_l1_and_transforms_reach_the_model():
-    summary = _ok("builtin", name="circles", n_samples=200, transforms=["x1^2", "x2^2"])
-    assert summary["n_inputs"] == 4 and summary["default_arch"].startswith("[4,")
-    _ok("step_epoch", **{**DEMO, "arch": summary["default_arch"], "l1": 0.01})
-    model = mlp.from_bytes(base64.b64decode(_ok("model_download")["b64"]))
-    assert model.n_inputs == 4 and tuple(model.preprocessor.transforms) == ("x1^2", "x2^2")
-    assert glue.STATE.model.optimizer.hyper["l1"] == 0.01 and model.optimizer.hyper["l1"] == 0.01
-    reply = _call("builtin", name="sine", n_samples=100, transforms=["x1^2"])  # 1-D data: a clear message
-    assert not reply["ok"] and reply["kind"] != "internal" and "2" in reply["error"]
-
-
 def test_share_link_round_trip_carries_the_trained_model():
-    settings = {"source": "builtin", "dataset": "moons", "n_samples": 150, "noise": 0.2, "data_seed": 3,
+    settings = {"dataset": "moons", "n_samples": 150, "noise": 0.2, "data_seed": 3,
                 "arch": "[2, 6, 'tanh', 1, 'sigmoid']", "epochs": 20, "seed": 1, "learning_rate": 0.03}
-    _ok("builtin", name="moons", n_samples=150, noise=0.2, seed=3)
-    cfg = {k: settings[k] for k in ("arch", "epochs", "seed", "learning_rate")}
+    _ok("update", changes=settings)
     for _ in range(5):
-        _ok("step_epoch", **cfg)
-    trained = glue.STATE.model
-    link = _ok("share", settings=settings, base="http://x/app/")
+        _ok("step")
+    trained = glue.PAGE.pg.model()
+    link = _ok("share", base="http://x/app/")
     assert link["carries_model"] and link["href"].startswith("http://x/app/#")
-    glue.STATE = glue._State()  # a new tab
-    opened = _ok("link_open", source=link["href"].split("#", 1)[1])
-    assert opened["has_model"] and opened["notes"] == []
-    assert opened["settings"]["dataset"] == "moons" and opened["settings"]["arch"] == settings["arch"]
-    _ok("builtin", name="moons", n_samples=150, noise=0.2, seed=3)
-    res = _ok("link_model", **cfg)
-    assert res["epoch"] == 5 and res["metrics"]["test"]["accuracy"] > 0.5
+    glue.PAGE = glue._Page()  # a new tab
+    opened = _ok("open_link", source=link["href"].split("#", 1)[1])
+    assert opened["link"]["has_model"] and opened["notes"] == [] and opened["result"]["epoch"] == 5
+    rows = {r["name"]: r["value"] for r in opened["controls"]}
+    assert rows["dataset"] == "moons" and rows["arch"] == settings["arch"] and rows["learning_rate"] == 0.03
     got = mlp.from_bytes(base64.b64decode(_ok("model_download")["b64"]))
     np.testing.assert_array_equal(got.params, trained.params)
-    assert _ok("step_epoch", **cfg)["epoch"] == 6  # Step continues the model from the link
+    assert _ok("step")["epoch"] == 6  # Step continues the model from the link
 
 
-def test_broken_link_gives_notes_not_errors():
-    opened = _ok("link_open", source="#dataset=nope&epochs=-3&model=%%%&zzz=1")
-    assert not opened["has_model"] and len(opened["notes"]) >= 3 and "dataset" not in opened["settings"]
-    csv = _ok("link_open", source="source=csv&target=fruit")
-    assert csv["needs_file"] and any("CSV" in n for n in csv["notes"])
-
-
-def test_a_link_setting_the_page_cannot_show_is_named_in_a_note():
-    """A Streamlit link's schedule, dropout or validation split is not silently lost (the page has no control)."""
-    opened = _ok("link_open", source="lr_schedule=cosine&dropout=0.1&validation_split=0.2&epochs=7")
-    assert len(opened["notes"]) == 2, opened["notes"]
-    assert "lr_schedule=cosine was ignored" in opened["notes"][0] and "dropout=0.1" in opened["notes"][1]
-    assert _ok("link_open", source="lr_schedule=constant&dropout=0.0&validation_split=0.2")["notes"] == []
-    assert _ok("link_open", source="lr_schedule=exponential&lr_decay=0.99")["notes"] == []   # the LR decay field
+def test_a_link_of_either_app_opens_every_setting_and_bad_values_get_notes():
+    """The page has every setting Streamlit has: a link's schedule, dropout and validation split are kept."""
+    opened = _ok("open_link", source="lr_schedule=cosine&dropout=0.1&validation_split=0.3&epochs=7")
+    assert opened["notes"] == []
+    rows = {r["name"]: r["value"] for r in opened["controls"]}
+    assert (rows["lr_schedule"], rows["dropout"], rows["validation_split"], rows["epochs"]) == ("cosine", 0.1, 0.3, 7)
+    broken = _ok("open_link", source="#dataset=nope&epochs=-3&model=%%%&zzz=1")
+    assert not broken["link"]["has_model"] and len(broken["notes"]) == 4 and broken["result"] is None
+    csv = _ok("open_link", source="source=csv&target=fruit")
+    assert csv["link"]["needs_file"] and any("CSV" in n for n in csv["notes"]) and csv["data"]["needs_file"]
 
 
 def test_share_link_of_a_large_model_carries_the_settings_and_says_so():
-    _ok("builtin", name="circles", n_samples=100)
     arch = "[2, 40, 'relu', 40, 'relu', 1, 'sigmoid']"  # 1,841 parameters
-    _ok("step_epoch", arch=arch, epochs=5)
-    assert glue.STATE.model.n_params > 1000
-    link = _ok("share", settings={"dataset": "circles", "arch": arch}, base="")
+    _ok("update", changes={"n_samples": 100, "arch": arch})
+    _ok("step")
+    link = _ok("share", base="")
     assert not link["carries_model"] and "model=" not in link["href"] and "1,000" in link["note"]
-    opened = _ok("link_open", source=link["href"])
-    assert opened["settings"]["arch"] == arch and not opened["has_model"]
+    opened = _ok("open_link", source=link["href"])
+    assert {r["name"]: r["value"] for r in opened["controls"]}["arch"] == arch and not opened["link"]["has_model"]
 
 
-def test_live_prediction_charts_wait_until_their_known_cost_fits_the_budget(monkeypatch):
-    monkeypatch.setattr(glue, "FULL_FIGURES_EVERY", 0.0)
-    monkeypatch.setattr(glue, "NETWORK_FIGURE_EVERY", 0.0)
-    _ok("builtin", name="xor", n_samples=100)
-    _ok("train_start", arch="[2, 4, 'tanh', 1, 'sigmoid']", epochs=50)
-    key = glue._cost_key(glue.STATE.job)
-    glue.STATE.figure_cost[key] = 1e6  # far more than 15 % of any run so far
-    names = {f["name"] for f in _ok("train_step", seconds=0.0).get("figures", [])}
-    assert "network" in names and "decision_boundary" not in names
-    glue.STATE.figure_cost[key] = 0.0
-    glue.STATE.job.figure_seconds = 0.0
-    names = {f["name"] for f in _ok("train_step", seconds=0.0).get("figures", [])}
-    assert "decision_boundary" in names
-    _ok("train_finish")
-    assert glue.STATE.figure_cost[key] > 0.0  # the final charts' cost is remembered for the next run
+def test_compare_runs_overlays_the_loss_curves_of_the_chosen_runs():
+    _train(n_samples=100, epochs=5)
+    _train(learning_rate=0.03)
+    res = _ok("compare")
+    assert [r["id"] for r in res["runs"]] == [1, 2] and res["chosen"] == [1, 2]
+    names = {t["name"] for t in res["figure"]["data"]}
+    assert {"run 1 train", "run 2 train"} <= names, names
+    ys = {t["name"]: t["y"] for t in res["figure"]["data"]}
+    assert ys["run 1 train"] == glue.PAGE.pg._run(1).history["loss"]
+    one = _ok("compare", run_ids=[2])
+    assert one["chosen"] == [2] and {t["name"] for t in one["figure"]["data"]} <= {"run 2 train", "run 2 validation"}
+    assert _ok("clear_runs")["runs"] == []

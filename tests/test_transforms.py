@@ -11,7 +11,7 @@ from sklearn.preprocessing import StandardScaler
 import mlp
 from mlp import data
 from mlp.data import FEATURE_TRANSFORMS
-from webapp import session
+from webapp.core import session
 
 ALL = tuple(FEATURE_TRANSFORMS)
 

@@ -303,10 +303,7 @@ def _evaluation(run):
 
 
 def _session():
-    try:
-        from .. import session
-    except ImportError:
-        from ... import session
+    from .. import session
     return session
 
 

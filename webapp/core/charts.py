@@ -188,12 +188,13 @@ def data_figure(X, y, task, class_names=None, feature_names=("x1", "x2"), title=
 
 
 def decision_boundary_figure(xs, ys, z, X_train, y_train, class_names, X_test=None, y_test=None,
-                             feature_names=("x1", "x2"), title="Decision boundary"):
+                             feature_names=("x1", "x2"), title="Decision boundary", picture=False):
     """Heatmap of the model output over a grid, with the points on top.
 
     ``xs``/``ys``: 1-D grid coordinates; ``z``: ``(len(ys), len(xs))`` — P(class 1)
     for binary, the predicted class index for multi-class. Test points are
-    drawn as diamonds.
+    drawn as diamonds. ``picture``: the map as a PNG layout image with the same colours (no hover values;
+    for live frames, which a browser redraws many times a second).
     """
     names = list(class_names)
     binary = len(names) == 2
@@ -220,12 +221,21 @@ def decision_boundary_figure(xs, ys, z, X_train, y_train, class_names, X_test=No
     layout = _layout(title, feature_names[0], feature_names[1])
     layout["xaxis"]["range"] = [_num(np.min(xs)), _num(np.max(xs))]
     layout["yaxis"]["range"] = [_num(np.min(ys)), _num(np.max(ys))]
-    return {"data": data, "layout": layout}
+    fig = {"data": data, "layout": layout}
+    if picture:
+        if binary:
+            return _as_picture(fig, heat, xs, ys, z, 0.0, 1.0, scale_palette(BINARY_MAP_SCALE))
+        k = len(names)
+        palette = scale_palette([[i / max(k - 1, 1), PALETTE[i % len(PALETTE)]] for i in range(k)], n=k,
+                                opacity=heat["opacity"])
+        return _as_picture(fig, heat, xs, ys, z, 0.0, k - 1.0, palette)
+    return fig
 
 
 def surface_figure(xs, ys, z, X_train, y_train, X_test=None, y_test=None, feature_names=("x1", "x2"),
-                   target_name="y", title="Prediction surface"):
-    """2-D regression: heatmap of the predicted value over a grid, points coloured by their target."""
+                   target_name="y", title="Prediction surface", picture=False):
+    """2-D regression: heatmap of the predicted value over a grid, points coloured by their target.
+    ``picture``: the map as a PNG layout image (see :func:`decision_boundary_figure`)."""
     z = np.asarray(z, dtype=float)
     vals = [np.ravel(np.asarray(y_train, float))]
     if y_test is not None and len(y_test):
@@ -248,7 +258,10 @@ def surface_figure(xs, ys, z, X_train, y_train, X_test=None, y_test=None, featur
     layout = _layout(title, feature_names[0], feature_names[1])
     layout["xaxis"]["range"] = [_num(np.min(xs)), _num(np.max(xs))]
     layout["yaxis"]["range"] = [_num(np.min(ys)), _num(np.max(ys))]
-    return {"data": data, "layout": layout}
+    fig = {"data": data, "layout": layout}
+    if picture:
+        return _as_picture(fig, data[0], xs, ys, z, lo, hi, scale_palette(VIRIDIS, opacity=data[0]["opacity"]))
+    return fig
 
 
 def fitted_curve_figure(x_grid, y_grid, x_train, y_train, x_test=None, y_test=None,
@@ -335,27 +348,71 @@ _PLTE = _png_chunk(b"PLTE", _palette(_PNG_LEVELS).tobytes())
 _IEND = _png_chunk(b"IEND", b"")
 
 
-def png_data_uris(levels):
+def png_data_uris(levels, palette=None):
     """Palette PNGs (stdlib zlib + struct only, so it runs in Pyodide) as ``data:`` URIs, one per picture.
 
-    ``levels``: an array ``(n, h, w)`` of integers in ``[0, 64)``, indices into the orange-grey-blue palette;
-    row 0 is a picture's top row.
+    ``levels``: an array ``(n, h, w)`` of integers, indices into ``palette`` (an ``(m, 3)`` uint8 array of
+    RGB colours, at most 256; default: the 64 colours orange-grey-blue); row 0 is a picture's top row.
     """
     import base64
     import struct
     import zlib
+    plte = _PLTE if palette is None else _png_chunk(b"PLTE", np.asarray(palette, dtype=np.uint8).tobytes())
+    top = (_PNG_LEVELS if palette is None else len(palette)) - 1
     idx = np.asarray(levels)
     n, h, w = idx.shape
     raw = np.zeros((n, h, w + 1), dtype=np.uint8)        # each scanline starts with filter type 0
-    raw[:, :, 1:] = np.clip(idx, 0, _PNG_LEVELS - 1)
-    head = b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 3, 0, 0, 0)) + _PLTE
+    raw[:, :, 1:] = np.clip(idx, 0, top)
+    head = b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 3, 0, 0, 0)) + plte
     return ["data:image/png;base64," + base64.b64encode(
         head + _png_chunk(b"IDAT", zlib.compress(raw[k].tobytes(), 6)) + _IEND).decode("ascii") for k in range(n)]
 
 
-def png_data_uri(levels):
+def png_data_uri(levels, palette=None):
     """One picture (a 2-D array of palette indices, see :func:`png_data_uris`) as a PNG ``data:`` URI."""
-    return png_data_uris(np.asarray(levels)[None])[0]
+    return png_data_uris(np.asarray(levels)[None], palette)[0]
+
+
+# Plotly's Viridis colour scale (the surface's), to draw it as a picture.
+VIRIDIS = [[0.0, "#440154"], [0.1111, "#482878"], [0.2222, "#3e4989"], [0.3333, "#31688e"], [0.4444, "#26828e"],
+           [0.5556, "#1f9e89"], [0.6667, "#35b779"], [0.7778, "#6ece58"], [0.8889, "#b5de2b"], [1.0, "#fde725"]]
+
+
+def scale_palette(scale, n=_PNG_LEVELS, opacity=1.0, background="#ffffff"):
+    """``n`` colours evenly along a Plotly colour scale (``[[t, "#rrggbb"], ...]``), each blended over
+    ``background`` at ``opacity`` (what a translucent heatmap looks like), as an ``(n, 3)`` uint8 array."""
+    ts = np.array([float(t) for t, _ in scale])
+    rgb = np.array([_hex_rgb(c) for _, c in scale], dtype=float)
+    t = np.linspace(0.0, 1.0, n)
+    cols = np.column_stack([np.interp(t, ts, rgb[:, k]) for k in range(3)])
+    bg = np.array(_hex_rgb(background), dtype=float)
+    return np.rint(opacity * cols + (1 - opacity) * bg).astype(np.uint8)
+
+
+def _picture(xs, ys, z, lo, hi, palette):
+    """A heatmap of ``z`` (rows along ``ys``, columns along ``xs``) as a layout image covering the same cells:
+    the live frames' form (a redraw only decodes a small PNG; the points on top stay as they are)."""
+    xs, ys = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
+    dx = (xs[-1] - xs[0]) / max(len(xs) - 1, 1)
+    dy = (ys[-1] - ys[0]) / max(len(ys) - 1, 1)
+    t = (np.asarray(z, dtype=float) - lo) / ((hi - lo) or 1.0)
+    levels = np.rint(np.clip(np.nan_to_num(t, nan=0.5), 0.0, 1.0) * (len(palette) - 1)).astype(np.int64)
+    return {"source": png_data_uri(levels[::-1], palette), "xref": "x", "yref": "y", "x": _num(xs[0] - dx / 2),
+            "y": _num(ys[-1] + dy / 2), "sizex": _num(xs[-1] - xs[0] + dx), "sizey": _num(ys[-1] - ys[0] + dy),
+            "xanchor": "left", "yanchor": "top", "sizing": "stretch", "layer": "below"}
+
+
+def _as_picture(fig, heat, xs, ys, z, lo, hi, palette):
+    """``fig`` with its heatmap trace ``heat`` (data[0]) drawn as a picture; a transparent 1-cell heatmap keeps
+    the colour bar (and so the plot's width)."""
+    keep = {k: heat[k] for k in ("zmin", "zmax", "colorscale", "colorbar", "showscale") if k in heat}
+    stub = {"type": "heatmap", "x": [_num(xs[0])], "y": [_num(ys[0])], "z": [[heat.get("zmin", lo)]],
+            "opacity": 0, "hoverinfo": "skip", **keep}
+    fig["data"][0] = stub
+    fig["layout"]["images"] = [_picture(xs, ys, z, lo, hi, palette)]
+    for axis in ("xaxis", "yaxis"):      # the heatmap hides the grid; a picture lies below it
+        fig["layout"][axis].update(showgrid=False, zeroline=False)
+    return fig
 
 
 def _levels(a, bounded):

@@ -23,41 +23,23 @@ from mlp.architecture import format_architecture, parse_architecture
 
 from . import charts
 
-# Limits (clear messages instead of out-of-memory or a frozen page).
+from .settings import (DEFAULT_CONFIG, MAX_COLUMNS, MAX_EPOCHS, MAX_ROWS, MAX_SAMPLES, MIN_SAMPLES,  # noqa: F401
+                       OPTIMIZERS, TASKS)
+
+# Limits (clear messages instead of out-of-memory or a frozen page); the settings table (settings.py) holds the
+# ones a control or a link sets.
 MAX_UPLOAD_MB = 25
 MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024 * 1024
-MAX_ROWS = 200_000
-MAX_COLUMNS = 1_000
 MAX_PARAMS = 2_000_000
-MAX_EPOCHS = 10_000
-MAX_SAMPLES = 10_000
 MAX_CLASSES = 100
 GRID_SIZE = 100
 PREVIEW_ROWS = 20
 
 # Read-only tables (tuples and mapping proxies): nothing at module level can be mutated by a session.
-OPTIMIZERS = ("adam", "adamw", "sgd", "sgd_momentum", "rmsprop", "adagrad", "nadam")
-TASKS = ("binary", "multiclass", "regression")
 BUILTIN_TASKS = MappingProxyType({"circles": "binary", "moons": "binary", "xor": "binary", "spiral": "multiclass",
                                   "blobs": "multiclass", "sine": "regression", "plane": "regression"})
 OUTPUT_ACTIVATION = MappingProxyType({"binary": "sigmoid", "multiclass": "softmax", "regression": "linear"})
 DEFAULT_LOSS = MappingProxyType({"binary": "bce", "multiclass": "cce", "regression": "mse"})
-
-DEFAULT_CONFIG = MappingProxyType({
-    "loss": None,               # None -> the task's default loss
-    "optimizer": "adam",
-    "learning_rate": 0.01,      # the seed's; 0.03 trains a little faster but with a spiky validation curve
-    "epochs": 150,
-    "batch_size": 32,           # None = full batch
-    "lr_decay": 1.0,
-    "lr_schedule": None,
-    "weight_decay": 0.0,
-    "l1": 0.0,                  # L1 penalty l1 * sum|W| on the weights (0 = off)
-    "dropout": 0.0,
-    "early_stopping": 0,        # patience in epochs; 0 = off
-    "validation_split": 0.2,    # of the training rows, for the validation curve / early stopping
-    "seed": 0,
-})
 
 
 def datasets():
@@ -248,8 +230,8 @@ def prepare_builtin(name, n_samples=400, noise=0.1, seed=0, test_size=0.2, n_cla
     if name not in datasets():
         raise ValueError(f"Unknown dataset {name!r}; choose one of: {', '.join(datasets())}.")
     n_samples = int(n_samples)
-    if not 10 <= n_samples <= MAX_SAMPLES:
-        raise ValueError(f"The number of samples must be between 10 and {MAX_SAMPLES}, got {n_samples}.")
+    if not MIN_SAMPLES <= n_samples <= MAX_SAMPLES:
+        raise ValueError(f"The number of samples must be between {MIN_SAMPLES} and {MAX_SAMPLES:,}, got {n_samples}.")
     kw = {"n_classes": int(n_classes)} if name in ("blobs", "spiral") else {}
     X, y = mdata.make_dataset(name, n_samples=n_samples, noise=float(noise), seed=int(seed), **kw)
     X = np.asarray(X, dtype=float)
@@ -595,47 +577,54 @@ def loss_title(prepared):
     return REGRESSION_LOSS_TITLE if prepared.task == "regression" else "loss"
 
 
-def figures(model, prepared, histories=None):
+LIVE_FIGURES = ("loss", "network", "decision_boundary", "surface", "fit")   # what a live frame can carry
+
+
+def figures(model, prepared, histories=None, only=None, picture=False):
     """Plotly figure dicts for a trained model: ``{name: figure}``.
 
     Keys: ``loss`` (when histories are given); ``decision_boundary`` (2-D classification),
     ``surface`` (2-D regression), ``fit`` (1-D regression), ``predicted_vs_actual`` (regression),
     ``confusion_matrix`` (classification), ``network`` (the network view, see :func:`network_figure`).
-    Plots use the raw feature units.
+    Plots use the raw feature units. ``only``: compute just these names (e.g. a live frame's). ``picture``: the
+    decision boundary and surface maps as PNG pictures (live frames: cheap to redraw, see charts).
     """
+    want = (lambda name: True) if only is None else set(only).__contains__
     figs = {}
-    if histories is not None:
+    if histories is not None and want("loss"):
         figs["loss"] = charts.loss_figure(histories, ytitle=loss_title(prepared))
-    if prepared.n_train:
+    if prepared.n_train and want("network"):
         figs["network"] = network_figure(model, prepared)
     raw, raw_t = prepared.raw_train, prepared.raw_test
     feats = list(prepared.preprocessor.features) if prepared.preprocessor is not None else []
+    plane = raw is not None and raw.shape[1] == 2 and len(feats) == 2     # raw 2-D, whatever the transforms
     if prepared.task != "regression":
-        if raw is not None and raw.shape[1] == 2 and len(feats) == 2:  # raw 2-D, whatever the transforms
+        if plane and want("decision_boundary"):
             xs, ys, gx, gy = _grid(raw, raw_t)
             out = _grid_predict(model, prepared, np.column_stack([gx.ravel(), gy.ravel()]))
             z = out[:, 0] if prepared.task == "binary" else np.argmax(out, axis=1)
             figs["decision_boundary"] = charts.decision_boundary_figure(
                 xs, ys, z.reshape(gx.shape), raw, prepared.yraw_train, prepared.class_names,
-                raw_t, prepared.yraw_test, feats)
-        split = "test" if prepared.n_test else "train"
-        X = prepared.X_test if prepared.n_test else prepared.X_train
-        y = prepared.yraw_test if prepared.n_test else prepared.yraw_train
-        out = _outputs(model, prepared, X)
-        pred = (out[:, 0] >= 0.5).astype(int) if prepared.task == "binary" else np.argmax(out, axis=1)
-        k = len(prepared.class_names)
-        cm = np.zeros((k, k), dtype=int)
-        np.add.at(cm, (y.astype(int), pred.astype(int)), 1)
-        figs["confusion_matrix"] = charts.confusion_matrix_figure(
-            cm, prepared.class_names, title=f"Confusion matrix ({split})")
+                raw_t, prepared.yraw_test, feats, picture=picture)
+        if want("confusion_matrix"):
+            split = "test" if prepared.n_test else "train"
+            X = prepared.X_test if prepared.n_test else prepared.X_train
+            y = prepared.yraw_test if prepared.n_test else prepared.yraw_train
+            out = _outputs(model, prepared, X)
+            pred = (out[:, 0] >= 0.5).astype(int) if prepared.task == "binary" else np.argmax(out, axis=1)
+            k = len(prepared.class_names)
+            cm = np.zeros((k, k), dtype=int)
+            np.add.at(cm, (y.astype(int), pred.astype(int)), 1)
+            figs["confusion_matrix"] = charts.confusion_matrix_figure(
+                cm, prepared.class_names, title=f"Confusion matrix ({split})")
     else:
-        if raw is not None and raw.shape[1] == 2 and len(feats) == 2:  # raw 2-D, whatever the transforms
+        if plane and want("surface"):
             xs, ys, gx, gy = _grid(raw, raw_t)
             out = _grid_predict(model, prepared, np.column_stack([gx.ravel(), gy.ravel()]))
             z = np.asarray(prepared.preprocessor.inverse_y(out), dtype=float).reshape(gx.shape)
             figs["surface"] = charts.surface_figure(xs, ys, z, raw, prepared.yraw_train, raw_t, prepared.yraw_test,
-                                                    feats, prepared.target)
-        if raw is not None and raw.shape[1] == 1 and prepared.n_inputs == 1:
+                                                    feats, prepared.target, picture=picture)
+        if raw is not None and raw.shape[1] == 1 and prepared.n_inputs == 1 and want("fit"):
             x0, x1 = _span(raw[:, 0], raw_t[:, 0] if raw_t is not None else None)
             xs = np.linspace(x0, x1, 300)
             yg = np.asarray(prepared.preprocessor.inverse_y(_grid_predict(model, prepared, xs[:, None])),
@@ -643,10 +632,11 @@ def figures(model, prepared, histories=None):
             figs["fit"] = charts.fitted_curve_figure(
                 xs, yg, raw[:, 0], prepared.yraw_train, raw_t[:, 0] if raw_t is not None else None,
                 prepared.yraw_test, feats[0], prepared.target)
-        figs["predicted_vs_actual"] = charts.predicted_vs_actual_figure(
-            prepared.yraw_train, _outputs(model, prepared, prepared.X_train),
-            prepared.yraw_test, _outputs(model, prepared, prepared.X_test) if prepared.n_test else None,
-            target_name=prepared.target)
+        if want("predicted_vs_actual"):
+            figs["predicted_vs_actual"] = charts.predicted_vs_actual_figure(
+                prepared.yraw_train, _outputs(model, prepared, prepared.X_train),
+                prepared.yraw_test, _outputs(model, prepared, prepared.X_test) if prepared.n_test else None,
+                target_name=prepared.target)
     return figs
 
 

@@ -7,7 +7,7 @@ link holds: every unknown key, malformed or out-of-range value is dropped with a
 
 API
 ---
-``SETTINGS``                     the table: one :class:`Setting` per key (kind, range/choices, default), in link order
+``SETTINGS``                     the link rows of the settings table (settings.py), in link order
 ``SHARE_MAX_PARAMS = 1000``      a link carries a trained model of at most this many parameters
 ``encode(settings, model=None) -> str``  ``k=v&...`` for every given setting (table order; a value of None is
                                  left out), plus ``model=...`` when the model has <= SHARE_MAX_PARAMS parameters.
@@ -43,8 +43,6 @@ import base64
 import binascii
 import io
 import json
-import math
-import numbers
 import re
 import zipfile
 import zlib
@@ -55,6 +53,7 @@ from urllib.parse import parse_qsl, quote
 import mlp
 
 from . import session as S
+from . import settings as T
 
 SHARE_MAX_PARAMS = 1000
 MAX_LINK_CHARS = 100_000        # a longer fragment/query is refused whole, unparsed
@@ -62,335 +61,34 @@ MAX_MODEL_CHARS = 60_000        # encoded model payload (keeps a Streamlit query
 HISTORY_BUDGET = 24_000         # the training history travels only while the payload stays this short
 MAX_MODEL_BYTES = 1 << 20       # decompressed model file
 MAX_JSON_BYTES = 256 << 10      # its model.json
-MAX_NOTES = 20
-MAX_TEXT = 200                  # a column name or other text value
-MAX_ARCH_CHARS = 2_000
-MAX_SEED = 2**32 - 1
-MAX_NOISE = 2.0
-MAX_LEARNING_RATE = 10.0
-MAX_SPLIT = 0.9                 # test and validation fractions (the session takes < 1; 0.9 still leaves rows to train)
 MODEL_KEY = "model"
 _SAFE = ","                     # left unescaped in values (lists); everything else outside A-Za-z0-9_.-~ is %-escaped
-_INT = re.compile(r"[-+]?\d{1,12}")
-_FLOAT = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d{1,3})?")
 _B64 = re.compile(r"[A-Za-z0-9_-]*={0,2}")
 
 CSV_NOTE = "A CSV file cannot travel in a link: whoever opens it is asked for the file."
 CSV_ASK = ("This link was made with a CSV file, which cannot travel in a link: upload the same file to restore "
            "the experiment (its settings are already set).")
 
-
-class _Invalid(Exception):
-    """A value a link cannot use; the message completes 'NAME must be ...'."""
-
-
-# ---------------------------------------------------------------- the table
-
-
-def _transform_keys():
-    table = getattr(mlp.data, "FEATURE_TRANSFORMS", None)
-    return list(table) if table else ["x1^2", "x2^2", "x1*x2", "sin(x1)", "sin(x2)"]
-
-
-def _schedules():
-    from mlp.training import SCHEDULES
-    return list(SCHEDULES)
-
-
-def _num(v):
-    return f"{v:,}" if isinstance(v, int) else f"{v:g}"
-
-
-@dataclass(frozen=True)
-class Setting:
-    """One link setting. ``kind``: int, float, choice, batch, arch, text, list, columns."""
-
-    name: str
-    kind: str
-    default: object
-    lo: float | None = None
-    hi: float | None = None
-    lo_open: bool = False
-    hi_open: bool = False
-    choices: object = None          # a tuple, or a function returning the allowed names
-    csv_only: bool = False
-
-    def allowed(self):
-        c = self.choices() if callable(self.choices) else self.choices
-        return list(c or ())
-
-    def rule(self):
-        """What a valid value is, as the end of a sentence."""
-        if self.kind in ("int", "float"):
-            what = "a whole number" if self.kind == "int" else "a number"
-            if not (self.lo_open or self.hi_open):
-                return f"{what} from {_num(self.lo)} to {_num(self.hi)}"
-            low = f"greater than {_num(self.lo)}" if self.lo_open else f"at least {_num(self.lo)}"
-            high = f"below {_num(self.hi)}" if self.hi_open else f"at most {_num(self.hi)}"
-            return f"{what} {low} and {high}"
-        if self.kind == "choice":
-            return "one of " + ", ".join(self.allowed())
-        if self.kind == "batch":
-            return f"'full' or a whole number from 1 to {_num(self.hi)}"
-        if self.kind == "arch":
-            return "an architecture in the list syntax, e.g. " + mlp.architecture.EXAMPLE
-        if self.kind == "text":
-            return f"a name of 1 to {MAX_TEXT} characters"
-        if self.kind == "list":
-            return "a comma-separated list of " + ", ".join(self.allowed())
-        return f"a comma-separated list of 1 to {S.MAX_COLUMNS:,} distinct column names"
-
-
-_D = S.DEFAULT_CONFIG
-SETTINGS = MappingProxyType({s.name: s for s in (
-    Setting("source", "choice", "builtin", choices=("builtin", "csv")),
-    Setting("dataset", "choice", "circles", choices=S.datasets),
-    Setting("n_samples", "int", 400, 10, S.MAX_SAMPLES),
-    Setting("noise", "float", 0.1, 0.0, MAX_NOISE),
-    Setting("data_seed", "int", 0, 0, MAX_SEED),
-    Setting("test_size", "float", 0.2, 0.0, MAX_SPLIT),
-    Setting("n_classes", "int", 3, 2, S.MAX_CLASSES),
-    Setting("transforms", "list", [], choices=_transform_keys),
-    Setting("arch", "arch", None),
-    Setting("loss", "choice", None, choices=lambda: list(mlp.LOSSES)),
-    Setting("optimizer", "choice", _D["optimizer"], choices=S.OPTIMIZERS),
-    Setting("learning_rate", "float", _D["learning_rate"], 0.0, MAX_LEARNING_RATE, lo_open=True),
-    Setting("epochs", "int", _D["epochs"], 1, S.MAX_EPOCHS),
-    Setting("batch_size", "batch", _D["batch_size"], 1, S.MAX_ROWS),
-    Setting("lr_schedule", "choice", "constant", choices=_schedules),
-    Setting("lr_decay", "float", _D["lr_decay"], 0.0, 1.0, lo_open=True),
-    Setting("weight_decay", "float", _D["weight_decay"], 0.0, 1.0),
-    Setting("l1", "float", 0.0, 0.0, 1.0),
-    Setting("dropout", "float", _D["dropout"], 0.0, 1.0, hi_open=True),
-    Setting("validation_split", "float", _D["validation_split"], 0.0, MAX_SPLIT),
-    Setting("early_stopping", "int", _D["early_stopping"], 0, S.MAX_EPOCHS),
-    Setting("seed", "int", _D["seed"], 0, MAX_SEED),
-    Setting("target", "text", None, csv_only=True),
-    Setting("features", "columns", None, csv_only=True),
-    Setting("task", "choice", None, choices=S.TASKS, csv_only=True),
-)})
+# The table and the one rule for a value from outside live in settings.py; a link carries the rows with link=True.
+SETTINGS = MappingProxyType({k: v for k, v in T.SETTINGS.items() if v.link})
+Setting = T.Setting
+MAX_NOTES = T.MAX_NOTES
+MAX_TEXT = T.MAX_TEXT
+MAX_ARCH_CHARS = T.MAX_ARCH_CHARS
+MAX_SEED = T.MAX_SEED
 
 
 def defaults():
-    """Every setting's default (None = chosen from the data: the architecture, the loss, CSV columns)."""
-    return {k: (list(s.default) if isinstance(s.default, list) else s.default) for k, s in SETTINGS.items()}
-
-
-# ---------------------------------------------------------------- values: parse (text or native) and format
-
-
-def _split_list(text):
-    """Split on commas not escaped by a backslash; ``\\,`` and ``\\\\`` are a literal comma and backslash."""
-    items, cur, i = [], [], 0
-    while i < len(text):
-        c = text[i]
-        if c == "\\" and i + 1 < len(text) and text[i + 1] in ",\\":
-            cur.append(text[i + 1])
-            i += 2
-            continue
-        if c == ",":
-            items.append("".join(cur))
-            cur = []
-        else:
-            cur.append(c)
-        i += 1
-    items.append("".join(cur))
-    return items
-
-
-def _join_list(items):
-    return ",".join(str(x).replace("\\", "\\\\").replace(",", "\\,") for x in items)
-
-
-def _in_range(s, v):
-    ok_lo = v > s.lo if s.lo_open else v >= s.lo
-    ok_hi = v < s.hi if s.hi_open else v <= s.hi
-    if not (ok_lo and ok_hi):
-        raise _Invalid(s.rule())
-    return v
-
-
-def _as_int(s, v):
-    if isinstance(v, str):
-        if not _INT.fullmatch(v.strip()):
-            raise _Invalid(s.rule())
-        v = int(v.strip())
-    elif isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v) or v != int(v):
-        raise _Invalid(s.rule())          # (numpy numbers and whole floats such as 150.0 are fine)
-    return _in_range(s, int(v))
-
-
-def _as_float(s, v):
-    if isinstance(v, str):
-        if not _FLOAT.fullmatch(v.strip()):
-            raise _Invalid(s.rule())
-        v = float(v.strip())
-    elif isinstance(v, bool) or not isinstance(v, numbers.Real):
-        raise _Invalid(s.rule())
-    v = float(v)
-    if not math.isfinite(v):
-        raise _Invalid(s.rule())
-    return _in_range(s, v)
-
-
-def _as_name(v, allowed):
-    if not isinstance(v, str):
-        return None
-    key = v.strip()
-    if key in allowed:
-        return key
-    low = {a.lower(): a for a in allowed}
-    return low.get(key.lower())
-
-
-def _is_text(v):
-    """A name a link can carry: 1 to MAX_TEXT characters, valid Unicode (no lone surrogates)."""
-    if not isinstance(v, str) or not 1 <= len(v) <= MAX_TEXT:
-        return False
-    try:
-        v.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _parse(s, v):
-    """The canonical value of setting ``s`` from ``v`` (link text or a native value), else _Invalid."""
-    k = s.kind
-    if k == "int":
-        return _as_int(s, v)
-    if k == "float":
-        return _as_float(s, v)
-    if k == "choice":
-        name = _as_name(v, s.allowed())
-        if name is None:
-            raise _Invalid(s.rule())
-        return name
-    if k == "batch":
-        if isinstance(v, str) and v.strip().lower() in ("full", "full batch", "none"):
-            return "full"
-        return _as_int(s, v)
-    if k == "arch":
-        if not isinstance(v, str) or not v.strip() or len(v) > MAX_ARCH_CHARS:
-            raise _Invalid(s.rule() + f" (at most {MAX_ARCH_CHARS:,} characters)")
-        chk = S.check_architecture(v.strip())
-        if not chk["ok"]:
-            raise _Invalid(s.rule() + "; " + chk["error"].rstrip("."))
-        return v.strip()
-    if k == "text":
-        if not _is_text(v):
-            raise _Invalid(s.rule())
-        return v
-    items = _split_list(v) if isinstance(v, str) else v
-    if not isinstance(items, (list, tuple)) or not all(isinstance(x, str) for x in items):
-        raise _Invalid(s.rule())
-    if k == "list":
-        if items in ([""], []):
-            return []
-        out = [_as_name(x, s.allowed()) for x in items]
-        if None in out or len(set(out)) != len(out):
-            raise _Invalid(s.rule() + " (each at most once)")
-        return out
-    # columns
-    if not 1 <= len(items) <= S.MAX_COLUMNS or len(set(items)) != len(items) or not all(map(_is_text, items)):
-        raise _Invalid(s.rule())
-    return list(items)
-
-
-def _format(s, v):
-    """Link text of a canonical value."""
-    if s.kind == "float":
-        return repr(float(v))
-    if s.kind in ("list", "columns"):
-        return _join_list(v)
-    return str(v)
-
-
-# ---------------------------------------------------------------- notes
-
-
-def _clean(text, limit=60):
-    """``text`` safe to show: control characters removed, shortened."""
-    text = "".join(c for c in str(text) if c.isprintable())
-    return text if len(text) <= limit else text[:limit - 1] + "…"
-
-
-def _shown(key, value):
-    """``key=value`` as the user would read it in the address bar."""
-    text = value if isinstance(value, str) else _join_list(value) if isinstance(value, (list, tuple)) else repr(value)
-    return _clean(f"{key}={text}")
-
-
-def _ignored(key, value, why):
-    return f"Ignored '{_shown(key, value)}' from the link: {why}."
-
-
-def _check(items):
-    """(settings, notes) from (key, value) pairs in any order; the last of a repeated key wins."""
-    raw = {}
-    for k, v in items:
-        raw[k] = v
-    out, notes = {}, []
-    for key, value in raw.items():
-        s = SETTINGS.get(key) if isinstance(key, str) else None
-        if s is None:
-            notes.append(_ignored(key, value, f"'{_clean(key, 40)}' is not a setting this app knows"))
-            continue
-        if value is None:
-            continue
-        try:
-            out[key] = _parse(s, value)
-        except _Invalid as e:
-            notes.append(_ignored(key, value, f"{key} must be {e}"))
-    _cross_check(out, raw, notes)
-    order = list(SETTINGS)
-    return {k: out[k] for k in sorted(out, key=order.index)}, notes
-
-
-def _task_of(settings):
-    if settings.get("source", "builtin") == "builtin":
-        return S.BUILTIN_TASKS.get(settings.get("dataset", SETTINGS["dataset"].default))
-    return settings.get("task")
-
-
-def _cross_check(out, raw, notes):
-    """Drop values that contradict others (each with a note)."""
-    if out.get("source", "builtin") != "csv":
-        for key in [k for k in out if SETTINGS[k].csv_only]:
-            notes.append(_ignored(key, raw[key], f"{key} applies only to a CSV source"))
-            del out[key]
-    if out.get("transforms") and out.get("source", "builtin") == "builtin":
-        info = getattr(S.mdata, "DATASETS", {}).get(out.get("dataset", SETTINGS["dataset"].default)) or {}
-        if info.get("n_features", 2) != 2:
-            notes.append(_ignored("transforms", raw["transforms"],
-                                  "feature transforms need a dataset with exactly two features"))
-            del out["transforms"]
-    if "loss" in out:
-        if "arch" in out:
-            act = S.check_architecture(out["arch"])["output_activation"]
-        else:
-            task = _task_of(out)
-            act = S.OUTPUT_ACTIVATION.get(task) if task else None
-        if act is not None:
-            allowed = S.loss_choices(act)
-            if out["loss"] not in allowed:
-                notes.append(_ignored("loss", raw["loss"], f"after a '{act}' output the loss must be one of "
-                                                           f"{', '.join(allowed)}"))
-                del out["loss"]
-
-
-def _limit(notes):
-    if len(notes) > MAX_NOTES:
-        return notes[:MAX_NOTES - 1] + [f"… and {len(notes) - MAX_NOTES + 1} more values from the link were ignored."]
-    return notes
+    """Every link setting's default (None = chosen from the data: the architecture, the loss, CSV columns)."""
+    return T.defaults(link_only=True)
 
 
 def check(settings):
     """The valid part of ``settings`` (a dict of native values or link text) and a note per dropped value."""
-    if not isinstance(settings, dict):
-        return {}, [f"Settings must be a dict, got {type(settings).__name__}."]
-    out, notes = _check(list(settings.items()))
-    return out, _limit(notes)
+    return T.check(settings, link_only=True)
+
+
+session_args = T.session_args
 
 
 # ---------------------------------------------------------------- the model payload
@@ -501,10 +199,10 @@ def encode(settings, model=None):
     if not isinstance(settings, dict):
         raise TypeError(f"settings must be a dict, got {type(settings).__name__}.")
     given = {k: v for k, v in settings.items() if v is not None}
-    clean, notes = _check(list(given.items()))
+    clean, notes = T.check_items(list(given.items()))
     if notes:
         raise ValueError("Cannot put these settings in a link: " + " ".join(notes))
-    parts = [f"{k}={quote(_format(SETTINGS[k], v), safe=_SAFE)}" for k, v in clean.items()]
+    parts = [f"{k}={quote(T.format_value(SETTINGS[k], v), safe=_SAFE)}" for k, v in clean.items()]
     payload = model_payload(model)
     if payload is not None:
         parts.append(f"{MODEL_KEY}={payload}")
@@ -578,13 +276,13 @@ def decode(source):
             model_text = v
         else:
             rest.append((k, v))
-    settings, notes = _check(rest)
+    settings, notes = T.check_items(rest)
     model = None
     if model_text is not None:
         model, why = _open_model(model_text)
         if why:
             notes.append(why)
-    return Decoded(settings=settings, model=model, notes=_limit(notes))
+    return Decoded(settings=settings, model=model, notes=T.limit_notes(notes))
 
 
 def share(settings, model=None, base="", mode="fragment"):
@@ -632,31 +330,9 @@ def settings_from_model(model):
     return out
 
 
-def session_args(settings):
-    """What the front ends pass to webapp.session for ``settings`` (defaults fill the gaps):
-    ``{"source": "builtin"|"csv", "prepare": kwargs of prepare_builtin (or prepare_csv, after the data),
-    "cfg": the cfg dict of build_model/train}``. Invalid values are dropped (see :func:`check`)."""
-    s = defaults()
-    s.update(check(settings)[0])
-    transforms = list(s["transforms"])
-    if s["source"] == "csv":
-        prepare = {"target": s["target"], "features": s["features"], "task": s["task"],
-                   "test_size": s["test_size"], "seed": s["data_seed"]}
-    else:
-        prepare = {"name": s["dataset"], "n_samples": s["n_samples"], "noise": s["noise"], "seed": s["data_seed"],
-                   "test_size": s["test_size"], "n_classes": s["n_classes"]}
-    if transforms:                      # only when used, so this works before prepare_* accept transforms
-        prepare["transforms"] = tuple(transforms)
-    cfg = {k: s[k] for k in ("arch", "loss", "optimizer", "learning_rate", "epochs", "lr_schedule", "lr_decay",
-                             "weight_decay", "dropout", "validation_split", "early_stopping", "seed")}
-    cfg["batch_size"] = None if s["batch_size"] == "full" else s["batch_size"]
-    cfg["l1"] = s["l1"]
-    return {"source": s["source"], "prepare": prepare, "cfg": cfg}
-
-
 _PREPARE_NAMES = {"name": "dataset", "n_samples": "n_samples", "noise": "noise", "seed": "data_seed",
                   "test_size": "test_size", "n_classes": "n_classes", "transforms": "transforms",
-                  "target": "target", "features": "features", "task": "task"}
+                  "target": "target", "features": "features", "task": "task", "drop_missing": "drop_missing"}
 _BUILTIN_ONLY = ("dataset", "n_samples", "noise", "n_classes")
 _CFG_NAMES = ("arch", "loss", "optimizer", "learning_rate", "epochs", "lr_schedule", "lr_decay", "weight_decay",
               "l1", "dropout", "validation_split", "early_stopping", "seed")
@@ -675,6 +351,8 @@ def settings_from_session(prepare, cfg, source="builtin"):
     out.update({k: c[k] for k in _CFG_NAMES if c.get(k) is not None})
     if "batch_size" in c:
         out["batch_size"] = "full" if c["batch_size"] is None else c["batch_size"]
+    if "lr_decay" in out and out.get("lr_schedule") not in (None, "exponential"):
+        out["lr_decay"] = SETTINGS["lr_decay"].default    # the decay applies only to that schedule
     return {k: out[k] for k in SETTINGS if k in out}
 
 

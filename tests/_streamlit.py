@@ -1,0 +1,37 @@
+"""For the tests and benchmarks that drive the Streamlit app in Chromium (the server: tests._browser.StreamlitServer):
+a page-side watch that records when each chart changes on screen."""
+
+# Evaluated in the page (page.evaluate), it starts recording, for the charts titled Network, Loss (also "Loss
+# (live)") and Decision boundary, the time (s, from the call) of every change of what they show (their pictures and
+# lines), whether drawn by st.plotly_chart or by the live component: window.mlpCharts.times.{network, loss, main}.
+CHART_WATCH_JS = r"""
+() => {
+  const KINDS = {"Network": "network", "Loss": "loss", "Decision boundary": "main"};
+  const signature = (plot) => [...plot.querySelectorAll("image, path.js-line")]
+      .map((el) => (el.getAttribute("href") || el.getAttribute("d") || "").slice(-48))
+      .join("|");
+  const state = window.mlpCharts = window.mlpCharts || {};
+  state.t0 = performance.now();
+  state.times = {network: [], loss: [], main: []};
+  state.last = {};
+  const check = () => {
+    for (const plot of document.querySelectorAll(".js-plotly-plot")) {
+      const title = plot.querySelector(".gtitle");
+      if (!title) continue;
+      const kind = Object.entries(KINDS).find(([t]) => title.textContent.startsWith(t));
+      if (!kind) continue;
+      const sig = signature(plot);
+      if (sig && sig !== state.last[kind[1]]) {
+        state.last[kind[1]] = sig;
+        state.times[kind[1]].push((performance.now() - state.t0) / 1000);
+      }
+    }
+  };
+  check();
+  state.times = {network: [], loss: [], main: []};       // what is on screen now is not a change
+  if (state.observer) state.observer.disconnect();
+  state.observer = new MutationObserver(check);
+  state.observer.observe(document.body, {subtree: true, childList: true, attributes: true,
+                                         attributeFilter: ["href", "d"]});
+}
+"""

@@ -1,0 +1,77 @@
+// Live charts of the Streamlit app (webapp/app.py mounts this as an st.components.v2 component, one mount per
+// frame). It only draws: the figures are webapp.core.charts' Plotly figure dicts, made in Python.
+//
+// st.plotly_chart gives each new figure a new element, so the browser builds the chart from scratch every frame.
+// Here each chart keeps one <div> for the whole page (re-attached to whichever mount is current) and is updated
+// with Plotly.react; traces equal to the last frame's keep their old objects, so Plotly redraws only what changed
+// (a decision boundary frame is then its map, a small PNG, not its thousand points). Plotly.js is the one
+// Streamlit's own plotly_chart loads into the page (window.Plotly); until it is there the newest frame waits.
+const NAMES = ["loss", "main", "network"];
+
+function state() {
+  if (!window.__mlpLive) window.__mlpLive = { divs: new Map(), shown: new Map(), pending: null, waiting: false };
+  return window.__mlpLive;
+}
+
+function reuseEqualTraces(prev, fig) {
+  if (!prev) return fig;
+  const data = fig.data.map((trace, i) => {
+    const old = prev.data[i];
+    return old && old.__json === (trace.__json = JSON.stringify(trace)) ? old : trace;
+  });
+  return { data, layout: fig.layout };
+}
+
+function draw(root, data) {
+  const st = state();
+  if (!window.Plotly) {                 // Plotly.js not loaded yet: draw the newest frame once it is
+    st.pending = [root, data];
+    if (!st.waiting) {
+      st.waiting = true;
+      const started = performance.now();
+      const poll = () => {
+        if (window.Plotly) {
+          st.waiting = false;
+          const [r, d] = st.pending;
+          st.pending = null;
+          draw(r, d);
+        } else if (performance.now() - started < 10000) {
+          setTimeout(poll, 50);
+        } else {
+          st.waiting = false;
+        }
+      };
+      setTimeout(poll, 50);
+    }
+    return;
+  }
+  for (const name of NAMES) {
+    let div = st.divs.get(name);
+    if (!div) {
+      div = document.createElement("div");
+      div.className = `mlp-live-chart mlp-live-${name}`;
+      st.divs.set(name, div);
+    }
+    if (div.parentNode !== root) root.appendChild(div);
+    const fig = data && data[name];
+    if (!fig) continue;
+    const shown = reuseEqualTraces(st.shown.get(name), fig);
+    const layout = Object.assign({}, shown.layout, { autosize: true, uirevision: name });
+    if (typeof layout.template === "string") delete layout.template;
+    window.Plotly.react(div, shown.data, layout, { displaylogo: false, responsive: true });
+    st.shown.set(name, shown);
+    window.mlpLiveDraws = (window.mlpLiveDraws || 0) + 1;
+  }
+}
+
+export default function (component) {
+  const { data, parentElement } = component;
+  let root = parentElement.querySelector(".mlp-live");
+  if (!root) {
+    root = document.createElement("div");
+    root.className = "mlp-live";
+    root.setAttribute("aria-label", "Live charts of the training in progress");
+    parentElement.appendChild(root);
+  }
+  draw(root, data);
+}
