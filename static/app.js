@@ -324,7 +324,7 @@ function formatNumber(row, v) {
 }
 
 function optionText(row, v) {
-  if (v === null || v === undefined) return "auto";
+  if (v === null || v === undefined) return state.data && state.data.task ? `auto (${state.data.task})` : "auto";
   const labels = row.option_labels || {};
   return labels[v] !== undefined ? labels[v] : String(v);
 }
@@ -337,7 +337,8 @@ function selectValue(select) {
 
 function fillOptions(select, row, options, value) {
   const list = [...options];
-  if (row.default === null && !list.includes(null)) list.unshift(null); // "auto": the core chooses
+  // a column setting of the file with no default (the task): "auto", the core detects it
+  if (row.control === "file" && row.default === null && !list.includes(null)) list.unshift(null);
   const text = (v) => (v === null || v === undefined ? "" : String(v));
   select.replaceChildren(...list.map((v) => node("option", {
     value: text(v), textContent: optionText(row, v), dataset: { value: JSON.stringify(v) } })));
@@ -441,7 +442,7 @@ const MAKE = {
       send();
     });
     fix.addEventListener("click", () => sendChange(row.name, fix.dataset.value));
-    const wrap = node("div", { className: "wide" }, node("label", { className: "wide", title: row.help }, row.label,
+    const wrap = node("div", { className: "wide", title: row.help }, node("label", { className: "wide" }, row.label,
       input), msg, fix);
     return { wrap, msg, fix, set: (r) => setInput(input, r.value) };
   },
@@ -484,6 +485,7 @@ function buildControls(table) {
 
 // The view the core returns after every change: each control's value, options and whether it applies.
 function applyView(view) {
+  if (view.data) showData(view.data);
   const shown = new Set();
   for (const row of view.controls) {
     const ctl = state.controls.get(row.name);
@@ -495,7 +497,6 @@ function applyView(view) {
   for (const [name, ctl] of state.controls) if (!shown.has(name)) ctl.wrap.hidden = true;
   $("csv-box").hidden = !view.controls.some((r) => r.control === "file");
   showArch(view.arch);
-  if (view.data) showData(view.data);
   if (view.notes && view.notes.length) showNotes("link-notes", view.notes);
   writeAddress(view.address);
   setButtons();
