@@ -9,7 +9,7 @@ import os
 import numpy as np
 import pandas  # noqa: F401  (loaded, as in the Streamlit app: read_csv(engine="auto") then uses it)
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from mlp import data
@@ -154,6 +154,7 @@ def assert_same(a, b):
 
 @SETTINGS
 @given(csv_files())
+@example((b"a\n1,50\n0,0\n", "long_row"))  # pandas made the extra first field an index (1, 0: a RangeIndex)
 def test_pandas_and_stdlib_readers_agree(made):
     src, mutation = made
     fast, fast_err = read(src, "pandas")
@@ -215,6 +216,28 @@ def test_stdlib_reads_what_pandas_cannot_vouch_for():
             data.read_csv(text, engine=engine)
     t = data.read_csv("a,b\n1,2,\n3,4\n")  # a trailing delimiter on one row: stdlib trims it
     assert t.meta["parser"] == "stdlib" and t.rows == [("1", "2"), ("3", "4")]
+
+
+@pytest.mark.parametrize("delim", [",", ";", "\t"])
+@pytest.mark.parametrize("width", [1, 2])
+@pytest.mark.parametrize("extra", [1, 2])
+@pytest.mark.parametrize("first", [[1, 0], [0, 1, 2]])
+@pytest.mark.parametrize("newline", ["\n", ""])
+def test_rows_wider_than_the_header_get_the_same_error(delim, width, extra, first, newline):
+    """Data rows with 1 or 2 more fields than the header: pandas would make the extra leading fields an index
+    (a first column 1, 0 or 0, 1, 2 even becomes a RangeIndex, like none at all); both readers refuse."""
+    header = delim.join("ab"[:width])
+    rows = [delim.join([str(i)] + ["50"] * (width + extra - 1)) for i in first]
+    raw = (header + "\n" + "\n".join(rows) + newline).encode()
+    (fast, fast_err), (slow, slow_err) = read(raw, "pandas"), read(raw, "stdlib")
+    assert fast_err == slow_err == read(raw, "auto")[1]
+    if width == 1 and delim != ",":  # a one-name header shows no delimiter: one column of texts such as "1;50"
+        assert slow.meta["delimiter"] == "," and slow.rows == [(r,) for r in rows]
+        assert_same(fast, slow)
+        return
+    name = {",": "comma", ";": "semicolon", "\t": "tab"}[delim]
+    assert slow_err.startswith(f"line 2 has {width + extra} fields but the header (line 1) has {width} "
+                               f"(detected delimiter: {name}) ({len(first) - 1} more row")
 
 
 def test_module_switch_and_engine_argument(monkeypatch):

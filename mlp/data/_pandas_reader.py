@@ -23,6 +23,14 @@ def read_pandas(pd, text, data, delimiter, max_rows):
         return None
     rec, hstart, hend = found
     header = [h.strip() for h in rec]
+    try:
+        first = header_record(text, delimiter, hend)
+    except csv.Error:
+        return None
+    if first is not None and len(first[0]) > len(header):
+        # pandas would silently make the first row's extra leading fields the index (and a first column such
+        # as 1, 0 or 0, 1, 2 becomes a RangeIndex, like no index at all): the csv module says what is wrong
+        return None
     if data is None:
         try:
             data = text.encode("utf-8")

@@ -81,12 +81,13 @@ def read_stdlib(text, delimiter, offset, max_rows):
     return header, columns_from_rows(rows, len(header)), len(rows)
 
 
-def header_record(text, delimiter):
-    """(header fields, char offset where the header record starts, where it ends), or None."""
+def header_record(text, delimiter, offset=0):
+    """(header fields, char offset where the header record starts, where it ends), or None: the first
+    non-blank record from char ``offset`` on (its offsets counted from ``offset``)."""
     # the first non-blank record and the physical lines it spans, read from a prefix long enough to hold it
     size = 1 << 16
     while True:
-        prefix = text[:size]
+        prefix = text[offset:offset + size]
         reader = records(prefix, delimiter)
         end = 0
         for rec in reader:
@@ -99,10 +100,10 @@ def header_record(text, delimiter):
                     if k == first - 1:
                         start = pos
                     pos += len(line)
-                if pos < len(prefix) or size >= len(text):
+                if pos < len(prefix) or size >= len(text) - offset:
                     return rec, start, pos
                 break
         else:
-            if size >= len(text):
+            if size >= len(text) - offset:
                 return None
         size *= 4
