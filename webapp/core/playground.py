@@ -61,7 +61,7 @@ from . import settings as T
 
 MAX_RUNS = 12            # runs kept (oldest dropped; the run shown is always kept)
 MAX_CACHED = 8           # prepared datasets kept
-FIRST_SLICE = 0.05       # seconds of training before the first live frame
+FIRST_SLICE = 0.02       # seconds of training before the first live frame (soon after the click)
 LIVE_EVERY = {"network": 0.2, "loss": 0.2, "main": 0.2}   # seconds between live figures of each kind
 FRAME_SECONDS = 0.1      # what front ends pass to advance(): half the figures' interval (see _LiveBudget)
 LIVE_SHARE = 1 / 6       # live figures take at most this share of the time: training at most 1.2x slower
