@@ -474,11 +474,8 @@ function buildControls(table) {
     ctl.row = row;
     ctl.wrap.dataset.setting = row.name;
     ctl.wrap.hidden = true;
-    if (row.control === "file" && !$("csv-box").dataset.placed) { // the upload goes before the file's columns
-      box.append($("csv-box"));
-      $("csv-box").dataset.placed = "1";
-    }
     box.append(ctl.wrap);
+    if ((row.choices || []).includes("csv")) box.append($("csv-box")); // the upload right after the data source
     state.controls.set(row.name, ctl);
   }
 }
