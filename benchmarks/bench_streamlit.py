@@ -30,8 +30,8 @@ from urllib.parse import quote
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests._browser import launch_chromium  # noqa: E402
-from tests._streamlit import CHART_WATCH_JS, StreamlitServer  # noqa: E402
+from tests._browser import StreamlitServer, launch_chromium  # noqa: E402
+from tests._streamlit import CHART_WATCH_JS  # noqa: E402
 
 SEED = {"n_samples": 1000, "arch": "[2, 8, 'relu', 8, 'relu', 1, 'sigmoid']", "learning_rate": 0.01,
         "lr_schedule": "exponential", "lr_decay": 0.999, "epochs": 1000, "batch_size": 32, "validation_split": 0.0}

@@ -702,7 +702,7 @@ def test_share_link_carries_a_small_trained_model_that_opens_without_training(ap
     href = share_href(app)
     query = urlsplit(href).query
     assert "model=" in query and dict(parse_qsl(query))["epochs"] == "30"
-    assert any(c.value == href for c in app.code)                        # the copyable text
+    assert app.text_input(key="share_text").value == href                 # the copyable text
     other = open_link(query)
     opened = shown_run(other)
     assert opened["from_link"] and opened["epochs"] == 30 and not other.warning

@@ -130,7 +130,7 @@ def test_open_train_default_download_and_load(server, browser, page, tmp_path, c
     # the trained default explained: every formula typesets (tiny gradients in 10^{-k} notation included)
     page.get_by_text("Explain a step", exact=True).click()
     page.locator(".katex").first.wait_for()
-    page.get_by_text("Training row 0 (of 0–319)").wait_for()
+    page.get_by_text(f"Training row 0 (of 0–{DEFAULT_ROWS - 1})").wait_for()
     assert page.locator(".katex-error").count() == 0, page.locator(".katex-error").all_inner_texts()
     preds = mlp.data.read_csv(_download(page, "Download predictions (CSV)", tmp_path / "pred.csv"))
     assert preds.columns == ["split", "x1", "x2", "y", "predicted_y", "p(0)", "p(1)"]
@@ -189,9 +189,11 @@ def test_stop_keeps_the_model_trained_so_far(server, page, tmp_path):
 
 from urllib.parse import quote  # noqa: E402
 
+from webapp.core import links as L  # noqa: E402
 from webapp.core import session as S  # noqa: E402
 
 BIG = "[2, 64, 'relu', 64, 'relu', 1, 'sigmoid']"
+DEFAULT_ROWS = S.prepare_builtin(**L.session_args({})["prepare"]).n_train   # training rows of the default data
 
 
 def _epoch(page, n):
@@ -218,9 +220,22 @@ def _choose(page, label, option):
                            ".some(e => e.getAttribute('aria-label') === label && e.value === v)", arg=[label, option])
 
 
+def _slide(page, label, value):
+    """Move the select slider ``label`` to the option shown as ``value`` with the keyboard."""
+    slider = page.get_by_role("slider", name=label)
+    slider.focus()
+    slider.press("Home")
+    for _ in range(30):
+        if slider.get_attribute("aria-valuetext") == value:
+            break
+        slider.press("ArrowRight")
+    assert slider.get_attribute("aria-valuetext") == value
+
+
 def _network_pictures(page):
-    """The data URIs of the node pictures of the Network chart on the page (they change as it learns)."""
-    chart = page.locator('[data-testid="stPlotlyChart"]').filter(has_text="Network").first
+    """The data URIs of the node pictures of the Network chart on the page (they change as it learns), drawn by
+    st.plotly_chart or, while training runs, by the live component."""
+    chart = page.locator(".js-plotly-plot").filter(has_text="Network").first
     chart.wait_for()
     return chart.locator("image").evaluate_all("els => els.map(e => e.getAttribute('href')).join('|')")
 
@@ -245,12 +260,12 @@ def test_step_reset_and_explain_match_the_trace(server, page, tmp_path):
     row = page.get_by_role("spinbutton", name="Training row")
     row.fill("5")
     row.press("Enter")
-    page.get_by_text("Training row 5 (of 0–319)").wait_for()
+    page.get_by_text(f"Training row 5 (of 0–{DEFAULT_ROWS - 1})").wait_for()
     assert page.locator(".katex").count() >= 20
     assert page.locator(".katex-error").count() == 0, page.locator(".katex-error").all_inner_texts()
     tex = " ".join(_tex(page))
     model = mlp.load(_download(page, "Download model", tmp_path / "m.mlp"))
-    prepared = S.prepare_builtin("circles", 400, 0.1, 0, 0.2, 3)
+    prepared = S.prepare_builtin(**L.session_args({})["prepare"])
     tr = model.trace(prepared.X_train[5:6], prepared.y_train[5:6])
     assert f"{tr.loss:.4g}" in tex
     for z in tr.layers[0].z[0]:
@@ -299,7 +314,7 @@ def test_address_new_tab_share_link_and_broken_link(server, browser, page, tmp_p
     page.locator('[data-testid="stSidebar"]').get_by_text("x1²", exact=True).click()
     page.get_by_text("3 network inputs", exact=False).first.wait_for()     # transforms: one more input
     assert page.get_by_role("textbox", name="Architecture").input_value().startswith("[3, ")
-    _choose(page, "L1", "0.001")
+    _slide(page, "L1", "0.001")
     epochs = page.get_by_role("spinbutton", name="Epochs")
     epochs.fill("40")
     epochs.press("Enter")
@@ -311,7 +326,7 @@ def test_address_new_tab_share_link_and_broken_link(server, browser, page, tmp_p
     tab.get_by_role("spinbutton", name="Epochs").wait_for()
     assert tab.get_by_role("spinbutton", name="Epochs").input_value() == "40"
     assert tab.locator('[data-testid="stSidebar"]').get_by_role("checkbox", name="x1²").is_checked()
-    assert tab.get_by_role("combobox", name="L1").input_value() == "0.001"
+    assert tab.get_by_role("slider", name="L1").get_attribute("aria-valuetext") == "0.001"
     assert tab.get_by_role("combobox", name="Dataset").input_value() == "moons"
     tab.close()
     # train, then the Share link in a new tab shows that model at once, and its download has the same weights
@@ -339,5 +354,48 @@ def test_address_new_tab_share_link_and_broken_link(server, browser, page, tmp_p
     assert "example.invalid" in text and warn.locator("a").count() == 0     # a value is text, never a link
     _train_button(tab).click()
     tab.get_by_role("button", name="Download model", exact=True).wait_for()
-    assert "sgd" in tab.get_by_text(re.compile(r"150 epochs in")).first.inner_text()
+    assert "sgd" in tab.get_by_text(re.compile(f"{L.defaults()['epochs']} epochs in")).first.inner_text()
     tab.close()
+
+
+# ------------------------------------------------------------------ issue 16: live frames, accessibility
+
+from tests._browser import axe_violations  # noqa: E402
+from tests._streamlit import CHART_WATCH_JS  # noqa: E402
+
+
+def test_the_network_view_moves_at_least_six_times_in_a_3000_epoch_run(server, page):
+    """Live frames reach the page while the script trains (drawn in place by the live component)."""
+    page.goto(server + "?epochs=3000")
+    _train_button(page).wait_for()
+    _settled(page)
+    page.evaluate(CHART_WATCH_JS)
+    _train_button(page).click()
+    page.get_by_role("button", name="Download model", exact=True).wait_for()
+    page.wait_for_timeout(500)
+    times = page.evaluate("window.mlpCharts.times")
+    # the last change is the results' chart; the ones before it came while the training ran
+    assert len(times["network"]) - 1 >= 6, times
+    assert len(times["loss"]) - 1 >= 6 and len(times["main"]) - 1 >= 6, times
+    assert page.get_by_text("3000 epochs in").count() == 1
+
+
+def test_the_app_has_no_wcag_a_or_aa_violation(server, page):
+    """axe-core (npm, pinned in static/package.json) on every screen: before and after training, Explain a step,
+    Compare runs, Use a model."""
+    page.goto(server)
+    _train_button(page).wait_for()
+    _settled(page)
+    assert axe_violations(page) == []
+    _train_button(page).click()
+    page.get_by_role("button", name="Download model", exact=True).wait_for()
+    _settled(page)
+    assert axe_violations(page) == []
+    page.get_by_text("Explain a step", exact=True).click()
+    page.locator(".katex").first.wait_for()
+    _settled(page)
+    assert axe_violations(page) == []
+    for tab in ("Compare runs", "Use a model"):
+        page.get_by_role("tab", name=tab).click()
+        page.wait_for_timeout(300)
+        assert axe_violations(page) == [], tab

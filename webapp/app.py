@@ -62,13 +62,13 @@ _LIVE_CSS = """
 """
 _LIVE_JS = (Path(__file__).resolve().parent / "live_charts.js").read_text()
 
-# Captions in Streamlit's default theme are grey #808495-ish on white: 3.8:1, below WCAG AA's 4.5:1 for text.
-# A darker grey (4.6:1 and more on white and on the sidebar's grey) keeps them quieter than body text.
+# Streamlit draws captions at 60 % opacity: grey on white at 2.7:1, below WCAG AA's 4.5:1 for text. Opaque and a
+# darker grey (#585b64: 6.8:1 on white, 6.4:1 on the sidebar) they stay quieter than body text. Code and formulas
+# wrap rather than scroll (a scrolling region must be reachable by keyboard, and st.code's and st.latex's are not).
 _CSS = """<style>
-[data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] p,
-[data-testid="stWidgetLabel"] [data-testid="stCaptionContainer"] { color: #565a65; }
-[data-testid="stExpander"] .katex { font-size: 0.95em; }
-[data-testid="stExpander"] .katex-display { overflow-x: auto; overflow-y: hidden; padding: 2px 0; margin: 0.4em 0; }
+[data-testid="stCaptionContainer"] { opacity: 1; color: #585b64; }
+[data-testid="stExpander"] .katex { font-size: 0.9em; }
+[data-testid="stExpander"] .katex-display { overflow: visible; padding: 2px 0; margin: 0.4em 0; }
 [data-testid="stExpander"] pre code { font-size: 0.78rem; }
 </style>"""
 
@@ -276,27 +276,22 @@ def _csv_widgets(pg):
     opened = pg.open_pending()
     if opened["notes"]:
         ss.setdefault("link_notes", []).extend(opened["notes"])
-    s = pg.settings
-    cols = preview["columns"]
-    target = s["target"] if s["target"] in cols else preview["default_target"]
-    ss["target"] = target
-    sb.selectbox(T.SETTINGS["target"].label, cols, key="target", help=T.SETTINGS["target"].help,
-                 on_change=_changed, args=("target",))
-    options = [c for c in cols if c != target]
-    ss["features"] = [f for f in (s["features"] or options) if f in options]
-    sb.multiselect(T.SETTINGS["features"].label, options, key="features", help=T.SETTINGS["features"].help,
-                   on_change=_changed, args=("features",))
+    rows = {r["name"]: r for r in pg.controls("streamlit")}     # the file's columns: values and options
+    for name in ("target", "features"):
+        row = rows[name]
+        ss[name] = row["value"]
+        widget = sb.selectbox if name == "target" else sb.multiselect
+        widget(row["label"], row["options"], key=name, help=row["help"], on_change=_changed, args=(name,))
     detected = pg.detected_task()
     auto = f"auto ({detected})" if detected else "auto"
-    ss["task"] = s["task"] or "auto"
-    sb.selectbox(T.SETTINGS["task"].label, ["auto", *S.TASKS], key="task", help=T.SETTINGS["task"].help,
+    ss["task"] = rows["task"]["value"] or "auto"
+    sb.selectbox(rows["task"]["label"], ["auto", *rows["task"]["options"]], key="task", help=rows["task"]["help"],
                  format_func=lambda v: auto if v == "auto" else v, on_change=_changed, args=("task",))
-    used = set(ss["features"]) | {target}
+    used = set(rows["features"]["value"]) | {rows["target"]["value"]}
     missing = {c: n for c, n in preview["missing"].items() if c in used}
     if missing:
         sb.warning("Missing values: " + ", ".join(f"{_plain(c)} ({n})" for c, n in missing.items()))
-        row = next(r for r in pg.controls("streamlit") if r["name"] == "drop_missing")
-        _widget(sb, row)
+        _widget(sb, rows["drop_missing"])
     return None
 
 
@@ -357,8 +352,8 @@ def _warm_live():
     ~0.8 s (Streamlit looks for data frames in it, which imports its data-frame libraries), which would otherwise
     be charged to the first training's live budget."""
     state = _live_warmth()
+    slot = st.empty()      # on every run, so that the elements after it keep their places from run to run
     if not state["warm"]:
-        slot = st.empty()
         with slot:
             _live_component()(data={"warm-up": {"data": [], "layout": {}}}, key="live_warmup")
         slot.empty()
@@ -462,7 +457,8 @@ def _share(pg):
     if share.get("href"):
         what = "this trained model and its settings" if share["carries_model"] else "these settings"
         st.markdown(f"[**Share link**]({share['href']}) · opens {what} in a new tab; copy it from the box below.")
-        st.code(share["href"], language=None, wrap_lines=True, height=80 if len(share["href"]) > 300 else "content")
+        ss["share_text"] = share["href"]
+        st.text_input("Share link (select it all and copy)", key="share_text")
     if share.get("note"):
         st.caption(share["note"])
 
@@ -515,7 +511,7 @@ def _results(pg, res, slots):
             st.markdown("**Metrics**")
             st.markdown(_metrics_markdown(m, res["task"]))
         st.markdown("**Network summary**")
-        st.code(res["summary"], language=None)
+        st.code(res["summary"], language=None, wrap_lines=True)
     with c2:
         if main and second in figs:
             _plot(st, figs[second], key=f"second_{rid}_{ep}")
@@ -537,7 +533,6 @@ def _explain(pg, res, interrupted):
     ss["explain_was_open"] = bool(exp.open)
     if not exp.open:
         return
-    interrupted = interrupted and not was_open
     with exp:
         if res is None:
             st.info("There is no model to explain yet: press **Train** or **Step** first.")
@@ -558,8 +553,12 @@ def _explain(pg, res, interrupted):
                                 help=f"Input unit of the weight, 0 to {sizes[layer - 1] - 1}")
             j = c4.number_input("to unit j", min_value=0, value=0, step=1, key="explain_j",
                                 help=f"Output unit of the weight, 0 to {sizes[layer] - 1}")
+        # a training interrupted by opening Explain, or by asking for another row or weight, was paused for this
+        trigger = (int(row), int(layer), int(i), int(j))
+        paused = interrupted and (not was_open or ss.get("explain_last") != trigger)
+        ss["explain_last"] = trigger
         try:
-            ex = pg.explain(row=int(row), weight=(int(layer), int(i), int(j)) if layer else None, paused=interrupted)
+            ex = pg.explain(row=int(row), weight=(int(layer), int(i), int(j)) if layer else None, paused=paused)
         except USER_ERRORS as e:
             st.error(_plain(e))
             return
@@ -573,15 +572,12 @@ def _explain(pg, res, interrupted):
             st.caption(_plain(note))
         for sec in ex["sections"]:
             st.markdown(f"**{sec['title']}**")
-            left, right = st.columns([11, 9])
-            with left:
-                for formula in sec["latex"]:
-                    st.latex(formula)
-            with right:
-                if sec.get("code"):
-                    end = sec["code_start"] + sec["code"].rstrip("\n").count("\n")
-                    st.caption(f"`mlp/reference.py` · `{sec['code_name']}` · lines {sec['code_start']}–{end}")
-                    st.code(_numbered(sec["code_start"], sec["code"]), language="python", wrap_lines=True)
+            for formula in sec["latex"]:      # the whole width: formulas with their numbers are wide
+                st.latex(formula)
+            if sec.get("code"):
+                end = sec["code_start"] + sec["code"].rstrip("\n").count("\n")
+                st.caption(f"`mlp/reference.py` · `{sec['code_name']}` · lines {sec['code_start']}–{end}")
+                st.code(_numbered(sec["code_start"], sec["code"]), language="python", wrap_lines=True)
 
 
 def _data_view(pg, data, res):
