@@ -23,7 +23,7 @@ import bench_browser  # noqa: E402
 import bench_streamlit  # noqa: E402
 
 from tests._browser import StaticServer, browser_skip_reason, launch_chromium  # noqa: E402
-from tests._streamlit import StreamlitServer  # noqa: E402
+from tests._browser import StreamlitServer  # noqa: E402
 
 ROWS = (("live frames of the Network view", lambda r: f"{r['fps']:.1f}/s"),
         ("first frame after the click", lambda r: f"{r['first_frame']:.2f} s"),

@@ -53,7 +53,7 @@ def streamlit_url():
     reason = browser_skip_reason()
     if reason:
         pytest.skip(reason)
-    from tests._streamlit import StreamlitServer
+    from tests._browser import StreamlitServer
     with StreamlitServer() as srv:
         yield srv.url
 
