@@ -16,7 +16,12 @@ const state = {
   restoring: false,    // a link is being opened (the address is not rewritten meanwhile)
   address: null,       // the address last written (#...)
   compareChosen: null, // the runs chosen there (null: the core's choice, the latest four)
+  runs: [],            // the trained runs (Compare runs, Use a model)
+  dataError: false,    // the alert shows why the data cannot be prepared
+  explainPaused: false, // Explain was pressed while training ran (the core paused it for the explanation)
+  fileModel: false,    // a model file is open in Use a model
   predictionsCSV: null,
+  predictionsName: null,
 };
 window.mlpTimings = {}; // seconds since navigation start (performance.now()), read by tests and the benchmark
 window.mlpStats = { progress: 0, draws: 0 };
@@ -111,15 +116,6 @@ function debounce(fn, ms) {
     clearTimeout(timer);
     timer = setTimeout(() => fn(...args), ms);
   };
-}
-
-function fillSelect(select, values, selected) {
-  select.replaceChildren(...values.map((v) => {
-    const opt = document.createElement("option");
-    opt.value = opt.textContent = v;
-    return opt;
-  }));
-  if (selected !== undefined && values.includes(selected)) select.value = selected;
 }
 
 function fmt(v) {
@@ -691,7 +687,7 @@ async function download(cmd, type) {
 // The choice of runs is the user's until a new run comes: then it is the core's again (the latest runs).
 async function refreshRuns(choice = undefined) {
   if (choice !== undefined) state.compareChosen = choice;
-  else if (state.result && !(state.runs || []).some((r) => r.id === state.result.id)) state.compareChosen = null;
+  else if (state.result && !state.runs.some((r) => r.id === state.result.id)) state.compareChosen = null;
   renderCompare(await rpc("compare", { run_ids: state.compareChosen }));
 }
 
