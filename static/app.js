@@ -526,6 +526,8 @@ function showData(data) {
   state.dataError = !!data.error;
   cancelLive();
   clearCharts();
+  renderMetrics({});
+  $("run-caption").textContent = "";
   if (data.figure) setTimeout(() => { if (state.data === data) draw($("pred-chart"), data.figure); }, 0);
 }
 
