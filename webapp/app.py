@@ -20,6 +20,7 @@ import math
 import os
 import re
 import sys
+import time
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
@@ -369,13 +370,15 @@ def _train_loop(pg, ui, slots):
     for name in ("header", "loss", "main", "network"):
         slots[name].empty()
     live = _live_component()
-    n = 0
+    n, shown_at = 0, -1.0
     while pg.running:
         frame = pg.advance(FRAME_SECONDS)
         n += 1
-        bar.progress(frame["progress"], text=frame["text"])
-        ui["epoch"].markdown(f"**Epoch {frame['epoch']}**")
         figs = frame["figures"]
+        if figs or time.perf_counter() - shown_at >= 2 * FRAME_SECONDS:   # (each delta costs the page a redraw)
+            bar.progress(frame["progress"], text=frame["text"])
+            ui["epoch"].markdown(f"**Epoch {frame['epoch']}**")
+            shown_at = time.perf_counter()
         if not figs:
             continue
         shown = {"loss": figs.get("loss"), "main": figs.get(frame["main"]), "network": figs.get("network")}
