@@ -1,23 +1,22 @@
-"""Speed of the static (Pyodide) site in Chromium, against the same training in native CPython (not a test).
+"""The browser app (the static Pyodide site) while it trains, measured as benchmarks/bench_streamlit.py measures the
+Streamlit app, plus its start-up (not a test).
 
-    python benchmarks/bench_browser.py [--runs 3] [--pyodide DIR] [--site DIR]
+    python benchmarks/bench_browser.py [--rounds 5] [--only default|3000|seed] [--pyodide DIR] [--site DIR]
 
-Builds the site with the local Pyodide runtime (or uses --site), serves it on 127.0.0.1 and measures with
-Debian's Chromium via Playwright:
-  * cold: time from navigation to a ready Train button in a fresh profile (goal <= 5 s);
-  * warm: the same on reload, served by the service-worker cache (goal <= 2 s); and on a second reload (faster:
-    by then Chromium's code caches hold compiled code of the runtime);
-  * where the start-up time goes (page, Pyodide runtime with NumPy, app files, imports, first data), cold and warm;
-  * training: the default demo (circles, [2, 8, 'relu', 8, 'relu', 1, 'sigmoid'], 1000 epochs, batch 32),
-    wall clock in the page (with live charts) and the Python time inside the worker (goal <= 4 s);
-  * the live views: the same demo again in that page with "Live charts while training" on and off,
-    interleaved (goal: on <= 1.2x off), and the frames per second of the live Network view (goal >= 4);
-  * the same training in native CPython (webapp.core.session), and the browser/native ratio.
-Prints a Markdown table (medians over --runs).
+Builds the site with the local Pyodide runtime (or uses --site), serves it on 127.0.0.1 and opens it in Debian's
+Chromium (Playwright), every other host blocked. Start-up: navigation -> a ready Train button in a fresh profile
+(cold) and reloaded from the service-worker cache, with where the time goes. Then, for each case of
+bench_streamlit.CASES (the defaults, 3,000 epochs, the seed benchmark), in two pages (two workers) with "Live
+charts while training" on and off, alternating rounds as for Streamlit: live frames per second (changes of the
+Network view on screen while training / the training time the core reports), the first frame (click -> the first
+change), click -> result (a page's first Train and warm) and the training time with live charts on / off. The
+charts are watched by the same page-side code as Streamlit's (tests/_streamlit.CHART_WATCH_JS). Last, the same
+training in native CPython (the same Playground) for the browser / native ratio.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -25,13 +24,21 @@ import tempfile
 import time
 import zipfile
 from pathlib import Path
+from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
+from bench_streamlit import CASES  # noqa: E402  (the same cases for both apps)
+
 from tests._browser import (PYODIDE_HINT, StaticServer, block_external, browser_skip_reason,  # noqa: E402
                             chromium_path, launch_chromium, pyodide_runtime_dir)
+from tests._streamlit import CHART_WATCH_JS  # noqa: E402
 
-DEMO = {"arch": "[2, 8, 'relu', 8, 'relu', 1, 'sigmoid']", "epochs": 1000, "batch_size": 32}
+TIMEOUT = 180_000
+PHASES = (("worker started", "workerCreated"), ("Pyodide loaded (CDN build: and NumPy)", "runtime"),
+          ("NumPy and app files unpacked", "unpacked"), ("engine imported (numpy, mlp, core, glue)", "engine"),
+          ("worker ready (settings table)", "info"), ("page got ready", "ready"),
+          ("Train ready (controls, data)", "trainReady"))
 
 
 def chromium_version():
@@ -44,34 +51,8 @@ def chromium_version():
     return words[0] if words else ""
 
 
-def native_training(runs):
-    """Seconds for the default demo in CPython: session.train alone, and through the worker glue (chunks +
-    live figures, exactly what the worker runs)."""
-    sys.path.insert(0, str(ROOT / "static"))
-    import worker_glue
-    from webapp.core import session
-
-    plain, glue = [], []
-    for _ in range(runs):
-        prepared = session.prepare_builtin("circles")
-        model = session.build_model(DEMO, prepared)
-        t = time.perf_counter()
-        session.train(model, prepared, DEMO)
-        plain.append(time.perf_counter() - t)
-        worker_glue.STATE = worker_glue._State()
-        worker_glue.builtin("circles")
-        t = time.perf_counter()
-        worker_glue.train_start(**DEMO)
-        while not worker_glue.train_step(0.1)["done"]:
-            pass
-        worker_glue.train_finish()
-        glue.append(time.perf_counter() - t)
-    return statistics.median(plain), statistics.median(glue)
-
-
-PHASES = (("worker started", "workerCreated"), ("Pyodide loaded (CDN build: and NumPy)", "runtime"),
-          ("NumPy and app files unpacked", "unpacked"), ("engine imported (numpy, mlp, glue)", "engine"),
-          ("worker ready", "info"), ("page got ready", "ready"), ("Train ready (data + loss choices)", "trainReady"))
+def _med(xs):
+    return statistics.median(xs) if xs else float("nan")
 
 
 def _phases(timings):
@@ -79,74 +60,132 @@ def _phases(timings):
     worker's clock: shifted by the difference of the two time origins)."""
     worker = timings.get("workerPhases") or {}
     origin = timings.get("workerOrigin", timings["workerCreated"])
+    return {key: origin + worker[key] if key in worker else timings[key]
+            for _, key in PHASES if key in worker or key in timings}
+
+
+def _open(browser, url, settings=None, live=True):
+    """A page (its own browser context: its own worker) opened on the settings' address, ready to train."""
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    ctx.set_default_timeout(TIMEOUT)
+    blocked = block_external(ctx)
+    page = ctx.new_page()
+    page.blocked = blocked
+    fragment = "&".join(f"{k}={quote(str(v))}" for k, v in (settings or {}).items())
+    page.goto(url + ("#" + fragment if fragment else ""))
+    page.wait_for_function("window.mlpTimings && window.mlpTimings.trainReady", timeout=TIMEOUT)
+    page.wait_for_selector("#train:not([disabled])")
+    if page.is_checked("#live") != live:
+        before = page.evaluate("Number(document.body.dataset.urlSynced || 0)")
+        page.set_checked("#live", live)
+        page.wait_for_function(f"Number(document.body.dataset.urlSynced || 0) > {before}")
+    return page
+
+
+def train_once(page):
+    """Click Train; return (training seconds the core reports, click -> result seconds, times of the Network
+    view's changes after the click)."""
+    page.evaluate(CHART_WATCH_JS)
+    before = page.evaluate("Number(document.body.dataset.trained || 0)")
+    t0 = time.perf_counter()
+    page.click("#train")
+    page.wait_for_function(f"Number(document.body.dataset.trained || 0) > {before}", timeout=TIMEOUT)
+    wall = time.perf_counter() - t0
+    secs = page.evaluate("window.mlpTimings.lastTrain.pythonSeconds")
+    page.wait_for_timeout(400)   # the page finishes drawing before the other page trains
+    return secs, wall, page.evaluate("window.mlpCharts.times")["network"]
+
+
+def startup(browser, url, runs):
+    """Start-up phases (seconds since navigation): cold (fresh profile), from the service-worker cache, and its
+    second reload; medians over ``runs``."""
+    cold, warm, warm2 = [], [], []
+    for _ in range(runs):
+        page = _open(browser, url)
+        cold.append(_phases(page.evaluate("window.mlpTimings")))
+        page.wait_for_selector("#offline-status[data-state=ready]", timeout=TIMEOUT)
+        for store in (warm, warm2):
+            page.reload()
+            page.wait_for_function("window.mlpTimings && window.mlpTimings.trainReady", timeout=TIMEOUT)
+            store.append(_phases(page.evaluate("window.mlpTimings")))
+            assert page.evaluate("navigator.serviceWorker.controller !== null")
+        assert not page.blocked, page.blocked
+        page.context.close()
+
+    def medians(rows):
+        return {key: _med([r[key] for r in rows]) for key in rows[0] if all(key in r for r in rows)}
+    return {"cold": medians(cold), "warm": medians(warm), "warm2": medians(warm2)}
+
+
+def measure(browser, url, rounds, only=None):
+    """{case: {fps, fps_rounds, first_frame, train_on, train_off, ratio, ratios, warm_on, warm_off, first_on,
+    first_off}} for the cases of bench_streamlit.CASES, measured as bench_streamlit.measure does."""
     out = {}
-    for _, key in PHASES:
-        if key in worker:
-            out[key] = origin + worker[key]
-        elif key in timings:
-            out[key] = timings[key]
+    for name, settings in CASES.items():
+        if only and name != only:
+            continue
+        pages = {live: _open(browser, url, settings, live) for live in (True, False)}
+        first = {live: train_once(pages[live]) for live in (True, False)}   # a page's first Train
+        runs = {True: [], False: []}
+        for r in range(rounds):
+            for live in ((True, False) if r % 2 == 0 else (False, True)):
+                runs[live].append(train_once(pages[live]))
+        on, off = runs[True], runs[False]
+        # the last change of the Network view is the results' chart; the ones before it are live frames
+        fps = [max(len(t) - 1, 0) / s for s, _, t in on]
+        out[name] = {"fps": _med(fps), "fps_rounds": fps,
+                     "first_frame": _med([t[0] for _, _, t in on if len(t) > 1]),
+                     "train_on": _med([x[0] for x in on]), "train_off": _med([x[0] for x in off]),
+                     "ratio": _med([a[0] / b[0] for a, b in zip(on, off)]),
+                     "ratios": [a[0] / b[0] for a, b in zip(on, off)],
+                     "warm_on": _med([x[1] for x in on]), "warm_off": _med([x[1] for x in off]),
+                     "first_on": first[True][1], "first_off": first[False][1]}
+        for page in pages.values():
+            assert not page.blocked, page.blocked
+            page.context.close()
     return out
 
 
-def browser_figures(url, runs):
-    """Cold ready, warm (service worker) ready, and training times measured in Chromium."""
-    from playwright.sync_api import sync_playwright
-
-    ready = "window.mlpTimings && window.mlpTimings.trainReady"
-    cold, warm, warm2, train_wall, train_py, live_wall, off_wall, fps = [], [], [], [], [], [], [], []
-    with sync_playwright() as pw:
-        browser = launch_chromium(pw)
-        for _ in range(runs):
-            ctx = browser.new_context()  # fresh profile: no HTTP cache, no service worker
-            blocked = block_external(ctx)
-            page = ctx.new_page()
-            page.goto(url)
-            page.wait_for_function(ready, timeout=120_000)
-            cold.append(_phases(page.evaluate("window.mlpTimings")))
-            page.click("#train")
-            page.wait_for_function("window.mlpTimings.lastTrain", timeout=120_000)
-            t = page.evaluate("window.mlpTimings.lastTrain")
-            train_wall.append(t["seconds"])
-            train_py.append(t["pythonSeconds"])
-            page.wait_for_selector("#offline-status[data-state=ready]", timeout=120_000)
-            # live charts on / off, interleaved in the same warm page (once the offline cache is written)
-            for _ in range(2):
-                seconds, frames = _train_again(page, live=True)
-                live_wall.append(seconds)
-                fps.append(frames / seconds)
-                off_wall.append(_train_again(page, live=False)[0])
-            for store in (warm, warm2):
-                page.reload()
-                page.wait_for_function(ready, timeout=120_000)
-                store.append(_phases(page.evaluate("window.mlpTimings")))
-                assert page.evaluate("navigator.serviceWorker.controller !== null")
-            assert not blocked, blocked
-            ctx.close()
-        browser.close()
-    med = statistics.median
-
-    def medians(rows):
-        return {key: med(r[key] for r in rows) for key in rows[0] if all(key in r for r in rows)}
-
-    return (medians(cold), medians(warm), medians(warm2), med(train_wall), med(train_py), med(live_wall),
-            med(off_wall), med(fps))
+def native_seconds(settings, runs=3):
+    """The training time the core reports for ``settings`` in native CPython (the same Playground, live off)."""
+    from webapp.core.playground import Playground
+    times = []
+    for _ in range(runs):
+        pg = Playground({**settings, "live": False})
+        pg.train()
+        while pg.running:
+            pg.advance()
+        times.append(pg.result()["seconds"])
+    return _med(times)
 
 
-def _train_again(page, live):
-    """Train the default demo once more with live charts on or off: (wall-clock seconds, live frames of the
-    Network view drawn during the run)."""
-    page.set_checked("#live", live)
-    before = page.evaluate("document.body.dataset.trained || 0")
-    draws = page.evaluate("window.mlpStats.networkDraws || 0")
-    page.click("#train")
-    page.wait_for_function(f"Number(document.body.dataset.trained || 0) > {before}", timeout=120_000)
-    frames = page.evaluate("window.mlpStats.networkDraws") - draws - 1  # the final draw after the run: not live
-    return page.evaluate("window.mlpTimings.lastTrain.seconds"), frames
+def build_site(pyodide, precompile=True):
+    """Build the offline site into a temporary directory; returns (TemporaryDirectory, site path)."""
+    runtime = pyodide or pyodide_runtime_dir()
+    if runtime is None:
+        sys.exit(f"cannot run: {PYODIDE_HINT}")
+    tmp = tempfile.TemporaryDirectory(prefix="mlp-site-")
+    site = Path(tmp.name) / "site"
+    subprocess.run([sys.executable, str(ROOT / "static" / "build.py"), "--out", str(site), "--pyodide",
+                    str(runtime)] + ([] if precompile else ["--no-precompile"]), check=True, stdout=subprocess.DEVNULL)
+    return tmp, site
+
+
+def print_cases(results, label="browser"):
+    for name, r in results.items():
+        print(f"{name} ({label}): live frames {r['fps']:.1f}/s (per round "
+              f"{', '.join(f'{x:.1f}' for x in r['fps_rounds'])}); first frame {r['first_frame']:.2f} s after the "
+              f"click; training {r['train_on']:.2f} s live on vs {r['train_off']:.2f} s off -> {r['ratio']:.2f}x "
+              f"(per round {', '.join(f'{x:.2f}' for x in r['ratios'])}); click -> result warm "
+              f"{r['warm_on']:.2f} s live on, {r['warm_off']:.2f} s off; a page's first Train {r['first_on']:.2f} s "
+              f"live on, {r['first_off']:.2f} s off", flush=True)
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--only", choices=sorted(CASES))
+    ap.add_argument("--startup-runs", type=int, default=3)
     ap.add_argument("--pyodide", type=Path, default=None, help="local Pyodide runtime (default: as the tests)")
     ap.add_argument("--site", type=Path, default=None, help="an already built site (skips the build)")
     ap.add_argument("--no-precompile", action="store_true",
@@ -155,42 +194,32 @@ def main(argv=None):
     reason = browser_skip_reason()
     if reason:
         sys.exit(f"cannot run: {reason}")
-    site = args.site
-    tmp = None
-    if site is None:
-        runtime = args.pyodide or pyodide_runtime_dir()
-        if runtime is None:
-            sys.exit(f"cannot run: {PYODIDE_HINT}")
-        tmp = tempfile.TemporaryDirectory(prefix="mlp-site-")
-        site = Path(tmp.name) / "site"
-        subprocess.run([sys.executable, str(ROOT / "static" / "build.py"), "--out", str(site),
-                        "--pyodide", str(runtime)] + (["--no-precompile"] if args.no_precompile else []),
-                       check=True, stdout=subprocess.DEVNULL)
+    tmp, site = (None, args.site) if args.site else build_site(args.pyodide, not args.no_precompile)
     with zipfile.ZipFile(Path(site) / "app.zip") as zf:
         precompiled = any("__pycache__" in name for name in zf.namelist())
-    with StaticServer(site) as server:
-        cold, warm, warm2, wall, py, live, off, fps = browser_figures(server.url, args.runs)
-    native, native_glue = native_training(args.runs)
-    print(f"Browser build, Chromium {chromium_version()} (median of {args.runs}; "
-          f"{'precompiled .pyc' if precompiled else 'Python sources, not precompiled'}):\n")
-    print("| measure | browser | goal | native CPython | browser / native |")
-    print("|---|---|---|---|---|")
-    print(f"| navigation → Train ready, cold | {cold['trainReady']:.2f} s | ≤ 5 s | | |")
-    print(f"| navigation → Train ready, service-worker cache | {warm['trainReady']:.2f} s | ≤ 2 s | | |")
-    print(f"| the same, second reload (code caches warm) | {warm2['trainReady']:.2f} s | | | |")
-    print(f"| default demo, 1000 epochs: Python time in the worker | {py:.2f} s | ≤ 4 s | {native:.2f} s "
-          f"(session.train) | {py / native:.1f}× |")
-    print(f"| default demo, wall clock with live charts | {wall:.2f} s | | {native_glue:.2f} s (glue, same chunks "
-          f"and figures) | {wall / native_glue:.1f}× |")
-    print(f"| the same again in that page, live charts on / off | {live:.2f} s / {off:.2f} s: {live / off:.2f}× "
-          f"| ≤ 1.2× | | |")
-    print(f"| live Network view during the default demo | {fps:.1f} frames/s | ≥ 4 | | |")
-    print("\nStart-up steps, seconds since navigation (medians):\n")
-    print("| step | cold | service-worker cache |")
-    print("|---|---|---|")
-    for label, key in PHASES:
-        if key in cold and key in warm:
-            print(f"| {label} | {cold[key]:.2f} | {warm[key]:.2f} |")
+    from playwright.sync_api import sync_playwright
+    with StaticServer(site) as server, sync_playwright() as pw:
+        browser = launch_chromium(pw)
+        start = startup(browser, server.url, args.startup_runs) if args.startup_runs else None
+        results = measure(browser, server.url, args.rounds, args.only)
+        browser.close()
+    print(f"Browser app, Chromium {chromium_version()} "
+          f"({'precompiled .pyc' if precompiled else 'Python sources, not precompiled'}), medians:\n")
+    print_cases(results)
+    for name, r in results.items():
+        native = native_seconds(CASES[name])
+        print(f"{name}: training (live off) {r['train_off']:.2f} s in the browser vs {native:.2f} s in native "
+              f"CPython -> {r['train_off'] / native:.1f}x")
+    if start:
+        cold, warm, warm2 = start["cold"], start["warm"], start["warm2"]
+        print(f"\nnavigation -> Train ready: {cold['trainReady']:.2f} s cold, {warm['trainReady']:.2f} s from the "
+              f"service-worker cache, {warm2['trainReady']:.2f} s on its second reload\n")
+        print("| start-up step, seconds since navigation | cold | service-worker cache |")
+        print("|---|---|---|")
+        for label, key in PHASES:
+            if key in cold and key in warm:
+                print(f"| {label} | {cold[key]:.2f} | {warm[key]:.2f} |")
+    print(f"(load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
     if tmp is not None:
         tmp.cleanup()
 

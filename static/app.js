@@ -16,7 +16,12 @@ const state = {
   restoring: false,    // a link is being opened (the address is not rewritten meanwhile)
   address: null,       // the address last written (#...)
   compareChosen: null, // the runs chosen there (null: the core's choice, the latest four)
+  runs: [],            // the trained runs (Compare runs, Use a model)
+  dataError: false,    // the alert shows why the data cannot be prepared
+  explainPaused: false, // Explain was pressed while training ran (the core paused it for the explanation)
+  fileModel: false,    // a model file is open in Use a model
   predictionsCSV: null,
+  predictionsName: null,
 };
 window.mlpTimings = {}; // seconds since navigation start (performance.now()), read by tests and the benchmark
 window.mlpStats = { progress: 0, draws: 0 };
@@ -111,15 +116,6 @@ function debounce(fn, ms) {
     clearTimeout(timer);
     timer = setTimeout(() => fn(...args), ms);
   };
-}
-
-function fillSelect(select, values, selected) {
-  select.replaceChildren(...values.map((v) => {
-    const opt = document.createElement("option");
-    opt.value = opt.textContent = v;
-    return opt;
-  }));
-  if (selected !== undefined && values.includes(selected)) select.value = selected;
 }
 
 function fmt(v) {
@@ -324,7 +320,7 @@ function formatNumber(row, v) {
 }
 
 function optionText(row, v) {
-  if (v === null || v === undefined) return "auto";
+  if (v === null || v === undefined) return state.data && state.data.task ? `auto (${state.data.task})` : "auto";
   const labels = row.option_labels || {};
   return labels[v] !== undefined ? labels[v] : String(v);
 }
@@ -337,7 +333,8 @@ function selectValue(select) {
 
 function fillOptions(select, row, options, value) {
   const list = [...options];
-  if (row.default === null && !list.includes(null)) list.unshift(null); // "auto": the core chooses
+  // a column setting of the file with no default (the task): "auto", the core detects it
+  if (row.control === "file" && row.default === null && !list.includes(null)) list.unshift(null);
   const text = (v) => (v === null || v === undefined ? "" : String(v));
   select.replaceChildren(...list.map((v) => node("option", {
     value: text(v), textContent: optionText(row, v), dataset: { value: JSON.stringify(v) } })));
@@ -441,7 +438,7 @@ const MAKE = {
       send();
     });
     fix.addEventListener("click", () => sendChange(row.name, fix.dataset.value));
-    const wrap = node("div", { className: "wide" }, node("label", { className: "wide", title: row.help }, row.label,
+    const wrap = node("div", { className: "wide", title: row.help }, node("label", { className: "wide" }, row.label,
       input), msg, fix);
     return { wrap, msg, fix, set: (r) => setInput(input, r.value) };
   },
@@ -473,17 +470,15 @@ function buildControls(table) {
     ctl.row = row;
     ctl.wrap.dataset.setting = row.name;
     ctl.wrap.hidden = true;
-    if (row.control === "file" && !$("csv-box").dataset.placed) { // the upload goes before the file's columns
-      box.append($("csv-box"));
-      $("csv-box").dataset.placed = "1";
-    }
     box.append(ctl.wrap);
+    if ((row.choices || []).includes("csv")) box.append($("csv-box")); // the upload right after the data source
     state.controls.set(row.name, ctl);
   }
 }
 
 // The view the core returns after every change: each control's value, options and whether it applies.
 function applyView(view) {
+  if (view.data) showData(view.data);
   const shown = new Set();
   for (const row of view.controls) {
     const ctl = state.controls.get(row.name);
@@ -495,7 +490,6 @@ function applyView(view) {
   for (const [name, ctl] of state.controls) if (!shown.has(name)) ctl.wrap.hidden = true;
   $("csv-box").hidden = !view.controls.some((r) => r.control === "file");
   showArch(view.arch);
-  if (view.data) showData(view.data);
   if (view.notes && view.notes.length) showNotes("link-notes", view.notes);
   writeAddress(view.address);
   setButtons();
@@ -532,6 +526,8 @@ function showData(data) {
   state.dataError = !!data.error;
   cancelLive();
   clearCharts();
+  renderMetrics({});
+  $("run-caption").textContent = "";
   if (data.figure) setTimeout(() => { if (state.data === data) draw($("pred-chart"), data.figure); }, 0);
 }
 
@@ -693,7 +689,7 @@ async function download(cmd, type) {
 // The choice of runs is the user's until a new run comes: then it is the core's again (the latest runs).
 async function refreshRuns(choice = undefined) {
   if (choice !== undefined) state.compareChosen = choice;
-  else if (state.result && !(state.runs || []).some((r) => r.id === state.result.id)) state.compareChosen = null;
+  else if (state.result && !state.runs.some((r) => r.id === state.result.id)) state.compareChosen = null;
   renderCompare(await rpc("compare", { run_ids: state.compareChosen }));
 }
 

@@ -7,7 +7,6 @@ importScripts("config.js");
 const CFG = self.MLP_CONFIG;
 const PYODIDE_URL = new URL(CFG.pyodideURL, self.location.href).href;
 const APP_DIR = "/home/pyodide/mlp_app";
-const STEP_SECONDS = 0.1; // one slice of training (Playground.advance); messages are read between slices
 
 let glue = null;
 let stopRequested = false;
@@ -73,6 +72,18 @@ async function boot() {
   }
 }
 
+// Yield to the worker's event loop (its messages: Stop, the page's commands) and come back at once: a message to
+// itself, as setTimeout(0) is clamped to 4 ms once nested (time the core's live budget would count as drawing).
+const yieldChannel = new MessageChannel();
+const yieldWaiters = [];
+yieldChannel.port1.onmessage = () => yieldWaiters.shift()();
+function yieldToEvents() {
+  return new Promise((resolve) => {
+    yieldWaiters.push(resolve);
+    yieldChannel.port2.postMessage(null);
+  });
+}
+
 // Train / Resume: the core's first frame, then one frame per slice of training (posted to the page as it comes)
 // until the frame says the training ended; between slices the worker yields to its event loop so "stop" and the
 // page's other commands get through. The reply is the run's result.
@@ -81,8 +92,8 @@ async function train(cmd) {
   let r = callGlue(cmd, {});
   while (r.ok && r.result.running) {
     post({ type: "progress", ...r.result });
-    await new Promise((resolve) => setTimeout(resolve, 0));
-    r = callGlue(stopRequested ? "stop" : "advance", stopRequested ? {} : { seconds: STEP_SECONDS });
+    await yieldToEvents();
+    r = callGlue(stopRequested ? "stop" : "advance", {}); // a slice as long as the core's live budget wants
     if (stopRequested) return r;
   }
   if (!r.ok) {

@@ -123,9 +123,10 @@ def resume():
     return PAGE.pg.resume()
 
 
-def advance(seconds=0.1):
-    """About ``seconds`` of training: the frame (counter, progress, the live figures that are due)."""
-    return PAGE.pg.advance(float(seconds))
+def advance(seconds=None):
+    """A slice of training (``seconds``, or the core's own length): the frame (counter, progress, the live figures
+    that are due)."""
+    return PAGE.pg.advance() if seconds is None else PAGE.pg.advance(float(seconds))
 
 
 def stop():
@@ -249,6 +250,15 @@ COMMANDS = {f.__name__: f for f in (info, view, update, set_csv, open_link, trai
 DATA_COMMANDS = {"set_csv", "model_load", "predict_csv"}  # take the uploaded bytes as `data`
 
 
+def _reply(result):
+    """The JSON reply. The core's outputs are JSON-safe already (a frame's figures are most of its time in the
+    budget: they are not walked again); anything else (NumPy values, NaN) goes through ``jsonable``."""
+    try:
+        return json.dumps({"ok": True, "result": result}, allow_nan=False)
+    except (TypeError, ValueError):
+        return json.dumps({"ok": True, "result": jsonable(result)}, allow_nan=False)
+
+
 def call(cmd, args_json="{}", data=None):
     """Run one command; always returns a JSON string (errors become {"ok": false, "error": message}).
 
@@ -271,7 +281,7 @@ def call(cmd, args_json="{}", data=None):
             if "unexpected keyword argument" in str(exc) and f"{fn.__name__}()" in str(exc):
                 raise RuntimeError(str(exc)) from exc
             raise
-        return json.dumps({"ok": True, "result": jsonable(result)}, allow_nan=False)
+        return _reply(result)
     except (ValueError, TypeError) as exc:
         if isinstance(exc, TypeError):  # may be a bug rather than bad input: keep the trail in the console
             traceback.print_exc(file=sys.stderr)

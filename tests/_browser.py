@@ -268,3 +268,16 @@ class StreamlitServer:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+def build_offline_site(out) -> Path:
+    """The site built into ``out`` by the documented command, with the local Pyodide runtime (no network needed);
+    fails (never skips) without a runtime."""
+    import subprocess
+    import sys
+    runtime = pyodide_runtime_dir()
+    assert runtime is not None, PYODIDE_HINT
+    proc = subprocess.run([sys.executable, str(REPO / "static" / "build.py"), "--out", str(out),
+                           "--pyodide", str(runtime)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return Path(out)
