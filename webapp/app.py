@@ -167,13 +167,7 @@ def _changed(name):
     """A widget changed (Streamlit calls this before the script runs): tell the Playground."""
     ss = st.session_state
     value = ss[name]
-    pg = ss["pg"]
-    change = {name: value}
-    if name == "target":
-        change["features"] = None          # the features follow a new target (all other columns)
-    if name == "task" and value == "auto":
-        change["task"] = None
-    pg.update(change)
+    ss["pg"].update({name: None if name == "task" and value == "auto" else value})
 
 
 def _changed_transforms():
@@ -227,7 +221,6 @@ def _widget(where, row):
 def _data_sidebar(pg, rows):
     """The data widgets (table rows of group "data"); returns ``Playground.data()``."""
     sb = st.sidebar
-    ss = st.session_state
     sb.header("1 · Data")
     s = pg.settings
     for row in rows:
@@ -668,7 +661,6 @@ def _train_tab(pg, data, interrupted):
 
 
 def _compare_tab(pg):
-    ss = st.session_state
     runs = pg.runs()
     if not runs:
         st.info("Train a model first; every run of this session is listed here.")
