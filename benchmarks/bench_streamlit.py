@@ -75,6 +75,33 @@ def _med(xs):
     return statistics.median(xs) if xs else float("nan")
 
 
+def measure(browser, url, rounds, only=None):
+    """{case: {fps, fps_rounds, first_frame, train_on, train_off, ratio, ratios, warm_on, warm_off, first_on,
+    first_off}} (medians over the rounds) for the app at ``url`` (benchmarks/bench_apps.py prints them beside the
+    browser app's)."""
+    out = {}
+    for name, settings in CASES.items():
+        if only and name != only:
+            continue
+        pages = {live: open_session(browser, url, settings, live) for live in (True, False)}
+        first = {live: train_once(pages[live], 1) for live in (True, False)}   # a session's first Train
+        runs = {True: [], False: []}
+        for r in range(rounds):
+            for live in ((True, False) if r % 2 == 0 else (False, True)):
+                runs[live].append(train_once(pages[live], r + 2))
+        on, off = runs[True], runs[False]
+        # the last change of the Network view is the results' chart; the ones before it are live frames
+        fps = [max(len(t) - 1, 0) / s for s, _, t in on]
+        ratios = [a[0] / b[0] for a, b in zip(on, off)]
+        out[name] = {"fps": _med(fps), "fps_rounds": fps, "first_frame": _med([t[0] for _, _, t in on if len(t) > 1]),
+                     "train_on": _med([x[0] for x in on]), "train_off": _med([x[0] for x in off]),
+                     "ratio": _med(ratios), "ratios": ratios, "warm_on": _med([x[1] for x in on]),
+                     "warm_off": _med([x[1] for x in off]), "first_on": first[True][1], "first_off": first[False][1]}
+        for page in pages.values():
+            page.context.close()
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=5)
@@ -85,29 +112,14 @@ def main():
 
     with StreamlitServer() as server, sync_playwright() as p:
         browser = launch_chromium(p)
-        for name, settings in CASES.items():
-            if args.only and name != args.only:
-                continue
-            pages = {live: open_session(browser, server.url, settings, live) for live in (True, False)}
-            first = {live: train_once(pages[live], 1) for live in (True, False)}   # a session's first Train
-            rounds = {True: [], False: []}
-            for r in range(args.rounds):
-                for live in ((True, False) if r % 2 == 0 else (False, True)):
-                    rounds[live].append(train_once(pages[live], r + 2))
-            on, off = rounds[True], rounds[False]
-            # the last change of the Network view is the results' chart; the ones before it are live frames
-            fps = [max(len(t) - 1, 0) / s for s, _, t in on]
-            first_frame = [t[0] for _, _, t in on if len(t) > 1]
-            ratios = [a[0] / b[0] for a, b in zip(on, off)]
-            print(f"{name}: live frames {_med(fps):.1f}/s (per round {', '.join(f'{x:.1f}' for x in fps)}); "
-                  f"first frame {_med(first_frame):.2f} s after the click; "
-                  f"training {_med([x[0] for x in on]):.2f} s live on vs {_med([x[0] for x in off]):.2f} s off -> "
-                  f"{_med(ratios):.2f}x (per round {', '.join(f'{x:.2f}' for x in ratios)}); "
-                  f"click -> result warm {_med([x[1] for x in on]):.2f} s live on, "
-                  f"{_med([x[1] for x in off]):.2f} s off; a session's first Train {first[True][1]:.2f} s live on, "
-                  f"{first[False][1]:.2f} s off", flush=True)
-            for page in pages.values():
-                page.context.close()
+        for name, r in measure(browser, server.url, args.rounds, args.only).items():
+            print(f"{name}: live frames {r['fps']:.1f}/s (per round {', '.join(f'{x:.1f}' for x in r['fps_rounds'])}); "
+                  f"first frame {r['first_frame']:.2f} s after the click; "
+                  f"training {r['train_on']:.2f} s live on vs {r['train_off']:.2f} s off -> "
+                  f"{r['ratio']:.2f}x (per round {', '.join(f'{x:.2f}' for x in r['ratios'])}); "
+                  f"click -> result warm {r['warm_on']:.2f} s live on, "
+                  f"{r['warm_off']:.2f} s off; a session's first Train {r['first_on']:.2f} s live on, "
+                  f"{r['first_off']:.2f} s off", flush=True)
         browser.close()
         print(f"(load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
 

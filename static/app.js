@@ -16,7 +16,12 @@ const state = {
   restoring: false,    // a link is being opened (the address is not rewritten meanwhile)
   address: null,       // the address last written (#...)
   compareChosen: null, // the runs chosen there (null: the core's choice, the latest four)
+  runs: [],            // the trained runs (Compare runs, Use a model)
+  dataError: false,    // the alert shows why the data cannot be prepared
+  explainPaused: false, // Explain was pressed while training ran (the core paused it for the explanation)
+  fileModel: false,    // a model file is open in Use a model
   predictionsCSV: null,
+  predictionsName: null,
 };
 window.mlpTimings = {}; // seconds since navigation start (performance.now()), read by tests and the benchmark
 window.mlpStats = { progress: 0, draws: 0 };
@@ -111,15 +116,6 @@ function debounce(fn, ms) {
     clearTimeout(timer);
     timer = setTimeout(() => fn(...args), ms);
   };
-}
-
-function fillSelect(select, values, selected) {
-  select.replaceChildren(...values.map((v) => {
-    const opt = document.createElement("option");
-    opt.value = opt.textContent = v;
-    return opt;
-  }));
-  if (selected !== undefined && values.includes(selected)) select.value = selected;
 }
 
 function fmt(v) {
@@ -474,11 +470,8 @@ function buildControls(table) {
     ctl.row = row;
     ctl.wrap.dataset.setting = row.name;
     ctl.wrap.hidden = true;
-    if (row.control === "file" && !$("csv-box").dataset.placed) { // the upload goes before the file's columns
-      box.append($("csv-box"));
-      $("csv-box").dataset.placed = "1";
-    }
     box.append(ctl.wrap);
+    if ((row.choices || []).includes("csv")) box.append($("csv-box")); // the upload right after the data source
     state.controls.set(row.name, ctl);
   }
 }
@@ -533,6 +526,8 @@ function showData(data) {
   state.dataError = !!data.error;
   cancelLive();
   clearCharts();
+  renderMetrics({});
+  $("run-caption").textContent = "";
   if (data.figure) setTimeout(() => { if (state.data === data) draw($("pred-chart"), data.figure); }, 0);
 }
 
@@ -694,7 +689,7 @@ async function download(cmd, type) {
 // The choice of runs is the user's until a new run comes: then it is the core's again (the latest runs).
 async function refreshRuns(choice = undefined) {
   if (choice !== undefined) state.compareChosen = choice;
-  else if (state.result && !(state.runs || []).some((r) => r.id === state.result.id)) state.compareChosen = null;
+  else if (state.result && !state.runs.some((r) => r.id === state.result.id)) state.compareChosen = null;
   renderCompare(await rpc("compare", { run_ids: state.compareChosen }));
 }
 

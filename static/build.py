@@ -255,18 +255,8 @@ def ensure_plotly(static: Path = STATIC, npm: str | None = None) -> Path:
     """Return the path of the vendored plotly.min.js, running `npm ci` in static/ when node_modules lacks it or
     KaTeX (both are pinned in package.json / package-lock.json)."""
     target = static / PLOTLY_REL
-    if all(p.is_file() for p in _vendored(static)) and katex_fonts(static):
-        return target
-    npm = npm or shutil.which("npm")
-    if not npm:
-        raise BuildError(f"{PLOTLY_PACKAGE} and {KATEX_PACKAGE} are not installed and npm was not found: install "
-                         f"Node.js (npm), then run `npm ci` in {static}")
-    print(f"build: running npm ci in {static}", file=sys.stderr)
-    proc = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=static)
-    missing = [str(p.relative_to(static)) for p in _vendored(static) if not p.is_file()]
-    if proc.returncode != 0 or missing or not katex_fonts(static):
-        raise BuildError(f"`npm ci` in {static} failed (exit {proc.returncode}); missing: "
-                         f"{', '.join(missing) or 'the KaTeX fonts'}")
+    _npm_ci(static, npm, lambda: [str(p.relative_to(static)) for p in _vendored(static) if not p.is_file()]
+            + ([] if katex_fonts(static) else ["the KaTeX fonts"]), f"{PLOTLY_PACKAGE} and {KATEX_PACKAGE}")
     return target
 
 
@@ -274,17 +264,24 @@ def ensure_axe(static: Path = STATIC, npm: str | None = None) -> Path:
     """Return the path of axe-core's axe.min.js (a devDependency, for the accessibility tests), running
     `npm ci` in static/ when node_modules lacks it."""
     target = static / AXE_REL
-    if target.is_file():
-        return target
+    _npm_ci(static, npm, lambda: [] if target.is_file() else [str(AXE_REL)], AXE_PACKAGE)
+    return target
+
+
+def _npm_ci(static: Path, npm: str | None, missing, what: str) -> None:
+    """Run `npm ci` in ``static`` when ``missing()`` (the files not there) is not empty; BuildError if they still
+    are not there after it (``what``: the packages, for the message)."""
+    if not missing():
+        return
     npm = npm or shutil.which("npm")
     if not npm:
-        raise BuildError(f"{AXE_PACKAGE} is not installed and npm was not found: install Node.js (npm), then run "
-                         f"`npm ci` in {static}")
+        raise BuildError(f"{what} not installed and npm was not found: install Node.js (npm), then run `npm ci` in "
+                         f"{static}")
     print(f"build: running npm ci in {static}", file=sys.stderr)
     proc = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=static)
-    if proc.returncode != 0 or not target.is_file():
-        raise BuildError(f"`npm ci` in {static} failed (exit {proc.returncode}); missing: {AXE_REL}")
-    return target
+    still = missing()
+    if proc.returncode != 0 or still:
+        raise BuildError(f"`npm ci` in {static} failed (exit {proc.returncode}); missing: {', '.join(still)}")
 
 
 def katex_fonts(static: Path = STATIC) -> list[Path]:

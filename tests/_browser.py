@@ -210,3 +210,74 @@ def axe_violations(page, context=None, tags=AXE_TAGS) -> list[str]:
         [context, list(tags)])
     return list(found)
 
+
+# ---------------------------------------------------------------- a live Streamlit server
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class StreamlitServer:
+    """``streamlit run webapp/app.py`` on a free 127.0.0.1 port (headless, no usage statistics, no file watcher);
+    ``url`` once it answers its health check. ``stop()`` (or leaving the ``with``) ends it."""
+
+    def __init__(self, timeout: float = 60):
+        import subprocess
+        import sys
+        import time
+        import urllib.request
+        port = free_port()
+        cmd = [sys.executable, "-m", "streamlit", "run", str(REPO / "webapp" / "app.py"),
+               "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port),
+               "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+        self.proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        self.url = f"http://127.0.0.1:{port}/"
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(self.url + "_stcore/health", timeout=2) as r:
+                    if r.read().strip() == b"ok":
+                        break
+            except OSError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.proc.kill()
+                out = self.proc.stdout.read().decode(errors="replace")
+                raise RuntimeError("the Streamlit server did not start:\n" + out)
+            time.sleep(0.2)
+
+    def stop(self):
+        """End the server (it is killed if it does not stop within 10 s)."""
+        import subprocess
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc.stdout.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def build_offline_site(out) -> Path:
+    """The site built into ``out`` by the documented command, with the local Pyodide runtime (no network needed);
+    fails (never skips) without a runtime."""
+    import subprocess
+    import sys
+    runtime = pyodide_runtime_dir()
+    assert runtime is not None, PYODIDE_HINT
+    proc = subprocess.run([sys.executable, str(REPO / "static" / "build.py"), "--out", str(out),
+                           "--pyodide", str(runtime)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return Path(out)

@@ -8,15 +8,13 @@ tests/test_static_browser.py.
 from __future__ import annotations
 
 import math
-import subprocess
-import sys
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, urlsplit
 
 import pytest
 
-from tests._browser import (PYODIDE_HINT, StaticServer, block_external, browser_skip_reason, launch_chromium,
-                            pyodide_runtime_dir)
+from tests._browser import (PYODIDE_HINT, StaticServer, block_external, browser_skip_reason, build_offline_site,
+                            launch_chromium, pyodide_runtime_dir)
 from webapp.core import links as L
 from webapp.core import settings as T
 
@@ -32,14 +30,9 @@ def site(tmp_path_factory):
     reason = browser_skip_reason()
     if reason:
         pytest.skip(reason)
-    runtime = pyodide_runtime_dir()
-    if runtime is None:
+    if pyodide_runtime_dir() is None:
         pytest.skip(PYODIDE_HINT)
-    out = tmp_path_factory.mktemp("site")
-    proc = subprocess.run([sys.executable, str(ROOT / "static" / "build.py"), "--out", str(out),
-                           "--pyodide", str(runtime)], capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return out
+    return build_offline_site(tmp_path_factory.mktemp("site"))
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +46,7 @@ def streamlit_url():
     reason = browser_skip_reason()
     if reason:
         pytest.skip(reason)
-    from tests._streamlit import StreamlitServer
+    from tests._browser import StreamlitServer
     with StreamlitServer() as srv:
         yield srv.url
 

@@ -153,3 +153,61 @@ def test_names_from_a_users_data_are_text_not_plotly_markup():
     for fig in figs:
         text = json.dumps(_valid(fig))
         assert "<a " not in text and "<b>" not in text and "&lt;a href" in text, text[:300]
+
+
+# ---------------------------------------------------------------- live maps as pictures (issue 16)
+
+def _rgb(hex_colour):
+    return np.array([int(hex_colour[k:k + 2], 16) for k in (1, 3, 5)], dtype=float)
+
+
+def _scale_colour(scale, t, opacity=1.0):
+    """Plotly's colour for ``t`` on ``scale`` (linear between its stops) over white at ``opacity``."""
+    for (t0, c0), (t1, c1) in zip(scale[:-1], scale[1:]):
+        if t0 <= t <= t1:
+            c = _rgb(c0) + (_rgb(c1) - _rgb(c0)) * ((t - t0) / ((t1 - t0) or 1.0))
+            return opacity * c + (1 - opacity) * 255.0
+    raise AssertionError(t)
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_a_live_map_picture_shows_the_heatmaps_cells_in_its_colours(task):
+    """picture=True draws the same map as a PNG layout image: the same cells, the same colours (to one palette
+    step), the points and the colour bar unchanged; the grid is hidden under it as under the heatmap."""
+    from tests.test_network_view import _decode_png
+    rng = np.random.default_rng(0)
+    xs, ys = np.linspace(-1, 1, 30), np.linspace(-2, 2, 20)
+    X = rng.normal(size=(40, 2))
+    target, y2, y3 = rng.normal(size=40), rng.integers(0, 2, 40), rng.integers(0, 3, 40)
+    if task == "regression":
+        z = np.add.outer(ys, xs)
+        full = charts.surface_figure(xs, ys, z, X, target)
+        live = charts.surface_figure(xs, ys, z, X, target, picture=True)
+        lo, hi = full["data"][0]["zmin"], full["data"][0]["zmax"]
+        colour = lambda v: _scale_colour(charts.VIRIDIS, (v - lo) / (hi - lo), 0.75)  # noqa: E731
+    elif task == "binary":
+        z = 1 / (1 + np.exp(-np.add.outer(ys, 2 * xs)))
+        full = charts.decision_boundary_figure(xs, ys, z, X, y2, ["a", "b"])
+        live = charts.decision_boundary_figure(xs, ys, z, X, y2, ["a", "b"], picture=True)
+        colour = lambda v: _scale_colour(charts.BINARY_MAP_SCALE, v)  # noqa: E731
+    else:
+        z = (np.add.outer(ys, xs) > 0).astype(float) + (np.add.outer(ys, xs) > 1)
+        full = charts.decision_boundary_figure(xs, ys, z, X, y3, ["a", "b", "c"])
+        live = charts.decision_boundary_figure(xs, ys, z, X, y3, ["a", "b", "c"], picture=True)
+        colour = lambda v: 0.35 * _rgb(charts.PALETTE[int(v)]) + 0.65 * 255.0  # noqa: E731
+    assert live["data"][1:] == full["data"][1:]                            # the points, as they are
+    stub = live["data"][0]
+    assert stub["opacity"] == 0 and stub.get("colorbar") == full["data"][0].get("colorbar")
+    (img,) = live["layout"]["images"]
+    dx, dy = xs[1] - xs[0], ys[1] - ys[0]                                  # heatmap cells are centred on xs, ys
+    assert img["x"] == pytest.approx(xs[0] - dx / 2) and img["sizex"] == pytest.approx(xs[-1] - xs[0] + dx)
+    assert img["y"] == pytest.approx(ys[-1] + dy / 2) and img["sizey"] == pytest.approx(ys[-1] - ys[0] + dy)
+    assert (img["xanchor"], img["yanchor"], img["sizing"], img["layer"]) == ("left", "top", "stretch", "below")
+    assert live["layout"]["xaxis"]["showgrid"] is False and live["layout"]["yaxis"]["zeroline"] is False
+    palette, px = _decode_png(img["source"])
+    assert px.shape == z.shape
+    shown = palette[px].astype(float)[::-1]                                # image row 0 is the top: the largest y
+    want = np.array([[colour(v) for v in row] for row in z])
+    step = 255.0 / 63 * 1.5 if task != "multiclass" else 1.0              # one palette step of 64 (rounding)
+    assert np.abs(shown - want).max() <= step, np.abs(shown - want).max()
+    assert len(json.dumps(live)) < len(json.dumps(full))

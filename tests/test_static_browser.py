@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests._browser import (COUNT_COMPILATIONS, MIME_TYPES, PYODIDE_HINT, StaticServer, axe_violations, block_external,
-                           browser_skip_reason, launch_chromium, pyodide_runtime_dir)
+                           browser_skip_reason, build_offline_site, launch_chromium, pyodide_runtime_dir)
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.browser
@@ -35,14 +35,9 @@ def site(tmp_path_factory):
     reason = browser_skip_reason()
     if reason:
         pytest.skip(reason)
-    runtime = pyodide_runtime_dir()
-    if runtime is None:
+    if pyodide_runtime_dir() is None:
         pytest.skip(PYODIDE_HINT)
-    out = tmp_path_factory.mktemp("site")
-    proc = subprocess.run([sys.executable, str(ROOT / "static" / "build.py"), "--out", str(out),
-                           "--pyodide", str(runtime)], capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return out
+    return build_offline_site(tmp_path_factory.mktemp("site"))
 
 
 @pytest.fixture(scope="module")

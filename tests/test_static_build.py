@@ -436,6 +436,20 @@ def test_npm_ci_runs_when_plotly_missing(tmp_path):
         build.ensure_plotly(root / "static", npm=str(failing))
 
 
+def test_npm_ci_runs_when_axe_core_is_missing(tmp_path):
+    root = _fake_root(tmp_path)
+    fake_npm = tmp_path / "npm"
+    fake_npm.write_text(f"#!/bin/sh\n[ \"$1\" = ci ] || exit 3\nmkdir -p {build.AXE_REL.parent} && echo axe > {build.AXE_REL}\n")
+    fake_npm.chmod(0o755)
+    assert build.ensure_axe(root / "static", npm=str(fake_npm)).read_text().strip() == "axe"
+    (root / "static" / build.AXE_REL).unlink()
+    failing = tmp_path / "npm-fail"
+    failing.write_text("#!/bin/sh\nexit 1\n")
+    failing.chmod(0o755)
+    with pytest.raises(build.BuildError, match="axe.min.js"):
+        build.ensure_axe(root / "static", npm=str(failing))
+
+
 def test_cli_reports_errors_with_exit_code(tmp_path, capsys):
     code = build.main(["--out", str(tmp_path / "o"), "--pyodide", str(tmp_path / "nowhere")])
     assert code == 2

@@ -20,6 +20,7 @@ import math
 import os
 import re
 import sys
+import time
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
@@ -166,13 +167,7 @@ def _changed(name):
     """A widget changed (Streamlit calls this before the script runs): tell the Playground."""
     ss = st.session_state
     value = ss[name]
-    pg = ss["pg"]
-    change = {name: value}
-    if name == "target":
-        change["features"] = None          # the features follow a new target (all other columns)
-    if name == "task" and value == "auto":
-        change["task"] = None
-    pg.update(change)
+    ss["pg"].update({name: None if name == "task" and value == "auto" else value})
 
 
 def _changed_transforms():
@@ -226,7 +221,6 @@ def _widget(where, row):
 def _data_sidebar(pg, rows):
     """The data widgets (table rows of group "data"); returns ``Playground.data()``."""
     sb = st.sidebar
-    ss = st.session_state
     sb.header("1 · Data")
     s = pg.settings
     for row in rows:
@@ -369,13 +363,15 @@ def _train_loop(pg, ui, slots):
     for name in ("header", "loss", "main", "network"):
         slots[name].empty()
     live = _live_component()
-    n = 0
+    n, shown_at = 0, -1.0
     while pg.running:
         frame = pg.advance(FRAME_SECONDS)
         n += 1
-        bar.progress(frame["progress"], text=frame["text"])
-        ui["epoch"].markdown(f"**Epoch {frame['epoch']}**")
         figs = frame["figures"]
+        if figs or time.perf_counter() - shown_at >= 2 * FRAME_SECONDS:   # (each delta costs the page a redraw)
+            bar.progress(frame["progress"], text=frame["text"])
+            ui["epoch"].markdown(f"**Epoch {frame['epoch']}**")
+            shown_at = time.perf_counter()
         if not figs:
             continue
         shown = {"loss": figs.get("loss"), "main": figs.get(frame["main"]), "network": figs.get("network")}
@@ -665,7 +661,6 @@ def _train_tab(pg, data, interrupted):
 
 
 def _compare_tab(pg):
-    ss = st.session_state
     runs = pg.runs()
     if not runs:
         st.info("Train a model first; every run of this session is listed here.")

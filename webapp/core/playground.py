@@ -27,13 +27,13 @@ The lifecycle, decided once for both apps
 Live frames
 -----------
 While training runs the front end calls :meth:`Playground.advance` in a loop (Streamlit's script, the worker's
-JavaScript-driven loop): each call trains for about ``seconds`` and returns a *frame*: the epoch counter and
-progress, plus the live figures that are due. One budget decides when figures are due: the Network view every
-``LIVE_EVERY["network"]`` s, the loss curve and the decision boundary (or surface / fitted curve) every
-``LIVE_EVERY["loss"]`` s, for as long as all the time spent on them stays within ``LIVE_SHARE`` of the time so
-far. That time is measured, not guessed: the figures' own computation, the front end's time between two
-``advance`` calls (sending and drawing the frame) and the epochs slowed down right after a frame (the browser
-drawing on the same cores). The first frame with figures comes after the first short slice.
+JavaScript-driven loop): each call trains for about ``seconds`` (``FRAME_SECONDS``) and returns a *frame*: the epoch
+counter and progress, plus the live figures that are due. One budget decides when figures are due: the loss curve,
+the decision boundary (or surface / fitted curve) and the Network view every ``LIVE_EVERY`` s, for as long as all
+the time spent on them stays within ``LIVE_SHARE`` of the time so far. That time is measured, not guessed: the
+figures' own computation, the front end's time between two ``advance`` calls, and the training slowed down while
+the page draws, against the time per epoch of a quiet slice (see :class:`_LiveBudget`). The first frame with
+figures comes after a first short slice.
 
 Typical use (both front ends)::
 
@@ -61,9 +61,11 @@ from . import settings as T
 
 MAX_RUNS = 12            # runs kept (oldest dropped; the run shown is always kept)
 MAX_CACHED = 8           # prepared datasets kept
-FIRST_SLICE = 0.05       # seconds of training before the first live frame
+FIRST_SLICE = 0.02       # seconds of training before the first live frame (soon after the click)
 LIVE_EVERY = {"network": 0.2, "loss": 0.2, "main": 0.2}   # seconds between live figures of each kind
-FRAME_SECONDS = 0.1      # what front ends pass to advance(): half the figures' interval (see _LiveBudget)
+FRAME_SECONDS = 0.08     # what front ends pass to advance(): under half the figures' interval (see _LiveBudget)
+QUIET_AFTER = 0.15       # a slice this long after a frame with figures is quiet: the page has drawn it
+QUIET_EVERY = 1.5        # seconds between quiet slices (figures are held back for one slice to get one)
 LIVE_SHARE = 1 / 6       # live figures take at most this share of the time: training at most 1.2x slower
 FIRST_COST_GUESS = 0.02  # seconds a live frame is taken to cost before one has been measured
 STOP_WAIT = 5.0          # seconds stop() waits for a slice of training to end
@@ -590,7 +592,7 @@ class Playground:
             tr.step(seconds=limit)
             took = time.perf_counter() - s0
             run.seconds += took
-            live.trained(took, tr.epoch - e0)
+            live.trained(took, tr.epoch - e0, s0)
             run.sync()
             if tr.done:
                 self._running = False
@@ -919,10 +921,11 @@ class _LiveBudget:
     """When a live frame carries figures (see the module docstring). Times are ``time.perf_counter()``.
 
     What live figures cost is counted three ways: computing them, the front end's time between two ``advance``
-    calls (sending and drawing a frame), and the slowdown of the slice right after a frame with figures (the
-    browser drawing it on the same cores): its time per epoch against the last slice that followed no figures (a
-    neighbour in time, so the machine's own ups and downs mostly cancel; the sum is signed, never below 0).
-    With ``advance`` slices of about half the figures' interval, slices with and without figures alternate."""
+    calls (sending a frame; in Streamlit the page draws meanwhile), and the training they slow down: the browser
+    drawing on the same cores. That slowdown is every slice's time against a *quiet* slice's time per epoch, a slice
+    that starts at least ``QUIET_AFTER`` after the last frame with figures, when the page has finished drawing;
+    summed with its sign, so the machine's own ups and downs cancel. Figures are held back for one slice every
+    ``QUIET_EVERY`` seconds to measure a quiet slice again (a gap one slice longer: ~4.5 frames/s in all)."""
 
     def __init__(self, training):
         self.start = time.perf_counter()
@@ -930,9 +933,11 @@ class _LiveBudget:
         self.frames = 0                # frames returned
         self.train = 0.0               # seconds in training slices
         self.fixed = 0.0               # seconds computing figures and in the front end
-        self.slowdown = 0.0            # signed sum of the slowdowns measured after frames with figures
-        self.base = None               # seconds per epoch of the last slice that followed no figures
-        self.after_draw = False        # the last frame carried figures: the next slice may be slowed by its drawing
+        self.slowdown = 0.0            # signed sum of the slices' time above the quiet time per epoch
+        self.base = None               # seconds per epoch of the last quiet slice
+        self.quiet_at = -math.inf      # when it was measured
+        self.drawn_at = -math.inf      # when the last frame with figures was returned
+        self.after_draw = False        # the last frame carried figures (its cost is not known yet)
         self.costs = [FIRST_COST_GUESS]   # what the last frames with figures cost (a one-off slow frame, e.g. the
         #                                    front end's first, must not hold back the rest: the least of the last 3)
         self.pending = 0.0             # this frame's cost so far (figures + front end + slowdown)
@@ -952,23 +957,25 @@ class _LiveBudget:
             if self.after_draw:
                 self.pending += gap
 
-    def trained(self, seconds, epochs):
+    def trained(self, seconds, epochs, started):
+        """A slice of ``epochs`` epochs took ``seconds``, from ``started``."""
         self.train += seconds
         if epochs <= 0:
             return
-        per = seconds / epochs
+        if started - self.drawn_at >= QUIET_AFTER:
+            self.base, self.quiet_at = seconds / epochs, started
+        elif self.base is not None:
+            slow = seconds - self.base * epochs
+            self.slowdown += slow
+            self.pending += slow
         if self.after_draw:
-            if self.base is not None:
-                slow = seconds - self.base * epochs
-                self.slowdown += slow
-                self.pending += max(0.0, slow)
             self.costs = (self.costs + [max(self.pending, 0.001)])[-3:]    # a whole frame's cost is known now
             self.after_draw = False
-        else:
-            self.base = per
 
     def due(self, now):
         """The kinds of live figures due now (``loss``, ``main``, ``network``), within the budget."""
+        if self.frames and now - self.quiet_at > QUIET_EVERY:
+            return []                  # hold back: the next slice measures a quiet time per epoch
         # (a quarter of an interval early is on time: slices of about one interval would otherwise skip every other)
         names = [k for k, every in LIVE_EVERY.items() if now - self.last[k] >= 0.75 * every]
         if not names:
@@ -988,3 +995,5 @@ class _LiveBudget:
     def returned(self, now):
         self.frames += 1
         self.returned_at = now
+        if self.after_draw:
+            self.drawn_at = now

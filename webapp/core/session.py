@@ -24,7 +24,7 @@ from mlp.architecture import format_architecture, parse_architecture
 from . import charts
 
 from .settings import (DEFAULT_CONFIG, MAX_COLUMNS, MAX_EPOCHS, MAX_ROWS, MAX_SAMPLES, MIN_SAMPLES,  # noqa: F401
-                       OPTIMIZERS, TASKS)
+                       OPTIMIZERS, TASKS)   # (the session's names for them: session.OPTIMIZERS, ...)
 
 # Limits (clear messages instead of out-of-memory or a frozen page); the settings table (settings.py) holds the
 # ones a control or a link sets.
