@@ -757,13 +757,11 @@ def _race_tab(pg):
     view = pg.lesson()
     picked = st.multiselect("Optimizers", list(labels), default=[c["name"] for c in choices if c["default"]],
                             format_func=labels.get, key=f"race_pick_{view['number'] if view and view['race'] else 0}")
-    try:
-        epochs = pg.race_epochs()
-        st.caption(f"{epochs} epochs per optimizer · learning rate {pg.settings['learning_rate']:g} · "
-                   f"{_plain(pg.arch_text() or '')}")
-    except USER_ERRORS as e:
-        st.error(_plain(e))
+    if pg.prepared_or_none() is None or not pg.check_arch()["ok"]:
+        st.info("The race needs data and an architecture that fits it: see **Train & results**.")
         return
+    st.caption(f"{pg.race_epochs()} epochs per optimizer · learning rate {pg.settings['learning_rate']:g} · "
+               f"{_plain(pg.arch_text() or '')}")
     if st.button("Race optimizers", type="primary", key="race", disabled=not picked):
         try:
             with st.spinner("Racing…"):
