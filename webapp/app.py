@@ -71,6 +71,8 @@ _CSS = """<style>
 [data-testid="stExpander"] .katex { font-size: 0.9em; }
 [data-testid="stExpander"] .katex-display { overflow: visible; padding: 2px 0; margin: 0.4em 0; }
 [data-testid="stExpander"] pre code { font-size: 0.78rem; }
+.st-key-lesson_list button p { white-space: normal; text-align: left; }
+.st-key-lesson_list button { justify-content: flex-start; }
 </style>"""
 
 
@@ -511,6 +513,8 @@ def _results(pg, res, slots):
     with c2:
         if main and second in figs:
             _plot(st, figs[second], key=f"second_{rid}_{ep}")
+    if "gradient_flow" in figs:
+        _plot(st, figs["gradient_flow"], key=f"gradient_flow_{rid}_{ep}")
 
 
 def _numbered(start, code):
@@ -630,6 +634,7 @@ def _train_tab(pg, data, interrupted):
     res = pg.result()
     ui["epoch"].markdown(f"**Epoch {res['epoch'] if res else 0}**")
     notes_slot = st.container()
+    lesson_slot = st.empty()       # the open lesson's goal and status (after the training below)
     data_slot = st.empty()         # (emptied while training runs: the live charts come first)
     select_slot = st.empty()
     slots = {"header": st.empty(), "live": st.empty()}
@@ -655,6 +660,8 @@ def _train_tab(pg, data, interrupted):
         ss["selected_run"] = pg.shown
         select_slot.selectbox("Show run", [r["id"] for r in runs][::-1], format_func=names.get, key="selected_run",
                               on_change=lambda: pg.select(st.session_state["selected_run"]))
+    with lesson_slot.container():
+        _lesson_status(pg.lesson(), where="train")
     if res is not None:
         _results(pg, res, slots)
     _explain(pg, res, interrupted)
@@ -679,6 +686,94 @@ def _compare_tab(pg):
     if st.button("Clear all runs", key="clear_runs"):
         pg.clear_runs()
         st.rerun()
+
+
+# ------------------------------------------------------------------ lessons and the optimizer race
+
+def _open_lesson(pg, number):
+    pg.open_lesson(number)
+    st.session_state.pop("link_notes", None)
+
+
+def _lesson_status(view, where="lessons"):
+    """The open lesson's "Goal:" line and its status (Goal reached / Not yet / what to press)."""
+    if view is None:
+        return
+    if where == "train":
+        st.markdown(f"**Lesson {_plain(view['label'])}** · {_plain(view['goal'])} (the text is in the "
+                    f"**Lessons** tab)")
+    else:
+        st.markdown(f"**{_plain(view['goal'])}**")
+    status = view["status"]
+    if status["met"]:
+        st.success("Goal reached", icon="✅")
+    elif status["checked"]:
+        st.warning(_plain(status["message"]))
+    elif where == "lessons":
+        st.caption(status["message"] + (" (in the **Race optimizers** tab)." if view["race"] else
+                                        " (press **Train** in the **Train & results** tab)."))
+
+
+def _lessons_tab(pg):
+    """The lessons: a list of buttons ("2 · XOR needs a hidden layer", ✓ when done) and the open lesson."""
+    view = pg.lesson()
+    left, right = st.columns([1, 2.4], gap="large")
+    with left, st.container(key="lesson_list"):
+        for row in pg.lessons():
+            st.button(row["entry"], key=f"lesson_{row['number']}", on_click=_open_lesson, args=(pg, row["number"]),
+                      type="primary" if row["open"] else "secondary", width="stretch")
+        st.caption("Opening a lesson loads its data and settings into the playground (and the address).")
+    with right:
+        if view is None:
+            st.info("Pick a lesson on the left: each one has a short text, a goal the app checks after every "
+                    "training run, hints and a solution. Start with 1.")
+            return
+        st.subheader(view["label"])
+        st.markdown(view["markdown"])
+        _lesson_status(view)
+        with st.expander("Hints"):
+            for hint in view["hints"]:
+                st.markdown(f"- {hint}")
+        c1, c2, _ = st.columns([1, 1, 2])
+        c1.button("Show solution", key="lesson_solution", on_click=pg.show_solution,
+                  help="Load settings that reach the goal; then press Train" + (" or Race optimizers" if view["race"]
+                                                                                 else ""))
+        c2.button("Close lesson", key="lesson_close", on_click=pg.close_lesson)
+
+
+def _race_tab(pg):
+    """Race optimizers: the current network and data, one training per optimizer from the same weights."""
+    ss = st.session_state
+    st.write("Trains the current network on the current data once per optimizer, all from the same initial "
+             "weights on the same batches, at the learning rate setting, and draws their loss curves and their "
+             "paths on the loss landscape.")
+    choices = pg.race_choices()
+    labels = {c["name"]: c["label"] for c in choices}
+    view = pg.lesson()
+    picked = st.multiselect("Optimizers", list(labels), default=[c["name"] for c in choices if c["default"]],
+                            format_func=labels.get, key=f"race_pick_{view['number'] if view and view['race'] else 0}")
+    if pg.prepared_or_none() is None or not pg.check_arch()["ok"]:
+        st.info("The race needs data and an architecture that fits it: see **Train & results**.")
+        return
+    st.caption(f"{pg.race_epochs()} epochs per optimizer · learning rate {pg.settings['learning_rate']:g} · "
+               f"{_plain(pg.arch_text() or '')}")
+    if st.button("Race optimizers", type="primary", key="race", disabled=not picked):
+        try:
+            with st.spinner("Racing…"):
+                ss["race_out"] = pg.race(picked)
+                ss["race_n"] = ss.get("race_n", 0) + 1
+        except USER_ERRORS as e:
+            st.error(_plain(e))
+    out = ss.get("race_out")
+    if out is None:
+        return
+    if view is not None and view["race"]:
+        _lesson_status(out["lesson"] or view)
+    for note in out["notes"]:
+        st.caption(_plain(note))
+    _plot(st, out["figures"]["race"], key=f"race_{ss.get('race_n')}")
+    if "landscape" in out["figures"]:          # (full width: its note on the projection needs the room)
+        _plot(st, out["figures"]["landscape"], key=f"landscape_{ss.get('race_n')}")
 
 
 def _cached_model(raw):
@@ -766,9 +861,14 @@ def main():
     data = _data_sidebar(pg, [r for r in pg.controls("streamlit") if r["group"] == "data"])
     _training_sidebar(pg, [r for r in pg.controls("streamlit") if r["group"] in ("network", "training", "view")])
     _sync_address(pg)
-    t_train, t_compare, t_model = st.tabs(["Train & results", "Compare runs", "Use a model"])
+    t_train, t_lessons, t_race, t_compare, t_model = st.tabs(
+        ["Train & results", "Lessons", "Race optimizers", "Compare runs", "Use a model"])
     with t_train:
         _train_tab(pg, data, interrupted)
+    with t_lessons:
+        _lessons_tab(pg)
+    with t_race:
+        _race_tab(pg)
     with t_compare:
         _compare_tab(pg)
     with t_model:
