@@ -105,7 +105,7 @@ def test_default_is_ready_and_trains_in_one_click(app, tmp_path):
     assert run_["metrics"]["test"]["accuracy"] >= 0.95
     assert [m.label for m in app.metric][:1] == ["accuracy (test)"]
     assert {"Download model", "Download predictions (CSV)"} <= {b.label for b in app.download_button}
-    assert set(run_["figures"]) == {"loss", "decision_boundary", "confusion_matrix", "network"}
+    assert set(run_["figures"]) == {"loss", "decision_boundary", "confusion_matrix", "network", "gradient_flow"}
     shown = plotly_titles(app)
     assert shown["Decision boundary"][1:] == ["0 (train)", "1 (train)", "0 (test)", "1 (test)"]
     assert shown["Loss"] == ["train", "validation"] and "Confusion matrix (test)" in shown

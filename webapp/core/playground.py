@@ -49,13 +49,15 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import math
 import threading
 import time
 
 import numpy as np
 
-from . import charts, links
+from . import charts, charts_learn, links
+from . import lessons as LS
 from . import session as S
 from . import settings as T
 
@@ -68,7 +70,12 @@ LIVE_SHARE = 1 / 6       # live figures take at most this share of the time: tra
 FIRST_COST_GUESS = 0.02  # seconds a live frame is taken to cost before one has been measured
 STOP_WAIT = 5.0          # seconds stop() waits for a slice of training to end
 MAIN_FIGURES = ("decision_boundary", "surface", "fit")
-FIGURE_ORDER = ("loss", "decision_boundary", "surface", "fit", "network", "confusion_matrix", "predicted_vs_actual")
+FIGURE_ORDER = ("loss", "decision_boundary", "surface", "fit", "network", "confusion_matrix", "predicted_vs_actual",
+                "gradient_flow")
+RACE_MAX_EPOCHS = 300    # a race trains at most this many epochs per optimizer ...
+RACE_MAX_STEPS = 6_000   # ... and at most this many batches per optimizer (the default data and batch: 80 epochs;
+#                          four racers then cost about one default Train: ~1.5 s in the browser, landscape included)
+RACE_RESOLUTION = 31     # loss landscape grid points per side
 
 
 def jsonable(obj):
@@ -146,6 +153,11 @@ class Playground:
         self._pending_csv = {}         # a link's target/features/task, until a file has those columns
         self._live = None              # the live-frame budget of the training in progress
         self.notes = []                # sentences for the user from the last action (cleared by the next)
+        self._lesson = None            # the open lesson (a lessons.Lesson) and its goal's status
+        self._status = None
+        self._progress = LS.Progress()   # lessons whose goal was reached in this visit (and earlier ones given)
+        self._race = None              # the last race (mlp.Race) and its loss surface (mlp.LossSurface)
+        self._surface = None
         if settings:
             self.update(settings)
 
@@ -657,7 +669,11 @@ class Playground:
             run.metrics = {}
             run.figures = {"loss": charts.loss_figure(run.history)} if run.epochs else {}
             run.error = str(e)
+        if run.epochs and any(k.startswith("grad_norm/") for k in run.history):
+            run.figures["gradient_flow"] = charts_learn.gradient_flow_figure(run.history, run.model)
         self._shown = run
+        if run.epochs and not run.from_link and not self._running:
+            self._check_lesson(run)
 
     # ------------------------------------------------------------ what the page shows
 
@@ -708,6 +724,7 @@ class Playground:
                        f"lr {cfg.get('learning_rate')} · {batch} · loss {run.model.loss}",
             "loss_title": S.loss_title(run.prepared)})
         out["figures"] = dict(figs)
+        out["lesson"] = self.lesson()
         return out
 
     def runs(self, trained_only=True):
@@ -832,6 +849,180 @@ class Playground:
             raise ValueError("There is no model yet: press Train (or Step) first.")
         return run
 
+    # ------------------------------------------------------------ lessons and the optimizer race
+
+    def _all_lessons(self):
+        return _lessons()
+
+    def _lesson_of(self, number):
+        lessons = self._all_lessons()
+        if isinstance(number, bool) or not isinstance(number, (int, np.integer, str)) \
+                or not str(number).strip().isdigit() or not 1 <= int(number) <= len(lessons):
+            raise ValueError(f"There is no lesson {T.clean(number, 20)!r}: the lessons are numbered 1 to "
+                             f"{len(lessons)}.")
+        return lessons[int(number) - 1]
+
+    def lessons(self):
+        """Every lesson, for the Lessons list: ``[{"number", "title", "label" ("2 · XOR needs a hidden layer"),
+        "entry" (the label with a ✓ when done), "done", "open"}]``."""
+        opened = self._lesson.number if self._lesson is not None else None
+        return [{"number": le.number, "title": le.title, "label": le.label, "entry": self._progress.label(le),
+                 "done": self._progress.is_done(le.number), "open": le.number == opened}
+                for le in self._all_lessons()]
+
+    def open_lesson(self, number):
+        """Open lesson ``number``: the settings become the defaults plus the lesson's setup (so the address
+        changes too), the run shown is cleared (the runs stay for Compare runs), the goal is not checked yet.
+        Returns :meth:`lesson`."""
+        lesson = self._lesson_of(number)
+        self._load_lesson_settings(lesson, "setup")
+        self._lesson = lesson
+        return self.lesson()
+
+    def show_solution(self):
+        """Load the open lesson's solution: the defaults plus its settings (the learner then presses Train, or
+        Race optimizers in a race lesson). Returns :meth:`lesson`."""
+        if self._lesson is None:
+            raise ValueError("Open a lesson first: there is no solution to show.")
+        self._load_lesson_settings(self._lesson, "solution")
+        return self.lesson()
+
+    def close_lesson(self):
+        """Close the open lesson (the settings stay as they are)."""
+        self._lesson = self._status = None
+
+    def _load_lesson_settings(self, lesson, which):
+        self.open_link(LS.lesson_settings(lesson, which))     # the defaults, then the lesson's settings
+        self._shown = None
+        self._race = self._surface = None
+        self._status = None
+
+    def lesson(self):
+        """The open lesson as the page shows it, or None: ``{"number", "title", "label", "markdown" (the text, for
+        Markdown renderers that take $...$ formulas), "html" (``lessons.markdown_html``: formulas left as $...$
+        for KaTeX), "goal" ("Goal: ..."), "hints" (Markdown), "hints_html", "race" (True: the goal needs Race
+        optimizers), "race_optimizers", "done", "status": {"met", "checked", "details", "message"}}``;
+        message: "Goal reached", "Not yet: ..." or "Train to check the goal" ("Race optimizers to check the
+        goal" in a race lesson)."""
+        le = self._lesson
+        if le is None:
+            return None
+        status = self._status or {
+            "met": False, "checked": False, "details": [],
+            "message": "Race optimizers to check the goal" if le.race else "Train to check the goal"}
+        return jsonable({"number": le.number, "title": le.title, "label": le.label, "markdown": le.text,
+                         "html": LS.markdown_html(le.text), "goal": le.goal_line, "hints": list(le.hints),
+                         "hints_html": [LS.markdown_html(h) for h in le.hints], "race": bool(le.race),
+                         "race_optimizers": list(le.race), "done": self._progress.is_done(le.number),
+                         "status": status})
+
+    def _check_lesson(self, run=None):
+        """Check the open lesson's goal on ``run`` (a finished or paused run; None: the run shown) and the last
+        race; a goal reached marks the lesson done."""
+        le = self._lesson
+        if le is None:
+            return
+        run = run if run is not None else self._shown
+        model, prepared, history = (run.model, run.prepared, run.history) if run is not None and run.epochs \
+            else (None, self._prepared_or_none(), None)
+        if prepared is None:
+            return
+        with np.errstate(all="ignore"):
+            met, details = LS.check_goal(le, model, prepared, history, self._race)
+        if met:
+            self._progress.mark(le.number)
+            message = "Goal reached"
+        else:
+            message = "Not yet: " + "; ".join(_unmet(d) for d in details if not d["met"]) + "."
+        self._status = {"met": bool(met), "checked": True, "details": details, "message": message}
+
+    def progress(self):
+        """The lessons done (goal reached) so far, as JSON text (``{"done": [numbers]}``, for localStorage)."""
+        return self._progress.to_json()
+
+    def set_progress(self, text):
+        """Add the lessons done in an earlier visit (:meth:`progress`'s JSON; anything unreadable adds nothing).
+        Returns :meth:`lessons`."""
+        self._progress.done |= LS.Progress.from_json(text if isinstance(text, str) else json.dumps(text)).done
+        return self.lessons()
+
+    def race_choices(self):
+        """The optimizers a race can use (``settings.OPTIMIZERS``): ``[{"name", "label", "default"}]``; the
+        defaults are the open race lesson's racers, else sgd, sgd_momentum, rmsprop and adam."""
+        import mlp
+        chosen = self._lesson.race if self._lesson is not None and self._lesson.race else mlp.RACE_OPTIMIZERS
+        return [{"name": n, "label": charts_learn.OPTIMIZER_LABELS.get(n, n), "default": n in chosen}
+                for n in T.OPTIMIZERS]
+
+    def race_epochs(self, epochs=None):
+        """The epochs a race trains: ``epochs`` (default: the epochs setting) capped at ``RACE_MAX_EPOCHS`` and
+        at ``RACE_MAX_STEPS`` batches per optimizer."""
+        prepared = self.prepared()
+        cfg = self.cfg()
+        want = cfg["epochs"] if epochs is None else epochs
+        if isinstance(want, bool) or not isinstance(want, (int, np.integer)) or not 1 <= want <= T.MAX_EPOCHS:
+            raise ValueError(f"The race's epochs must be a whole number from 1 to {T.MAX_EPOCHS:,}, got "
+                             f"{T.clean(want, 20)!r}.")
+        batch = cfg.get("batch_size") or prepared.n_train
+        steps = max(1, math.ceil(prepared.n_train / max(1, int(batch))))
+        return int(min(want, RACE_MAX_EPOCHS, max(1, RACE_MAX_STEPS // steps)))
+
+    def race(self, optimizers=None, epochs=None):
+        """Race optimizers: the current network and data trained from the same initial weights on the same
+        batches once per optimizer (default: :meth:`race_choices`' defaults), each at the learning rate
+        setting, for :meth:`race_epochs` epochs. A training in progress is paused first. Returns::
+
+            {"optimizers", "epochs", "figures": {"race": "Optimizer race", "landscape": "Loss landscape"},
+             "summary": [{"optimizer", "learning_rate", "epochs", "final_loss", "stop_reason"}], "notes",
+             "lesson": lesson() (its goal checked when the lesson races)}
+        """
+        import mlp
+        if self._running:
+            self.stop()
+        if optimizers is None:
+            import mlp as _mlp
+            names = list(self._lesson.race if self._lesson is not None and self._lesson.race
+                         else _mlp.RACE_OPTIMIZERS)
+        else:
+            names = optimizers
+        if isinstance(names, str) or not isinstance(names, (list, tuple)) or not names:
+            raise ValueError(f"Choose at least one optimizer to race, from {', '.join(T.OPTIMIZERS)}.")
+        bad = [T.clean(n, 30) for n in names if n not in T.OPTIMIZERS]
+        if bad:
+            raise ValueError(f"Unknown optimizer(s) {', '.join(map(repr, bad))}: a race can use "
+                             f"{', '.join(T.OPTIMIZERS)}.")
+        names = list(dict.fromkeys(names))
+        prepared = self.prepared()
+        cfg = self.cfg()
+        chk = S.check_architecture(cfg["arch"], prepared)
+        if not chk["ok"]:
+            raise ValueError(chk.get("error") or "The architecture does not fit the data.")
+        n = self.race_epochs(epochs)
+        want = cfg["epochs"] if epochs is None else int(epochs)
+        notes = [] if n == want else [f"The race trains {n} epochs (of {want}): at most {RACE_MAX_EPOCHS} epochs "
+                                      f"and {RACE_MAX_STEPS:,} batches per optimizer, so it stays quick."]
+        with self._lock, np.errstate(all="ignore"):
+            race = LS.race_for(prepared, {**cfg, "epochs": n}, names)
+            try:
+                surface = mlp.loss_surface(race, resolution=RACE_RESOLUTION)
+            except ValueError as e:             # e.g. every racer diverged at once
+                surface = None
+                notes.append(f"No loss landscape: {e}")
+        self._race, self._surface = race, surface
+        figures = {"race": charts_learn.race_figure(race)}
+        if surface is not None:
+            figures["landscape"] = charts_learn.landscape_figure(surface, race)
+        if self._lesson is not None and self._lesson.race:
+            self._check_lesson()
+        out = jsonable({"optimizers": names, "epochs": n, "summary": race.summary(), "notes": notes,
+                        "lesson": self.lesson()})
+        out["figures"] = figures
+        return out
+
+    def last_race(self):
+        """``(mlp.Race, mlp.LossSurface)`` of the last :meth:`race` (``(None, None)`` before one), for Python."""
+        return self._race, self._surface
+
     # ------------------------------------------------------------ links
 
     def open_link(self, source):
@@ -897,6 +1088,26 @@ class Playground:
         notes = []
         opened = self._open_pending_model(notes)
         return {"opened": opened, "notes": notes}
+
+
+_LESSONS = []
+
+
+def _lessons():
+    """The lesson files, read once per process."""
+    if not _LESSONS:
+        _LESSONS.extend(LS.load_lessons())
+    return _LESSONS
+
+
+def _unmet(detail):
+    """A goal's unmet comparison for the learner: the check and the value it had."""
+    if detail.get("missing"):
+        race = [m for m in detail["missing"] if m.startswith("race_")]
+        return f"{detail['text']} (" + ("press Race optimizers" if race else "train first") + ")"
+    values = ", ".join(f"{k} = {v:.3g}" if isinstance(v, (int, float)) else f"{k} = {v}"
+                       for k, v in (detail.get("values") or {}).items())
+    return f"{detail['text']} ({values})" if values else detail["text"]
 
 
 def mlp_example():
