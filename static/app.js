@@ -930,6 +930,7 @@ function showLessonStatus(status) {
 }
 
 async function showLesson(lesson) {
+  if (!lesson || !state.lesson || state.lesson.number !== lesson.number) $("lesson-hints").open = false;
   state.lesson = lesson;
   $("lesson").hidden = !lesson;
   if (!lesson) return;
@@ -964,6 +965,7 @@ function clearResult() {
     $(id).hidden = true;
   }
   $("race-status").textContent = "";
+  showNotes("race-notes", []);
   if (state.data && state.data.figure) draw($("pred-chart"), state.data.figure);
   setButtons();
 }
@@ -1010,12 +1012,14 @@ async function lessonChecked(lesson) {
 // The optimizers a race can use, checked as the core proposes (a race lesson's own racers, else the classic four).
 function renderRaceChoices(choices) {
   const box = $("race-optimizers");
+  state.raceLabels = Object.fromEntries(choices.map((c) => [c.name, c.label]));
   box.replaceChildren(box.querySelector("legend"), ...choices.map((c) => node("label", {},
     node("input", { type: "checkbox", name: "race-optimizer", value: c.name, checked: c.default }), " " + c.label)));
 }
 
 function raceSummary(res) {
-  const parts = (res.summary || []).map((r) => `${r.optimizer}: ` + (r.final_loss === null ||
+  const parts = (res.summary || []).map((r) => `${(state.raceLabels || {})[r.optimizer] || r.optimizer}: ` +
+    (r.final_loss === null ||
     r.final_loss === undefined ? "diverged" : `loss ${fmt(r.final_loss)}`));
   return `${res.epochs} epochs each · ` + parts.join(" · ");
 }
@@ -1035,7 +1039,7 @@ async function race() {
       draw($(id), res.figures[name]);
     }
     $("race-status").textContent = raceSummary(res);
-    showNotes("train-notes", res.notes);
+    showNotes("race-notes", res.notes);
     if (res.lesson !== undefined) await lessonChecked(res.lesson);
     bump("raced");
   } catch (err) {

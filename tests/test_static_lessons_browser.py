@@ -151,6 +151,7 @@ def _chart_titles(page, selector):
 
 def test_race_optimizers_draws_the_race_and_the_landscape(ctx, server):
     import mlp
+    from webapp.core import charts_learn
     from webapp.core.playground import Playground
     page = ctx.new_page()
     page.goto(server.url)
@@ -170,7 +171,8 @@ def test_race_optimizers_draws_the_race_and_the_landscape(ctx, server):
     status = page.inner_text("#race-status")
     assert status.startswith(f"{want['epochs']} epochs each"), status
     for row in want["summary"]:
-        shown = re.search(rf"{row['optimizer']}: loss ([-\d.e+]+)", status)
+        label = charts_learn.OPTIMIZER_LABELS[row["optimizer"]]
+        shown = re.search(rf"{re.escape(label)}: loss ([-\d.e+]+)", status)
         assert shown, (row, status)
         assert float(shown.group(1)) == pytest.approx(row["final_loss"], rel=2e-3), (row, status)
     # the picker: two optimizers race, two curves
