@@ -10,6 +10,8 @@ import pytest
 from webapp.core import links as L
 from webapp.core import session as S
 from webapp.core import lessons as LS
+from webapp.core import settings as T
+from webapp.core.playground import Playground
 
 LESSONS = LS.load_lessons()
 PATH = ["single-neuron", "xor", "features-or-depth", "forward-pass", "backpropagation", "learning-rate",
@@ -17,16 +19,27 @@ PATH = ["single-neuron", "xor", "features-or-depth", "forward-pass", "backpropag
 
 
 def _run(lesson, which):
-    """Decode the lesson's link, prepare, build and train as a front end does; race when the lesson races."""
-    settings = LS.lesson_settings(lesson, which)
-    args = L.session_args(settings)
-    prepared = S.prepare_builtin(**args["prepare"])
-    model = S.build_model(args["cfg"], prepared)
+    """What a learner gets: open the lesson in a Playground (the defaults, then its setup), Show solution for
+    the solution, Train to the end; Race optimizers too when the lesson races. Returns the lesson's status."""
+    pg = Playground()
+    pg.update({"live": False})
+    pg.open_lesson(lesson.number)
+    if which == "solution":
+        pg.show_solution()
+    given, now, default = LS.lesson_settings(lesson, which), pg.link_settings(), T.defaults()
+    assert {k: now.get(k) for k in given} == given                           # the lesson's settings...
+    assert {k: v for k, v in now.items() if k not in given and k not in ("arch", "loss")} == \
+        {k: default[k] for k in now if k not in given and k not in ("arch", "loss")}   # ... over the defaults
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)        # a setup may diverge on purpose
-        history = S.train(model, prepared, args["cfg"])
-        race = LS.race_for(prepared, args["cfg"], lesson.race) if lesson.race else None
-    return LS.check_goal(lesson, model, prepared, history, race)
+        pg.train()
+        while pg.running:
+            pg.advance(60)
+        if lesson.race:
+            pg.race()
+    status = pg.lesson()["status"]
+    assert status["checked"]
+    return status["met"], status["details"]
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=[le.slug for le in LESSONS])
