@@ -125,8 +125,9 @@ def test_race_figures_titles_and_the_landscape_centre(pg):
 def test_race_choices_and_limits(pg):
     pg.update({"dataset": "xor", "n_samples": 100, "learning_rate": 0.01})
     choices = pg.race_choices()
-    assert [c["name"] for c in choices] == list(T.OPTIMIZERS)
-    assert {c["name"] for c in choices if c["default"]} == set(mlp.RACE_OPTIMIZERS)
+    assert sorted(c["name"] for c in choices) == sorted(T.OPTIMIZERS)
+    assert [c["name"] for c in choices if c["default"]] == [c["name"] for c in choices][:4] == \
+        list(mlp.RACE_OPTIMIZERS)
     out = pg.race(["adam", "nadam", "adam"], epochs=3)
     assert out["optimizers"] == ["adam", "nadam"] and out["epochs"] == 3
     for bad, match in ((["lbfgs"], "Unknown optimizer"), ([], "at least one optimizer"), ("adam", "at least one")):
@@ -145,7 +146,7 @@ def test_a_race_lesson_is_checked_after_the_race(pg):
     view = pg.open_lesson(RACE.number)
     assert view["race"] and view["race_optimizers"] == list(RACE.race)
     assert view["status"]["message"] == "Race optimizers to check the goal"
-    assert [c["name"] for c in pg.race_choices() if c["default"]] == [n for n in T.OPTIMIZERS if n in RACE.race]
+    assert [c["name"] for c in pg.race_choices() if c["default"]] == list(RACE.race)
     out = pg.race()                                              # the setup: too few epochs
     assert out["optimizers"] == list(RACE.race) and not out["lesson"]["status"]["met"]
     assert out["lesson"]["status"]["checked"]

@@ -515,6 +515,8 @@ def _results(pg, res, slots):
     with c2:
         if main and second in figs:
             _plot(st, figs[second], key=f"second_{rid}_{ep}")
+    if "gradient_flow" in figs:
+        _plot(st, figs["gradient_flow"], key=f"gradient_flow_{rid}_{ep}")
 
 
 def _numbered(start, code):
@@ -634,6 +636,7 @@ def _train_tab(pg, data, interrupted):
     res = pg.result()
     ui["epoch"].markdown(f"**Epoch {res['epoch'] if res else 0}**")
     notes_slot = st.container()
+    lesson_slot = st.empty()       # the open lesson's goal and status (after the training below)
     data_slot = st.empty()         # (emptied while training runs: the live charts come first)
     select_slot = st.empty()
     slots = {"header": st.empty(), "live": st.empty()}
@@ -659,6 +662,8 @@ def _train_tab(pg, data, interrupted):
         ss["selected_run"] = pg.shown
         select_slot.selectbox("Show run", [r["id"] for r in runs][::-1], format_func=names.get, key="selected_run",
                               on_change=lambda: pg.select(st.session_state["selected_run"]))
+    with lesson_slot.container():
+        _lesson_status(pg.lesson(), where="train")
     if res is not None:
         _results(pg, res, slots)
     _explain(pg, res, interrupted)
@@ -684,6 +689,97 @@ def _compare_tab(pg):
     if st.button("Clear all runs", key="clear_runs"):
         pg.clear_runs()
         st.rerun()
+
+
+# ------------------------------------------------------------------ lessons and the optimizer race
+
+def _open_lesson(pg, number):
+    pg.open_lesson(number)
+    st.session_state.pop("link_notes", None)
+
+
+def _lesson_status(view, where="lessons"):
+    """The open lesson's "Goal:" line and its status (Goal reached / Not yet / what to press)."""
+    if view is None:
+        return
+    if where == "train":
+        st.markdown(f"**Lesson {_plain(view['label'])}** · {_plain(view['goal'])} (the text is in the "
+                    f"**Lessons** tab)")
+    else:
+        st.markdown(f"**{_plain(view['goal'])}**")
+    status = view["status"]
+    if status["met"]:
+        st.success("Goal reached", icon="✅")
+    elif status["checked"]:
+        st.warning(_plain(status["message"]))
+    elif where == "lessons":
+        st.caption(status["message"] + (" (in the **Race optimizers** tab)." if view["race"] else
+                                        " (press **Train** in the **Train & results** tab)."))
+
+
+def _lessons_tab(pg):
+    """The lessons: a list of buttons ("2 · XOR needs a hidden layer", ✓ when done) and the open lesson."""
+    view = pg.lesson()
+    left, right = st.columns([1, 2.4], gap="large")
+    with left:
+        for row in pg.lessons():
+            st.button(row["entry"], key=f"lesson_{row['number']}", on_click=_open_lesson, args=(pg, row["number"]),
+                      type="primary" if row["open"] else "secondary", width="stretch")
+        st.caption("Opening a lesson loads its data and settings into the playground (and the address).")
+    with right:
+        if view is None:
+            st.info("Pick a lesson on the left: each one has a short text, a goal the app checks after every "
+                    "training run, hints and a solution. Start with 1.")
+            return
+        st.subheader(view["label"])
+        st.markdown(view["markdown"])
+        _lesson_status(view)
+        with st.expander("Hints"):
+            for hint in view["hints"]:
+                st.markdown(f"- {hint}")
+        c1, c2, _ = st.columns([1, 1, 2])
+        c1.button("Show solution", key="lesson_solution", on_click=pg.show_solution,
+                  help="Load settings that reach the goal; then press Train" + (" or Race optimizers" if view["race"]
+                                                                                 else ""))
+        c2.button("Close lesson", key="lesson_close", on_click=pg.close_lesson)
+
+
+def _race_tab(pg):
+    """Race optimizers: the current network and data, one training per optimizer from the same weights."""
+    ss = st.session_state
+    st.write("Trains the current network on the current data once per optimizer, all from the same initial "
+             "weights on the same batches, at the learning rate setting, and draws their loss curves and their "
+             "paths on the loss landscape.")
+    choices = pg.race_choices()
+    labels = {c["name"]: c["label"] for c in choices}
+    view = pg.lesson()
+    picked = st.multiselect("Optimizers", list(labels), default=[c["name"] for c in choices if c["default"]],
+                            format_func=labels.get, key=f"race_pick_{view['number'] if view and view['race'] else 0}")
+    try:
+        epochs = pg.race_epochs()
+        st.caption(f"{epochs} epochs per optimizer · learning rate {pg.settings['learning_rate']:g} · "
+                   f"{_plain(pg.arch_text() or '')}")
+    except USER_ERRORS as e:
+        st.error(_plain(e))
+        return
+    if st.button("Race optimizers", type="primary", key="race", disabled=not picked):
+        try:
+            with st.spinner("Racing…"):
+                ss["race_out"] = pg.race(picked)
+                ss["race_n"] = ss.get("race_n", 0) + 1
+        except USER_ERRORS as e:
+            st.error(_plain(e))
+    out = ss.get("race_out")
+    if out is None:
+        return
+    if view is not None and view["race"]:
+        _lesson_status(out["lesson"] or view)
+    for note in out["notes"]:
+        st.caption(_plain(note))
+    c1, c2 = st.columns(2)
+    _plot(c1, out["figures"]["race"], key=f"race_{ss.get('race_n')}")
+    if "landscape" in out["figures"]:
+        _plot(c2, out["figures"]["landscape"], key=f"landscape_{ss.get('race_n')}")
 
 
 def _cached_model(raw):
@@ -771,9 +867,14 @@ def main():
     data = _data_sidebar(pg, [r for r in pg.controls("streamlit") if r["group"] == "data"])
     _training_sidebar(pg, [r for r in pg.controls("streamlit") if r["group"] in ("network", "training", "view")])
     _sync_address(pg)
-    t_train, t_compare, t_model = st.tabs(["Train & results", "Compare runs", "Use a model"])
+    t_train, t_lessons, t_race, t_compare, t_model = st.tabs(
+        ["Train & results", "Lessons", "Race optimizers", "Compare runs", "Use a model"])
     with t_train:
         _train_tab(pg, data, interrupted)
+    with t_lessons:
+        _lessons_tab(pg)
+    with t_race:
+        _race_tab(pg)
     with t_compare:
         _compare_tab(pg)
     with t_model:

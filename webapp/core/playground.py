@@ -947,12 +947,13 @@ class Playground:
         return self.lessons()
 
     def race_choices(self):
-        """The optimizers a race can use (``settings.OPTIMIZERS``): ``[{"name", "label", "default"}]``; the
-        defaults are the open race lesson's racers, else sgd, sgd_momentum, rmsprop and adam."""
+        """The optimizers a race can use (``settings.OPTIMIZERS``): ``[{"name", "label", "default"}]``, the
+        defaults first: the open race lesson's racers, else sgd, sgd_momentum, rmsprop and adam."""
         import mlp
         chosen = self._lesson.race if self._lesson is not None and self._lesson.race else mlp.RACE_OPTIMIZERS
+        names = list(chosen) + [n for n in T.OPTIMIZERS if n not in chosen]
         return [{"name": n, "label": charts_learn.OPTIMIZER_LABELS.get(n, n), "default": n in chosen}
-                for n in T.OPTIMIZERS]
+                for n in names]
 
     def race_epochs(self, epochs=None):
         """The epochs a race trains: ``epochs`` (default: the epochs setting) capped at ``RACE_MAX_EPOCHS`` and
