@@ -139,7 +139,7 @@ def test_a_package_is_packed_whole_data_files_and_new_modules_included(tmp_path)
     root = _fake_root(tmp_path)
     core = root / "webapp" / "core"
     (core / "brand_new.py").write_text("import streamlit as st\n")   # not searched: the core is packed whole
-    (core / "lessons").mkdir()
+    (core / "lessons").mkdir(exist_ok=True)   # (the real core has lessons: the copy too)
     (core / "lessons" / "01-first.md").write_text("# First lesson\n")
     (core / "lessons" / "__init__.py").write_text("")
     (core / "__pycache__").mkdir(exist_ok=True)
