@@ -70,6 +70,8 @@ _CSS = """<style>
 [data-testid="stExpander"] .katex { font-size: 0.9em; }
 [data-testid="stExpander"] .katex-display { overflow: visible; padding: 2px 0; margin: 0.4em 0; }
 [data-testid="stExpander"] pre code { font-size: 0.78rem; }
+.st-key-lesson_list button p { white-space: normal; text-align: left; }
+.st-key-lesson_list button { justify-content: flex-start; }
 </style>"""
 
 
@@ -721,7 +723,7 @@ def _lessons_tab(pg):
     """The lessons: a list of buttons ("2 · XOR needs a hidden layer", ✓ when done) and the open lesson."""
     view = pg.lesson()
     left, right = st.columns([1, 2.4], gap="large")
-    with left:
+    with left, st.container(key="lesson_list"):
         for row in pg.lessons():
             st.button(row["entry"], key=f"lesson_{row['number']}", on_click=_open_lesson, args=(pg, row["number"]),
                       type="primary" if row["open"] else "secondary", width="stretch")
@@ -776,10 +778,9 @@ def _race_tab(pg):
         _lesson_status(out["lesson"] or view)
     for note in out["notes"]:
         st.caption(_plain(note))
-    c1, c2 = st.columns(2)
-    _plot(c1, out["figures"]["race"], key=f"race_{ss.get('race_n')}")
-    if "landscape" in out["figures"]:
-        _plot(c2, out["figures"]["landscape"], key=f"landscape_{ss.get('race_n')}")
+    _plot(st, out["figures"]["race"], key=f"race_{ss.get('race_n')}")
+    if "landscape" in out["figures"]:          # (full width: its note on the projection needs the room)
+        _plot(st, out["figures"]["landscape"], key=f"landscape_{ss.get('race_n')}")
 
 
 def _cached_model(raw):
