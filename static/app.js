@@ -549,7 +549,7 @@ function onReady(info, seconds) {
   $("onnx-note").textContent = info.no_onnx;
   $("versions").textContent = Object.entries(info.versions).map(([k, v]) => `${k} ${v}`).join(" · ");
   const start = location.hash.length > 1 ? openLink(location.hash) : rpc("view").then(applyView);
-  guarded(() => start).then(() => {
+  guarded(() => start).then(() => guarded(startLessons)).then(() => {
     window.mlpTimings.trainReady = performance.now() / 1000;
     document.body.dataset.ready = "1";
     registerServiceWorkerWhenIdle();
@@ -600,6 +600,10 @@ function setButtons() {
   $("resume").disabled = state.training || !ready || !state.hasRun;
   $("stop").disabled = !state.training;
   for (const id of ["download", "download-run-predictions"]) $(id).disabled = state.training || !state.hasRun;
+  $("race").disabled = state.training || state.racing || !ready;
+  for (const b of document.querySelectorAll("#lesson-list button, #show-solution, #close-lesson")) {
+    b.disabled = state.training || state.racing;
+  }
 }
 
 function setTraining(on) {
@@ -643,6 +647,7 @@ async function showResult(res) {
     res.reason ? `Stopped: ${res.reason}.` : res.trained ? `Done: ${res.caption}.` : "Fresh weights, not trained yet.";
   showNotes("train-notes", res.notes);
   setButtons();
+  if (res.lesson !== undefined) await guarded(() => lessonChecked(res.lesson));
   // the explanation follows the model shown (unless it is what paused the training: it is up to date)
   if ($("explain").open && !state.training && !state.explainPaused) guarded(explainStep);
   state.explainPaused = false;
@@ -855,6 +860,192 @@ async function updateShareLink() {
   $("share-note").hidden = !$("share-note").textContent;
 }
 
+// ---- Lessons (webapp/core/lessons via the Playground: texts, setups, goals and their checks are the core's) ----
+// The page lists them, shows the open one (its formulas typeset by KaTeX) and keeps the progress (the core's JSON)
+// in localStorage, so a ✓ stays across visits.
+const PROGRESS_KEY = "mlp.lessons.progress";
+state.lesson = null;
+
+function storedProgress() {
+  try {
+    return localStorage.getItem(PROGRESS_KEY);
+  } catch (err) { // storage disabled: progress for this visit only
+    return null;
+  }
+}
+
+async function startLessons() {
+  const res = await rpc("set_progress", { text: storedProgress() || "" });
+  renderLessonList(res.lessons);
+  renderRaceChoices(res.race_choices);
+  bump("lessons");
+}
+
+function renderLessonList(list) {
+  const items = list.map((le) => {
+    const btn = node("button", { type: "button", dataset: { number: String(le.number) } }, le.label);
+    if (le.done) btn.append(" ", node("span", { className: "tick", title: "Goal reached" }, "✓"));
+    btn.setAttribute("aria-current", le.open ? "true" : "false");
+    btn.addEventListener("click", () => guarded(() => openLesson(le.number)));
+    return node("li", {}, btn);
+  });
+  $("lesson-list").replaceChildren(...items);
+  setButtons();
+}
+
+// Formulas between $$...$$ (display) or $...$ (inline) in the text nodes of `el`, typeset by KaTeX.
+const MATH = /\$\$([\s\S]+?)\$\$|\$([^$\n]+?)\$/g;
+async function typeset(el) {
+  if (!el.textContent.includes("$")) return;
+  const katex = await loadKatex();
+  const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+  const texts = [];
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) if (n.nodeValue.includes("$")) texts.push(n);
+  for (const t of texts) {
+    const parts = [];
+    let pos = 0;
+    for (const m of t.nodeValue.matchAll(MATH)) {
+      parts.push(document.createTextNode(t.nodeValue.slice(pos, m.index)));
+      const span = node("span", { className: "math" });
+      span.dataset.tex = m[1] !== undefined ? m[1] : m[2];
+      katex.render(span.dataset.tex.trim(), span, { displayMode: m[1] !== undefined, throwOnError: false });
+      parts.push(span);
+      pos = m.index + m[0].length;
+    }
+    parts.push(document.createTextNode(t.nodeValue.slice(pos)));
+    t.replaceWith(...parts);
+  }
+}
+
+function showLessonStatus(status) {
+  const el = $("lesson-status");
+  el.textContent = status ? status.message : "";
+  el.className = "lesson-status" + (status && status.checked ? (status.met ? " met" : " unmet") : "");
+  el.dataset.met = status && status.met ? "1" : "0";
+}
+
+async function showLesson(lesson) {
+  if (!lesson || !state.lesson || state.lesson.number !== lesson.number) $("lesson-hints").open = false;
+  state.lesson = lesson;
+  $("lesson").hidden = !lesson;
+  if (!lesson) return;
+  $("lesson").dataset.number = String(lesson.number);
+  $("lesson-title").textContent = lesson.label;
+  $("lesson-text").innerHTML = lesson.html; // the core's HTML: everything but its own tags is escaped
+  $("lesson-goal").textContent = lesson.goal;
+  showLessonStatus(lesson.status);
+  $("lesson-race-note").hidden = !lesson.race;
+  $("lesson-hints").hidden = !(lesson.hints || []).length;
+  // (the core's HTML, escaped but for its own tags)
+  $("lesson-hint-list").innerHTML = "<ul>" + (lesson.hints_html || []).map((h) => `<li>${h}</li>`).join("") + "</ul>";
+  await Promise.all([typeset($("lesson-text")), typeset($("lesson-hint-list"))]);
+  bump("lessonShown");
+}
+
+// No run is shown (a lesson was opened, or its solution loaded): the charts of the last one go.
+function clearResult() {
+  cancelLive();
+  clearCharts();
+  state.hasRun = false;
+  state.result = null;
+  setEpoch(0);
+  $("progress").value = 0;
+  $("metrics").replaceChildren();
+  $("model-summary").textContent = "";
+  $("run-caption").textContent = "";
+  $("train-status").textContent = "";
+  showNotes("train-notes", []);
+  for (const id of ["race-chart", "landscape-chart"]) {
+    purge($(id));
+    $(id).hidden = true;
+  }
+  $("race-status").textContent = "";
+  showNotes("race-notes", []);
+  if (state.data && state.data.figure) draw($("pred-chart"), state.data.figure);
+  setButtons();
+}
+
+// Open a lesson or load its solution: the core sets the settings (the controls and the address follow).
+async function lessonAction(cmd, args = {}) {
+  clearAlert();
+  const res = await rpc(cmd, args);
+  showNotes("link-notes", res.notes);
+  res.notes = [];
+  applyView(res);
+  clearResult();
+  renderLessonList(res.lessons);
+  renderRaceChoices(res.race_choices);
+  await showLesson(res.lesson);
+  await guarded(updateShareLink);
+}
+
+async function openLesson(number) {
+  await lessonAction("open_lesson", { number });
+  $("lesson").scrollIntoView({ block: "nearest" });
+}
+
+// After a run (or a race) the core has checked the goal: show it, and keep the progress when it was reached.
+async function lessonChecked(lesson) {
+  if (!lesson) return;
+  const wasDone = state.lesson && state.lesson.status && state.lesson.status.met;
+  state.lesson = lesson;
+  showLessonStatus(lesson.status);
+  if (lesson.status && lesson.status.met) {
+    const progress = await rpc("progress");
+    try {
+      localStorage.setItem(PROGRESS_KEY, typeof progress === "string" ? progress : JSON.stringify(progress));
+    } catch (err) {
+      console.warn("the lessons' progress could not be stored:", err);
+    }
+    if (!wasDone) renderLessonList(await rpc("lessons"));
+  }
+  bump("lessonChecked");
+}
+
+// ---- Race optimizers: the core trains one model per optimizer from the same start (mlp.race) and draws the
+// race and the loss landscape (webapp/core/charts_learn.py) ------------------------------------------------------
+// The optimizers a race can use, checked as the core proposes (a race lesson's own racers, else the classic four).
+function renderRaceChoices(choices) {
+  const box = $("race-optimizers");
+  state.raceLabels = Object.fromEntries(choices.map((c) => [c.name, c.label]));
+  box.replaceChildren(box.querySelector("legend"), ...choices.map((c) => node("label", {},
+    node("input", { type: "checkbox", name: "race-optimizer", value: c.name, checked: c.default }), " " + c.label)));
+}
+
+function raceSummary(res) {
+  const parts = (res.summary || []).map((r) => `${(state.raceLabels || {})[r.optimizer] || r.optimizer}: ` +
+    (r.final_loss === null ||
+    r.final_loss === undefined ? "diverged" : `loss ${fmt(r.final_loss)}`));
+  return `${res.epochs} epochs each · ` + parts.join(" · ");
+}
+
+async function race() {
+  clearAlert();
+  state.racing = true;
+  setButtons();
+  $("race-status").textContent = "Racing…";
+  const started = performance.now();
+  try {
+    const chosen = [...$("race-optimizers").querySelectorAll("input:checked")].map((c) => c.value);
+    const res = await rpc("race", { optimizers: chosen });
+    window.mlpTimings.lastRace = { seconds: (performance.now() - started) / 1000, optimizers: res.optimizers };
+    for (const [id, name] of [["race-chart", "race"], ["landscape-chart", "landscape"]]) {
+      $(id).hidden = false;
+      draw($(id), res.figures[name]);
+    }
+    $("race-status").textContent = raceSummary(res);
+    showNotes("race-notes", res.notes);
+    if (res.lesson !== undefined) await lessonChecked(res.lesson);
+    bump("raced");
+  } catch (err) {
+    $("race-status").textContent = "";
+    showAlert(err.message);
+  } finally {
+    state.racing = false;
+    setButtons();
+  }
+}
+
 // ---- Use a model: a run of this page or a model file, to predict a CSV ------------------------------------
 function fillUseModel(runs) {
   const select = $("use-model");
@@ -952,6 +1143,20 @@ function wire() {
     setButtons();
   }));
   $("use-model").addEventListener("change", () => guarded(chooseModel));
+  $("show-solution").addEventListener("click", () => guarded(() => lessonAction("show_solution")));
+  $("close-lesson").addEventListener("click", () => guarded(async () => {
+    const res = await rpc("close_lesson");
+    renderLessonList(res.lessons);
+    renderRaceChoices(res.race_choices);
+    await showLesson(null);
+  }));
+  $("race").addEventListener("click", () => {
+    if (!state.racing && !state.training) race();
+  });
+  $("lesson-go-race").addEventListener("click", () => {
+    $("race-box").scrollIntoView({ block: "center" });
+    $("race").focus();
+  });
   $("model-file").addEventListener("change", (e) => {
     const file = e.target.files[0];
     if (file) guarded(() => loadModelFile(file));

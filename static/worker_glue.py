@@ -188,6 +188,51 @@ def predictions_download(run_id=None):
     return {"filename": pg.file_stem(run_id) + "_predictions.csv", "csv": pg.predictions_csv(run_id)}
 
 
+# ---------------------------------------------------------------- lessons and the optimizer race
+
+def lessons():
+    """The Lessons list: ``[{"number", "title", "label", "entry", "done", "open"}]``."""
+    return PAGE.pg.lessons()
+
+
+def _lesson_reply(lesson):
+    """The settings a lesson loaded (the controls' view, the address), the lesson, the list and the race's
+    optimizers (a race lesson chooses its own)."""
+    pg = PAGE.pg
+    return {**view(), "lesson": lesson, "lessons": pg.lessons(), "race_choices": pg.race_choices()}
+
+
+def open_lesson(number=None):
+    """Open lesson ``number``: the defaults plus its setup become the settings; no run is shown."""
+    return _lesson_reply(PAGE.pg.open_lesson(number))
+
+
+def show_solution():
+    """Load the open lesson's solution settings (the learner then trains, or races)."""
+    return _lesson_reply(PAGE.pg.show_solution())
+
+
+def close_lesson():
+    """Close the open lesson (the settings stay): the list and the race's optimizers."""
+    PAGE.pg.close_lesson()
+    return {"lessons": PAGE.pg.lessons(), "race_choices": PAGE.pg.race_choices()}
+
+
+def progress():
+    """The lessons done, as the core's JSON text (the page keeps it in localStorage)."""
+    return PAGE.pg.progress()
+
+
+def set_progress(text=""):
+    """The progress of an earlier visit (``progress``'s text) added; the Lessons list."""
+    return {"lessons": PAGE.pg.set_progress(text), "race_choices": PAGE.pg.race_choices()}
+
+
+def race(optimizers=None):
+    """Race optimizers on the current network and data: the figures "Optimizer race" and "Loss landscape"."""
+    return PAGE.pg.race(optimizers)
+
+
 # ---------------------------------------------------------------- Use a model (a run's or a file's)
 
 def _describe(model, where):
@@ -246,7 +291,8 @@ def predict_csv(data=None, name=None, run_id=None):
 
 COMMANDS = {f.__name__: f for f in (info, view, update, set_csv, open_link, train, resume, advance, stop, step,
                                      reset, result, select_run, compare, clear_runs, explain, share, model_download,
-                                     predictions_download, model_load, use_model, predict_csv)}
+                                     predictions_download, model_load, use_model, predict_csv, lessons,
+                                     open_lesson, show_solution, close_lesson, progress, set_progress, race)}
 DATA_COMMANDS = {"set_csv", "model_load", "predict_csv"}  # take the uploaded bytes as `data`
 
 

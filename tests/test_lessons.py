@@ -173,6 +173,7 @@ class _Tags(HTMLParser):
 def test_lesson_text_as_html():
     assert LS.markdown_html("A **b** `c<d>` $x < y$.\n\n- one\n  two\n- $$z$$") == (
         "<p>A <strong>b</strong> <code>c&lt;d&gt;</code> $x &lt; y$.</p>\n<ul><li>one two</li><li>$$z$$</li></ul>")
+    assert LS.markdown_html("a *delta*, 2 * 3 * x and $a*b*$") == "<p>a <em>delta</em>, 2 * 3 * x and $a*b*$</p>"
     for le in LESSONS:
         for part in (le.text, *le.hints):
             out = LS.markdown_html(part)

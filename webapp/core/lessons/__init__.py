@@ -33,7 +33,7 @@ API
 ``race_for(prepared, cfg, optimizers=None) -> mlp.Race``  the race the app runs (fresh weights from ``cfg``)
 ``Progress``: lessons done in a visit; ``to_json()`` / ``Progress.from_json(text)`` for localStorage
 ``formulas(text) -> [(latex, display)]``  the KaTeX formulas of a lesson text ($$...$$ display, $...$ inline)
-``markdown_html(text) -> str``  a lesson text or hint as HTML (paragraphs, lists, **bold**, `code`); formulas are
+``markdown_html(text) -> str``  a lesson text or hint as HTML (paragraphs, lists, **bold**, *italic*, `code`); formulas are
     kept as $...$ / $$...$$ text for KaTeX's auto-render; everything else is escaped
 """
 from __future__ import annotations
@@ -447,7 +447,8 @@ def _inline(text):
 def _marks(text):
     text = html.escape(text, quote=False)
     text = re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
-    return re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", text)
+    text = re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", text)
+    return re.sub(r"(?<![*\w])\*([^*\s][^*]*?)\*(?![*\w])", r"<em>\1</em>", text)
 
 
 def markdown_html(text):
