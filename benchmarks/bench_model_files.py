@@ -5,7 +5,7 @@
 Takes a real model file (preprocessing, Adam state, history) and makes N corrupted copies: 1-8 random bytes
 flipped, or the file cut short, or both. Each copy is opened with ``mlp.from_bytes`` and counted as refused
 with a ``ValueError`` (what should happen), loaded (the damage missed everything that matters; the model must
-then predict), or any other exception, by type (the goal: none). tests/test_io_fuzz.py runs thousands of
+then predict), or any other exception, by type (the goal: none). tests/adapters/test_io_fuzz.py runs thousands of
 targeted corruptions in the suite; this measures 2,000 random files.
 """
 import argparse

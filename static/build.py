@@ -73,7 +73,7 @@ AXE_REL = Path("node_modules") / AXE_PACKAGE / "axe.min.js"
 PACKAGES = ("mlp", "webapp/core")
 # webapp/ itself holds the Streamlit app, which is never shipped: the archive gets a package marker for it.
 WEBAPP_MARKER = b'"""The UI-free core of the apps (webapp.core); the Streamlit app is not shipped."""\n'
-# Trace types that bundle draws (webapp/charts.py must stay within them; tests/test_static_build.py checks).
+# Trace types that bundle draws (webapp/charts.py must stay within them; tests/static/test_static_build.py checks).
 PLOTLY_TRACES = ("bar", "box", "contour", "heatmap", "histogram", "histogram2d", "histogram2dcontour", "image", "pie",
                  "scatter", "scatterternary", "violin")
 MARKER = ".mlp-site"  # marks a directory written by this script (safe to wipe on rebuild)

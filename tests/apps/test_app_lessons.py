@@ -1,7 +1,7 @@
 """The Streamlit app's Lessons and Race optimizers tabs and its Gradient flow chart (AppTest, real engine)."""
 import pytest
 
-from tests.test_app import errors, new_app, pg, plotly_titles, run, shown, train
+from tests.apps.test_app import errors, new_app, pg, plotly_titles, run, shown, train
 from webapp.core import lessons as LS
 
 LESSONS = LS.load_lessons()

@@ -9,9 +9,9 @@ import pytest
 from streamlit.testing.v1 import AppTest  # noqa: E402  (AppTest.file_uploader/download_button: streamlit>=1.59)
 
 import mlp  # noqa: E402
-from tests.test_session import labelled_csv  # noqa: E402
+from tests.apps.test_session import labelled_csv  # noqa: E402
 
-APP = str(Path(__file__).resolve().parents[1] / "webapp" / "app.py")
+APP = str(Path(__file__).resolve().parents[2] / "webapp" / "app.py")
 TIMEOUT = 60
 
 

@@ -14,10 +14,10 @@ import pytest
 
 import mlp
 from tests._browser import browser_skip_reason, launch_chromium
-from tests.test_session import labelled_csv
+from tests.apps.test_session import labelled_csv
 
 pytestmark = pytest.mark.browser
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 WAIT = 30_000  # ms, generous for a loaded CI machine
 
 

@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from tests.test_app_browser import WAIT, _train_button, browser, page, server  # noqa: F401  (fixtures)
+from tests.apps.test_app_browser import WAIT, _train_button, browser, page, server  # noqa: F401  (fixtures)
 from webapp.core import lessons as LS
 
 pytestmark = pytest.mark.browser

@@ -261,7 +261,7 @@ def test_auto_imports_pandas_only_when_it_pays():
             "print(t.meta['parser'], 'pandas' in sys.modules)")
     for text, want in (("'a,b\\n1,2\\n'", "stdlib False"), ("'a,b\\n' + '1.25,x\\n' * 200_000", "pandas True")):
         out = subprocess.run([sys.executable, "-c", code.format(text)], capture_output=True, text=True,
-                             cwd=Path(__file__).resolve().parents[1], timeout=120)
+                             cwd=Path(__file__).resolve().parents[2], timeout=120)
         assert out.stdout.split("\n")[0] == want, out.stderr[-2000:]
 
 

@@ -19,7 +19,7 @@ import pytest
 from tests._browser import (COUNT_COMPILATIONS, MIME_TYPES, PYODIDE_HINT, StaticServer, axe_violations, block_external,
                            browser_skip_reason, build_offline_site, launch_chromium, pyodide_runtime_dir)
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.browser
 READY_MS = 60_000
 TRAIN_MS = 60_000

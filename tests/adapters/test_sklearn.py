@@ -19,7 +19,7 @@ from sklearn.preprocessing import StandardScaler
 import mlp
 from mlp.sklearn import MLPClassifier, MLPRegressor, fit_chunks
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # check_estimator in a fresh interpreter: its array-API check needs SCIPY_ARRAY_API=1 before SciPy is imported,
 # which must not leak into the other tests of this process

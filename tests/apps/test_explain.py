@@ -13,7 +13,7 @@ from mlp.trace import code_for
 from webapp.core import explain as ex
 from webapp.core import session as S
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 OPTIMIZERS = [("sgd", {}), ("sgd", {"momentum": 0.5, "nesterov": True}), ("sgd_momentum", {"weight_decay": 0.01}),
               ("rmsprop", {}), ("adam", {}), ("adam", {"weight_decay": 0.001, "l1": 0.001}), ("adamw", {}),
               ("adagrad", {}), ("nadam", {})]

@@ -188,7 +188,7 @@ def test_lesson_text_as_html():
 
 
 def test_every_lesson_formula_renders_in_katex():
-    from tests.test_explain import katex_refusals
+    from tests.apps.test_explain import katex_refusals
     items = [(f, display) for le in LESSONS for part in (le.text, *le.hints) for f, display in LS.formulas(part)]
     assert len(items) > 40 and any(d for _, d in items)
     assert katex_refusals(items) == []

@@ -15,7 +15,7 @@ from mlp import MLP
 from mlp.layers import Dense
 from mlp.optimizers import OPTIMIZERS, Optimizer
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 # ---------------------------------------------------------------------------- model.layers

@@ -16,7 +16,7 @@ from sklearn.preprocessing import StandardScaler
 
 from mlp.sklearn import MLPClassifier, MLPRegressor, fit_chunks, iter_chunks
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @pytest.fixture(scope="module")

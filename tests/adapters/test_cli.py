@@ -26,7 +26,7 @@ import mlp
 from mlp import cli, data
 from mlp.export import onnx_inputs
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 ENV = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
 ENV.pop("MLP_DEBUG", None)
 

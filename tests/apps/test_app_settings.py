@@ -1,12 +1,12 @@
 """The Streamlit app against the one settings table (webapp/core/settings.py), through AppTest: for every row the
 app shows, its widget (kind, label, help), its default, its range or options, and what a link does with a value
 of it (kept when the row allows it, even between a control's steps or presets; dropped with the table's own note
-otherwise). The same table drives the browser page (tests/test_static_browser.py)."""
+otherwise). The same table drives the browser page (tests/static/test_static_browser.py)."""
 import math
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.test_app import APP, TIMEOUT, labelled_csv, run, shown
+from tests.apps.test_app import APP, TIMEOUT, labelled_csv, run, shown
 from webapp.core import links as L
 from webapp.core import session as S
 from webapp.core import settings as T

@@ -11,7 +11,7 @@ import re
 import pytest
 
 from tests._browser import block_external
-from tests.test_static_browser import (TRAIN_MS, _download_model, _train, _wait_ready,  # noqa: F401 - fixtures
+from tests.static.test_static_browser import (TRAIN_MS, _download_model, _train, _wait_ready,  # noqa: F401 - fixtures
                                        browser, server, site)
 from webapp.core import lessons as LS
 

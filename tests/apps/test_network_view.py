@@ -256,7 +256,7 @@ def test_regression_and_non_2d_data():
 
 
 def _static_build():
-    spec = importlib.util.spec_from_file_location("static_build", Path(__file__).parents[1] / "static" / "build.py")
+    spec = importlib.util.spec_from_file_location("static_build", Path(__file__).parents[2] / "static" / "build.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

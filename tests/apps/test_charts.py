@@ -174,7 +174,7 @@ def _scale_colour(scale, t, opacity=1.0):
 def test_a_live_map_picture_shows_the_heatmaps_cells_in_its_colours(task):
     """picture=True draws the same map as a PNG layout image: the same cells, the same colours (to one palette
     step), the points and the colour bar unchanged; the grid is hidden under it as under the heatmap."""
-    from tests.test_network_view import _decode_png
+    from tests.apps.test_network_view import _decode_png
     rng = np.random.default_rng(0)
     xs, ys = np.linspace(-1, 1, 30), np.linspace(-2, 2, 20)
     X = rng.normal(size=(40, 2))

@@ -1,7 +1,7 @@
 """Model files written by earlier code open, predict as they did, and are written back the same way.
 
-tests/fixtures/*.mlp were written by the code of commit 6ecd357 (before mlp/data/, model.layers and the
-optimizers' own state layout) with tests/fixtures/make_model_files.py; each NAME.json holds that code's
+tests/adapters/fixtures/*.mlp were written by the code of commit 6ecd357 (before mlp/data/, model.layers and the
+optimizers' own state layout) with tests/adapters/fixtures/make_model_files.py; each NAME.json holds that code's
 predictions on a few inputs. Between them the files hold what a model file can: a preprocessor with text
 classes and a category, feature transforms, dropout (on the inputs too), float32, NAdam's scalar state,
 Adam's moments, plain SGD's unused momentum buffer and a training history."""

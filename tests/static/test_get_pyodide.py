@@ -13,7 +13,7 @@ import pytest
 
 from tests._browser import PYODIDE_HINT, StaticServer, pyodide_runtime_dir
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location("get_pyodide", ROOT / "scripts" / "get_pyodide.py")
 gp = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(gp)

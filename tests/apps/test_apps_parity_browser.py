@@ -3,7 +3,7 @@ table, and the page beside a live Streamlit server (`streamlit run webapp/app.py
 same default address, and the same result and notes for the same odd link values.
 
 The page is the static site built offline and served on 127.0.0.1 (every other host blocked), as in
-tests/test_static_browser.py.
+tests/static/test_static_browser.py.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from tests._browser import (PYODIDE_HINT, StaticServer, block_external, browser_
 from webapp.core import links as L
 from webapp.core import settings as T
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.browser
 READY_MS = 60_000
 WAIT_MS = 30_000
