@@ -624,7 +624,8 @@ class Playground:
         except (ValueError, TypeError):
             figs = {}
         if "loss" in want and run.history.get("loss"):
-            figs["loss"] = charts.loss_figure(run.history, title="Loss (live)", ytitle=S.loss_title(run.prepared))
+            figs["loss"] = charts.loss_figure(run.history, title="Loss (live)", ytitle=S.loss_title(run.prepared),
+                                              switch=False)
         return figs
 
     def _frame(self, figs):
