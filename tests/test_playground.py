@@ -123,7 +123,7 @@ def test_frames_carry_the_live_figures_as_pictures_and_everything_is_json():
 
 def _simulate(monkeypatch, slowed, front_end, n=300):
     """Drive a live budget with a clock the test owns: slices of FRAME_SECONDS (1 ms an epoch when the page is
-    idle); ``slowed``: how much longer a slice that starts within 0.15 s after a drawn frame takes (the page drawing it);
+    idle); ``slowed``: how much longer a slice that starts within QUIET_AFTER of a drawn frame takes (the page drawing it);
     ``front_end``: the front end's time after a frame with figures (0.005 s after one without). Returns the budget
     and the times of the frames with figures."""
     clock = [0.0]

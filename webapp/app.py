@@ -360,7 +360,7 @@ def _train_loop(pg, ui, slots):
     ss = st.session_state
     ui["stop"].button("Stop", key="stop", help="Pause now and keep the model trained so far; Resume continues")
     bar = ui["progress"].progress(0.0, text="Training…")
-    for name in ("header", "loss", "main", "network"):
+    for name in ("header", "loss", "main", "network", "rest"):   # (the page redraws less while frames come)
         slots[name].empty()
     live = _live_component()
     n, shown_at = 0, -1.0
@@ -498,19 +498,20 @@ def _results(pg, res, slots):
         _plot(slots["network"], figs["network"], key=f"network_{rid}_{ep}")
     else:
         slots["network"].empty()
-    _downloads(pg, res)
-    if res["trained"]:
-        _share(pg)
-    c1, c2 = st.columns(2)
-    with c1:
-        if m:
-            st.markdown("**Metrics**")
-            st.markdown(_metrics_markdown(m, res["task"]))
-        st.markdown("**Network summary**")
-        st.code(res["summary"], language=None, wrap_lines=True)
-    with c2:
-        if main and second in figs:
-            _plot(st, figs[second], key=f"second_{rid}_{ep}")
+    with slots["rest"].container():
+        _downloads(pg, res)
+        if res["trained"]:
+            _share(pg)
+        c1, c2 = st.columns(2)
+        with c1:
+            if m:
+                st.markdown("**Metrics**")
+                st.markdown(_metrics_markdown(m, res["task"]))
+            st.markdown("**Network summary**")
+            st.code(res["summary"], language=None, wrap_lines=True)
+        with c2:
+            if main and second in figs:
+                _plot(st, figs[second], key=f"second_{rid}_{ep}")
 
 
 def _numbered(start, code):
@@ -636,6 +637,7 @@ def _train_tab(pg, data, interrupted):
     c1, c2 = st.columns(2)
     slots["loss"], slots["main"] = c1.empty(), c2.empty()
     slots["network"] = st.empty()
+    slots["rest"] = st.empty()
     action = ss.pop("action", None)
     if action and ready:
         ss.pop("link_notes", None)   # said once the user acts on the page

@@ -106,13 +106,13 @@ def _log_switch():
                          {"label": "log", "method": "relayout", "args": [{"yaxis.type": "log"}]}]}]
 
 
-def loss_figure(runs, title="Loss", ytitle="loss"):
+def loss_figure(runs, title="Loss", ytitle="loss", switch=True):
     """Training (solid) and validation (dashed) loss per epoch.
 
     ``runs``: a history dict/History, a ``{name: history}`` dict, or a list of
     ``(name, history)`` pairs — several runs are overlaid for comparison.
     ``ytitle`` names the loss (e.g. that a regression loss is on the standardised target).
-    A linear/log switch sits in the top-right corner.
+    A linear/log switch sits in the top-right corner (``switch=False``: none, for live frames redrawn often).
     """
     if isinstance(runs, dict) and "loss" in runs:
         runs = [("", runs)]
@@ -134,7 +134,7 @@ def loss_figure(runs, title="Loss", ytitle="loss"):
                 "x": list(range(1, len(ys) + 1)), "y": [_num(v) for v in ys],
                 "line": {"color": color, "dash": dash},
             })
-    return {"data": data, "layout": _layout(title, "epoch", ytitle, updatemenus=_log_switch())}
+    return {"data": data, "layout": _layout(title, "epoch", ytitle, **({"updatemenus": _log_switch()} if switch else {}))}
 
 
 def _points(X, y, class_names, symbol="circle", suffix="", show_legend=True, binary=False):

@@ -64,8 +64,8 @@ MAX_CACHED = 8           # prepared datasets kept
 FIRST_SLICE = 0.02       # seconds of training before the first live frame (soon after the click)
 LIVE_EVERY = {"network": 0.2, "loss": 0.2, "main": 0.2}   # seconds between live figures of each kind
 FRAME_SECONDS = 0.08     # what front ends pass to advance(): under half the figures' interval (see _LiveBudget)
-QUIET_AFTER = 0.15       # a slice this long after a frame with figures is quiet: the page has drawn it
-QUIET_EVERY = 1.5        # seconds between quiet slices (figures are held back for one slice to get one)
+QUIET_AFTER = 0.25       # a slice this long after a frame with figures is quiet: the page has drawn it
+QUIET_EVERY = 1.5        # seconds between quiet slices (figures are held back until one has been timed)
 LIVE_SHARE = 1 / 6       # live figures take at most this share of the time: training at most 1.2x slower
 FIRST_COST_GUESS = 0.02  # seconds a live frame is taken to cost before one has been measured
 STOP_WAIT = 5.0          # seconds stop() waits for a slice of training to end
@@ -624,7 +624,8 @@ class Playground:
         except (ValueError, TypeError):
             figs = {}
         if "loss" in want and run.history.get("loss"):
-            figs["loss"] = charts.loss_figure(run.history, title="Loss (live)", ytitle=S.loss_title(run.prepared))
+            figs["loss"] = charts.loss_figure(run.history, title="Loss (live)", ytitle=S.loss_title(run.prepared),
+                                              switch=False)
         return figs
 
     def _frame(self, figs):
@@ -923,9 +924,10 @@ class _LiveBudget:
     What live figures cost is counted three ways: computing them, the front end's time between two ``advance``
     calls (sending a frame; in Streamlit the page draws meanwhile), and the training they slow down: the browser
     drawing on the same cores. That slowdown is every slice's time against a *quiet* slice's time per epoch, a slice
-    that starts at least ``QUIET_AFTER`` after the last frame with figures, when the page has finished drawing;
-    summed with its sign, so the machine's own ups and downs cancel. Figures are held back for one slice every
-    ``QUIET_EVERY`` seconds to measure a quiet slice again (a gap one slice longer: ~4.5 frames/s in all)."""
+    that starts at least ``QUIET_AFTER`` after the last frame with figures, when the page has finished drawing (the
+    quicker of the last two);
+    summed with its sign, so the machine's own ups and downs cancel. Every ``QUIET_EVERY`` seconds figures are held
+    back until a quiet slice has been timed again (a gap of about 0.3 s instead of 0.2)."""
 
     def __init__(self, training):
         self.start = time.perf_counter()
@@ -934,7 +936,8 @@ class _LiveBudget:
         self.train = 0.0               # seconds in training slices
         self.fixed = 0.0               # seconds computing figures and in the front end
         self.slowdown = 0.0            # signed sum of the slices' time above the quiet time per epoch
-        self.base = None               # seconds per epoch of the last quiet slice
+        self.base = None               # seconds per epoch of a quiet slice (the quicker of the last two)
+        self.quiet = []
         self.quiet_at = -math.inf      # when it was measured
         self.drawn_at = -math.inf      # when the last frame with figures was returned
         self.after_draw = False        # the last frame carried figures (its cost is not known yet)
@@ -963,7 +966,9 @@ class _LiveBudget:
         if epochs <= 0:
             return
         if started - self.drawn_at >= QUIET_AFTER:
-            self.base, self.quiet_at = seconds / epochs, started
+            # the quicker of the last two quiet slices: on a busy page a "quiet" one may still be slowed
+            self.quiet = (self.quiet + [seconds / epochs])[-2:]
+            self.base, self.quiet_at = min(self.quiet), started
         elif self.base is not None:
             slow = seconds - self.base * epochs
             self.slowdown += slow
