@@ -59,6 +59,7 @@ TRANSFORM_KEY = "tf_{}"                      # one checkbox per feature transfor
 _LIVE_CSS = """
 .mlp-live { display: grid; grid-template-columns: 1fr 1fr; column-gap: 1rem; }
 .mlp-live-chart { min-height: 450px; }
+.mlp-live-chart[hidden] { display: none; }
 .mlp-live-network { grid-column: span 2; }
 """
 _LIVE_JS = (Path(__file__).resolve().parent / "live_charts.js").read_text()
@@ -383,7 +384,6 @@ def _train_loop(pg, ui, slots):
             continue
         with slots["live"]:
             live(data=shown, key=f"live_{n}")
-    slots["live"].empty()
     ui["stop"].empty()
     ui["progress"].empty()
 
@@ -462,7 +462,7 @@ def _share(pg):
 
 
 def _results(pg, res, slots):
-    """The run shown: header, metrics, the charts (in the placeholders the live frames used), downloads."""
+    """The run shown: header, metrics, the charts (where the live frames were), downloads."""
     cfg, figs = res["cfg"], res["figures"]
     with slots["header"].container():
         st.subheader(f"Results · run {res['id']}")
@@ -488,18 +488,22 @@ def _results(pg, res, slots):
     main = res["main"]
     second = "confusion_matrix" if "confusion_matrix" in figs else "predicted_vs_actual"
     rid, ep = res["id"], res["epoch"]
-    if "loss" in figs:
-        _plot(slots["loss"], figs["loss"], key=f"loss_{rid}_{ep}")
+    # the loss curve, the prediction chart and the Network view: drawn in place of the live frames by the same
+    # component (Plotly.react on the charts already there); st.plotly_chart only while Plotly.js is not yet in
+    # the page (it comes with the first st.plotly_chart)
+    shown = {"loss": figs.get("loss"), "main": figs.get(main or second), "network": figs.get("network")}
+    if st.session_state.get("plotly_on_page"):
+        for name in shown:
+            slots[name].empty()
+        with slots["live"]:
+            _live_component()(data=shown, key=f"charts_{rid}_{ep}")
     else:
-        slots["loss"].empty()
-    if main or second in figs:
-        _plot(slots["main"], figs[main or second], key=f"main_{rid}_{ep}")
-    else:
-        slots["main"].empty()
-    if "network" in figs:
-        _plot(slots["network"], figs["network"], key=f"network_{rid}_{ep}")
-    else:
-        slots["network"].empty()
+        slots["live"].empty()
+        for name, fig in shown.items():
+            if fig is None:
+                slots[name].empty()
+            else:
+                _plot(slots[name], fig, key=f"{name}_{rid}_{ep}")
     with slots["rest"].container():
         _downloads(pg, res)
         if res["trained"]:
@@ -679,8 +683,10 @@ def _compare_tab(pg):
     chosen = st.multiselect("Runs", list(names), default=list(names)[-4:], format_func=names.get,
                             key=f"compare_{runs[-1]['id']}")
     cmp = pg.compare(chosen)
-    if cmp["figure"] is not None:
+    if len(cmp["chosen"]) > 1:       # (one run's curve is the Train tab's loss chart)
         _plot(st, cmp["figure"], key="compare_loss")
+    else:
+        st.caption("Choose two runs or more to overlay their loss curves; train another to compare.")
     rows = [{"run": r["id"], "data": r["data"], "architecture": r["arch"], "optimizer": r["optimizer"],
              "lr": r["lr"], "batch": r["batch"], "epochs": r["epochs"], "seconds": r["seconds"],
              "final train loss": r["final_loss"], "test score": r["score"] or "–"} for r in runs]
@@ -787,7 +793,8 @@ def _cached_model(raw):
 
 
 def _chosen_model(pg):
-    """The model to predict with: a run of this session or an uploaded model file (None: not chosen yet)."""
+    """The model to predict with, and whether it came from a file: a run of this session or an uploaded model file
+    (None: not chosen yet)."""
     runs = pg.runs(trained_only=False)
     source = UPLOAD_MODEL
     if runs:
@@ -796,26 +803,26 @@ def _chosen_model(pg):
         names = {r["id"]: r["name"] for r in runs}
         # (keyed by the newest run, so a new run becomes the choice)
         rid = st.selectbox("Run", list(names)[::-1], format_func=names.get, key=f"predict_run_{runs[-1]['id']}")
-        return pg.model(rid)
+        return pg.model(rid), False
     up = st.file_uploader("Upload model", key="model_file", max_upload_size=S.MAX_UPLOAD_MB,
                           help="A file from 'Download model'.")
     if up is None:
-        return None
+        return None, True
     try:
         model = _cached_model(up.getvalue())
     except USER_ERRORS as e:
         st.error(_plain(f"Could not open {up.name} as a model: {e}"))
-        return None
+        return None, True
     info = S.model_info(model)
     st.success(f"Loaded {_plain(up.name)}: {info['n_inputs']} input(s) → {info['n_outputs']} output(s) "
                f"({info['output_activation']}), {info['n_params']:,} parameters.")
-    return model
+    return model, True
 
 
 def _model_tab(pg):
     st.write("Predict new rows with a trained model: a run of this session, or a model file saved by this "
              "app (or by `model.save`). The CSV needs the raw columns the model was trained on.")
-    model = _chosen_model(pg)
+    model, from_file = _chosen_model(pg)
     if model is None:
         return
     info = S.model_info(model)
@@ -826,7 +833,8 @@ def _model_tab(pg):
         st.download_button("CSV template", ",".join(info["features"]) + "\n", file_name="template.csv",
                            mime="text/csv", key="dl_template", on_click="ignore",
                            help="A CSV with just the header row the model needs; add your rows below it.")
-    st.code(model.summary(), language=None)
+    if from_file:                    # (a run's summary is on the Train tab)
+        st.code(model.summary(), language=None, wrap_lines=True)
     csv_up = st.file_uploader("CSV to predict", type=["csv", "txt", "tsv"], key="predict_file",
                               max_upload_size=S.MAX_UPLOAD_MB)
     if csv_up is None:

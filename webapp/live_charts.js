@@ -1,5 +1,6 @@
 // Live charts of the Streamlit app (webapp/app.py mounts this as an st.components.v2 component, one mount per
-// frame). It only draws: the figures are webapp.core.charts' Plotly figure dicts, made in Python.
+// frame, and once more for the results' loss curve, prediction chart and Network view). It only draws: the figures
+// are webapp.core.charts' Plotly figure dicts, made in Python; a chart given as null is hidden.
 //
 // st.plotly_chart gives each new figure a new element, so the browser builds the chart from scratch every frame.
 // Here each chart keeps one <div> for the whole page (re-attached to whichever mount is current) and is updated
@@ -8,6 +9,7 @@
 // Streamlit's own plotly_chart loads into the page (window.Plotly); until it is there the newest frame waits.
 // A mount's root may be gone by the time it is drawn (a newer mount replaced it): the divs go to the newest.
 const NAMES = ["loss", "main", "network"];
+const CONFIG = { displaylogo: false, responsive: true, showSendToCloud: false, showLink: false };
 
 function state() {
   if (!window.__mlpLive) {
@@ -70,13 +72,21 @@ function draw(root, data) {
       st.divs.set(name, div);
     }
     if (div.parentNode !== root) root.appendChild(div);
-    const fig = data && data[name];
-    if (!fig) continue;
+    if (!data || !(name in data)) continue;         // not in this frame: it stays as it is
+    const fig = data[name];
+    div.hidden = !fig;                              // null: this chart has nothing to show (e.g. an untrained run)
+    if (!fig) {
+      st.shown.delete(name);
+      continue;
+    }
     const shown = reuseEqualTraces(st.shown.get(name), fig);
     const layout = Object.assign({}, shown.layout, { autosize: true, uirevision: name });
     if (typeof layout.template === "string") delete layout.template;
+    // the page's font and left-aligned titles, as Streamlit's own charts beside these
+    layout.font = Object.assign({ family: getComputedStyle(document.body).fontFamily }, layout.font);
+    if (layout.title) layout.title = Object.assign({ x: 0, xanchor: "left", xref: "paper" }, layout.title);
     const started = performance.now();
-    window.Plotly.react(div, shown.data, layout, { displaylogo: false, responsive: true });
+    window.Plotly.react(div, shown.data, layout, CONFIG);
     st.shown.set(name, shown);
     window.mlpLiveDraws = (window.mlpLiveDraws || 0) + 1;     // (read by the tests and the benchmark)
     window.mlpLiveSeconds = (window.mlpLiveSeconds || 0) + (performance.now() - started) / 1000;

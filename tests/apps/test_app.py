@@ -28,13 +28,19 @@ def run(target):
     return at
 
 
+def figures_on_page(at):
+    """The Plotly figures on the page: those of st.plotly_chart and those the live-charts component draws (the
+    results' loss curve, prediction chart and Network view)."""
+    figs = [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+    for el in at.get("bidi_component"):
+        if el.proto.component_name == "mlp_live_charts":
+            figs += [f for f in json.loads(el.proto.json).values() if f and f.get("data")]
+    return figs
+
+
 def plotly_titles(at):
     """{title: trace names} of the Plotly charts on the page."""
-    out = {}
-    for el in at.get("plotly_chart"):
-        spec = json.loads(el.proto.spec)
-        out[spec["layout"]["title"]["text"]] = [t.get("name") for t in spec["data"]]
-    return out
+    return {f["layout"]["title"]["text"]: [t.get("name") for t in f["data"]] for f in figures_on_page(at)}
 
 
 def shown(element):
@@ -513,8 +519,7 @@ def test_step_on_changed_data_makes_a_new_model(app):
 def test_network_chart_appears_after_train(app):
     assert "Network" not in plotly_titles(app)
     train(app)
-    net = next(json.loads(el.proto.spec) for el in app.get("plotly_chart")
-               if json.loads(el.proto.spec)["layout"]["title"]["text"] == "Network")
+    net = next(f for f in figures_on_page(app) if f["layout"]["title"]["text"] == "Network")
     text = json.dumps(net, ensure_ascii=False)
     assert "x1" in text and "x2" in text and "x1²" not in text
 

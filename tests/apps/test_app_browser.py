@@ -332,7 +332,7 @@ def test_address_new_tab_share_link_and_broken_link(server, browser, page, tmp_p
     # train, then the Share link in a new tab shows that model at once, and its download has the same weights
     _train_button(page).click()
     page.get_by_role("button", name="Download model", exact=True).wait_for()
-    net = page.locator('[data-testid="stPlotlyChart"]').filter(has_text="Network").first
+    net = page.locator(".js-plotly-plot").filter(has_text="Network").first
     assert "x1²" in net.inner_text()
     mine = mlp.load(_download(page, "Download model", tmp_path / "mine.mlp"))
     assert mine.n_inputs == 3 and mine.optimizer.hyper["l1"] == 0.001
