@@ -173,10 +173,7 @@ def test_stop_keeps_the_model_trained_so_far(server, page, tmp_path):
     arch.fill("[2, 256, 'relu', 256, 'relu', 1, 'sigmoid']")
     arch.press("Enter")
     page.get_by_text("66,817 parameters").wait_for()
-    epochs = page.get_by_role("spinbutton", name="Epochs")
-    epochs.fill("10000")
-    epochs.press("Enter")
-    page.wait_for_timeout(300)
+    _type_number(page, "Epochs", "10000")
     _train_button(page).click()
     page.get_by_text(re.compile(r"Epoch \d+/10000")).first.wait_for()  # live progress
     page.get_by_role("button", name="Stop", exact=True).click()
@@ -230,6 +227,22 @@ def _slide(page, label, value):
             break
         slider.press("ArrowRight")
     assert slider.get_attribute("aria-valuetext") == value
+
+
+def _type_number(page, label, value):
+    """Type ``value`` into the number box ``label`` and press Enter; again if a rerun still under way (a loaded
+    machine) redrew the box with its old value before the new one reached the server."""
+    box = page.get_by_role("spinbutton", name=label)
+    for attempt in range(3):
+        box.fill(value)
+        box.press("Enter")
+        try:
+            page.wait_for_function(f"() => location.search.includes('{label.lower()}={value}')", timeout=10_000)
+            return
+        except Exception:  # noqa: BLE001 - playwright's TimeoutError
+            if attempt == 2:
+                raise
+            _settled(page)
 
 
 def _network_pictures(page):
@@ -315,9 +328,9 @@ def test_address_new_tab_share_link_and_broken_link(server, browser, page, tmp_p
     page.get_by_text("3 network inputs", exact=False).first.wait_for()     # transforms: one more input
     assert page.get_by_role("textbox", name="Architecture").input_value().startswith("[3, ")
     _slide(page, "L1", "0.001")
-    epochs = page.get_by_role("spinbutton", name="Epochs")
-    epochs.fill("40")
-    epochs.press("Enter")
+    page.wait_for_function("() => location.search.includes('l1=0.001')")
+    _settled(page)
+    _type_number(page, "Epochs", "40")
     page.wait_for_function("() => location.search.includes('epochs=40') && location.search.includes('l1=0.001')"
                            " && location.search.includes('dataset=moons')")
     # the address, opened in a new tab: the same settings (a new session)
