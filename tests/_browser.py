@@ -2,6 +2,7 @@
 
 `npx playwright install` cannot download browsers here, so tests launch the system Chromium
 (``shutil.which("chromium")``) with flags that keep it from calling home. Import-safe without Playwright.
+Also the static site's shared fixtures (``site``, ``server``, ``browser``) and the helpers that drive its page.
 """
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import shutil
 import threading
 from pathlib import Path
 from urllib.parse import urlsplit
+
+import pytest
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
@@ -281,3 +284,130 @@ def build_offline_site(out) -> Path:
                            "--pyodide", str(runtime)], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return Path(out)
+
+
+# ---------------------------------------------------------------- the static site in Chromium (shared fixtures)
+# Module-scoped, as each test module had them: a module imports those it uses (`from tests._browser import site,
+# server, browser  # noqa: F401 - fixtures`) and gets its own site, server and browser.
+
+READY_MS = 60_000   # the page's runtime is up (Pyodide loaded, the core answered)
+TRAIN_MS = 60_000   # a run, a race or any other action of the worker is over
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """The site built by the documented command, with the local runtime (no network needed)."""
+    reason = browser_skip_reason()
+    if reason:
+        pytest.skip(reason)
+    if pyodide_runtime_dir() is None:
+        pytest.skip(PYODIDE_HINT)
+    return build_offline_site(tmp_path_factory.mktemp("site"))
+
+
+@pytest.fixture(scope="module")
+def server(site):
+    """The site served on 127.0.0.1 (a test may ``stop()`` it to go offline)."""
+    with StaticServer(site) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """The system Chromium, driven by Playwright."""
+    reason = browser_skip_reason()
+    if reason:
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as pw:
+        b = launch_chromium(pw)
+        yield b
+        b.close()
+
+
+def offline_context(browser, **options):
+    """A new context of ``browser`` in which every request to a host other than 127.0.0.1 is aborted and recorded
+    in ``context.blocked``; ``close_offline_context`` closes it and checks that list is empty."""
+    context = browser.new_context(**options)
+    context.blocked = block_external(context)
+    return context
+
+
+def close_offline_context(context):
+    context.close()
+    assert not context.blocked, f"requests to other hosts: {context.blocked}"
+
+
+def open_page(context, url, ready=False):
+    """A new tab of ``context`` on ``url`` whose uncaught errors are kept in ``page.errors``; with ``ready``,
+    returned once the page's core has drawn its first view."""
+    page = context.new_page()
+    page.errors = []
+    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+    page.goto(url)
+    if ready:
+        wait_loaded(page)
+    return page
+
+
+def wait_loaded(page):
+    """Wait until the page's core has answered once (settings drawn from the address)."""
+    page.wait_for_function("document.body.dataset.ready === '1'", timeout=READY_MS)
+
+
+def wait_ready(page):
+    """Wait until Train can be clicked (the runtime is up)."""
+    page.get_by_role("button", name="Train", exact=True).wait_for(state="visible", timeout=READY_MS)
+    page.wait_for_selector("#train:not([disabled])", timeout=READY_MS)
+
+
+def synced(page) -> int:
+    """How many times the page has redrawn the core's view of the settings (the address is rewritten each time)."""
+    return int(page.evaluate("document.body.dataset.urlSynced || 0"))
+
+
+def wait_synced(page, before: int, timeout: float = 15_000):
+    page.wait_for_function(f"Number(document.body.dataset.urlSynced || 0) > {before}", timeout=timeout)
+
+
+def set_value(page, selector, value):
+    """Type ``value`` into a number or text control and commit it (as leaving the field does); wait until the
+    core's view of it is drawn back."""
+    before = synced(page)
+    page.fill(selector, str(value))
+    page.locator(selector).dispatch_event("change")
+    wait_synced(page, before)
+
+
+def train_in_page(page, epochs=None):
+    """Click Train and wait until the run is over; return the status line."""
+    if epochs is not None:
+        set_value(page, "#epochs", epochs)
+    before = int(page.evaluate("document.body.dataset.trained || 0"))
+    page.click("#train")
+    page.wait_for_function(
+        f"Number(document.body.dataset.trained || 0) > {before} || !document.getElementById('alert').hidden",
+        timeout=TRAIN_MS)
+    assert page.is_hidden("#alert"), page.inner_text("#alert")
+    return page.inner_text("#train-status")
+
+
+def click_and_wait(page, selector, counter):
+    """Click, then wait until the action is done (the body's ``counter`` grows) or an error is shown."""
+    before = int(page.evaluate(f"document.body.dataset.{counter} || 0"))
+    shown = page.is_visible("#alert")  # an earlier message: wait for the action itself
+    page.click(selector)
+    page.wait_for_function(
+        f"Number(document.body.dataset.{counter} || 0) > {before} || "
+        f"(!{str(shown).lower()} && !document.getElementById('alert').hidden)", timeout=TRAIN_MS)
+    assert page.is_hidden("#alert"), page.inner_text("#alert")
+
+
+def download_model(page, tmp_path, name="m.mlp"):
+    """Click Download model and open the file with ``mlp.load``."""
+    import mlp
+    with page.expect_download() as dl:
+        page.click("#download")
+    path = tmp_path / name
+    dl.value.save_as(path)
+    return mlp.load(str(path))

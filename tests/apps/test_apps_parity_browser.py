@@ -13,32 +13,20 @@ from urllib.parse import parse_qsl, quote, urlsplit
 
 import pytest
 
-from tests._browser import (PYODIDE_HINT, StaticServer, block_external, browser_skip_reason, build_offline_site,
-                            launch_chromium, pyodide_runtime_dir)
+from tests._browser import browser, server, site  # noqa: F401 - fixtures
+from tests._browser import browser_skip_reason, close_offline_context, offline_context, open_page
 from webapp.core import links as L
 from webapp.core import settings as T
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.browser
-READY_MS = 60_000
 WAIT_MS = 30_000
 FRONT = "browser"
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    reason = browser_skip_reason()
-    if reason:
-        pytest.skip(reason)
-    if pyodide_runtime_dir() is None:
-        pytest.skip(PYODIDE_HINT)
-    return build_offline_site(tmp_path_factory.mktemp("site"))
-
-
-@pytest.fixture(scope="module")
-def static_url(site):
-    with StaticServer(site) as srv:
-        yield srv.url
+def static_url(server):
+    return server.url
 
 
 @pytest.fixture(scope="module")
@@ -52,31 +40,13 @@ def streamlit_url():
 
 
 @pytest.fixture(scope="module")
-def browser():
-    reason = browser_skip_reason()
-    if reason:
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as pw:
-        b = launch_chromium(pw)
-        yield b
-        b.close()
-
-
-@pytest.fixture(scope="module")
 def page(browser, static_url):
     """One page of the site for the walk through the table (links are opened by changing its fragment)."""
-    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
-    blocked = block_external(ctx)
-    pg = ctx.new_page()
-    pg.errors = []
-    pg.on("pageerror", lambda exc: pg.errors.append(str(exc)))
-    pg.goto(static_url)
-    pg.wait_for_function("document.body.dataset.ready === '1'", timeout=READY_MS)
+    ctx = offline_context(browser, viewport={"width": 1400, "height": 1000})
+    pg = open_page(ctx, static_url, ready=True)
     yield pg
     assert not pg.errors, pg.errors
-    ctx.close()
-    assert not blocked, blocked
+    close_offline_context(ctx)
 
 
 # ---------------------------------------------------------------- what a control of the page shows
@@ -276,17 +246,13 @@ def _streamlit(browser, url, query=""):
 
 def _page(browser, url, fragment=""):
     """The browser page opened on ``fragment``: (its address's settings, its notes from the link)."""
-    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
-    blocked = block_external(ctx)
-    pg = ctx.new_page()
+    ctx = offline_context(browser, viewport={"width": 1400, "height": 1000})
     try:
-        pg.goto(url + ("#" + fragment if fragment else ""))
-        pg.wait_for_function("document.body.dataset.ready === '1'", timeout=READY_MS)
+        pg = open_page(ctx, url + ("#" + fragment if fragment else ""), ready=True)
         address = dict(parse_qsl(pg.evaluate("location.hash")[1:], keep_blank_values=True))
         return address, _notes(pg)
     finally:
-        ctx.close()
-        assert not blocked, blocked
+        close_offline_context(ctx)
 
 
 def test_both_apps_open_on_the_same_default_address(browser, static_url, streamlit_url):

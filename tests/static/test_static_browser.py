@@ -16,13 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from tests._browser import (COUNT_COMPILATIONS, MIME_TYPES, PYODIDE_HINT, StaticServer, axe_violations, block_external,
-                           browser_skip_reason, build_offline_site, launch_chromium, pyodide_runtime_dir)
+from tests._browser import (COUNT_COMPILATIONS, MIME_TYPES, PYODIDE_HINT, TRAIN_MS, StaticServer, axe_violations,
+                            block_external, click_and_wait, close_offline_context, download_model, offline_context,
+                            open_page, pyodide_runtime_dir, set_value, synced, train_in_page, wait_loaded, wait_ready,
+                            wait_synced)
+from tests._browser import browser, server, site  # noqa: F401 - fixtures
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.browser
-READY_MS = 60_000
-TRAIN_MS = 60_000
 FRUIT_CSV = "\n".join(["weight,colour,sweet,fruit"] + [
     f"{100 + (7 * i) % 60},{['red', 'green', 'yellow'][i % 3]},{(i * 13) % 10 / 10},"
     f"{['apple', 'pear', 'banana'][(i + (i // 7)) % 3]}" for i in range(90)]) + "\n"
@@ -30,94 +31,30 @@ BROKEN_CSV = "a,b,label\n1,2,x\n3,4\n5,6,y,7\n"
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    """The site built by the documented command, with the local runtime (no network needed)."""
-    reason = browser_skip_reason()
-    if reason:
-        pytest.skip(reason)
-    if pyodide_runtime_dir() is None:
-        pytest.skip(PYODIDE_HINT)
-    return build_offline_site(tmp_path_factory.mktemp("site"))
-
-
-@pytest.fixture(scope="module")
-def server(site):
-    srv = StaticServer(site)
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    reason = browser_skip_reason()
-    if reason:
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as pw:
-        b = launch_chromium(pw)
-        yield b
-        b.close()
-
-
-@pytest.fixture(scope="module")
 def ctx(browser):
     """One browser context for the whole scenario; every non-127.0.0.1 request is aborted and recorded."""
-    context = browser.new_context(accept_downloads=True)
-    blocked = block_external(context)
-    context.blocked = blocked
+    context = offline_context(browser, accept_downloads=True)
     yield context
-    context.close()
-    assert not blocked, f"requests to other hosts: {blocked}"
+    close_offline_context(context)
 
 
 @pytest.fixture(scope="module")
 def page(ctx, server):
-    pg = ctx.new_page()
-    pg.errors = []
-    pg.on("pageerror", lambda exc: pg.errors.append(str(exc)))
-    pg.goto(server.url)
-    return pg
-
-
-def _wait_ready(page):
-    page.get_by_role("button", name="Train", exact=True).wait_for(state="visible", timeout=READY_MS)
-    page.wait_for_selector("#train:not([disabled])", timeout=READY_MS)
-
-
-def _set(page, selector, value):
-    """Type ``value`` into a number or text control and commit it (as leaving the field does); wait until the
-    core's view of it is drawn back (the address is rewritten after every change)."""
-    before = int(page.evaluate("document.body.dataset.urlSynced || 0"))
-    page.fill(selector, str(value))
-    page.locator(selector).dispatch_event("change")
-    page.wait_for_function(f"Number(document.body.dataset.urlSynced || 0) > {before}", timeout=15_000)
+    return open_page(ctx, server.url)
 
 
 def _type(page, selector, text):
     """Type into a text control (sent once typing pauses); wait until the core's view of it is drawn back."""
-    before = int(page.evaluate("document.body.dataset.urlSynced || 0"))
+    before = synced(page)
     page.fill(selector, text)
-    page.wait_for_function(f"Number(document.body.dataset.urlSynced || 0) > {before}", timeout=15_000)
+    wait_synced(page, before)
 
 
 def _choose(page, selector, value):
     """Pick ``value`` in a select control; wait until the core's view of it is drawn back."""
-    before = int(page.evaluate("document.body.dataset.urlSynced || 0"))
+    before = synced(page)
     page.select_option(selector, str(value))
-    page.wait_for_function(f"Number(document.body.dataset.urlSynced || 0) > {before}", timeout=15_000)
-
-
-def _train(page, epochs=None):
-    """Click Train and wait until the run is over; return the status line."""
-    if epochs is not None:
-        _set(page, "#epochs", epochs)
-    before = int(page.evaluate("document.body.dataset.trained || 0"))
-    page.click("#train")
-    page.wait_for_function(
-        f"Number(document.body.dataset.trained || 0) > {before} || !document.getElementById('alert').hidden",
-        timeout=TRAIN_MS)
-    assert page.is_hidden("#alert"), page.inner_text("#alert")
-    return page.inner_text("#train-status")
+    wait_synced(page, before)
 
 
 def _alert(page):
@@ -127,9 +64,9 @@ def _alert(page):
 
 def _use_csv(page, name, text):
     if not page.is_checked("input[name=source][value=csv]"):
-        before = int(page.evaluate("document.body.dataset.urlSynced || 0"))
+        before = synced(page)
         page.check("input[name=source][value=csv]")
-        page.wait_for_function(f"Number(document.body.dataset.urlSynced || 0) > {before}", timeout=15_000)
+        wait_synced(page, before)
     page.set_input_files("#csv-file",
         files=[{"name": name, "mimeType": "text/csv", "buffer": text.encode()}])
 
@@ -138,7 +75,7 @@ def test_train_is_loading_then_ready(page):
     btn = page.locator("#train")
     assert btn.is_disabled()
     assert btn.inner_text() in ("loading…", "Train")  # "Train" only if the runtime was already up
-    _wait_ready(page)
+    wait_ready(page)
     assert page.locator("#arch").input_value() == "[2, 8, 'relu', 8, 'relu', 1, 'sigmoid']"
     assert page.locator("#loss").input_value() == "bce"  # the loss choices are there before Train is enabled
     # the data plot (Plotly.js, from charts.py) is drawn right after Train is enabled
@@ -157,7 +94,7 @@ def test_train_default_demo_and_download_model(page, tmp_path):
     from webapp.core import session
     from webapp.core import settings as T
     epochs = T.SETTINGS["epochs"].default
-    status = _train(page)
+    status = train_in_page(page)
     assert status.startswith(f"Done: circles · [2, 8, 'relu', 8, 'relu', 1, 'sigmoid'] · {epochs} epochs"), status
     assert page.inner_text("#epoch-counter") == f"Epoch {epochs}"
     assert page.evaluate("window.mlpStats.progress") >= 2  # live progress during the run
@@ -201,8 +138,8 @@ def _network_html(page):
 
 
 def test_network_moves_during_a_long_run_stop_pauses_resume_continues(page):
-    _wait_ready(page)
-    _set(page, "#epochs", 10000)
+    wait_ready(page)
+    set_value(page, "#epochs", 10000)
     page.click("#train")
     page.wait_for_function("document.getElementById('train-status').textContent.startsWith('Epoch')",
                            timeout=TRAIN_MS)
@@ -243,27 +180,7 @@ def test_network_moves_during_a_long_run_stop_pauses_resume_continues(page):
                            timeout=TRAIN_MS)
     page.click("#explain summary")
     assert _epoch(page) > stopped_at + 5
-    _set(page, "#epochs", 300)
-
-
-def _click_and_wait(page, selector, counter):
-    """Click, then wait until the action is done (the body's counter grows) or an error is shown."""
-    before = int(page.evaluate(f"document.body.dataset.{counter} || 0"))
-    shown = page.is_visible("#alert")  # an earlier message: wait for the action itself
-    page.click(selector)
-    page.wait_for_function(
-        f"Number(document.body.dataset.{counter} || 0) > {before} || "
-        f"(!{str(shown).lower()} && !document.getElementById('alert').hidden)", timeout=TRAIN_MS)
-    assert page.is_hidden("#alert"), page.inner_text("#alert")
-
-
-def _download_model(page, tmp_path, name="m.mlp"):
-    import mlp
-    with page.expect_download() as dl:
-        page.click("#download")
-    path = tmp_path / name
-    dl.value.save_as(path)
-    return mlp.load(str(path))
+    set_value(page, "#epochs", 300)
 
 
 def _numbers(tex):
@@ -280,23 +197,23 @@ def _has_number(texts, value):
 def test_step_reset_and_explain_match_the_trace_of_the_downloaded_model(page, tmp_path):
     import numpy as np
     from webapp.core import settings as T
-    _wait_ready(page)
-    _click_and_wait(page, "#reset", "stepped")
+    wait_ready(page)
+    click_and_wait(page, "#reset", "stepped")
     assert page.inner_text("#epoch-counter") == "Epoch 0"
     for _ in range(3):
-        _click_and_wait(page, "#step", "stepped")
+        click_and_wait(page, "#step", "stepped")
     assert page.inner_text("#epoch-counter") == "Epoch 3"
     page.click("#explain summary")
     page.wait_for_function("Number(document.body.dataset.explained || 0) > 0", timeout=TRAIN_MS)
     page.fill("#explain-row", "5")
-    _click_and_wait(page, "#explain-go", "explained")
+    click_and_wait(page, "#explain-go", "explained")
     assert page.locator("#explain-out .katex").count() >= 10  # typeset by the vendored KaTeX
     assert "Training row 5" in page.inner_text("#explain-out")
     code = page.inner_text("#explain-out .explain-step[data-id=loss] pre.code")
     assert "def loss_value" in code  # the reference implementation's own source, beside the formula
     layer, i, j = (int(page.input_value(f"#explain-{k}")) for k in ("layer", "i", "j"))
     # independent truth: the same model (downloaded) traced natively on the same training row
-    model = _download_model(page, tmp_path)
+    model = download_model(page, tmp_path)
     prepared = _default_data()
     t = model.trace(prepared.X_train[5:6], prepared.y_train[5:6], learning_rate=T.SETTINGS["learning_rate"].default)
     L = t.layers[layer - 1]
@@ -317,19 +234,19 @@ def test_step_reset_and_explain_match_the_trace_of_the_downloaded_model(page, tm
     assert "row" in _alert(page).lower()
     assert page.locator("#explain-out .katex").count() >= 10
     page.fill("#explain-row", "0")
-    _click_and_wait(page, "#explain-go", "explained")
+    click_and_wait(page, "#explain-go", "explained")
     page.click("#explain summary")
 
 
 def test_the_lr_schedule_is_a_control_and_its_decay_shows_with_the_exponential_one(ctx, server):
     """The page has Streamlit's LR schedule choice; the decay applies (is shown, and in the address) only with
     the exponential schedule, as its row in the settings table says."""
-    other = _new_tab(ctx, server.url)
+    other = open_page(ctx, server.url, ready=True)
     try:
         assert other.is_hidden("#lr_decay")
         _choose(other, "#lr_schedule", "exponential")
         assert other.is_visible("#lr_decay")
-        _set(other, "#lr_decay", "0.99")
+        set_value(other, "#lr_decay", "0.99")
         assert "lr_schedule=exponential" in other.evaluate("location.hash")
         assert "lr_decay=0.99" in other.evaluate("location.hash")
         _choose(other, "#lr_schedule", "cosine")
@@ -343,9 +260,9 @@ def test_the_lr_schedule_is_a_control_and_its_decay_shows_with_the_exponential_o
 def test_explain_shows_its_notes(ctx, server):
     """What the numbers mean beyond the formulas (here: dropout is off in the explained step) is on the page."""
     from urllib.parse import quote
-    other = _new_tab(ctx, server.url + "#arch=" + quote("[2, 8, 'relu', 'dropout(0.2)', 1, 'sigmoid']"))
+    other = open_page(ctx, server.url + "#arch=" + quote("[2, 8, 'relu', 'dropout(0.2)', 1, 'sigmoid']"), ready=True)
     try:
-        _click_and_wait(other, "#step", "stepped")
+        click_and_wait(other, "#step", "stepped")
         other.click("#explain summary")
         other.wait_for_function("Number(document.body.dataset.explained || 0) > 0", timeout=TRAIN_MS)
         assert "Dropout is off here" in other.inner_text("#explain-out .explain-note")
@@ -355,15 +272,15 @@ def test_explain_shows_its_notes(ctx, server):
 
 
 def test_transforms_change_the_inputs_and_l1_reaches_the_model(page, tmp_path):
-    _wait_ready(page)
+    wait_ready(page)
     page.check("input[name=transforms][value='x1^2']")
     page.wait_for_function("document.getElementById('arch').value.startsWith('[3,')", timeout=15_000)
     page.check("input[name=transforms][value='x2^2']")
     page.wait_for_function("document.getElementById('arch').value.startsWith('[4,')", timeout=15_000)
     _choose(page, "#l1", "0.001")
-    _click_and_wait(page, "#step", "stepped")
+    click_and_wait(page, "#step", "stepped")
     assert "Input · 4" in page.inner_text("#network-chart")
-    model = _download_model(page, tmp_path)
+    model = download_model(page, tmp_path)
     assert model.n_inputs == 4 and tuple(model.preprocessor.transforms) == ("x1^2", "x2^2")
     assert model.optimizer.hyper["l1"] == 0.001
     page.uncheck("input[name=transforms][value='x2^2']")
@@ -392,20 +309,11 @@ def _fields(pg):
     return values
 
 
-def _new_tab(ctx, url):
-    pg = ctx.new_page()
-    pg.errors = []
-    pg.on("pageerror", lambda exc: pg.errors.append(str(exc)))
-    pg.goto(url)
-    pg.wait_for_function("document.body.dataset.ready === '1'", timeout=READY_MS)
-    return pg
-
-
 def test_settings_live_in_the_address_and_a_new_tab_restores_them(page, ctx):
-    _wait_ready(page)
+    wait_ready(page)
     _choose(page, "#dataset", "moons")
-    _set(page, "#noise", "0.25")
-    _set(page, "#data_seed", "7")
+    set_value(page, "#noise", "0.25")
+    set_value(page, "#data_seed", "7")
     page.check("input[name=transforms][value='x1*x2']")
     page.wait_for_function("document.getElementById('arch').value.startsWith('[3,')", timeout=15_000)
     _type(page, "#arch", "[3, 6, 'tanh', 1, 'sigmoid']")
@@ -413,9 +321,9 @@ def test_settings_live_in_the_address_and_a_new_tab_restores_them(page, ctx):
     _choose(page, "#learning_rate", "0.03")
     _choose(page, "#l1", "0.0001")
     _choose(page, "#lr_schedule", "step")
-    _set(page, "#dropout", "0.1")
-    _set(page, "#validation_split", "0.3")
-    _set(page, "#seed", "3")
+    set_value(page, "#dropout", "0.1")
+    set_value(page, "#validation_split", "0.3")
+    set_value(page, "#seed", "3")
     page.wait_for_function("location.hash.includes('seed=3') && location.hash.includes('rmsprop') && "
                            "location.hash.includes('l1=0.0001') && location.hash.includes('tanh') && "
                            "location.hash.includes('dropout=0.1') && location.hash.includes('lr_schedule=step') && "
@@ -424,7 +332,7 @@ def test_settings_live_in_the_address_and_a_new_tab_restores_them(page, ctx):
                            timeout=15_000)
     assert page.evaluate("performance.getEntriesByType('navigation').length") == 1  # never reloaded
     want = _fields(page)
-    other = _new_tab(ctx, page.url)
+    other = open_page(ctx, page.url, ready=True)
     try:
         assert _fields(other) == want
         assert other.is_hidden("#link-notes")
@@ -438,15 +346,15 @@ def test_settings_live_in_the_address_and_a_new_tab_restores_them(page, ctx):
 
 def test_share_link_opens_the_trained_model_without_training(page, ctx, tmp_path):
     import numpy as np
-    _wait_ready(page)
-    _train(page, epochs=40)
+    wait_ready(page)
+    train_in_page(page, epochs=40)
     link = page.locator("#share-link")
     link.wait_for(state="visible", timeout=15_000)
     assert link.inner_text() == "Share link" and page.is_visible("#copy-link")
     href = link.get_attribute("href")
     assert href.startswith(page.url.split("#")[0] + "#") and "model=" in href
-    mine = _download_model(page, tmp_path, "mine.mlp")
-    other = _new_tab(ctx, href)
+    mine = download_model(page, tmp_path, "mine.mlp")
+    other = open_page(ctx, href, ready=True)
     try:
         other.wait_for_function("document.getElementById('metrics').textContent.includes('accuracy')",
                                 timeout=TRAIN_MS)
@@ -455,7 +363,7 @@ def test_share_link_opens_the_trained_model_without_training(page, ctx, tmp_path
         assert other.inner_text("#epoch-counter") == "Epoch 40"
         assert other.locator("#pred-chart .main-svg, #network-chart .main-svg").count() >= 2
         assert _fields(other) == _fields(page)
-        theirs = _download_model(other, tmp_path, "theirs.mlp")
+        theirs = download_model(other, tmp_path, "theirs.mlp")
         np.testing.assert_array_equal(theirs.params, mine.params)
         assert not other.errors, other.errors
     finally:
@@ -463,19 +371,19 @@ def test_share_link_opens_the_trained_model_without_training(page, ctx, tmp_path
     # back to the default settings for the tests that follow (the page opens its own default address)
     page.evaluate("location.hash = ''")
     page.goto(page.url.split("#")[0])
-    page.wait_for_function("document.body.dataset.ready === '1'", timeout=READY_MS)
+    wait_loaded(page)
 
 
 def test_hand_broken_link_shows_a_note_and_the_app_works(ctx, server):
     from webapp.core import settings as T
-    other = _new_tab(ctx, server.url + "#dataset=nope&epochs=abc&arch=%5B2,%20oops&model=AAAA!!&zzz=1")
+    other = open_page(ctx, server.url + "#dataset=nope&epochs=abc&arch=%5B2,%20oops&model=AAAA!!&zzz=1", ready=True)
     try:
         other.wait_for_selector("#link-notes:not([hidden])", timeout=15_000)
         notes = other.inner_text("#link-notes")
         assert "dataset" in notes and "epochs" in notes and "model" in notes.lower(), notes
         assert other.input_value("#dataset") == "circles"
         assert other.input_value("#epochs") == str(T.SETTINGS["epochs"].default)
-        status = _train(other, epochs=20)
+        status = train_in_page(other, epochs=20)
         assert status.startswith("Done: circles") and "· 20 epochs in" in status, status
         # a link pasted into the same tab changes only the fragment (no reload): it is opened all the same
         other.evaluate("location.hash = 'dataset=moons&noise=0.3&epochs=30'")
@@ -491,12 +399,12 @@ def test_hand_broken_link_shows_a_note_and_the_app_works(ctx, server):
 
 def test_a_full_batch_link_trains_full_batch_and_stays_in_the_address(ctx, server):
     """batch_size=full (as a Streamlit link has it) is an option of the batch size: it trains on the full batch."""
-    other = _new_tab(ctx, server.url + "#batch_size=full&epochs=5")
+    other = open_page(ctx, server.url + "#batch_size=full&epochs=5", ready=True)
     try:
         assert other.input_value("#batch_size") == "full" and other.is_hidden("#link-notes")
-        status = _train(other)
+        status = train_in_page(other)
         assert status.startswith("Done: circles") and "5 epochs in" in status and "full batch" in status, status
-        _set(other, "#seed", "4")
+        set_value(other, "#seed", "4")
         assert "seed=4" in other.evaluate("location.hash") and "batch_size=full" in other.evaluate("location.hash")
         assert not other.errors, other.errors
     finally:
@@ -527,7 +435,7 @@ def test_csv_with_string_labels_trains(page):
     assert page.locator("#target").input_value() == "fruit"  # last column by default
     assert page.eval_on_selector_all("#features input:checked", "els => els.map(e => e.value)") == \
         ["weight", "colour", "sweet"]
-    status = _train(page, epochs=100)
+    status = train_in_page(page, epochs=100)
     assert status.startswith("Done: fruit.csv") and "100 epochs in" in status, status
     assert page.locator("#pred-chart .main-svg").count() > 0  # confusion matrix
     assert "accuracy" in page.inner_text("#metrics")
@@ -582,16 +490,16 @@ def test_compare_runs_overlays_the_loss_curves_of_two_runs(ctx, server):
     """Two runs of different learning rates: Compare runs lists both and overlays their loss curves (the curves
     are the histories of the runs' models, downloaded); unticking one leaves the other."""
     import mlp
-    other = _new_tab(ctx, server.url + "#epochs=30&n_samples=200")
+    other = open_page(ctx, server.url + "#epochs=30&n_samples=200", ready=True)
     try:
         assert other.is_visible("#compare-empty") and other.is_hidden("#compare-chart")
-        _train(other)
+        train_in_page(other)
         with other.expect_download() as dl:
             other.click("#download")
         first = mlp.load(dl.value.path()).history.history["loss"]
         _choose(other, "#learning_rate", "0.03")
         before = int(other.evaluate("document.body.dataset.compared || 0"))
-        _train(other)
+        train_in_page(other)
         other.wait_for_function(f"Number(document.body.dataset.compared || 0) > {before}", timeout=15_000)
         with other.expect_download() as dl:
             other.click("#download")
@@ -616,12 +524,12 @@ def test_compare_runs_overlays_the_loss_curves_of_two_runs(ctx, server):
 def test_no_wcag_a_or_aa_violation_before_and_after_training(ctx, server):
     """axe-core (npm) finds no WCAG 2 A/AA violation in the page: at start-up, and with every result, the
     explanation, Compare runs, Use a model and the share link on screen."""
-    other = _new_tab(ctx, server.url + "#epochs=30")
+    other = open_page(ctx, server.url + "#epochs=30", ready=True)
     try:
         other.wait_for_selector("#offline-status[data-state=ready]", timeout=60_000)
         assert axe_violations(other) == []
-        _train(other)
-        _train(other)
+        train_in_page(other)
+        train_in_page(other)
         other.click("#explain summary")
         other.wait_for_function("Number(document.body.dataset.explained || 0) > 0", timeout=TRAIN_MS)
         other.wait_for_selector("#share-link:not([hidden])", timeout=15_000)
@@ -634,12 +542,12 @@ def test_no_wcag_a_or_aa_violation_before_and_after_training(ctx, server):
 
 def test_offline_reload_served_by_service_worker(page, server, ctx):
     page.wait_for_selector("#offline-status[data-state=ready]", timeout=60_000)
-    _wait_ready(page)
+    wait_ready(page)
     _use_csv(page, "fruit.csv", FRUIT_CSV)
     page.wait_for_function("location.hash.includes('source=csv')", timeout=15_000)  # the address holds the source
     server.stop()
     page.reload()
-    page.wait_for_function("document.body.dataset.ready === '1'", timeout=READY_MS)
+    wait_loaded(page)
     # a CSV cannot travel in the address: the reloaded page restores the settings and asks for the file
     assert "upload the same file" in page.inner_text("#link-notes")
     assert page.is_checked("input[name=source][value=csv]") and page.is_disabled("#train")
@@ -647,9 +555,9 @@ def test_offline_reload_served_by_service_worker(page, server, ctx):
     # the address carried the CSV's architecture: the core offers the one the circles need
     page.wait_for_selector("#arch-msg.bad + button:not([hidden])", timeout=15_000)
     page.click("#arch-msg + button")
-    _wait_ready(page)
+    wait_ready(page)
     assert page.evaluate("navigator.serviceWorker.controller !== null")
-    status = _train(page, epochs=20)  # the runtime works from the cache too
+    status = train_in_page(page, epochs=20)  # the runtime works from the cache too
     assert status.startswith("Done: circles") and "20 epochs in" in status, status
     assert not page.errors, page.errors
     assert not ctx.blocked, ctx.blocked
@@ -696,7 +604,7 @@ def test_cdn_build_caches_runtime_for_offline_use(browser, tmp_path_factory, pyc
         with StaticServer(out) as srv:
             pg = context.new_page()
             pg.goto(srv.url)
-            _wait_ready(pg)
+            wait_ready(pg)
             pg.wait_for_selector("#offline-status[data-state=ready]", timeout=60_000)
             assert "pyodide.asm.wasm" in served
             # with --pyc-from the site serves the standard library and NumPy itself
@@ -705,7 +613,7 @@ def test_cdn_build_caches_runtime_for_offline_use(browser, tmp_path_factory, pyc
         context.unroute(CDN + "**")
         context.route(CDN + "**", lambda route: (refused.append(route.request.url), route.abort()))
         pg.reload()  # server stopped, CDN unreachable
-        _wait_ready(pg)
+        wait_ready(pg)
         assert not refused, f"runtime files not served from the cache: {refused}"
     finally:
         context.close()
