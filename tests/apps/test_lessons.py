@@ -1,6 +1,7 @@
 """Lessons: every solution reaches its goal and no setup does, trained by the engine through the session and
 links as the apps do; the files, the goal checker (no eval), progress, formulas in KaTeX, the HTML."""
 import json
+import re
 import warnings
 from html.parser import HTMLParser
 
@@ -49,6 +50,79 @@ def test_the_solution_reaches_the_goal_and_the_setup_does_not(lesson):
     assert all(d["met"] for d in details) and len(details) == len(LS.parse_check(lesson.check))
     met, details = _run(lesson, "setup")
     assert not met, f"lesson {lesson.number}'s setup already reaches its goal: {details}"
+    # what the learner reads: every unmet comparison in words with the run's numbers, never the check's text
+    message = LS.goal_message(met, details)
+    assert message.startswith("Not yet: ") and message.endswith(".")
+    for d in details:
+        assert (d["words"].lower() in message.lower()) != d["met"], (d, message)
+        for name, value in d.get("values", {}).items():
+            assert name not in message, message
+            if isinstance(value, float) and not d["met"]:
+                assert _shows(message, value), (value, message)
+    assert not any(op in message for op in (">=", "<=", "==", "!=")), message
+
+
+def _shows(message, value):
+    """``message`` writes ``value`` (to 3 significant digits at least; NaN as NaN)."""
+    if not np.isfinite(value):
+        return "NaN" in message or "inf" in message
+    numbers = [float(x) for x in re.findall(r"-?\d+(?:\.\d+)?(?:e[-+]?\d+)?", message)]
+    return any(abs(x - value) <= 5e-3 * abs(value) + 1e-12 for x in numbers)
+
+
+# Each comparison the lessons check, with run numbers that miss it, and what the learner reads (written by hand)
+MISSED = {
+    "train_loss <= 0.3": ({"train_loss": 0.4127}, "the training loss is 0.413; the goal is at most 0.3"),
+    "hidden_layers == 0": ({"hidden_layers": 1.0}, "the network has 1 hidden layer; the goal allows none"),
+    "test_accuracy >= 0.95": ({"test_accuracy": 0.91}, "test accuracy is 0.91; the goal is at least 0.95"),
+    "hidden_units <= 4": ({"hidden_units": 8.0}, "the network has 8 hidden units; at most 4 are allowed"),
+    "hidden_units <= 3": ({"hidden_units": 4.0}, "the network has 4 hidden units; at most 3 are allowed"),
+    "hidden_layers >= 2": ({"hidden_layers": 1.0}, "the network has 1 hidden layer; at least 2 are needed"),
+    "grad_ratio >= 1": ({"grad_ratio": 0.0123},
+                        "the first layer's gradient over the last layer's (median) is 0.0123; the goal is at least 1"),
+    "optimizer == 'sgd'": ({"optimizer": "adam"}, "the optimizer is adam; the goal needs sgd"),
+    "final_loss <= 0.05": ({"final_loss": 0.25}, "the last epoch's training loss is 0.25; the goal is at most 0.05"),
+    "epochs <= 5": ({"epochs": 300.0}, "the run trained 300 epochs; at most 5 are allowed"),
+    "diverged == 0": ({"diverged": 1.0},
+                      "the loss diverged (it became NaN or infinite); the goal needs a run where the loss stays finite"),
+    "10 * race_adam_loss <= race_sgd_loss": (
+        {"race_adam_loss": 0.05, "race_sgd_loss": 0.2},
+        "Adam's final race loss is 0.05 and SGD's final race loss is 0.2, 4 times lower; the goal is at least 10 "
+        "times lower"),
+    "hidden_layers >= 6": ({"hidden_layers": 2.0}, "the network has 2 hidden layers; at least 6 are needed"),
+    "test_loss <= 0.4": ({"test_loss": 0.61}, "the test loss is 0.61; the goal is at most 0.4"),
+    "hidden_units >= 128": ({"hidden_units": 64.0}, "the network has 64 hidden units; at least 128 are needed"),
+}
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=[le.slug for le in LESSONS])
+def test_a_missed_goal_is_said_in_words_with_the_runs_numbers(lesson):
+    comparisons = [c.text for c in LS.parse_check(lesson.check)]
+    assert set(comparisons) <= set(MISSED), "describe the new comparison in MISSED"
+    metrics = {k: v for c in comparisons for k, v in MISSED[c][0].items()}
+    met, details = LS.evaluate_check(lesson.check, metrics)
+    assert not met and [d["words"] for d in details] == [MISSED[c][1] for c in comparisons]
+    sentences = [MISSED[c][1] for c in comparisons]
+    assert LS.goal_message(met, details) == \
+        "Not yet: " + ". ".join([sentences[0]] + [w[0].upper() + w[1:] for w in sentences[1:]]) + "."
+    # a met comparison is left out of the message; none met: "Goal reached"
+    assert LS.goal_message(True, details) == "Goal reached"
+
+
+def test_goal_words_edge_cases():
+    say = lambda check, m: LS.evaluate_check(check, m)[1][0]["words"]      # noqa: E731
+    assert say("test_accuracy >= 0.95", {"test_accuracy": 0.9499}) == \
+        "test accuracy is 0.9499; the goal is at least 0.95"              # not "0.95 ... at least 0.95"
+    assert say("0.95 <= test_accuracy", {"test_accuracy": 0.9}) == "test accuracy is 0.9; the goal is at least 0.95"
+    assert say("hidden_units <= 1", {"hidden_units": 3.0}) == "the network has 3 hidden units; at most 1 is allowed"
+    assert say("race_sgd_loss >= 10 * race_adam_loss", {"race_sgd_loss": 0.2, "race_adam_loss": 0.05}) == \
+        "SGD's final race loss is 0.2 and Adam's final race loss is 0.05, 4 times higher; the goal is at least 10 " \
+        "times higher"
+    assert say("test_accuracy >= 0.95", {}) == "test accuracy is not known yet (train first)"
+    assert say("10 * race_adam_loss <= race_sgd_loss", {}) == \
+        "Adam's final race loss and SGD's final race loss are not known yet (press Race optimizers)"
+    assert say("grad_ratio >= 1", {"grad_ratio": float("nan")}) == \
+        "the first layer's gradient over the last layer's (median) is not a number (NaN); the goal is at least 1"
 
 
 def test_the_path():
@@ -78,8 +152,10 @@ def test_checks_are_parsed_not_evaluated():
     assert not LS.evaluate_check("optimizer >= 1", m)[0]                        # text against a number
     met, details = LS.evaluate_check("test_accuracy > 0.5 and race_rmsprop_loss < 1", m)
     assert not met and details == [
-        {"text": "test_accuracy > 0.5", "met": True, "values": {"test_accuracy": 0.96}},
-        {"text": "race_rmsprop_loss < 1", "met": False, "missing": ["race_rmsprop_loss"]}]
+        {"text": "test_accuracy > 0.5", "met": True, "values": {"test_accuracy": 0.96},
+         "words": "test accuracy is 0.96; the goal is more than 0.5"},
+        {"text": "race_rmsprop_loss < 1", "met": False, "missing": ["race_rmsprop_loss"],
+         "words": "RMSprop's final race loss is not known yet (press Race optimizers)"}]
     for bad, match in (("__import__('os').system('x') == 0", "cannot read"),
                        ("test_accuracy", "must compare two terms"),
                        ("test_accuracy >= 0.9 >= 0.8", "must compare two terms"),

@@ -10,9 +10,9 @@ import re
 
 import pytest
 
-from tests._browser import block_external
-from tests.static.test_static_browser import (TRAIN_MS, _download_model, _train, _wait_ready,  # noqa: F401 - fixtures
-                                       browser, server, site)
+from tests._browser import (click_and_wait, close_offline_context, download_model, offline_context, open_page,
+                            train_in_page, wait_ready)
+from tests._browser import browser, server, site  # noqa: F401 - fixtures
 from webapp.core import lessons as LS
 
 pytestmark = pytest.mark.browser
@@ -22,19 +22,14 @@ ENTRY = re.compile(r"^(\d+) · (.+?)(?: ✓)?$")
 
 @pytest.fixture(scope="module")
 def ctx(browser):
-    context = browser.new_context(accept_downloads=True, viewport={"width": 1400, "height": 1000})
-    blocked = block_external(context)
+    context = offline_context(browser, accept_downloads=True, viewport={"width": 1400, "height": 1000})
     yield context
-    context.close()
-    assert not blocked, f"requests to other hosts: {blocked}"
+    close_offline_context(context)
 
 
 @pytest.fixture(scope="module")
 def page(ctx, server):
-    pg = ctx.new_page()
-    pg.errors = []
-    pg.on("pageerror", lambda exc: pg.errors.append(str(exc)))
-    pg.goto(server.url)
+    pg = open_page(ctx, server.url)
     yield pg
     assert not pg.errors, pg.errors
 
@@ -43,14 +38,8 @@ def _count(page, name):
     return int(page.evaluate(f"Number(document.body.dataset.{name} || 0)"))
 
 
-def _wait_count(page, name, before):
-    page.wait_for_function(f"Number(document.body.dataset.{name} || 0) > {before} || "
-                           "!document.getElementById('alert').hidden", timeout=TRAIN_MS)
-    assert page.is_hidden("#alert"), page.inner_text("#alert")
-
-
 def _lessons_ready(page):
-    _wait_ready(page)
+    wait_ready(page)
     page.wait_for_function("Number(document.body.dataset.lessons || 0) > 0", timeout=WAIT_MS)
 
 
@@ -66,20 +55,14 @@ def _lesson(slug):
     return next(le for le in LS.load_lessons() if le.slug == slug)
 
 
-def _click(page, selector, counter):
-    before = _count(page, counter)
-    page.click(selector)
-    _wait_count(page, counter, before)
-
-
 def _open(page, number):
-    _click(page, f"#lesson-list button[data-number='{number}']", "lessonShown")
+    click_and_wait(page, f"#lesson-list button[data-number='{number}']", "lessonShown")
 
 
 def _train_checked(page):
     """Train, and wait until the lesson's goal has been checked (after the run's result is drawn)."""
     before = _count(page, "lessonChecked")
-    _train(page)
+    train_in_page(page)
     page.wait_for_function(f"Number(document.body.dataset.lessonChecked || 0) > {before}", timeout=WAIT_MS)
     return page.inner_text("#lesson-status")
 
@@ -114,17 +97,18 @@ def test_the_xor_lesson_loads_its_setup_and_its_solution_reaches_the_goal(page, 
     assert page.inner_text("#lesson-status") == "Train to check the goal"
     # the setup alone does not reach the goal, and says why
     status = _train_checked(page)
-    assert status.startswith("Not yet:") and "test_accuracy" in status, status
+    assert status.startswith("Not yet: test accuracy is ") and "the goal is at least 0.95" in status, status
+    assert "test_accuracy" not in status and ">=" not in status, status
     assert "✓" not in page.inner_text(f"#lesson-list button[data-number='{xor.number}']")
     # Show solution loads the solution's settings; Train reaches the goal: "Goal reached" and a ✓
-    _click(page, "#show-solution", "lessonShown")
+    click_and_wait(page, "#show-solution", "lessonShown")
     solution = LS.lesson_settings(xor, "solution")
     assert page.input_value("#arch") == solution["arch"]
     assert page.inner_text("#epoch-counter") == "Epoch 0"
     assert _train_checked(page) == "Goal reached"
     assert _entries(page)[xor.number - 1] == f"{xor.label} ✓"
     # independent truth: the page's model, evaluated natively on the solution's data, meets the goal
-    model = _download_model(page, tmp_path)
+    model = download_model(page, tmp_path)
     pg = Playground()
     pg.open_link(xor.solution)
     met, details = LS.check_goal(xor, model, pg.prepared(), model.history)
@@ -158,7 +142,7 @@ def test_race_optimizers_draws_the_race_and_the_landscape(ctx, server):
     _lessons_ready(page)
     checked = page.eval_on_selector_all("#race-optimizers input:checked", "els => els.map(e => e.value)")
     assert sorted(checked) == sorted(mlp.RACE_OPTIMIZERS)
-    _click(page, "#race", "raced")
+    click_and_wait(page, "#race", "raced")
     assert _chart_titles(page, "#race-chart")[0].startswith("Optimizer race")
     assert _chart_titles(page, "#landscape-chart")[0].startswith("Loss landscape")
     assert "projection" in page.inner_text("#landscape-chart").lower()
@@ -178,7 +162,7 @@ def test_race_optimizers_draws_the_race_and_the_landscape(ctx, server):
     # the picker: two optimizers race, two curves
     page.uncheck("#race-optimizers input[value=sgd_momentum]")
     page.uncheck("#race-optimizers input[value=rmsprop]")
-    _click(page, "#race", "raced")
+    click_and_wait(page, "#race", "raced")
     legend = " | ".join(page.eval_on_selector_all("#race-chart .legendtext", "els => els.map(e => e.textContent)"))
     assert "SGD" in legend and "Adam" in legend and "RMSprop" not in legend and "momentum" not in legend
     page.close()
@@ -194,9 +178,9 @@ def test_the_race_lesson_is_checked_by_a_race(ctx, server):
     checked = page.eval_on_selector_all("#race-optimizers input:checked", "els => els.map(e => e.value)")
     assert sorted(checked) == sorted(race_lesson.race)
     assert page.inner_text("#lesson-status") == "Race optimizers to check the goal"
-    _click(page, "#show-solution", "lessonShown")
+    click_and_wait(page, "#show-solution", "lessonShown")
     before = _count(page, "lessonChecked")
-    _click(page, "#race", "raced")
+    click_and_wait(page, "#race", "raced")
     page.wait_for_function(f"Number(document.body.dataset.lessonChecked || 0) > {before}", timeout=WAIT_MS)
     assert page.inner_text("#lesson-status") == "Goal reached"
     assert "✓" in page.inner_text(f"#lesson-list button[data-number='{race_lesson.number}']")
@@ -208,7 +192,7 @@ def test_gradient_flow_appears_after_train(ctx, server):
     page.goto(server.url)
     _lessons_ready(page)
     assert not any(t.startswith("Gradient flow") for t in _chart_titles(page, "#extra-charts"))
-    _train(page)
+    train_in_page(page)
     titles = _chart_titles(page, "#extra-charts")
     assert any(t.startswith("Gradient flow") for t in titles), titles
     chart = page.locator("#extra-charts .chart[data-name=gradient_flow]")

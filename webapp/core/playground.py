@@ -934,10 +934,8 @@ class Playground:
             met, details = LS.check_goal(le, model, prepared, history, self._race)
         if met:
             self._progress.mark(le.number)
-            message = "Goal reached"
-        else:
-            message = "Not yet: " + "; ".join(_unmet(d) for d in details if not d["met"]) + "."
-        self._status = {"met": bool(met), "checked": True, "details": details, "message": message}
+        self._status = {"met": bool(met), "checked": True, "details": details,
+                        "message": LS.goal_message(met, details)}
 
     def progress(self):
         """The lessons done (goal reached) so far, as JSON text (``{"done": [numbers]}``, for localStorage)."""
@@ -1102,16 +1100,6 @@ def _lessons():
     if not _LESSONS:
         _LESSONS.extend(LS.load_lessons())
     return _LESSONS
-
-
-def _unmet(detail):
-    """A goal's unmet comparison for the learner: the check and the value it had."""
-    if detail.get("missing"):
-        race = [m for m in detail["missing"] if m.startswith("race_")]
-        return f"{detail['text']} (" + ("press Race optimizers" if race else "train first") + ")"
-    values = ", ".join(f"{k} = {v:.3g}" if isinstance(v, (int, float)) else f"{k} = {v}"
-                       for k, v in (detail.get("values") or {}).items())
-    return f"{detail['text']} ({values})" if values else detail["text"]
 
 
 def mlp_example():

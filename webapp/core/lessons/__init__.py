@@ -28,8 +28,10 @@ API
 ``lesson_settings(lesson, which="setup") -> dict``  the link settings (``links.decode``) of setup or solution
 ``run_metrics(model, prepared, history, race=None) -> {name: value}``  the METRICS of a finished run
 ``check_goal(lesson, model, prepared, history, race=None) -> (met, details)``  details: one dict per comparison
-    ``{"text", "met", "values": {metric: value}}``, plus ``{"text", "met": False, "missing": [...]}`` when a
-    metric is not available (e.g. a race lesson checked without a race)
+    ``{"text", "met", "values": {metric: value}, "words"}``, plus ``{"text", "met": False, "missing": [...],
+    "words"}`` when a metric is not available (e.g. a race lesson checked without a race); ``words``: the
+    comparison said with the run's numbers ("test accuracy is 0.91; the goal is at least 0.95")
+``goal_message(met, details) -> str``  "Goal reached" or "Not yet: " and the unmet comparisons' words
 ``race_for(prepared, cfg, optimizers=None) -> mlp.Race``  the race the app runs (fresh weights from ``cfg``)
 ``Progress``: lessons done in a visit; ``to_json()`` / ``Progress.from_json(text)`` for localStorage
 ``formulas(text) -> [(latex, display)]``  the KaTeX formulas of a lesson text ($$...$$ display, $...$ inline)
@@ -260,7 +262,141 @@ def evaluate_check(text, metrics):
             ok = bool(_OPS[c.op](a, b)) if not (isinstance(a, float) and math.isnan(a)) else False
         details.append({"text": c.text, "met": ok, "values": {n: metrics[n] for n in names}})
         met = met and ok
+    for c, d in zip(parse_check(text), details):
+        d["words"] = _say(c, metrics)
     return met, details
+
+
+# ---------------------------------------------------------------- a comparison in words, with the run's numbers
+
+# metric -> how its value reads: ("value", noun) "<noun> is 0.91"; ("count", singular, plural) "<n> <noun>";
+# ("flag", when 1, when 0) a state of the run; ("name", noun) "<noun> is adam"
+_WORDS = {
+    "test_accuracy": ("value", "test accuracy"), "train_accuracy": ("value", "training accuracy"),
+    "test_loss": ("value", "the test loss"), "train_loss": ("value", "the training loss"),
+    "test_r2": ("value", "the test R²"), "loss_gap": ("value", "the test loss minus the training loss"),
+    "final_loss": ("value", "the last epoch's training loss"), "val_loss": ("value", "the validation loss"),
+    "grad_ratio": ("value", "the first layer's gradient over the last layer's (median)"),
+    "epochs": ("count", "the run trained {n} epoch", "the run trained {n} epochs"),
+    "hidden_layers": ("count", "the network has {n} hidden layer", "the network has {n} hidden layers"),
+    "hidden_units": ("count", "the network has {n} hidden unit", "the network has {n} hidden units"),
+    "params": ("count", "the network has {n} weight or bias", "the network has {n} weights and biases"),
+    "extra_inputs": ("count", "{n} feature transform is used", "{n} feature transforms are used"),
+    "dead_units": ("count", "{n} ReLU unit is dead", "{n} ReLU units are dead"),
+    "stopped_early": ("flag", "early stopping ended the run", "early stopping did not end the run"),
+    "diverged": ("flag", "the loss diverged (it became NaN or infinite)", "the loss stayed finite"),
+    "optimizer": ("name", "the optimizer"),
+}
+_BOUND = {">=": "at least", "<=": "at most", ">": "more than", "<": "less than", "==": "exactly",
+          "!=": "anything but"}
+_FLIP = {">=": "<=", "<=": ">=", ">": "<", "<": ">", "==": "==", "!=": "!="}
+_HOLDS = {">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b,
+          "<": lambda a, b: a < b, "==": lambda a, b: a == b, "!=": lambda a, b: a != b}
+
+
+def _num(v, near=None):
+    """``v`` to 3 significant digits, more when that would read as ``near`` (0.9499 is not "0.95")."""
+    if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
+        return str(int(v))
+    for digits in range(3, 10):
+        text = f"{v:.{digits}g}"
+        if near is None or float(text) != near or v == near:
+            return text
+    return repr(v)
+
+
+def _racer(name):
+    from .. import charts_learn          # the optimizers' display names
+    opt = _race_metric(name)
+    return f"{charts_learn.OPTIMIZER_LABELS.get(opt, opt)}'s final race loss"
+
+
+def _noun(name):
+    if _race_metric(name):
+        return _racer(name)
+    kind = _WORDS.get(name, ("value", name.replace("_", " ")))
+    return kind[1] if kind[0] in ("value", "name") else f"the number of {METRICS[name][0]}"
+
+
+def _say(c, metrics):
+    """Comparison ``c`` in words, with the run's numbers: "test accuracy is 0.91; the goal is at least 0.95",
+    "the network has 8 hidden units; at most 4 are allowed"; what to do when a number is missing."""
+    names = c.left.names() + c.right.names()
+    missing = [n for n in names if metrics.get(n) is None]
+    if missing:
+        race = any(_race_metric(n) for n in missing)
+        what = " and ".join(_noun(n) for n in missing)
+        return f"{what} {'is' if len(missing) == 1 else 'are'} not known yet ({'press Race optimizers' if race else 'train first'})"
+    if len(names) == 2:
+        return _say_two(c, metrics)
+    # one metric against a constant: the metric first
+    (term, op, bound) = (c.left, c.op, c.right.value) if c.left.name else (c.right, _FLIP[c.op], c.left.value)
+    name, value = term.name, term.of(metrics)
+    if term.factor != 1.0:                              # 2 * x >= 1: x against 1 / 2
+        bound = bound / term.factor if isinstance(bound, float) else bound
+        op = op if term.factor > 0 else _FLIP[op]
+        value = metrics[name]
+    kind = _WORDS.get(name, ("value", _noun(name)))
+    if kind[0] == "name":
+        want = f"the goal needs {bound}" if op == "==" else f"the goal needs {_BOUND[op]} {bound}"
+        return f"{kind[1]} is {value}; {want}"
+    if kind[0] == "flag":
+        now = kind[1] if value else kind[2]
+        want_on = _HOLDS[op](1.0, bound)
+        want = kind[1] if want_on else kind[2]
+        return f"{now}; the goal needs a run where {_present(want)}"
+    if isinstance(value, float) and math.isnan(value):
+        return f"{_noun(name)} is not a number (NaN); the goal is {_BOUND[op]} {_num(bound)}"
+    if kind[0] == "count":
+        n = int(value) if float(value).is_integer() else value
+        have = (kind[1] if n == 1 else kind[2]).format(n=_num(float(n)))
+        return f"{have}; {_allowed(op, bound)}"
+    return f"{kind[1]} is {_num(value, bound)}; the goal is {_BOUND[op]} {_num(bound)}"
+
+
+def _present(phrase):
+    """A run's state said as what the goal wants ("the loss stayed finite" -> "the loss stays finite")."""
+    return (phrase.replace("stayed", "stays").replace("did not end", "does not end").replace("ended", "ends")
+            .replace("diverged", "diverges"))
+
+
+def _allowed(op, bound):
+    """What a count's bound allows: "at most 4 are allowed", "at least 2 are needed", "none is allowed"."""
+    b = _num(float(bound))
+    if op in ("<=", "<"):
+        return "none is allowed" if (op == "<=" and bound == 0) or (op == "<" and bound == 1) else \
+            f"{_BOUND[op]} {b} {'is' if bound == 1 and op == '<=' else 'are'} allowed"
+    if op in (">=", ">"):
+        return f"{_BOUND[op]} {b} {'is' if bound == 1 and op == '>=' else 'are'} needed"
+    if op == "==":
+        return "the goal allows none" if bound == 0 else f"the goal needs exactly {b}"
+    return f"the goal needs any number but {b}"
+
+
+def _say_two(c, metrics):
+    """Two metrics compared (``10 * race_adam_loss <= race_sgd_loss``): both values, and the goal's factor."""
+    a, b = c.left, c.right
+    va, vb = metrics[a.name], metrics[b.name]
+    have = f"{_noun(a.name)} is {_num(va)} and {_noun(b.name)} is {_num(vb)}"
+    r = b.factor / a.factor                 # the goal: first op r * second
+    if c.op in ("<=", "<") and 0 < r < 1:
+        ratio = f", {_num(vb / va)} times lower" if va > 0 else ""
+        return f"{have}{ratio}; the goal is at least {_num(1 / r)} times lower"
+    if c.op in (">=", ">") and r > 1:
+        ratio = f", {_num(va / vb)} times higher" if vb > 0 else ""
+        return f"{have}{ratio}; the goal is at least {_num(r)} times higher"
+    if r == 1.0:
+        return f"{have}; the goal is that the first is {_BOUND[c.op]} the second"
+    return f"{have}; the goal is {c.text}"
+
+
+def goal_message(met, details):
+    """The learner's line for a checked goal: "Goal reached", or "Not yet: " and each unmet comparison in
+    words with the run's numbers, one sentence each."""
+    if met:
+        return "Goal reached"
+    parts = [d.get("words") or d["text"] for d in details if not d["met"]]
+    return "Not yet: " + ". ".join(p[:1].upper() + p[1:] if i else p for i, p in enumerate(parts)) + "."
 
 
 # ---------------------------------------------------------------- metrics of a finished run
