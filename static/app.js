@@ -493,6 +493,7 @@ function applyView(view) {
   if (view.notes && view.notes.length) showNotes("link-notes", view.notes);
   writeAddress(view.address);
   setButtons();
+  if (state.raceShown) guarded(refreshRace);
   return view;
 }
 
@@ -955,12 +956,7 @@ function clearResult() {
   $("run-caption").textContent = "";
   $("train-status").textContent = "";
   showNotes("train-notes", []);
-  for (const id of ["race-chart", "landscape-chart"]) {
-    purge($(id));
-    $(id).hidden = true;
-  }
-  $("race-status").textContent = "";
-  showNotes("race-notes", []);
+  showRace(null);
   if (state.data && state.data.figure) draw($("pred-chart"), state.data.figure);
   setButtons();
 }
@@ -1019,6 +1015,33 @@ function raceSummary(res) {
   return `${res.epochs} epochs each · ` + parts.join(" · ");
 }
 
+function racePicked() {
+  return [...$("race-optimizers").querySelectorAll("input:checked")].map((c) => c.value);
+}
+
+// The race shown (the core's race_view): its charts, summary and notes, and, once a setting it read or the
+// optimizers picked have changed, the core's sentence saying so (its figures then come titled and faded).
+function showRace(res) {
+  state.raceShown = !!res;
+  state.raceStale = res ? res.stale || null : null;
+  for (const [id, name] of [["race-chart", "race"], ["landscape-chart", "landscape"]]) {
+    if (!res) purge($(id));
+    else draw($(id), res.figures[name]);
+    $(id).hidden = !res;
+  }
+  $("race-status").textContent = res ? raceSummary(res) : "";
+  showNotes("race-notes", res ? res.notes : []);
+  showNotes("race-stale", state.raceStale ? [state.raceStale] : []);
+}
+
+// After a change of the settings or of the optimizers picked: is the race shown still the current one?
+async function refreshRace() {
+  if (!state.raceShown || state.racing) return;
+  const res = await rpc("race_view", { optimizers: racePicked() });
+  if (!res || (res.stale || null) !== state.raceStale) showRace(res);
+  bump("raceChecked");
+}
+
 async function race() {
   clearAlert();
   state.racing = true;
@@ -1026,15 +1049,9 @@ async function race() {
   $("race-status").textContent = "Racing…";
   const started = performance.now();
   try {
-    const chosen = [...$("race-optimizers").querySelectorAll("input:checked")].map((c) => c.value);
-    const res = await rpc("race", { optimizers: chosen });
+    const res = await rpc("race", { optimizers: racePicked() });
     window.mlpTimings.lastRace = { seconds: (performance.now() - started) / 1000, optimizers: res.optimizers };
-    for (const [id, name] of [["race-chart", "race"], ["landscape-chart", "landscape"]]) {
-      $(id).hidden = false;
-      draw($(id), res.figures[name]);
-    }
-    $("race-status").textContent = raceSummary(res);
-    showNotes("race-notes", res.notes);
+    showRace(res);
     if (res.lesson !== undefined) await lessonChecked(res.lesson);
     bump("raced");
   } catch (err) {
@@ -1150,6 +1167,7 @@ function wire() {
     renderRaceChoices(res.race_choices);
     await showLesson(null);
   }));
+  $("race-optimizers").addEventListener("change", () => guarded(refreshRace));
   $("race").addEventListener("click", () => {
     if (!state.racing && !state.training) race();
   });

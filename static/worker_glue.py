@@ -233,6 +233,11 @@ def race(optimizers=None):
     return PAGE.pg.race(optimizers)
 
 
+def race_view(optimizers=None):
+    """The last race, marked when the settings or ``optimizers`` (those picked now) changed since (or None)."""
+    return PAGE.pg.race_view(optimizers)
+
+
 # ---------------------------------------------------------------- Use a model (a run's or a file's)
 
 def _describe(model, where):
@@ -292,7 +297,8 @@ def predict_csv(data=None, name=None, run_id=None):
 COMMANDS = {f.__name__: f for f in (info, view, update, set_csv, open_link, train, resume, advance, stop, step,
                                      reset, result, select_run, compare, clear_runs, explain, share, model_download,
                                      predictions_download, model_load, use_model, predict_csv, lessons,
-                                     open_lesson, show_solution, close_lesson, progress, set_progress, race)}
+                                     open_lesson, show_solution, close_lesson, progress, set_progress, race,
+                                     race_view)}
 DATA_COMMANDS = {"set_csv", "model_load", "predict_csv"}  # take the uploaded bytes as `data`
 
 

@@ -768,13 +768,15 @@ def _race_tab(pg):
     if st.button("Race optimizers", type="primary", key="race", disabled=not picked):
         try:
             with st.spinner("Racing…"):
-                ss["race_out"] = pg.race(picked)
+                pg.race(picked)
                 ss["race_n"] = ss.get("race_n", 0) + 1
         except USER_ERRORS as e:
             st.error(_plain(e))
-    out = ss.get("race_out")
+    out = pg.race_view(picked)         # the last race; out of date (stale) once what decides it changed
     if out is None:
         return
+    if out["stale"]:
+        st.warning(_plain(out["stale"]))
     if view is not None and view["race"]:
         _lesson_status(out["lesson"] or view)
     for note in out["notes"]:

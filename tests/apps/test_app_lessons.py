@@ -53,6 +53,37 @@ def test_race_draws_both_charts(app):
     assert "Optimizer race" in titles and "Loss landscape" in titles
     assert [n.split(" (lr")[0] for n in titles["Optimizer race"]] == ["SGD", "Adam"]
     assert list(pg(at).last_race()[0].optimizers) == ["sgd", "adam"] and not errors(at)
+    assert not [w for w in at.warning if "earlier settings" in shown(w)]
+
+
+def _stale(at):
+    return [shown(w) for w in at.warning if "earlier settings" in shown(w)]
+
+
+def test_race_charts_are_marked_once_the_settings_change(app):
+    at = run(app.number_input(key="epochs").set_value(10))
+    at = run(at.multiselect(key="race_pick_0").set_value(["sgd", "adam"]))
+    at = run(at.button(key="race").click())
+    assert "Optimizer race" in plotly_titles(at) and not _stale(at)
+    # a setting the race reads: the charts stay, marked as from earlier settings, with what changed
+    at = run(at.select_slider(key="learning_rate").set_value(0.01))
+    assert _stale(at) == ["These race charts are from earlier settings (Learning rate: 0.0001 → 0.01). Press Race "
+                          "optimizers to race the current ones."]
+    titles = plotly_titles(at)
+    assert "Optimizer race · earlier settings" in titles and "Loss landscape · earlier settings" in titles
+    # back to the race's settings: current again; the optimizers picked count too
+    at = run(at.select_slider(key="learning_rate").set_value(0.0001))
+    assert not _stale(at) and "Optimizer race" in plotly_titles(at)
+    at = run(at.multiselect(key="race_pick_0").set_value(["sgd", "adam", "rmsprop"]))
+    assert _stale(at) == ["These race charts are from earlier settings (Optimizers: SGD, Adam → SGD, RMSprop, "
+                          "Adam). Press Race optimizers to race the current ones."]
+    # racing again draws the current race, unmarked
+    at = run(at.button(key="race").click())
+    assert not _stale(at) and [n.split(" (lr")[0] for n in plotly_titles(at)["Optimizer race"]] == \
+        ["SGD", "Adam", "RMSprop"]
+    # a setting the race does not read (the optimizer of Train, early stopping) leaves it current
+    at = run(at.selectbox(key="optimizer").set_value("sgd"))
+    assert not _stale(at) and not errors(at)
 
 
 def test_gradient_flow_after_train(app):

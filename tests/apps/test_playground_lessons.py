@@ -169,3 +169,42 @@ def test_gradient_flow_in_the_result(pg):
     named = [d for d in fig["data"] if d.get("name", "").startswith("layer 1 ")]
     assert named and named[0]["y"] == pytest.approx(hist["grad_norm/1"], rel=1e-3)
     assert "gradient_flow" not in (pg.reset()["figures"])                   # epoch 0: nothing recorded yet
+
+
+def test_the_race_shown_is_marked_out_of_date_when_what_decides_it_changes(pg):
+    assert pg.race_view() is None
+    pg.update({"epochs": 10})
+    out = pg.race(["sgd", "adam"])
+    assert out["stale"] is None and pg.race_view() == out
+    fresh = out["figures"]
+    for changes, said in (({"learning_rate": 0.01}, "Learning rate: 0.0001 → 0.01"),
+                          ({"dataset": "moons"}, "Dataset: circles → moons"),
+                          ({"arch": "[2, 3, 'tanh', 1, 'sigmoid']"},
+                           "Architecture: [2, 8, 'relu', 8, 'relu', 1, 'sigmoid'] → [2, 3, 'tanh', 1, 'sigmoid']"),
+                          ({"batch_size": 32}, "Batch size: 8 → 32"),
+                          ({"seed": 3}, "Model seed: 0 → 3")):
+        before = pg.settings
+        pg.update(changes)
+        view = pg.race_view()
+        assert view["stale"] == (f"These race charts are from earlier settings ({said}). Press Race optimizers to "
+                                 "race the current ones."), view["stale"]
+        for name, title in (("race", "Optimizer race"), ("landscape", "Loss landscape")):
+            fig = view["figures"][name]
+            assert fig["layout"]["title"]["text"] == f"{title} · earlier settings"
+            assert all(t["opacity"] == 0.35 for t in fig["data"])
+            assert fresh[name]["layout"]["title"]["text"] == title          # the race's own figures are kept
+        assert view["summary"] == out["summary"]
+        pg.update({k: before[k] for k in changes})
+        assert pg.race_view()["stale"] is None
+    # the optimizers picked now count; the settings a race does not read do not
+    assert "Optimizers: SGD, Adam → Adam" in pg.race_view(["adam"])["stale"]
+    assert pg.race_view(["adam", "sgd"])["stale"] is None                  # the same optimizers, in another order
+    pg.update({"optimizer": "rmsprop", "early_stopping": 5, "validation_split": 0.1, "lr_schedule": "cosine"})
+    assert pg.race_view(["sgd", "adam"])["stale"] is None
+    # epochs count as the epochs the race trains
+    pg.update({"epochs": 20})
+    assert "Epochs per optimizer: 10 → 20" in pg.race_view()["stale"]
+    # a new race is current; opening a lesson clears it (its settings replace them all)
+    assert pg.race(["sgd"])["stale"] is None and pg.race_view()["stale"] is None
+    pg.open_lesson(2)
+    assert pg.race_view() is None

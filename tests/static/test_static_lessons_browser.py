@@ -165,7 +165,27 @@ def test_race_optimizers_draws_the_race_and_the_landscape(ctx, server):
     click_and_wait(page, "#race", "raced")
     legend = " | ".join(page.eval_on_selector_all("#race-chart .legendtext", "els => els.map(e => e.textContent)"))
     assert "SGD" in legend and "Adam" in legend and "RMSprop" not in legend and "momentum" not in legend
+    # a setting the race reads changes: the charts stay, marked by the core as from earlier settings
+    assert page.is_hidden("#race-stale")
+    _race_checked(page, lambda: page.select_option("#dataset", "moons"))
+    assert page.inner_text("#race-stale") == ("These race charts are from earlier settings (Dataset: circles → "
+                                              "moons). Press Race optimizers to race the current ones.")
+    assert _chart_titles(page, "#race-chart")[0] == "Optimizer race · earlier settings"
+    assert _chart_titles(page, "#landscape-chart")[0].startswith("Loss landscape · earlier settings")
+    _race_checked(page, lambda: page.select_option("#dataset", "circles"))     # the race's settings again
+    assert page.is_hidden("#race-stale") and _chart_titles(page, "#race-chart")[0] == "Optimizer race"
+    _race_checked(page, lambda: page.check("#race-optimizers input[value=rmsprop]"))   # the optimizers count too
+    assert "Optimizers: SGD, Adam → SGD, RMSprop, Adam" in page.inner_text("#race-stale")
+    click_and_wait(page, "#race", "raced")
+    assert page.is_hidden("#race-stale") and _chart_titles(page, "#race-chart")[0] == "Optimizer race"
     page.close()
+
+
+def _race_checked(page, action):
+    """Do ``action`` and wait until the page has asked the core whether the race shown is still current."""
+    before = _count(page, "raceChecked")
+    action()
+    page.wait_for_function(f"Number(document.body.dataset.raceChecked || 0) > {before}", timeout=WAIT_MS)
 
 
 def test_the_race_lesson_is_checked_by_a_race(ctx, server):

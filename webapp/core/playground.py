@@ -78,6 +78,9 @@ RACE_MAX_EPOCHS = 300    # a race trains at most this many epochs per optimizer 
 RACE_MAX_STEPS = 6_000   # ... and at most this many batches per optimizer (the default data and batch: 80 epochs;
 #                          four racers then cost about one default Train: ~1.5 s in the browser, landscape included)
 RACE_RESOLUTION = 31     # loss landscape grid points per side
+# settings a race does not read (it picks its optimizers, has no schedule, validation or early stopping, and
+# its epochs are race_epochs()); any other change makes the race shown out of date
+RACE_IGNORES = ("optimizer", "lr_schedule", "lr_decay", "validation_split", "early_stopping", "epochs", "live")
 
 
 def jsonable(obj):
@@ -160,6 +163,8 @@ class Playground:
         self._progress = LS.Progress()   # lessons whose goal was reached in this visit (and earlier ones given)
         self._race = None              # the last race (mlp.Race) and its loss surface (mlp.LossSurface)
         self._surface = None
+        self._race_out = None          # what race() returned, and what decided it (_race_settings)
+        self._race_key = None
         if settings:
             self.update(settings)
 
@@ -897,7 +902,7 @@ class Playground:
     def _load_lesson_settings(self, lesson, which):
         self.open_link(LS.lesson_settings(lesson, which))     # the defaults, then the lesson's settings
         self._shown = None
-        self._race = self._surface = None
+        self._race = self._surface = self._race_out = self._race_key = None
         self._status = None
 
     def lesson(self):
@@ -1019,6 +1024,44 @@ class Playground:
         out = jsonable({"optimizers": names, "epochs": n, "summary": race.summary(), "notes": notes,
                         "lesson": self.lesson()})
         out["figures"] = figures
+        self._race_out, self._race_key = out, self._race_settings(names)
+        return {**out, "stale": None}
+
+    def race_view(self, optimizers=None):
+        """The last race as the apps show it (:meth:`race`'s dict), or None when there is none to show (before a
+        race, after a lesson is opened). ``"stale"``: None when the race is of the current settings and of
+        ``optimizers`` (the optimizers picked now; None: the race's own), else a sentence saying which settings
+        changed since; its figures are then titled as from earlier settings and faded, and its summary is
+        kept (it describes that race)."""
+        if self._race_out is None:
+            return None
+        out = self._race_out
+        names = out["optimizers"] if optimizers is None else list(dict.fromkeys(optimizers))
+        changes = _race_changes(self._race_key, self._race_settings(names))
+        if not changes:
+            return {**out, "stale": None}
+        stale = ("These race charts are from earlier settings (" + "; ".join(changes) + "). Press Race "
+                 "optimizers to race the current ones.")
+        figures = {k: _faded(fig, " · earlier settings") for k, fig in out["figures"].items()}
+        return {**out, "figures": figures, "stale": stale}
+
+    def _race_settings(self, names):
+        """What decides a race: the settings it reads (with the architecture and loss in use, the CSV file),
+        the epochs it trains and the optimizers, as ``{label: shown value}``."""
+        s = dict(self._settings)
+        s["arch"], s["loss"] = self.arch_text(), self.loss()
+        out = {T.SETTINGS[k].label: v for k, v in s.items()
+               if k not in RACE_IGNORES and T.SETTINGS[k].applies(s)}
+        if s.get("source") == "csv":
+            out["Data file"] = (self._csv or {}).get("name"), (self._csv or {}).get("digest")
+        try:
+            out["Epochs per optimizer"] = self.race_epochs()
+        except (ValueError, TypeError):
+            out["Epochs per optimizer"] = None
+        import mlp
+        order = list(mlp.RACE_OPTIMIZERS) + [n for n in T.OPTIMIZERS if n not in mlp.RACE_OPTIMIZERS]
+        picked = sorted(set(names), key=lambda n: order.index(n) if n in order else len(order))   # (a set)
+        out["Optimizers"] = ", ".join(charts_learn.OPTIMIZER_LABELS.get(n, str(n)) for n in picked)
         return out
 
     def last_race(self):
@@ -1100,6 +1143,28 @@ def _lessons():
     if not _LESSONS:
         _LESSONS.extend(LS.load_lessons())
     return _LESSONS
+
+
+def _race_changes(before, now):
+    """The settings that differ between two :meth:`Playground._race_settings`, said as "Label: old → now"."""
+    def shown(v):
+        if isinstance(v, tuple):            # a CSV file: (name, digest)
+            return v[0] or "none"
+        if isinstance(v, list):
+            return ", ".join(map(str, v)) or "none"
+        return "default" if v is None else f"{v:g}" if isinstance(v, float) else str(v)
+    return [f"{k}: {shown(before.get(k))} → {shown(now.get(k))}" for k in dict.fromkeys([*before, *now])
+            if before.get(k) != now.get(k)]
+
+
+def _faded(fig, suffix):
+    """A copy of a figure dict marked as out of date: ``suffix`` after its title, its traces faded."""
+    fig = copy.deepcopy(fig)
+    title = fig.setdefault("layout", {}).setdefault("title", {})
+    title["text"] = (title.get("text") or "") + suffix
+    for trace in fig.get("data", []):
+        trace["opacity"] = 0.35
+    return fig
 
 
 def mlp_example():
