@@ -170,8 +170,9 @@ function node(tag, props = {}, ...children) {
 }
 
 function showNotes(id, notes) {
-  $(id).textContent = (notes || []).join("\n"); // one line per note (each says what and why)
-  $(id).hidden = !(notes || []).length;
+  const el = typeof id === "string" ? $(id) : id;
+  el.textContent = (notes || []).join("\n"); // one line per note (each says what and why)
+  el.hidden = !(notes || []).length;
 }
 
 // ---- charts (figures are built in Python by webapp/core/charts.py) ---------------------------------------
@@ -308,9 +309,23 @@ function sendChange(name, value) {
   const seq = ++changeSeq;
   return guarded(async () => {
     const view = await rpc("update", { changes: { [name]: value } });
+    const notes = view.notes;  // about this control's value (what is wrong, what is allowed): said beside it
+    view.notes = [];
     if (seq === changeSeq) applyView(view);
-    else if (view.notes.length) showNotes("link-notes", view.notes);
+    showControlNote(name, notes);
   });
+}
+
+// The core's note on a value typed into a control, right below it (gone with the control's next change).
+function showControlNote(name, notes) {
+  const ctl = state.controls.get(name);
+  if (!ctl) return showNotes("link-notes", notes);
+  if (!ctl.note) {
+    ctl.note = node("p", { className: "note control-note", role: "alert", hidden: true });
+    ctl.note.dataset.noteFor = name;
+    ctl.wrap.after(ctl.note);
+  }
+  showNotes(ctl.note, notes);
 }
 
 // printf "%.2f" (the row's fmt) for a number shown beside a slider
@@ -487,7 +502,11 @@ function applyView(view) {
     ctl.wrap.hidden = false;
     shown.add(row.name);
   }
-  for (const [name, ctl] of state.controls) if (!shown.has(name)) ctl.wrap.hidden = true;
+  for (const [name, ctl] of state.controls) {
+    if (shown.has(name)) continue;
+    ctl.wrap.hidden = true;
+    if (ctl.note) ctl.note.hidden = true;
+  }
   $("csv-box").hidden = !view.controls.some((r) => r.control === "file");
   showArch(view.arch);
   if (view.notes && view.notes.length) showNotes("link-notes", view.notes);

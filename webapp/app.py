@@ -170,13 +170,20 @@ def _changed(name):
     """A widget changed (Streamlit calls this before the script runs): tell the Playground."""
     ss = st.session_state
     value = ss[name]
-    ss["pg"].update({name: None if name == "task" and value == "auto" else value})
+    ss["control_notes"] = {name: ss["pg"].update({name: None if name == "task" and value == "auto" else value})}
 
 
 def _changed_transforms():
     ss = st.session_state
     keys = T.SETTINGS["transforms"].allowed()
-    ss["pg"].update({"transforms": [k for k in keys if ss.get(TRANSFORM_KEY.format(k))]})
+    ss["control_notes"] = {"transforms": ss["pg"].update(
+        {"transforms": [k for k in keys if ss.get(TRANSFORM_KEY.format(k))]})}
+
+
+def _control_notes(where, name):
+    """The core's notes on a value typed into this control (what is wrong, what is allowed), below it, once."""
+    for note in (st.session_state.get("control_notes") or {}).pop(name, []):
+        where.warning(_plain(note))
 
 
 def _fmt_number(v):
@@ -197,6 +204,7 @@ def _widget(where, row):
             wkey = TRANSFORM_KEY.format(key)
             ss[wkey] = key in (row["value"] or [])
             cols[n % 3].checkbox(row["option_labels"][key], key=wkey, on_change=_changed_transforms)
+        _control_notes(where, name)
         return
     ss[name] = row["value"]
     if control == "radio":
@@ -219,6 +227,7 @@ def _widget(where, row):
         where.checkbox(row["label"], **kw)
     else:
         raise ValueError(f"No Streamlit widget for the control {control!r} of setting {name!r}.")
+    _control_notes(where, name)
 
 
 def _data_sidebar(pg, rows):

@@ -6,7 +6,7 @@ import math
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.apps.test_app import APP, TIMEOUT, labelled_csv, run, shown
+from tests.apps.test_app import APP, TIMEOUT, labelled_csv, new_app, run, shown
 from webapp.core import links as L
 from webapp.core import session as S
 from webapp.core import settings as T
@@ -144,3 +144,12 @@ def test_every_row_the_app_shows_has_a_test_here():
     shown_rows = {s.name for s in ROWS}
     assert shown_rows == set(T.SETTINGS) - {s.name for s in T.SETTINGS.values() if "streamlit" not in s.fronts}
     assert {"live", "source", "arch", "transforms", "target", "features", "task", "drop_missing"} <= shown_rows
+
+
+def test_a_typed_value_out_of_range_is_never_called_a_link_value():
+    """Streamlit's number boxes keep a typed value within the table's range themselves (0 epochs becomes the
+    minimum, 1), so the core has nothing to refuse and no note speaks of a link; the page's boxes let any
+    number through and show the core's note below the control (tests/static/test_static_browser.py)."""
+    at = run(new_app().number_input(key="epochs").set_value(0))
+    assert at.number_input(key="epochs").value == 1 and at.session_state["pg"].settings["epochs"] == 1
+    assert not [w for w in at.warning if "link" in shown(w)] and not at.error

@@ -176,9 +176,19 @@ def test_a_link_opens_its_model_as_a_run_that_step_continues():
     assert other.step()["epoch"] == 31 and other.result()["id"] == res["id"]
 
 
-@pytest.mark.parametrize("bad", [{"epochs": 0}, {"n_samples": "abc"}, {"optimizer": "lbfgs"}, {"wat": 1}])
-def test_update_keeps_the_valid_part_and_notes_the_rest_as_a_link_would(bad):
+@pytest.mark.parametrize("bad, note", [
+    ({"epochs": 0}, "Epochs: 0 cannot be used; it must be a whole number from 1 to 10,000. Epochs stays 300."),
+    ({"n_samples": "abc"}, "Samples: abc cannot be used; it must be a whole number from 20 to 5,000. Samples stays "
+                           "1,000."),
+    ({"optimizer": "lbfgs"}, "Optimizer: lbfgs cannot be used; it must be one of adam, adamw, sgd, sgd_momentum, "
+                             "rmsprop, adagrad, nadam. Optimizer stays adam."),
+    ({"test_size": 0.9}, "Test split: 0.9 cannot be used; it must be a number from 0 to 0.5. Test split stays 0.2."),
+    ({"wat": 1}, "'wat' is not a setting this app knows; it was ignored.")])
+def test_update_keeps_the_valid_part_and_says_what_the_control_allows(bad, note):
+    """A value typed into a control is about that control (what is wrong, what is allowed, the value kept), not
+    about a link; a link's value keeps its own note."""
     pg = P.Playground()
     notes = pg.update({**bad, "seed": 4})
-    assert pg.settings["seed"] == 4 and notes == L.decode(bad).notes
+    assert pg.settings["seed"] == 4 and notes == [note]
     assert all(pg.settings[k] == L.defaults()[k] for k in bad if k in pg.settings)
+    assert "link" not in note and all(n.startswith("Ignored") and "from the link" in n for n in L.decode(bad).notes)

@@ -411,6 +411,27 @@ def test_a_full_batch_link_trains_full_batch_and_stays_in_the_address(ctx, serve
         other.close()
 
 
+def test_a_typed_value_out_of_range_gets_a_note_about_its_control(ctx, server):
+    """A number typed into a control that the table does not allow: the core's note about the control (what is
+    wrong, what is allowed, the value kept) below it, never a link's note; the next change clears it."""
+    from webapp.core import settings as T
+    other = open_page(ctx, server.url + "#epochs=30", ready=True)
+    try:
+        epochs = T.SETTINGS["epochs"]
+        set_value(other, "#epochs", epochs.hi + 5)
+        note = other.locator("[data-note-for=epochs]")
+        assert note.get_attribute("role") == "alert" and note.is_visible()
+        assert note.inner_text() == (f"Epochs: {epochs.hi + 5:,} cannot be used; it must be a whole number from 1 to "
+                                     f"{epochs.hi:,}. Epochs stays 30.")
+        assert other.is_hidden("#link-notes") and other.input_value("#epochs") == "30"
+        assert "from the link" not in other.inner_text("body")
+        set_value(other, "#epochs", "40")
+        assert note.is_hidden() and "epochs=40" in other.evaluate("location.hash")
+        assert not other.errors, other.errors
+    finally:
+        other.close()
+
+
 def test_bad_architecture_shows_engine_message_and_the_fix(page):
     _type(page, "#arch", "[2, 8, 'rel")
     page.wait_for_function("document.getElementById('arch-msg').classList.contains('bad')", timeout=10_000)

@@ -176,8 +176,9 @@ class Playground:
         return copy.deepcopy(self._settings)
 
     def update(self, changes):
-        """Set some settings (native values or link text). Returns the notes for values that were dropped (the
-        same sentence a link's value gets); the valid ones are kept. The architecture text equal to the data's
+        """Set some settings (native values or link text), as the user's controls do. Returns the notes for values
+        that were dropped (``settings.refused``: the control, what is wrong, what is allowed, the value kept; a
+        link's values get :meth:`open_link`'s notes instead); the valid ones are kept. The architecture text equal to the data's
         default is stored as None, so it keeps following the data; a loss that no longer fits the output goes
         back to the output's default."""
         notes = []
@@ -186,7 +187,7 @@ class Playground:
         for key, value in changes.items():
             s = T.SETTINGS.get(key) if isinstance(key, str) else None
             if s is None:
-                notes.append(T.ignored(key, value, f"'{T.clean(key, 40)}' is not a setting this app knows"))
+                notes.append(T.unknown(key))
                 continue
             if value is None or (s.kind == "arch" and isinstance(value, str) and not value.strip()):
                 self._settings[key] = copy.deepcopy(s.default)
@@ -197,7 +198,7 @@ class Playground:
                 if s.kind == "arch":    # text being typed: kept as typed, checked by check_arch()
                     self._settings[key] = str(value)[:T.MAX_ARCH_CHARS]
                     continue
-                notes.append(T.ignored(key, value, f"{key} must be {e}"))
+                notes.append(T.refused(s, value, str(e), self._settings[key]))
         self._tidy()
         return notes
 

@@ -448,6 +448,23 @@ def ignored(key, value, why):
     return f"Ignored '{_shown(key, value)}' from the link: {why}."
 
 
+def refused(s, value, rule, kept):
+    """The one note for a value typed into setting ``s``'s control that it cannot take: what is wrong, what is
+    allowed (``rule``), and the value the control keeps. (A link's value gets :func:`ignored`'s note.)"""
+    def shown(v):
+        if isinstance(v, (list, tuple)):
+            return ", ".join(map(str, v)) or "none"
+        if isinstance(v, bool) or not isinstance(v, numbers.Real):
+            return clean(v, 40) if v is not None else "its default"
+        return _num(v)
+    return f"{s.label}: {shown(value)} cannot be used; it must be {rule}. {s.label} stays {shown(kept)}."
+
+
+def unknown(key):
+    """The note for a setting name this app does not have."""
+    return f"'{clean(key, 40)}' is not a setting this app knows; it was ignored."
+
+
 def limit_notes(notes):
     if len(notes) > MAX_NOTES:
         return notes[:MAX_NOTES - 1] + [f"… and {len(notes) - MAX_NOTES + 1} more values from the link were ignored."]
