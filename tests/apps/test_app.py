@@ -536,12 +536,16 @@ def test_transforms_change_the_network_inputs_and_need_2d_data(app):
     assert "x1²" in net and "x1·x2" in net and "x2²" not in net
     assert "decision_boundary" in run_["figures"]          # still drawn over the raw x1, x2 plane
     assert app.query_params["transforms"] in ("x1^2,x1*x2", ["x1^2,x1*x2"])
-    # a 1-D dataset cannot take them: a clear message, and nothing to train on until they are cleared
+    # a 1-D dataset cannot take them: the core clears them and says so below the dataset; no checkbox is offered
     run(app.selectbox(key="dataset").set_value("sine"))
-    assert "2-D" in errors(app)[0] and app.button(key="train").disabled
-    run(app.checkbox(key="tf_x1^2").uncheck())
-    run(app.checkbox(key="tf_x1*x2").uncheck())
+    assert "Extra inputs x1², x1·x2 cleared: they need two inputs, x1 and x2, and the 'sine' dataset has 1." in \
+        [shown(w) for w in app.warning]
+    assert not [c for c in app.checkbox if str(c.key).startswith("tf_")] and pg(app).settings["transforms"] == []
     assert not errors(app) and not app.button(key="train").disabled
+    run(app.selectbox(key="dataset").set_value("moons"))            # 2-D again: all five offered, none checked
+    assert sorted(c.key for c in app.checkbox if str(c.key).startswith("tf_")) == \
+        sorted(["tf_x1^2", "tf_x2^2", "tf_x1*x2", "tf_sin(x1)", "tf_sin(x2)"])
+    assert not any(c.value for c in app.checkbox if str(c.key).startswith("tf_"))
 
 
 def test_l1_is_selectable_next_to_l2_and_reaches_the_optimizer(app):

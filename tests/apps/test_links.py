@@ -89,7 +89,8 @@ def valid_settings(draw):
         s["target"] = draw(_NAME)
         s["features"] = draw(st.lists(_NAME, min_size=1, max_size=5, unique=True))
         n_in = draw(st.integers(1, 6))
-        s["transforms"] = draw(st.lists(st.sampled_from(list(FEATURE_TRANSFORMS)), unique=True, max_size=2))
+        if len(s["features"]) == 2:                      # the extra inputs need two feature columns (x1, x2)
+            s["transforms"] = draw(st.lists(st.sampled_from(list(FEATURE_TRANSFORMS)), unique=True, max_size=2))
     out_act = S.OUTPUT_ACTIVATION[task]
     if draw(st.booleans()):
         out_act = draw(st.sampled_from(["linear", "tanh"])) if task == "regression" else out_act
@@ -286,7 +287,13 @@ def test_settings_that_contradict_each_other():
     out = L.decode("dataset=spiral&loss=bce")           # spiral is multiclass: a softmax output, no bce
     assert out.settings == {"dataset": "spiral"} and "loss" in out.notes[0]
     out = L.decode("dataset=sine&transforms=x1^2")       # sine has one feature
-    assert out.settings == {"dataset": "sine"} and "two features" in out.notes[0]
+    assert out.settings == {"dataset": "sine"} and out.notes == [
+        "Ignored 'transforms=x1^2' from the link: x1² needs two inputs, x1 and x2, and the 'sine' dataset has 1."]
+    out = L.decode("source=csv&target=y&features=a,b,c&transforms=x1*x2")   # a CSV's: its feature columns
+    assert "transforms" not in out.settings and out.notes == [
+        "Ignored 'transforms=x1*x2' from the link: x1·x2 needs two inputs, x1 and x2, and the link names 3 feature "
+        "columns."]
+    assert L.decode("source=csv&target=y&features=a,b&transforms=x1*x2").settings["transforms"] == ["x1*x2"]
     out = L.decode("target=y&features=a,b&task=binary&epochs=3")   # CSV-only keys without source=csv
     assert out.settings == {"epochs": 3} and len(out.notes) == 3
     assert all("applies only to a CSV source" in n for n in out.notes)

@@ -8,6 +8,7 @@ import pytest
 from webapp.core import links as L
 from webapp.core import playground as P
 from webapp.core import session as S
+from webapp.core import settings as T
 
 SMALL = {"n_samples": 200, "epochs": 30, "learning_rate": 0.01, "batch_size": 16}
 
@@ -192,3 +193,49 @@ def test_update_keeps_the_valid_part_and_says_what_the_control_allows(bad, note)
     assert pg.settings["seed"] == 4 and notes == [note]
     assert all(pg.settings[k] == L.defaults()[k] for k in bad if k in pg.settings)
     assert "link" not in note and all(n.startswith("Ignored") and "from the link" in n for n in L.decode(bad).notes)
+
+
+def _transform_row(pg):
+    rows = [r for r in pg.controls() if r["name"] == "transforms"]
+    return rows[0]["choices"] if rows else None
+
+
+@pytest.mark.parametrize("dataset", list(__import__("mlp").data.DATASETS))
+def test_the_extra_inputs_offered_are_those_the_datas_inputs_allow(dataset):
+    """Every built-in dataset: 2-D data offers all five extra inputs (each trains), 1-D data none (no control),
+    and choosing 1-D data clears those checked, with a note; the engine's data generator is the truth."""
+    import mlp
+    n = mlp.data.make_dataset(dataset, n_samples=30)[0].shape[1]
+    pg = P.Playground()
+    everything = T.SETTINGS["transforms"].allowed()
+    pg.update({"transforms": ["x1^2", "sin(x2)"]})
+    notes = pg.update({"dataset": dataset, "n_samples": 40})
+    if n == 2:
+        assert _transform_row(pg) == everything and not notes
+        assert pg.prepared().X_train.shape[1] == 4                                 # x1, x2, x1², sin(x2)
+    else:
+        assert _transform_row(pg) is None and pg.settings["transforms"] == []
+        assert notes == [f"Extra inputs x1², sin(x2) cleared: they need two inputs, x1 and x2, and the "
+                         f"'{dataset}' dataset has {n}."]
+        assert pg.prepared().X_train.shape[1] == n and pg.link_settings()["transforms"] == []
+        # a link asking for them gets the link's note, and the rest of the link is kept
+        opened = pg.open_link(f"dataset={dataset}&transforms=sin(x2)&epochs=7")
+        assert opened["notes"] == [f"Ignored 'transforms=sin(x2)' from the link: sin(x2) needs two inputs, x1 and "
+                                   f"x2, and the '{dataset}' dataset has {n}."]
+        assert pg.settings["epochs"] == 7 and pg.settings["transforms"] == []
+
+
+def test_a_csvs_extra_inputs_follow_its_chosen_numeric_features():
+    pg = P.Playground()
+    rows = "".join(f"{i},{i % 3},{i * 2},{'ab'[i % 2]},{i % 2}\n" for i in range(40))
+    pg.set_csv(("a,b,c,t,y\n" + rows).encode(), "d.csv")
+    assert pg.n_inputs() == 0 and _transform_row(pg) is None                    # a, b, c and a text column
+    pg.update({"features": ["a", "b", "c"]})
+    assert pg.n_inputs() == 3 and _transform_row(pg) is None
+    pg.update({"features": ["a", "b"]})
+    assert _transform_row(pg) == T.SETTINGS["transforms"].allowed()
+    assert pg.update({"transforms": ["x1*x2"]}) == [] and pg.prepared().X_train.shape[1] == 3
+    assert pg.update({"features": ["a"]}) == [
+        "Extra inputs x1·x2 cleared: it needs two inputs, x1 and x2, and 1 feature column is chosen."]
+    assert pg.settings["transforms"] == [] and _transform_row(pg) is None
+    assert pg.prepared().X_train.shape[1] == 1

@@ -285,15 +285,18 @@ def test_transforms_change_the_inputs_and_l1_reaches_the_model(page, tmp_path):
     assert model.optimizer.hyper["l1"] == 0.001
     page.uncheck("input[name=transforms][value='x2^2']")
     page.wait_for_function("document.getElementById('arch').value.startsWith('[3,')", timeout=15_000)
-    # a transform on data that is not 2-D: the engine's message, Train waits, and a fix brings it back
-    page.select_option("#dataset", "sine")
-    text = _alert(page)
-    assert "x1" in text and "Traceback" not in text, text
-    page.wait_for_selector("#train[disabled]", timeout=15_000)
-    page.uncheck("input[name=transforms][value='x1^2']")
+    # 1-D data cannot have them: the core clears them, says so below the dataset, and offers none
+    _choose(page, "#dataset", "sine")
+    assert page.inner_text("[data-note-for=dataset]") == ("Extra inputs x1² cleared: it needs two inputs, x1 and "
+                                                          "x2, and the 'sine' dataset has 1.")
+    assert page.is_hidden("[data-setting=transforms]") and page.is_hidden("#alert")
     page.wait_for_selector("#train:not([disabled])", timeout=15_000)
-    assert page.is_hidden("#alert")
-    page.select_option("#dataset", "circles")
+    assert page.input_value("#arch").startswith("[1,")
+    _choose(page, "#dataset", "circles")                  # 2-D again: all five offered, none checked
+    assert page.is_visible("[data-setting=transforms]") and page.is_hidden("[data-note-for=dataset]")
+    assert page.eval_on_selector_all("input[name=transforms]", "els => els.map(e => e.value)") == \
+        ["x1^2", "x2^2", "x1*x2", "sin(x1)", "sin(x2)"]
+    assert not page.eval_on_selector_all("input[name=transforms]:checked", "els => els.map(e => e.value)")
     page.wait_for_function("document.getElementById('arch').value.startsWith('[2,')", timeout=15_000)
     _choose(page, "#l1", "0")
 

@@ -199,10 +199,44 @@ class Playground:
                     self._settings[key] = str(value)[:T.MAX_ARCH_CHARS]
                     continue
                 notes.append(T.refused(s, value, str(e), self._settings[key]))
-        self._tidy()
-        return notes
+        return notes + self._tidy()
+
+    def n_inputs(self):
+        """How many numeric inputs the data has before any extra input: a built-in dataset's, or the chosen
+        feature columns of the uploaded CSV (0 when one of them is not numeric); None without a file."""
+        s = self._settings
+        if s["source"] != "csv":
+            return T.dataset_inputs(s["dataset"])
+        if self._csv is None:
+            return None
+        features, _ = self._file_control("features")
+        table = self._csv["table"]
+        return len(features) if all(table.is_numeric(f) for f in features) else 0
+
+    def transform_choices(self):
+        """The extra inputs (``transforms``) the data's inputs allow (``settings.transforms_for``): the
+        transforms control offers only these, and is not shown when there are none."""
+        return T.transforms_for(self.n_inputs())
+
+    def _tidy_transforms(self):
+        """Clear the extra inputs the data cannot have (it has one input, or a CSV's columns changed); returns
+        the note saying so."""
+        s = self._settings
+        n = self.n_inputs()
+        bad = [t for t in s.get("transforms") or [] if n is not None and t not in T.transforms_for(n)]
+        if not bad:
+            return []
+        s["transforms"] = [t for t in s["transforms"] if t not in bad]
+        what = (f"{n} feature column{'s are' if n != 1 else ' is'} chosen" if s["source"] == "csv" and n else
+                "a chosen feature column is not numeric" if s["source"] == "csv" else
+                f"the {s['dataset']!r} dataset has {n}")
+        labels = T.SETTINGS["transforms"].labels()
+        they = "it needs" if len(bad) == 1 else "they need"
+        return [f"Extra inputs {', '.join(labels.get(t, t) for t in bad)} cleared: {they} two inputs, x1 and x2, "
+                f"and {what}."]
 
     def _tidy(self):
+        notes = self._tidy_transforms()
         s = self._settings
         prepared = self._prepared_or_none()
         if s.get("arch") is not None and prepared is not None and s["arch"] == S.default_architecture(prepared):
@@ -211,6 +245,7 @@ class Playground:
             act = self._output_activation()
             if act is not None and s["loss"] not in S.loss_choices(act):
                 s["loss"] = None
+        return notes
 
     def _output_activation(self):
         arch = self.arch_text()
@@ -258,6 +293,10 @@ class Playground:
                 row["value"] = self.arch_text() or ""
             elif s.control == "file":
                 row["value"], row["options"] = self._file_control(s.name)
+            elif s.name == "transforms":          # only those the data's inputs allow; none: no control
+                row["choices"] = self.transform_choices()
+                if not row["choices"]:
+                    continue
             if s.control in ("select", "select_slider", "radio"):
                 row["options"] = s.options(row["value"]) if s.kind not in ("choice", "list") else row["choices"]
             out.append(jsonable(row))
@@ -329,7 +368,7 @@ class Playground:
                 s["target"] = None
             if s.get("features") and not set(s["features"]) <= set(cols):
                 s["features"] = None
-        self._tidy()
+        notes += self._tidy()
         return jsonable({**self._csv["preview"], "notes": notes})
 
     def clear_csv(self):
@@ -1091,7 +1130,7 @@ class Playground:
         if dec.needs_file:
             notes.append(links.CSV_ASK)
         opened = self._open_pending_model(notes)
-        self._tidy()
+        notes += self._tidy()
         self.notes = notes
         return jsonable({"settings": dec.settings, "notes": notes, "has_model": dec.model is not None,
                          "needs_file": bool(dec.needs_file), "opened": opened})

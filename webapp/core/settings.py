@@ -471,6 +471,32 @@ def limit_notes(notes):
     return notes
 
 
+# The engine computes every extra input from exactly two numeric features, x1 and x2 (mlp.data.preprocessing).
+TRANSFORM_INPUTS = 2
+
+
+def transforms_for(n_inputs):
+    """The transforms (choices of the ``transforms`` row) data with ``n_inputs`` numeric inputs can use: those
+    whose variables (x1, x2) the data has, when it has the two inputs the engine computes them from; none for
+    1-D data or more than two inputs (``n_inputs`` None: not known yet, none)."""
+    if n_inputs != TRANSFORM_INPUTS:
+        return []
+    return [k for k in SETTINGS["transforms"].allowed()
+            if all(int(i) <= n_inputs for i in re.findall(r"x(\d+)", k))]
+
+
+def transforms_refused(transforms, what):
+    """Why ``transforms`` cannot be used with the data (``what``: "the 'sine' dataset has 1")."""
+    names = SETTINGS["transforms"].labels()
+    return (f"{', '.join(names.get(t, t) for t in transforms)} need{'s' if len(transforms) == 1 else ''} two "
+            f"inputs, x1 and x2, and {what}")
+
+
+def dataset_inputs(name):
+    """How many inputs a built-in dataset has (None: unknown name)."""
+    return (mlp.data.DATASETS.get(name) or {}).get("n_features")
+
+
 def task_of(settings):
     """The task the settings imply (a built-in dataset's, or a CSV's chosen task), or None."""
     from . import session
@@ -486,11 +512,17 @@ def _cross_check(out, raw, notes):
             if out[key] != SETTINGS[key].default:      # (a default value is just left out)
                 notes.append(ignored(key, raw[key], f"{key} applies only to a CSV source"))
             del out[key]
-    if out.get("transforms") and out.get("source", "builtin") == "builtin":
-        info = mlp.data.DATASETS.get(out.get("dataset", SETTINGS["dataset"].default)) or {}
-        if info.get("n_features", 2) != 2:
-            notes.append(ignored("transforms", raw["transforms"],
-                                 "feature transforms need a dataset with exactly two features"))
+    if out.get("transforms"):                  # the extra inputs the data's inputs allow (a CSV's: its features)
+        if out.get("source", "builtin") == "builtin":
+            name = out.get("dataset", SETTINGS["dataset"].default)
+            n = dataset_inputs(name)
+            what = f"the {name!r} dataset has {n}"
+        else:
+            n = len(out["features"]) if out.get("features") else None
+            what = f"the link names {n} feature column{'s' if n != 1 else ''}"
+        bad = [t for t in out["transforms"] if n is not None and t not in transforms_for(n)]
+        if bad:
+            notes.append(ignored("transforms", raw["transforms"], transforms_refused(bad, what)))
             del out["transforms"]
     if out.get("loss") is not None:
         from . import session
