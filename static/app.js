@@ -1044,9 +1044,9 @@ function showRace(res) {
   state.raceShown = !!res;
   state.raceStale = res ? res.stale || null : null;
   for (const [id, name] of [["race-chart", "race"], ["landscape-chart", "landscape"]]) {
+    $(id).hidden = !res; // (shown before drawing: Plotly sizes a chart to its box)
     if (!res) purge($(id));
     else draw($(id), res.figures[name]);
-    $(id).hidden = !res;
   }
   $("race-status").textContent = res ? raceSummary(res) : "";
   showNotes("race-notes", res ? res.notes : []);

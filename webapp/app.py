@@ -197,8 +197,8 @@ def _widget(where, row):
     ss = st.session_state
     name, control = row["name"], row["control"]
     kw = {"key": name, "help": row["help"], "on_change": _changed, "args": (name,)}
-    if control == "checks":
-        where.caption(row["help"])
+    if control == "checks":             # (a group of checkboxes: its label, as the other widgets have theirs)
+        where.markdown(f"**{_plain(row['label'])}**", help=row["help"])
         cols = where.columns(3)
         for n, key in enumerate(row["choices"]):
             wkey = TRANSFORM_KEY.format(key)

@@ -424,7 +424,7 @@ def test_a_typed_value_out_of_range_gets_a_note_about_its_control(ctx, server):
         set_value(other, "#epochs", epochs.hi + 5)
         note = other.locator("[data-note-for=epochs]")
         assert note.get_attribute("role") == "alert" and note.is_visible()
-        assert note.inner_text() == (f"Epochs: {epochs.hi + 5:,} cannot be used; it must be a whole number from 1 to "
+        assert note.inner_text() == (f"Epochs: {epochs.hi + 5} cannot be used; it must be a whole number from 1 to "
                                      f"{epochs.hi:,}. Epochs stays 30.")
         assert other.is_hidden("#link-notes") and other.input_value("#epochs") == "30"
         assert "from the link" not in other.inner_text("body")

@@ -170,10 +170,10 @@ def gradient_flow_figure(history, model=None, title="Gradient flow"):
     layout.update({
         "xaxis": {"anchor": "y", "matches": "x2", "showticklabels": False, "domain": [0, 1]},
         "yaxis": {"type": "log", "title": {"text": "gradient |dL/dW|"}, "domain": [0.55, 1.0],
-                  "exponentformat": "power"},
+                  "exponentformat": "power", "minorloglabels": "none"},   # (the 2 5 ... labels crowded the axis)
         "xaxis2": {"anchor": "y2", "title": {"text": "epoch"}, "domain": [0, 1]},
         "yaxis2": {"type": "log", "title": {"text": "update |ΔW| / |W|"}, "domain": [0.0, 0.45],
-                   "exponentformat": "power"},
+                   "exponentformat": "power", "minorloglabels": "none"},
         "legend": {"orientation": "h", "y": -0.18},
     })
     notes = []
