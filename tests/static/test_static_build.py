@@ -556,11 +556,16 @@ def test_the_view_has_each_control_that_applies_with_its_value_and_the_address()
     assert view["data"]["name"] == "moons" and "dataset=moons" in view["address"]
 
 
-def test_odd_values_from_the_page_get_the_links_notes():
+def test_odd_values_from_the_page_are_kept_or_dropped_as_a_links_with_notes_about_the_controls():
     changes = {"learning_rate": "5", "n_samples": "30", "batch_size": "7", "test_size": "0.9", "epochs": "0",
                "dataset": "nope"}
     view = _ok("update", changes=changes)
-    assert view["notes"] == T.check(changes)[1] and len(view["notes"]) == 3
+    assert len(T.check(changes)[1]) == 3                              # a link drops the same three values...
+    assert view["notes"] == [                                         # ... typed, each note is about its control
+        "Test split: 0.9 cannot be used; it must be a number from 0 to 0.5. Test split stays 0.2.",
+        "Epochs: 0 cannot be used; it must be a whole number from 1 to 10,000. Epochs stays 300.",
+        "Dataset: nope cannot be used; it must be one of " + ", ".join(T.SETTINGS["dataset"].allowed()) +
+        ". Dataset stays circles."]
     rows = {r["name"]: r["value"] for r in view["controls"]}
     assert (rows["learning_rate"], rows["n_samples"], rows["batch_size"]) == (5.0, 30, 7)
     assert [rows[k] for k in ("test_size", "epochs", "dataset")] == \
