@@ -6,8 +6,8 @@ race with its loss landscape (CPython, and Pyodide under node when a runtime is 
     python benchmarks/bench_learn.py --only race     # race + landscape of the playground's default
 
 Statistics: two identical runs, one with ``run.layer_stats = None`` (what the loop did before), advanced in
-alternating chunks of epochs (this host is shared and its speed drifts), one BLAS thread; the median of the
-per-round ratios of CPU time. Race: ``mlp.race`` (sgd, sgd_momentum, rmsprop, adam) + ``mlp.loss_surface`` (31 x 31 grid).
+alternating chunks of epochs (about 20 ms each: this host is shared and its speed drifts), one BLAS thread; the
+median of the per-round ratios of CPU time. The last row is the noise floor: two runs both without statistics. Race: ``mlp.race`` (sgd, sgd_momentum, rmsprop, adam) + ``mlp.loss_surface`` (31 x 31 grid).
 """
 import argparse
 import json
@@ -54,9 +54,20 @@ def _interleaved(on, off, rounds, chunk):
     return statistics.median(ratios), statistics.median(per_epoch)
 
 
+def _chunk(make, seconds=0.02):
+    """Epochs per round: about ``seconds`` of training (at least one epoch)."""
+    run = make()
+    run.layer_stats = None
+    run.step(epochs=2)
+    t = time.process_time()
+    run.step(epochs=5)
+    return max(1, round(seconds / ((time.process_time() - t) / 5)))
+
+
 def bench_stats(quick):
     print("\n## Per-layer gradient statistics: training time with them / without (interleaved, median of rounds)\n")
-    print("| training | epoch without (CPU time) | with / without |\n|---|---|---|")
+    print("| training | epoch without (CPU time) | epochs a round | with / without | load average |\n"
+          "|---|---|---|---|---|")
     rounds = 10 if quick else 40
     prepared = S.prepare_builtin("circles", n_samples=400)
     cfg = {**S.DEFAULT_CONFIG, "epochs": S.MAX_EPOCHS}
@@ -64,22 +75,45 @@ def bench_stats(quick):
     def playground():
         return S.start_training(S.build_model(cfg, prepared), prepared, cfg)
 
-    def fit_run(arch, n, batch):
-        X, y = _circles(n)
-        return lambda: MLP(seed=0).sequential(arch).set_loss("bce").set_optimizer("adam").start_training(
-            X, y, epochs=100_000, learning_rate=0.01, batch_size=batch)
+    def fit_run(arch, n, batch, dead=0, data=_circles, loss="bce", **kw):
+        X, y = data(n)
+
+        def make():
+            model = MLP(seed=0, **kw).sequential(arch).set_loss(loss).set_optimizer("adam")
+            if dead:      # that many dead units in the first layer (a very negative bias)
+                W = model.get_weights()
+                W[1][:dead] = -1e3
+                model.set_weights(W)
+            return model.start_training(X, y, epochs=10_000_000, learning_rate=0.01, batch_size=batch)
+        return make
+
+    def mnist_shaped(n):
+        rng = np.random.default_rng(0)
+        X = rng.random((n, 784), dtype=np.float32)
+        return X, np.eye(10, dtype=np.float32)[rng.integers(0, 10, n)]
 
     deep_sigmoid = [2] + [8, "sigmoid"] * 5 + [1, "sigmoid"]
+    full = fit_run(SEED_NET, 320, None)
     cases = [("the playground's default (circles 400: 256 training rows, validation 64, seed net, batch 32, adam)",
-              playground),
-             ("seed benchmark (circles 800, seed net, batch 32, adam)", fit_run(SEED_NET, 800, 32)),
-             ("5 sigmoid hidden layers of 8, 320 rows, batch 32", fit_run(deep_sigmoid, 320, 32)),
-             ("seed net, 320 rows, full batch (one step an epoch)", fit_run(SEED_NET, 320, None))]
+              playground, False),
+             ("seed benchmark (circles 800, seed net, batch 32, adam)", fit_run(SEED_NET, 800, 32), False),
+             ("5 sigmoid hidden layers of 8, 320 rows, batch 32", fit_run(deep_sigmoid, 320, 32), False),
+             ("seed net, 320 rows, full batch (one step an epoch: the worst case)", full, False),
+             ("the same with 2 dead relu units (the forward pass over 64 rows that counts them runs every epoch)",
+              fit_run(SEED_NET, 320, None, dead=2), False),
+             ("MNIST-shaped `[784, 256, relu, 128, relu, 10, softmax]`, float32, 1,280 random rows, batch 128",
+              fit_run([784, 256, "relu", 128, "relu", 10, "softmax"], 1280, 128, data=mnist_shaped, loss="cce",
+                      dtype="float32"), False),
+             ("noise floor: the full-batch pair, both without statistics", full, True)]
     from threadpoolctl import threadpool_limits
-    for name, make in cases:
+    for name, make, control in cases:
         with threadpool_limits(1):
-            ratio, epoch = _interleaved(*_pair(make), rounds, 50)
-        print(f"| {name} | {epoch * 1e6:.0f} µs | **{ratio:.3f}x** |", flush=True)
+            chunk = _chunk(make)
+            on, off = _pair(make)
+            if control:
+                on.layer_stats = None
+            ratio, epoch = _interleaved(on, off, rounds, chunk)
+        print(f"| {name} | {epoch * 1e6:.0f} µs | {chunk} | **{ratio:.3f}x** | {os.getloadavg()[0]:.1f} |", flush=True)
 
 
 RACE_CODE = r'''

@@ -59,94 +59,106 @@ class LayerStats:
         layers = self._layers = model.layers
         self._model, self._history = model, history
         n_params = model.params.size
-        # each layer's W (without b) is one slice of the flat parameters: reduceat over [W1, b1, W2, b2, ...]
-        self._starts = np.array([i for ly in layers for i in (ly.offset, ly.offset + ly.W.size)])
+        self._weights = [slice(ly.offset, ly.offset + ly.W.size) for ly in layers]    # each W in the flat params
+        self._sum = None     # a small network: a 0/1 matrix (parameters, layers) sums each W's squares in one product
+        if n_params * len(layers) <= _BUFFER_FLOATS:
+            self._sum = np.zeros((n_params, len(layers)), dtype=model.dtype)
+            for i, w in enumerate(self._weights):
+                self._sum[w, i] = 1.0
+        self._tiny = np.finfo(model.dtype).tiny
+        self._keys = [key(stat, i + 1) for stat in STATS[:2] for i in range(len(layers))]
         self._relu = [i for i, ly in enumerate(layers) if ly.activation == "relu"]
-        if self._relu:    # DEAD_ROWS rows spread evenly over the training rows (which may be sorted by class)
+        if self._relu:
+            self._dead_keys = [key("dead", i + 1) for i in self._relu]
+            # the relu layers' biases in the flat parameters, and where each layer starts among them
+            self._biases = np.concatenate([np.arange(layers[i].offset + layers[i].W.size,
+                                                     layers[i].offset + layers[i].Wb.size) for i in self._relu])
+            self._starts = np.cumsum([0] + [layers[i].n_out for i in self._relu[:-1]])
+            # DEAD_ROWS rows spread evenly over the training rows (which may be sorted by class)
             rows = X[::-(-X.shape[0] // DEAD_ROWS)]
             rows = rows.toarray() if hasattr(rows, "toarray") else rows             # a few rows of sparse X
-            self._rows = np.ascontiguousarray(rows.T)                                # (n_in, rows)
+            self._rows = np.ascontiguousarray(rows, dtype=model.dtype)              # (rows, n_in)
             widest = max(ly.n_out for ly in layers[:self._relu[-1] + 1])
-            self._per_chunk = max(1, _FORWARD_FLOATS // (self._rows.shape[1] * widest))
+            self._per_chunk = max(1, _FORWARD_FLOATS // (self._rows.shape[0] * widest))
         k = int(max(1, min(MAX_EPOCHS_BUFFERED, _BUFFER_FLOATS // max(1, n_params))))
-        self._grads = np.empty((k, n_params), dtype=model.dtype)
-        self._before = np.empty_like(self._grads)
-        self._after = np.empty_like(self._grads)
+        # per buffered epoch: the step's gradient, the weights before it, the weights at the epoch's end
+        self._buf = np.empty((3, k, n_params), dtype=model.dtype)
         self._scale = np.ones(k)
         self._n = 0                  # epochs buffered
         self._captured = False
 
     def capture(self, grads, params, scale):
         """The epoch's last step: ``grads`` holds ``scale`` times its gradient, ``params`` the weights before it."""
-        i = self._n
-        self._grads[i] = grads
-        self._before[i] = params
+        i, buf = self._n, self._buf
+        buf[0, i] = grads
+        buf[1, i] = params
         self._scale[i] = scale
         self._captured = True
 
     def end_epoch(self):
         """The epoch is kept (not undone): buffer its weights, and compute when the buffer is full."""
-        if not self._captured:
-            return
-        self._captured = False
-        self._after[self._n] = self._model.params
-        self._n += 1
-        if self._n == len(self._grads):
-            self.flush()
+        if self._captured:
+            self._captured = False
+            i = self._n
+            self._buf[2, i] = self._model.params
+            self._n = i + 1
+            if i + 1 == self._buf.shape[1]:
+                self.flush()
 
     def flush(self):
-        """Compute the buffered epochs' statistics and append them to the History."""
+        """Compute the buffered epochs' statistics and append them to the History (a few NumPy calls per
+        layer for all the buffered epochs at once)."""
         k, self._n = self._n, 0
         if not k:
             return
-        sq = self._sq_norms
-        grad = np.sqrt(sq(self._grads[:k])) / self._scale[:k, None]
-        before = self._before[:k]
-        moved, size = sq(self._after[:k] - before), sq(before)
-        ratio = np.sqrt(moved / np.maximum(size, np.finfo(before.dtype).tiny))
         series = self._history.history
-        for layer in range(grad.shape[1]):
-            series.setdefault(key("grad_norm", layer + 1), []).extend(grad[:, layer].tolist())
-            series.setdefault(key("update_ratio", layer + 1), []).extend(ratio[:, layer].tolist())
-        for layer, counts in self._dead(k).items():
-            series.setdefault(key("dead", layer + 1), []).extend(counts.tolist())
+        buf = self._buf[:, :k]
+        if self._relu:       # (before the weights at the epochs' ends are overwritten)
+            dead = self._dead(buf[0], buf[2])
+            for name, counts in zip(self._dead_keys, dead.T.tolist() if dead is not None else
+                                    [[0.0] * k] * len(self._dead_keys)):
+                series.setdefault(name, []).extend(counts)
+        np.subtract(buf[2], buf[1], out=buf[2])         # the step's update
+        if self._sum is not None:                       # squared norms (3, epochs, layers): gradient, weights, update
+            sq = np.matmul(np.square(buf, out=buf), self._sum)
+        else:                                           # (a large network: one epoch at a time, W by W)
+            sq = np.empty((3, k, len(self._weights)), dtype=buf.dtype)
+            for i, w in enumerate(self._weights):
+                part = buf[:, :, w]
+                np.einsum("sei,sei->se", part, part, out=sq[:, :, i])
+        norms = np.sqrt(sq, out=sq)
+        out = np.empty((2, k, sq.shape[2]))
+        np.divide(norms[0], self._scale[:k, None], out=out[0])
+        np.divide(norms[2], np.maximum(norms[1], self._tiny), out=out[1])
+        for name, values in zip(self._keys, out.transpose(0, 2, 1).reshape(-1, k).tolist()):
+            series.setdefault(name, []).extend(values)
 
-    def _sq_norms(self, flat):
-        """Per row of ``flat`` (epochs x parameters): each layer's sum of squared weights, (epochs, layers)."""
-        return np.add.reduceat(flat * flat, self._starts, axis=1)[:, ::2]
-
-    def _dead(self, k):
-        """``{layer index: dead-unit counts of the k buffered epochs}`` for the relu layers."""
-        layers = self._layers
-        if not self._relu:
-            return {}
+    def _dead(self, grads, after):
+        """Dead-unit counts, (epochs, relu layers), for the buffered epochs' gradients and end weights; None:
+        none (no relu unit got no gradient)."""
         # no gradient in the last step: the bias gradient is exactly 0 (the buffer holds a multiple of it)
-        idle = {i: self._grads[:k, layers[i].offset + layers[i].W.size:layers[i].offset + layers[i].Wb.size] == 0
-                for i in self._relu}
-        out = {i: np.zeros(k) for i in self._relu}
-        epochs = np.flatnonzero(np.any([v.any(axis=1) for v in idle.values()], axis=0))
+        idle = grads.take(self._biases, axis=1) == 0                # (epochs, relu units)
+        if not idle.any():
+            return None
+        counts = np.zeros((len(grads), len(self._relu)))
+        epochs = np.flatnonzero(idle.any(axis=1))
         for s in range(0, len(epochs), self._per_chunk):        # the forward pass only where it can find one
             rows = epochs[s:s + self._per_chunk]
-            for i, silent in self._silent(self._after[rows]).items():
-                out[i][rows] = np.add.reduce(silent & idle[i][rows], axis=1, dtype=float)
-        return out
+            silent = self._silent(after[rows])
+            silent &= idle[rows]
+            counts[rows] = np.add.reduceat(silent, self._starts, axis=1, dtype=float)
+        return counts
 
     def _silent(self, params):
-        """``{relu layer index: (epochs, units) True where the unit outputs 0 on every probe row}`` for the
-        weights ``params`` (epochs x parameters). Feature-major, as in backprop: (epochs, units, rows) arrays,
-        so each reduction runs along whole rows."""
-        out = {}
-        k, a = params.shape[0], self._rows                  # a: (n_in, rows), the same for every epoch
+        """``(epochs, relu units)``: True where a relu unit outputs 0 on every probe row, for the weights
+        ``params`` (epochs x parameters), all epochs in one batched forward pass, (epochs, rows, units)."""
+        out = []
+        k, a = params.shape[0], self._rows                  # a: (rows, n_in), the same for every epoch
         for i, layer in enumerate(self._layers[:self._relu[-1] + 1]):
             (n_in, units), off = layer.W.shape, layer.offset
-            WT = params[:, off:off + n_in * units].reshape(k, n_in, units).transpose(0, 2, 1)
-            z = np.matmul(WT, a)                            # (epochs, units, rows)
-            z += params[:, off + n_in * units:off + (n_in + 1) * units].reshape(k, units, 1)
-            if act.DERIVATIVES.get(layer.activation) is not None:     # element-wise: any layout will do
-                a = act.forward_fn(layer.activation, z)(z)                # (relu: its fast form for a buffer)
-            else:                                                        # (softmax) along the units
-                a = np.ascontiguousarray(act.ACTIVATIONS[layer.activation](z.transpose(0, 2, 1).reshape(-1, units))
-                                         .reshape(k, -1, units).transpose(0, 2, 1))
-            if i in self._relu:    # relu outputs are >= 0: silent when a unit's row sums to 0
-                out[i] = a.sum(axis=2) == 0
-        return out
+            z = np.matmul(a, params[:, off:off + n_in * units].reshape(k, n_in, units))   # (epochs, rows, units)
+            z += params[:, off + n_in * units:off + (n_in + 1) * units].reshape(k, 1, units)
+            a = act.ACTIVATIONS[layer.activation](z.reshape(-1, units)).reshape(z.shape)
+            if i in self._relu:    # relu outputs are >= 0: silent when none is positive
+                out.append(~a.any(axis=1))
+        return np.concatenate(out, axis=1) if len(out) > 1 else out[0]
