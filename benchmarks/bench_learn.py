@@ -4,6 +4,7 @@ race with its loss landscape (CPython, and Pyodide under node when a runtime is 
     python benchmarks/bench_learn.py                 # both sections
     python benchmarks/bench_learn.py --only stats    # the statistics' cost, interleaved on/off
     python benchmarks/bench_learn.py --only race     # race + landscape of the playground's default
+    python benchmarks/bench_learn.py --only stats --row 4 --row 7    # some rows of the statistics' table
 
 Statistics: two identical runs, one with ``run.layer_stats = None`` (what the loop did before), advanced in
 alternating chunks of epochs (about 20 ms each: this host is shared and its speed drifts), one BLAS thread; the
@@ -64,7 +65,7 @@ def _chunk(make, seconds=0.02):
     return max(1, round(seconds / ((time.process_time() - t) / 5)))
 
 
-def bench_stats(quick):
+def bench_stats(quick, only_rows=None):
     print("\n## Per-layer gradient statistics: training time with them / without (interleaved, median of rounds)\n")
     print("| training | epoch without (CPU time) | epochs a round | with / without | load average |\n"
           "|---|---|---|---|---|")
@@ -106,7 +107,9 @@ def bench_stats(quick):
                       dtype="float32"), False),
              ("noise floor: the full-batch pair, both without statistics", full, True)]
     from threadpoolctl import threadpool_limits
-    for name, make, control in cases:
+    for row, (name, make, control) in enumerate(cases, 1):
+        if only_rows and row not in only_rows:
+            continue
         with threadpool_limits(1):
             chunk = _chunk(make)
             on, off = _pair(make)
@@ -164,10 +167,11 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--only", choices=["stats", "race"])
+    ap.add_argument("--row", type=int, action="append", help="statistics: only this row (1-based; repeatable)")
     args = ap.parse_args()
     print(f"# mlp learning views — Python {sys.version.split()[0]}, NumPy {np.__version__}, {os.cpu_count()} cores")
     if args.only in (None, "stats"):
-        bench_stats(args.quick)
+        bench_stats(args.quick, args.row)
     if args.only in (None, "race"):
         bench_race(args.quick)
 

@@ -60,11 +60,6 @@ class LayerStats:
         self._model, self._history = model, history
         n_params = model.params.size
         self._weights = [slice(ly.offset, ly.offset + ly.W.size) for ly in layers]    # each W in the flat params
-        self._sum = None     # a small network: a 0/1 matrix (parameters, layers) sums each W's squares in one product
-        if n_params * len(layers) <= _BUFFER_FLOATS:
-            self._sum = np.zeros((n_params, len(layers)), dtype=model.dtype)
-            for i, w in enumerate(self._weights):
-                self._sum[w, i] = 1.0
         self._tiny = np.finfo(model.dtype).tiny
         self._keys = [key(stat, i + 1) for stat in STATS[:2] for i in range(len(layers))]
         self._relu = [i for i, ly in enumerate(layers) if ly.activation == "relu"]
@@ -83,15 +78,16 @@ class LayerStats:
         k = int(max(1, min(MAX_EPOCHS_BUFFERED, _BUFFER_FLOATS // max(1, n_params))))
         # per buffered epoch: the step's gradient, the weights before it, the weights at the epoch's end
         self._buf = np.empty((3, k, n_params), dtype=model.dtype)
+        self._grads, self._before, self._after = self._buf          # (row assignments: the cheapest copy)
         self._scale = np.ones(k)
         self._n = 0                  # epochs buffered
         self._captured = False
 
     def capture(self, grads, params, scale):
         """The epoch's last step: ``grads`` holds ``scale`` times its gradient, ``params`` the weights before it."""
-        i, buf = self._n, self._buf
-        buf[0, i] = grads
-        buf[1, i] = params
+        i = self._n
+        self._grads[i] = grads
+        self._before[i] = params
         self._scale[i] = scale
         self._captured = True
 
@@ -100,7 +96,7 @@ class LayerStats:
         if self._captured:
             self._captured = False
             i = self._n
-            self._buf[2, i] = self._model.params
+            self._after[i] = self._model.params
             self._n = i + 1
             if i + 1 == self._buf.shape[1]:
                 self.flush()
@@ -119,13 +115,10 @@ class LayerStats:
                                     [[0.0] * k] * len(self._dead_keys)):
                 series.setdefault(name, []).extend(counts)
         np.subtract(buf[2], buf[1], out=buf[2])         # the step's update
-        if self._sum is not None:                       # squared norms (3, epochs, layers): gradient, weights, update
-            sq = np.matmul(np.square(buf, out=buf), self._sum)
-        else:                                           # (a large network: one epoch at a time, W by W)
-            sq = np.empty((3, k, len(self._weights)), dtype=buf.dtype)
-            for i, w in enumerate(self._weights):
-                part = buf[:, :, w]
-                np.einsum("sei,sei->se", part, part, out=sq[:, :, i])
+        np.square(buf, out=buf)
+        sq = np.empty((3, k, len(self._weights)), dtype=buf.dtype)   # squared norms: gradient, weights, update
+        for i, w in enumerate(self._weights):           # (a sum along each row: the same whatever k is)
+            np.add.reduce(buf[:, :, w], axis=2, out=sq[:, :, i])
         norms = np.sqrt(sq, out=sq)
         out = np.empty((2, k, sq.shape[2]))
         np.divide(norms[0], self._scale[:k, None], out=out[0])
@@ -140,25 +133,39 @@ class LayerStats:
         idle = grads.take(self._biases, axis=1) == 0                # (epochs, relu units)
         if not idle.any():
             return None
-        counts = np.zeros((len(grads), len(self._relu)))
+        starts = self._starts
+        deepest = np.flatnonzero(np.logical_or.reduceat(idle.any(axis=0), starts))[-1]
+        n = idle.shape[1] if deepest + 1 == len(starts) else starts[deepest + 1]   # its units and those before
+        counts = np.zeros((len(grads), len(starts)))
         epochs = np.flatnonzero(idle.any(axis=1))
-        for s in range(0, len(epochs), self._per_chunk):        # the forward pass only where it can find one
-            rows = epochs[s:s + self._per_chunk]
-            silent = self._silent(after[rows])
-            silent &= idle[rows]
-            counts[rows] = np.add.reduceat(silent, self._starts, axis=1, dtype=float)
+        for s in range(0, len(epochs), self._per_chunk):           # the forward pass only where it can find one,
+            rows = epochs[s:s + self._per_chunk]                     # and no deeper than it must
+            silent = self._silent(after[rows], self._relu[deepest])
+            silent &= idle[rows, :n]
+            counts[rows, :deepest + 1] = np.add.reduceat(silent, starts[:deepest + 1], axis=1, dtype=float)
         return counts
 
-    def _silent(self, params):
-        """``(epochs, relu units)``: True where a relu unit outputs 0 on every probe row, for the weights
-        ``params`` (epochs x parameters), all epochs in one batched forward pass, (epochs, rows, units)."""
+    def _silent(self, params, last):
+        """(epochs, units of the relu layers up to layer ``last``, a relu layer): True where the unit outputs 0
+        on every probe row, for the weights ``params`` (epochs x parameters): all epochs in one forward pass."""
         out = []
         k, a = params.shape[0], self._rows                  # a: (rows, n_in), the same for every epoch
-        for i, layer in enumerate(self._layers[:self._relu[-1] + 1]):
+        for i, layer in enumerate(self._layers[:last + 1]):
             (n_in, units), off = layer.W.shape, layer.offset
-            z = np.matmul(a, params[:, off:off + n_in * units].reshape(k, n_in, units))   # (epochs, rows, units)
-            z += params[:, off + n_in * units:off + (n_in + 1) * units].reshape(k, 1, units)
+            W = params[:, off:off + n_in * units].reshape(k, n_in, units)
+            b = params[:, off + n_in * units:off + (n_in + 1) * units]
+            if i == 0:     # one product for all epochs: (rows, epochs, units)
+                z = a.dot(W.transpose(1, 0, 2).reshape(n_in, k * units)).reshape(-1, k, units)
+            else:          # a: (epochs, rows, n_in) -> (epochs, rows, units)
+                z = np.matmul(a, W)
+            if i == last:  # relu(z + b) is 0 on every row when max(z) + b <= 0 (rounding is monotonic)
+                top = z.max(axis=0 if i == 0 else 1)
+                top += b
+                out.append(top <= 0)
+                return np.concatenate(out, axis=1) if len(out) > 1 else out[0]
+            z += b if i == 0 else b.reshape(k, 1, units)
             a = act.ACTIVATIONS[layer.activation](z.reshape(-1, units)).reshape(z.shape)
+            if i == 0:
+                a = a.transpose(1, 0, 2)                    # (epochs, rows, units)
             if i in self._relu:    # relu outputs are >= 0: silent when none is positive
                 out.append(~a.any(axis=1))
-        return np.concatenate(out, axis=1) if len(out) > 1 else out[0]
