@@ -15,12 +15,13 @@ For each dense layer ``l`` (1-based) the History gets, every epoch:
 
 Vanishing gradients show as ``grad_norm`` falling by orders of magnitude from the last layer to the first.
 
-Cost: the epoch's last step copies the gradient and the weights into a buffer (and the weights again at the
-epoch's end); the statistics of up to ``MAX_EPOCHS_BUFFERED`` epochs are then computed at once, vectorised
-over the epochs (the forward pass over the rows only for epochs where a relu unit got no gradient), when the
-buffer is full and at the end of every ``TrainingRun.step`` call. So the History's statistics are complete
-whenever ``step`` (or ``fit``) returns; a callback that reads ``model.history`` during training may find the
-latest epochs' statistics not there yet.
+Cost: the epoch's last step copies its gradient and the weights into a buffer, and the weights again at the
+epoch's end (three row copies an epoch; nothing else runs per epoch). The statistics of up to
+``MAX_EPOCHS_BUFFERED`` epochs are computed at once when the buffer is full and at the end of every
+``TrainingRun.step`` call: a dozen NumPy calls plus one sum per layer for all those epochs, and, only when a
+relu unit got no gradient, one forward pass of the probe rows for all those epochs, no deeper than the deepest
+such layer. So the History's statistics are complete whenever ``step`` (or ``fit``) returns; a callback that
+reads ``model.history`` during training may find the latest epochs' statistics not there yet.
 """
 import numpy as np
 
@@ -116,14 +117,13 @@ class LayerStats:
                 series.setdefault(name, []).extend(counts)
         np.subtract(buf[2], buf[1], out=buf[2])         # the step's update
         np.square(buf, out=buf)
-        sq = np.empty((3, k, len(self._weights)), dtype=buf.dtype)   # squared norms: gradient, weights, update
+        sq = np.empty((3, k, len(self._weights)))       # squared norms (float64): gradient, weights, update
         for i, w in enumerate(self._weights):           # (a sum along each row: the same whatever k is)
-            np.add.reduce(buf[:, :, w], axis=2, out=sq[:, :, i])
-        norms = np.sqrt(sq, out=sq)
-        out = np.empty((2, k, sq.shape[2]))
-        np.divide(norms[0], self._scale[:k, None], out=out[0])
-        np.divide(norms[2], np.maximum(norms[1], self._tiny), out=out[1])
-        for name, values in zip(self._keys, out.transpose(0, 2, 1).reshape(-1, k).tolist()):
+            np.add.reduce(buf[:, :, w], axis=2, dtype=np.float64, out=sq[:, :, i])
+        np.divide(sq[2], np.maximum(sq[1], self._tiny), out=sq[2])
+        np.sqrt(sq, out=sq)
+        sq[0] /= self._scale[:k, None]                  # grad_norm, -, update_ratio
+        for name, values in zip(self._keys, sq[::2].transpose(0, 2, 1).reshape(-1, k).tolist()):
             series.setdefault(name, []).extend(values)
 
     def _dead(self, grads, after):
