@@ -55,7 +55,11 @@ def cases(engine):
     def seed_run(batch):
         m = engine.MLP(seed=0).sequential(SEED_NET).set_loss("bce").set_optimizer("adam")
         return m.start_training(X, y, epochs=10_000_000, learning_rate=0.01, lr_decay=0.999, batch_size=batch)
-    seed, per_sample = seed_run(32), seed_run(1)
+    seed, seed_1, per_sample = seed_run(32), seed_run(32), seed_run(1)
+
+    def epoch_by_epoch():                              # as bench_engine.py times the seed benchmark
+        for _ in range(50):
+            seed_1.step(epochs=1)
     rng = np.random.default_rng(0)
     Xm = rng.standard_normal((128 * 20, 784), dtype=np.float32)
     ym = rng.integers(0, 10, len(Xm))
@@ -71,6 +75,8 @@ def cases(engine):
         return turn
     return {
         "seed benchmark epoch (circles 800, seed net, adam, batch 32)": ("ms", 1e3 / 50, lambda: seed.step(epochs=50)),
+        "the same, one `step(epochs=1)` call an epoch (as bench_engine.py times it)": ("ms", 1e3 / 50,
+                                                                                       epoch_by_epoch),
         "per-sample step (`batch_size=1`)": ("µs", 1e6 / 800, lambda: per_sample.step(epochs=1)),
         "MNIST-shaped Adam step (float32, batch 128)": ("ms", 1e3 / 20, lambda: mnist.step(epochs=1)),
         "`forward([0.3, -0.7])` (a list)": ("µs", 1e6 / 2000, calls(lambda: small.forward([0.3, -0.7]), 2000)),
