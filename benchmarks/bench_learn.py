@@ -117,6 +117,9 @@ def bench_stats(quick, only_rows=None, against=None):
               "batch 128 (10 steps an epoch)",
               fit_run([784, 256, "relu", 128, "relu", 10, "softmax"], 1280, 128, data=mnist_shaped, loss="cce",
                       lr=1e-3, dtype="float32"), False),
+             ("the same on 12,800 rows (100 steps an epoch, as bench_engine.py)",
+              fit_run([784, 256, "relu", 128, "relu", 10, "softmax"], 12800, 128, data=mnist_shaped, loss="cce",
+                      lr=1e-3, dtype="float32"), False),
              ("noise floor: the full-batch pair, both without statistics", full, True)]
     from threadpoolctl import threadpool_limits
     for row, (name, make, control) in enumerate(cases, 1):
