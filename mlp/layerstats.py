@@ -15,12 +15,13 @@ For each dense layer ``l`` (1-based) the History gets, every epoch:
 
 Vanishing gradients show as ``grad_norm`` falling by orders of magnitude from the last layer to the first.
 
-Cost: the epoch's last step copies the gradient and the weights into a buffer (and the weights again at the
-epoch's end); the statistics of up to ``MAX_EPOCHS_BUFFERED`` epochs are then computed at once, vectorised
-over the epochs (the forward pass over the rows only for epochs where a relu unit got no gradient), when the
-buffer is full and at the end of every ``TrainingRun.step`` call. So the History's statistics are complete
-whenever ``step`` (or ``fit``) returns; a callback that reads ``model.history`` during training may find the
-latest epochs' statistics not there yet.
+Cost: the epoch's last step copies its gradient and the weights into a buffer, and the weights again at the
+epoch's end (three row copies an epoch; nothing else runs per epoch). The statistics of up to
+``MAX_EPOCHS_BUFFERED`` epochs are computed at once when the buffer is full and at the end of every
+``TrainingRun.step`` call: a dozen NumPy calls plus one sum per layer for all those epochs, and, only when a
+relu unit got no gradient, one forward pass of the probe rows for all those epochs, no deeper than the deepest
+such layer. So the History's statistics are complete whenever ``step`` (or ``fit``) returns; a callback that
+reads ``model.history`` during training may find the latest epochs' statistics not there yet.
 """
 import numpy as np
 
@@ -59,19 +60,26 @@ class LayerStats:
         layers = self._layers = model.layers
         self._model, self._history = model, history
         n_params = model.params.size
-        # each layer's W (without b) is one slice of the flat parameters: reduceat over [W1, b1, W2, b2, ...]
-        self._starts = np.array([i for ly in layers for i in (ly.offset, ly.offset + ly.W.size)])
+        self._weights = [slice(ly.offset, ly.offset + ly.W.size) for ly in layers]    # each W in the flat params
+        self._tiny = np.finfo(model.dtype).tiny
+        self._keys = [key(stat, i + 1) for stat in STATS[:2] for i in range(len(layers))]
         self._relu = [i for i, ly in enumerate(layers) if ly.activation == "relu"]
-        if self._relu:    # DEAD_ROWS rows spread evenly over the training rows (which may be sorted by class)
+        if self._relu:
+            self._dead_keys = [key("dead", i + 1) for i in self._relu]
+            # the relu layers' biases in the flat parameters, and where each layer starts among them
+            self._biases = np.concatenate([np.arange(layers[i].offset + layers[i].W.size,
+                                                     layers[i].offset + layers[i].Wb.size) for i in self._relu])
+            self._starts = np.cumsum([0] + [layers[i].n_out for i in self._relu[:-1]])
+            # DEAD_ROWS rows spread evenly over the training rows (which may be sorted by class)
             rows = X[::-(-X.shape[0] // DEAD_ROWS)]
             rows = rows.toarray() if hasattr(rows, "toarray") else rows             # a few rows of sparse X
-            self._rows = np.ascontiguousarray(rows.T)                                # (n_in, rows)
+            self._rows = np.ascontiguousarray(rows, dtype=model.dtype)              # (rows, n_in)
             widest = max(ly.n_out for ly in layers[:self._relu[-1] + 1])
-            self._per_chunk = max(1, _FORWARD_FLOATS // (self._rows.shape[1] * widest))
+            self._per_chunk = max(1, _FORWARD_FLOATS // (self._rows.shape[0] * widest))
         k = int(max(1, min(MAX_EPOCHS_BUFFERED, _BUFFER_FLOATS // max(1, n_params))))
-        self._grads = np.empty((k, n_params), dtype=model.dtype)
-        self._before = np.empty_like(self._grads)
-        self._after = np.empty_like(self._grads)
+        # per buffered epoch: the step's gradient, the weights before it, the weights at the epoch's end
+        self._buf = np.empty((3, k, n_params), dtype=model.dtype)
+        self._grads, self._before, self._after = self._buf          # (row assignments: the cheapest copy)
         self._scale = np.ones(k)
         self._n = 0                  # epochs buffered
         self._captured = False
@@ -86,67 +94,78 @@ class LayerStats:
 
     def end_epoch(self):
         """The epoch is kept (not undone): buffer its weights, and compute when the buffer is full."""
-        if not self._captured:
-            return
-        self._captured = False
-        self._after[self._n] = self._model.params
-        self._n += 1
-        if self._n == len(self._grads):
-            self.flush()
+        if self._captured:
+            self._captured = False
+            i = self._n
+            self._after[i] = self._model.params
+            self._n = i + 1
+            if i + 1 == self._buf.shape[1]:
+                self.flush()
 
     def flush(self):
-        """Compute the buffered epochs' statistics and append them to the History."""
+        """Compute the buffered epochs' statistics and append them to the History (a few NumPy calls per
+        layer for all the buffered epochs at once)."""
         k, self._n = self._n, 0
         if not k:
             return
-        sq = self._sq_norms
-        grad = np.sqrt(sq(self._grads[:k])) / self._scale[:k, None]
-        before = self._before[:k]
-        moved, size = sq(self._after[:k] - before), sq(before)
-        ratio = np.sqrt(moved / np.maximum(size, np.finfo(before.dtype).tiny))
         series = self._history.history
-        for layer in range(grad.shape[1]):
-            series.setdefault(key("grad_norm", layer + 1), []).extend(grad[:, layer].tolist())
-            series.setdefault(key("update_ratio", layer + 1), []).extend(ratio[:, layer].tolist())
-        for layer, counts in self._dead(k).items():
-            series.setdefault(key("dead", layer + 1), []).extend(counts.tolist())
+        buf = self._buf[:, :k]
+        if self._relu:       # (before the weights at the epochs' ends are overwritten)
+            dead = self._dead(buf[0], buf[2])
+            for name, counts in zip(self._dead_keys, dead.T.tolist() if dead is not None else
+                                    [[0.0] * k] * len(self._dead_keys)):
+                series.setdefault(name, []).extend(counts)
+        np.subtract(buf[2], buf[1], out=buf[2])         # the step's update
+        np.square(buf, out=buf)
+        sq = np.empty((3, k, len(self._weights)))       # squared norms (float64): gradient, weights, update
+        for i, w in enumerate(self._weights):           # (a sum along each row: the same whatever k is)
+            np.add.reduce(buf[:, :, w], axis=2, dtype=np.float64, out=sq[:, :, i])
+        np.divide(sq[2], np.maximum(sq[1], self._tiny), out=sq[2])
+        np.sqrt(sq, out=sq)
+        sq[0] /= self._scale[:k, None]                  # grad_norm, -, update_ratio
+        for name, values in zip(self._keys, sq[::2].transpose(0, 2, 1).reshape(-1, k).tolist()):
+            series.setdefault(name, []).extend(values)
 
-    def _sq_norms(self, flat):
-        """Per row of ``flat`` (epochs x parameters): each layer's sum of squared weights, (epochs, layers)."""
-        return np.add.reduceat(flat * flat, self._starts, axis=1)[:, ::2]
-
-    def _dead(self, k):
-        """``{layer index: dead-unit counts of the k buffered epochs}`` for the relu layers."""
-        layers = self._layers
-        if not self._relu:
-            return {}
+    def _dead(self, grads, after):
+        """Dead-unit counts, (epochs, relu layers), for the buffered epochs' gradients and end weights; None:
+        none (no relu unit got no gradient)."""
         # no gradient in the last step: the bias gradient is exactly 0 (the buffer holds a multiple of it)
-        idle = {i: self._grads[:k, layers[i].offset + layers[i].W.size:layers[i].offset + layers[i].Wb.size] == 0
-                for i in self._relu}
-        out = {i: np.zeros(k) for i in self._relu}
-        epochs = np.flatnonzero(np.any([v.any(axis=1) for v in idle.values()], axis=0))
-        for s in range(0, len(epochs), self._per_chunk):        # the forward pass only where it can find one
-            rows = epochs[s:s + self._per_chunk]
-            for i, silent in self._silent(self._after[rows]).items():
-                out[i][rows] = np.add.reduce(silent & idle[i][rows], axis=1, dtype=float)
-        return out
+        idle = grads.take(self._biases, axis=1) == 0                # (epochs, relu units)
+        if not idle.any():
+            return None
+        starts = self._starts
+        deepest = np.flatnonzero(np.logical_or.reduceat(idle.any(axis=0), starts))[-1]
+        n = idle.shape[1] if deepest + 1 == len(starts) else starts[deepest + 1]   # its units and those before
+        counts = np.zeros((len(grads), len(starts)))
+        epochs = np.flatnonzero(idle.any(axis=1))
+        for s in range(0, len(epochs), self._per_chunk):           # the forward pass only where it can find one,
+            rows = epochs[s:s + self._per_chunk]                     # and no deeper than it must
+            silent = self._silent(after[rows], self._relu[deepest])
+            silent &= idle[rows, :n]
+            counts[rows, :deepest + 1] = np.add.reduceat(silent, starts[:deepest + 1], axis=1, dtype=float)
+        return counts
 
-    def _silent(self, params):
-        """``{relu layer index: (epochs, units) True where the unit outputs 0 on every probe row}`` for the
-        weights ``params`` (epochs x parameters). Feature-major, as in backprop: (epochs, units, rows) arrays,
-        so each reduction runs along whole rows."""
-        out = {}
-        k, a = params.shape[0], self._rows                  # a: (n_in, rows), the same for every epoch
-        for i, layer in enumerate(self._layers[:self._relu[-1] + 1]):
+    def _silent(self, params, last):
+        """(epochs, units of the relu layers up to layer ``last``, a relu layer): True where the unit outputs 0
+        on every probe row, for the weights ``params`` (epochs x parameters): all epochs in one forward pass."""
+        out = []
+        k, a = params.shape[0], self._rows                  # a: (rows, n_in), the same for every epoch
+        for i, layer in enumerate(self._layers[:last + 1]):
             (n_in, units), off = layer.W.shape, layer.offset
-            WT = params[:, off:off + n_in * units].reshape(k, n_in, units).transpose(0, 2, 1)
-            z = np.matmul(WT, a)                            # (epochs, units, rows)
-            z += params[:, off + n_in * units:off + (n_in + 1) * units].reshape(k, units, 1)
-            if act.DERIVATIVES.get(layer.activation) is not None:     # element-wise: any layout will do
-                a = act.forward_fn(layer.activation, z)(z)                # (relu: its fast form for a buffer)
-            else:                                                        # (softmax) along the units
-                a = np.ascontiguousarray(act.ACTIVATIONS[layer.activation](z.transpose(0, 2, 1).reshape(-1, units))
-                                         .reshape(k, -1, units).transpose(0, 2, 1))
-            if i in self._relu:    # relu outputs are >= 0: silent when a unit's row sums to 0
-                out[i] = a.sum(axis=2) == 0
-        return out
+            W = params[:, off:off + n_in * units].reshape(k, n_in, units)
+            b = params[:, off + n_in * units:off + (n_in + 1) * units]
+            if i == 0:     # one product for all epochs: (rows, epochs, units)
+                z = a.dot(W.transpose(1, 0, 2).reshape(n_in, k * units)).reshape(-1, k, units)
+            else:          # a: (epochs, rows, n_in) -> (epochs, rows, units)
+                z = np.matmul(a, W)
+            if i == last:  # relu(z + b) is 0 on every row when max(z) + b <= 0 (rounding is monotonic)
+                top = z.max(axis=0 if i == 0 else 1)
+                top += b
+                out.append(top <= 0)
+                return np.concatenate(out, axis=1) if len(out) > 1 else out[0]
+            z += b if i == 0 else b.reshape(k, 1, units)
+            a = act.ACTIVATIONS[layer.activation](z.reshape(-1, units)).reshape(z.shape)
+            if i == 0:
+                a = a.transpose(1, 0, 2)                    # (epochs, rows, units)
+            if i in self._relu:    # relu outputs are >= 0: silent when none is positive
+                out.append(~a.any(axis=1))

@@ -108,6 +108,27 @@ def test_dead_units_are_counted_on_rows_spread_over_the_data():
     assert [h["dead/1"][-1], h["dead/2"][-1]] == list(_dead_count(model.params, model, X).values())
 
 
+@pytest.mark.parametrize("layer,dtype", [(1, "float64"), (3, "float64"), (2, "float32")])
+def test_dead_units_in_one_layer_of_several(layer, dtype):
+    """Units killed in one relu layer of three: each epoch's counts, for every layer, against a direct count
+    (the counting forward pass stops at the deepest layer with a unit that got no gradient)."""
+    X, y = _data(90)
+    model = MLP(seed=2, dtype=dtype).sequential([3, 6, "relu", 5, "relu", 4, "relu", 1, "sigmoid"])
+    model.set_loss("bce").set_optimizer("adam")
+    W = model.get_weights()
+    W[2 * layer - 1][:2] = -1e3                         # two dead units in that layer
+    model.set_weights(W)
+    twin = copy.deepcopy(model)
+    seen = [model.params.copy()]
+    h = model.fit(X, y, epochs=5, batch_size=None, learning_rate=0.05,
+                  callbacks=[lambda e, logs: seen.append(model.params.copy())])
+    for e in range(5):
+        twin.params = seen[e]
+        want = _dead_count(seen[e + 1], model, X, twin.gradients(X, y))
+        assert {k: h[f"dead/{k}"][e] for k in (1, 2, 3)} == want
+        assert want[layer] >= 2
+
+
 def test_many_epochs_and_a_large_network_are_buffered_the_same():
     """More epochs than the buffer holds, and a network too large to buffer more than one epoch."""
     X, y = _data(200)
