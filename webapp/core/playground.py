@@ -196,15 +196,24 @@ class Playground:
         self._tidy()
         return notes
 
-    def _tidy(self):
+    def _tidy(self, notes=None):
+        """Settings that no longer fit the data or the network go back to their defaults; a link's poisson loss
+        on data that is not a count gets the link's note in ``notes``."""
         s = self._settings
         prepared = self._prepared_or_none()
         if s.get("arch") is not None and prepared is not None and s["arch"] == S.default_architecture(prepared):
             s["arch"] = None
         if s.get("loss") is not None:
             act = self._output_activation()
-            if act is not None and s["loss"] not in S.loss_choices(act):
+            if act is not None and s["loss"] not in S.loss_choices(act, self._counts()):
+                if notes is not None and s["loss"] == "poisson" and "loss" in self._link_given:
+                    notes.append(T.ignored("loss", "poisson", S.POISSON_ONLY_FOR_COUNTS))
                 s["loss"] = None
+
+    def _counts(self):
+        """Whether the data's target is a count (``session.is_count_target``; None without data)."""
+        prepared = self._prepared_or_none()
+        return None if prepared is None else S.is_count_target(prepared)
 
     def _output_activation(self):
         arch = self.arch_text()
@@ -246,7 +255,7 @@ class Playground:
             row["value"] = self._settings[s.name]
             if s.name == "loss":
                 act = self._output_activation() or S.OUTPUT_ACTIVATION.get(T.task_of(self._settings) or "", None)
-                row["choices"] = S.loss_choices(act) if act else row["choices"]
+                row["choices"] = S.loss_choices(act, self._counts()) if act else row["choices"]
                 row["value"] = self.loss()
             elif s.name == "arch":
                 row["value"] = self.arch_text() or ""
@@ -282,7 +291,7 @@ class Playground:
             want = S.DEFAULT_LOSS[prepared.task]
             if act is None or want in S.loss_choices(act):
                 return want
-        return S.loss_choices(act)[0] if act else None
+        return S.loss_choices(act, self._counts())[0] if act else None
 
     def cfg(self):
         """The session cfg (``build_model`` / ``start_training``) of the current settings."""
@@ -323,7 +332,7 @@ class Playground:
                 s["target"] = None
             if s.get("features") and not set(s["features"]) <= set(cols):
                 s["features"] = None
-        self._tidy()
+        self._tidy(notes)
         return jsonable({**self._csv["preview"], "notes": notes})
 
     def clear_csv(self):
@@ -418,7 +427,7 @@ class Playground:
         res["text"] = text
         res["default"] = S.default_architecture(prepared) if prepared is not None else None
         act = res.get("output_activation")
-        res["losses"] = S.loss_choices(act) if act else []
+        res["losses"] = S.loss_choices(act, self._counts()) if act else []
         res["loss"] = self.loss()
         return jsonable(res)
 
@@ -448,8 +457,8 @@ class Playground:
         return self._running
 
     def _new_run(self, model=None):
-        prepared = self.prepared()
         cfg = self.cfg()
+        prepared = S.for_loss(self.prepared(), cfg["loss"])     # a poisson run: the count target
         model = S.build_model(cfg, prepared) if model is None else model
         run = _Run(self._next_id, model, prepared, self._data_key(), str(prepared.name), cfg, self.link_settings())
         self._next_id += 1
@@ -996,8 +1005,8 @@ class Playground:
             raise ValueError(f"Unknown optimizer(s) {', '.join(map(repr, bad))}: a race can use "
                              f"{', '.join(T.OPTIMIZERS)}.")
         names = list(dict.fromkeys(names))
-        prepared = self.prepared()
         cfg = self.cfg()
+        prepared = S.for_loss(self.prepared(), cfg["loss"])
         chk = S.check_architecture(cfg["arch"], prepared)
         if not chk["ok"]:
             raise ValueError(chk.get("error") or "The architecture does not fit the data.")
@@ -1049,7 +1058,7 @@ class Playground:
         if dec.needs_file:
             notes.append(links.CSV_ASK)
         opened = self._open_pending_model(notes)
-        self._tidy()
+        self._tidy(notes)
         self.notes = notes
         return jsonable({"settings": dec.settings, "notes": notes, "has_model": dec.model is not None,
                          "needs_file": bool(dec.needs_file), "opened": opened})
