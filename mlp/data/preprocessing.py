@@ -177,7 +177,7 @@ class Preprocessor:
       standardised with the training mean and standard deviation (``inverse_y`` undoes it), so a
       target in the thousands trains as well as one near 1;
     - ``target_mode="count"`` (for the ``poisson`` loss) keeps a regression target as it is: a count or rate,
-      never negative (a negative value is refused, naming the column, row and value; fractions are allowed).
+      never negative (a negative value is refused, naming the column and the value; fractions are allowed).
       The network's output is then the log of the rate and ``inverse_y`` gives the predicted mean count,
       ``exp(output)``. A task of None means regression in this mode (a count column would often be detected
       as classes).
@@ -418,10 +418,11 @@ class Preprocessor:
     def _no_negative(self, table, y):
         """Raise if a count target holds a negative value (naming the first one)."""
         if y.size and y.min() < 0:
-            i = int(np.flatnonzero(y < 0)[0])
+            below = np.flatnonzero(y < 0)
+            many = f"{len(below)} values below 0, the first " if len(below) > 1 else ""
             raise ValueError(
                 f"the poisson loss needs a count target (0 or more), but target column {self._target!r} holds "
-                f"{table.texts(self._target)[i]} in row {i + 1}; choose another loss (mse) or another target."
+                f"{many}{table.texts(self._target)[below[0]]}; choose another loss (mse) or another target."
             )
 
     def _x1_x2(self, table):

@@ -191,8 +191,9 @@ def _finish(table_train, table_test, features, target, task, name, notes, transf
         y_test = y_train[:0]
     task = pre.task
     if task == "regression":
-        yr_train = np.asarray(pre.inverse_y(y_train), dtype=float).reshape(-1)
-        yr_test = np.asarray(pre.inverse_y(y_test), dtype=float).reshape(-1) if len(y_test) else np.zeros(0)
+        # the target's own numbers (standardising and back is not exact: a count of 0 would come back as -4e-16)
+        yr_train = np.asarray(table_train.numeric_column(target), dtype=float).reshape(-1)
+        yr_test = np.asarray(table_test.numeric_column(target), dtype=float).reshape(-1) if len(y_test) else np.zeros(0)
         class_names = []
     else:
         yr_train, yr_test = _class_index(pre, y_train), _class_index(pre, y_test)

@@ -489,7 +489,7 @@ def _cross_check(out, raw, notes):
             counts = (out.get("dataset", SETTINGS["dataset"].default) in session.BUILTIN_COUNTS
                       if out.get("source", "builtin") == "builtin" else None)   # a CSV's: when the file comes
             allowed = session.loss_choices(act, counts)
-            if out["loss"] == "poisson" and "poisson" in session.loss_choices(act) and "poisson" not in allowed:
+            if out["loss"] == "poisson" and "poisson" not in allowed and counts is False:
                 notes.append(ignored("loss", raw["loss"], session.POISSON_ONLY_FOR_COUNTS))
                 del out["loss"]
             elif out["loss"] not in allowed:
