@@ -591,7 +591,7 @@ def _explain(pg, res, interrupted):
 def _data_view(pg, data, res):
     """What the data looks like: always before its first training; when the results shown are from other
     data, the new data is plotted too."""
-    fresh = res is None or pg.data_of() is not pg.prepared_or_none()
+    fresh = res is None or not S.same_data(pg.data_of(), pg.prepared_or_none())   # (a poisson run: a view)
     if data["preview"] is not None:
         p = data["preview"]
         with st.expander(f"Data preview · {p['n_rows']:,} rows × {len(p['columns'])} columns", expanded=fresh):

@@ -51,6 +51,7 @@ def test_poisson_is_offered_on_the_counts_dataset_and_trains_to_mean_counts(tmp_
     shown = train(at)
     test = shown["metrics"]["test"]
     assert {"fit", "predicted_vs_actual"} <= set(shown["figures"])
+    assert not any("The results below are from run" in c.value for c in at.caption)   # the run's data is shown
     assert [m.label for m in at.metric][:4] == ["R² (test)", "MAE (test)", "RMSE (test)", "Poisson deviance (test)"]
     assert any("| Poisson deviance |" in m.value for m in at.markdown)
     model, _, _ = check_download_predicts_the_counts(at, tmp_path)

@@ -210,6 +210,11 @@ def _finish(table_train, table_test, features, target, task, name, notes, transf
     return out
 
 
+def same_data(a, b):
+    """True when ``a`` and ``b`` are the same data: one Prepared, or views of it (:func:`for_loss`)."""
+    return a is not None and b is not None and a.views is b.views
+
+
 def is_count_target(prepared):
     """True when ``prepared`` is a regression whose training target is a count or rate (never negative): the
     data the poisson loss is offered for."""
