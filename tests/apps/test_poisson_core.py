@@ -53,6 +53,8 @@ def test_an_uploaded_csv_gets_poisson_when_its_regression_target_is_never_negati
     assert pg.data()["task"] == "multiclass" and "poisson" not in offered(pg)    # read as classes at first
     pg.update({"task": "regression"})
     assert "poisson" in offered(pg) and pg.data()["describe"].startswith("visits.csv: regression of counts")
+    pg.set_csv(count_csv(shift=0.25), "rates.csv")           # rates (not whole numbers) >= 0: poisson too
+    assert "poisson" in offered(pg) and pg.data()["describe"].startswith("rates.csv: regression, ")
     pg.set_csv(count_csv(shift=-0.25), "shifted.csv")
     assert "poisson" not in offered(pg)
     pg.set_csv(labelled_csv(), "plants.csv")

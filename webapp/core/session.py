@@ -89,7 +89,7 @@ class Prepared:
     def describe(self):
         """One line saying what the data is and what the network must look like."""
         kind = {"binary": "binary classification", "multiclass": f"{self.n_outputs}-class classification",
-                "regression": "regression of counts" if is_count_target(self) else "regression"}[self.task]
+                "regression": "regression of counts" if _whole_counts(self) else "regression"}[self.task]
         return (f"{self.name}: {kind}, {self.n_train} training and {self.n_test} test rows; "
                 f"the network needs {self.n_inputs} input(s) and {self.n_outputs} output(s) "
                 f"with '{OUTPUT_ACTIVATION[self.task]}' at the end.")
@@ -213,6 +213,11 @@ def _finish(table_train, table_test, features, target, task, name, notes, transf
 def same_data(a, b):
     """True when ``a`` and ``b`` are the same data: one Prepared, or views of it (:func:`for_loss`)."""
     return a is not None and b is not None and a.views is b.views
+
+
+def _whole_counts(prepared):
+    """A count target of whole numbers (what ``describe`` calls counts; poisson takes any value >= 0)."""
+    return is_count_target(prepared) and bool(np.all(prepared.yraw_train == np.floor(prepared.yraw_train)))
 
 
 def is_count_target(prepared):
