@@ -511,7 +511,8 @@ class MLP:
 
     def predict_table(self, table):
         """Predictions in original units (class names or values) for raw table rows, using the
-        preprocessing saved with the model (a poisson model's: the predicted mean counts, ``exp`` of its output). ``table`` is a ``mlp.data.Table`` or CSV text/bytes/path."""
+        preprocessing saved with the model (a poisson model's: the predicted mean counts, ``exp`` of its output).
+        ``table`` is a ``mlp.data.Table`` or CSV text/bytes/path."""
         if self.preprocessor is None:
             raise ValueError("This model has no saved preprocessing; use predict() on a numeric array.")
         from . import data

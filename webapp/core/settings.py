@@ -216,8 +216,8 @@ SETTINGS = MappingProxyType({s.name: s for s in (
     Setting("n_samples", "int", 1000, "Samples", "How many points are generated (training, validation and test "
             "rows together).", "data", "slider", lo=MIN_SAMPLES, hi=MAX_SAMPLES, step=10, when=_BUILTIN),
     Setting("noise", "float", 0.1, "Noise", "Standard deviation of the Gaussian noise added to the points "
-            "(classification) or to the target (regression; counts: to the log of the rate).", "data", "slider", lo=0.0, hi=1.0, step=0.01,
-            fmt="%.2f", when=_BUILTIN),
+            "(classification) or to the target (regression; counts: to the log of the rate).", "data", "slider",
+            lo=0.0, hi=1.0, step=0.01, fmt="%.2f", when=_BUILTIN),
     Setting("data_seed", "int", 0, "Data seed", "Seeds the generated points and the train/test split.", "data",
             "number", lo=0, hi=MAX_SEED, step=1),
     Setting("test_size", "float", 0.2, "Test split", "Share of the rows held out for testing; the model never "
