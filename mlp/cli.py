@@ -285,7 +285,8 @@ def cmd_train(args):
     else:
         train, test = table, None
     try:
-        pre = data.Preprocessor(features, args.target, task=args.task).fit(train)
+        pre = data.Preprocessor(features, args.target, task=args.task,     # poisson: the target is a count
+                                target_mode="count" if args.loss == "poisson" else "standard").fit(train)
     except (ValueError, TypeError) as e:
         raise CommandError(f"{args.data}: {e}") from None
     if specs is None:
@@ -420,6 +421,9 @@ def cmd_info(args):
     kind = {"binary": "binary classification", "multiclass": f"{pre.n_outputs}-class classification",
             "regression": "regression"}[pre.task]
     print(f"predicts {pre.target!r}: {kind}" + (f", classes {_names(pre.class_names)}" if pre.class_names else ""))
+    if pre.target_mode == "count":
+        print("  trained on the counts as they are (poisson loss: the network gives the log of the rate); "
+              "predictions are mean counts")
     if cfg["target_scale"] is not None:
         print(f"  trained on the standardised target (mean {cfg['target_scale']['mean']:.6g}, "
               f"std {cfg['target_scale']['std']:.6g}); predictions are in the target's units")
@@ -549,7 +553,8 @@ def build_parser():
     p.add_argument("--arch", metavar="LIST",
                    help="the network in mlp's list syntax, e.g. \"[4, 16, 'relu', 3, 'softmax']\" (default: sized "
                         "from the data)")
-    p.add_argument("--loss", choices=sorted(LOSSES), help="default: bce (binary), cce (classes), mse (regression)")
+    p.add_argument("--loss", choices=sorted(LOSSES), help="default: bce (binary), cce (classes), mse (regression); "
+                   "poisson for a count target (0 or more: kept as it is, predictions are mean counts)")
     p.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default=DEFAULTS["optimizer"],
                    help="default: %(default)s")
     p.add_argument("--epochs", type=_positive_int, default=DEFAULTS["epochs"], help="default: %(default)s")

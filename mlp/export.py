@@ -8,9 +8,11 @@
   (float32, the numeric columns in the preprocessor's feature order) and, per categorical column, a string
   input named after the column, shape (n, 1). :func:`onnx_inputs` builds that dict from a table. Outputs:
   ``"output"`` (``predict``'s, float32 (n, n_outputs)) and, with a preprocessor, ``"prediction"`` (n,): what
-  ``predict_table`` gives, class names (strings) or regression values in the target's units.
+  ``predict_table`` gives, class names (strings) or regression values in the target's units (a poisson
+  model's predicted mean counts: ``Exp`` of the output, in the graph).
 - :func:`to_torch` (``model.to_torch()``): a ``torch.nn.Sequential`` of Linear and activation modules (and
-  Dropout), in eval mode, with the model's weights and dtype; it takes the model's inputs, as ``predict``.
+  Dropout), in eval mode, with the model's weights and dtype; it takes the model's inputs and gives its outputs,
+  as ``predict`` (no preprocessing: a poisson model's output is the log of the rate).
 - :func:`from_torch` (``MLP.from_torch(seq)``): an :class:`~mlp.MLP` with the Sequential's weights.
 
 The ``onnx`` and ``torch`` packages are imported inside these functions only.
@@ -143,6 +145,9 @@ def _onnx_prediction(g, pre, T):
     """The graph output ``"prediction"``, shape (n,): class names (strings) or regression values in target units."""
     helper, task = g.onnx.helper, pre.task
     axis1 = None if task == "multiclass" else g.const([1], "axis", np.int64)
+    if task == "regression" and pre.target_mode == "count":   # the output is the log of the rate
+        g.nodes.append(helper.make_node("Squeeze", [g.op("Exp", ["output"], "rate"), axis1], ["prediction"]))
+        return helper.make_tensor_value_info("prediction", T.FLOAT, ["N"])
     if task == "regression":
         scale = pre.get_config()["target_scale"]
         value = g.op("Add", [g.op("Mul", ["output", g.const([scale["std"]])]), g.const([scale["mean"]])])
@@ -197,6 +202,8 @@ def to_onnx(model, name="mlp"):
     if pre is not None:
         meta.update({"mlp.features": json.dumps(pre.features), "mlp.class_names": json.dumps(pre.class_names),
                      "mlp.target_scale": json.dumps(pre.get_config()["target_scale"])})
+        if pre.target_mode != "standard":
+            meta["mlp.target_mode"] = pre.target_mode
     onnx.helper.set_model_props(proto, meta)
     onnx.checker.check_model(proto)
     return proto.SerializeToString()

@@ -65,6 +65,21 @@ def r2(y_true, y_pred):
     return float(per.mean())
 
 
+def poisson_deviance(y_true, y_pred):
+    """Mean Poisson deviance, 2 (y log(y / mu) - y + mu) with y log(y / mu) = 0 at y = 0, as scikit-learn's
+    ``mean_poisson_deviance``: targets ``y`` >= 0 (counts), predicted mean counts ``mu`` > 0 (a count that
+    underflowed to 0 against a positive target gives inf)."""
+    t = np.asarray(y_true, float).ravel()
+    mu = np.asarray(y_pred, float).ravel()
+    if t.size and t.min() < 0:
+        raise ValueError(f"the Poisson deviance needs targets >= 0 (counts); found {t.min():g}.")
+    if mu.size and not mu.min() >= 0:
+        raise ValueError(f"the Poisson deviance needs predicted counts > 0; found {mu.min():g}.")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ylogy = np.where(t > 0, t * np.log(np.where(t > 0, t, 1.0) / mu), 0.0)
+    return float((2.0 * (ylogy - t + mu)).mean())
+
+
 def classification_report(y_true, y_pred, n_classes):
     """Dict of accuracy, precision, recall, f1 (binary for 2 classes, macro otherwise) and the confusion matrix."""
     average = "binary" if n_classes == 2 else "macro"
@@ -73,5 +88,9 @@ def classification_report(y_true, y_pred, n_classes):
             "confusion_matrix": confusion_matrix(y_true, y_pred, n_classes).tolist()}
 
 
-def regression_report(y_true, y_pred):
-    return {"mae": mae(y_true, y_pred), "rmse": rmse(y_true, y_pred), "r2": r2(y_true, y_pred)}
+def regression_report(y_true, y_pred, poisson=False):
+    """mae, rmse and r2; with ``poisson`` (predicted mean counts of a poisson model) also ``poisson_deviance``."""
+    out = {"mae": mae(y_true, y_pred), "rmse": rmse(y_true, y_pred), "r2": r2(y_true, y_pred)}
+    if poisson:
+        out["poisson_deviance"] = poisson_deviance(y_true, y_pred)
+    return out

@@ -486,7 +486,9 @@ class MLP:
         return self._infer(self._as_x(arr, "x"))
 
     def predict(self, X):
-        """Outputs for the rows of ``X`` (probabilities for sigmoid/softmax outputs), shape (n, n_outputs)."""
+        """Outputs for the rows of ``X`` (probabilities for sigmoid/softmax outputs), shape (n, n_outputs): the
+        network's output layer, as ``to_torch`` and ONNX's ``"output"``. For a ``poisson`` model that is the log
+        of the rate: ``np.exp(predict(X))`` is the predicted mean count (what :meth:`predict_table` gives)."""
         return self._infer(self._as_x(X))
 
     def predict_logits(self, X):
@@ -509,7 +511,8 @@ class MLP:
 
     def predict_table(self, table):
         """Predictions in original units (class names or values) for raw table rows, using the
-        preprocessing saved with the model. ``table`` is a ``mlp.data.Table`` or CSV text/bytes/path."""
+        preprocessing saved with the model (a poisson model's: the predicted mean counts, ``exp`` of its output).
+        ``table`` is a ``mlp.data.Table`` or CSV text/bytes/path."""
         if self.preprocessor is None:
             raise ValueError("This model has no saved preprocessing; use predict() on a numeric array.")
         from . import data
@@ -520,7 +523,8 @@ class MLP:
     def evaluate_table(self, table):
         """:meth:`evaluate` on raw table rows holding the feature and target columns, through the saved
         preprocessing; a regression's ``mae``, ``rmse`` and ``r2`` are in the target's units (the ``loss`` is
-        the training loss, on the standardised target). ``table`` as for :meth:`predict_table`."""
+        the training loss, on the standardised target; a poisson model's is on the counts and it adds
+        ``poisson_deviance``, scikit-learn's mean Poisson deviance). ``table`` as for :meth:`predict_table`."""
         if self.preprocessor is None:
             raise ValueError("This model has no saved preprocessing; use evaluate() on numeric arrays.")
         from . import data
@@ -530,7 +534,8 @@ class MLP:
         X, y = pre.transform_X(table), pre.transform_y(table)
         result = self.evaluate(X, y)
         if pre.task == "regression":
-            result.update(M.regression_report(pre.inverse_y(y), pre.inverse_y(self.predict(X))))
+            result.update(M.regression_report(pre.inverse_target(y), pre.inverse_y(self.predict(X)),
+                                              poisson=self.loss == "poisson"))
         return result
 
     def loss_and_accuracy(self, X, y, with_accuracy=True):
@@ -551,7 +556,8 @@ class MLP:
 
     def evaluate(self, X, y):
         """Loss and metrics: accuracy, precision, recall, f1, confusion_matrix for classification
-        (binary for one sigmoid unit, macro for softmax); mae, rmse, r2 for regression."""
+        (binary for one sigmoid unit, macro for softmax); mae, rmse, r2 for regression (a poisson model's of the
+        predicted mean counts ``exp(output)``, and ``poisson_deviance``)."""
         X = self._as_x(X)
         y2 = self._as_y(y, X.shape[0])
         result = self.loss_and_accuracy(X, y2, with_accuracy=False)
@@ -563,8 +569,11 @@ class MLP:
             result.update(M.classification_report(y2[:, 0] >= 0.5, out[:, 0] >= 0.5, 2))
         elif task == "multilabel":
             result["accuracy"] = M.accuracy((y2 >= 0.5), (out >= 0.5))
-        else:   # poisson: the metrics of the rate, exp of the output
-            result.update(M.regression_report(y2, np.exp(out) if self.loss == "poisson" else out))
+        elif self.loss == "poisson":   # the metrics of the rate, exp of the output, and the mean deviance
+            with np.errstate(over="ignore"):
+                result.update(M.regression_report(y2, np.exp(out), poisson=True))
+        else:
+            result.update(M.regression_report(y2, out))
         return result
 
     # ------------------------------------------------------------------ weights

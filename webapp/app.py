@@ -48,10 +48,12 @@ from webapp.core.playground import FRAME_SECONDS, Playground  # noqa: E402
 USER_ERRORS = (ValueError, TypeError)
 SESSION_MODEL, UPLOAD_MODEL = "A run from this session", "Upload a model file"
 METRIC_LABELS = {"accuracy": "accuracy", "precision": "precision", "recall": "recall", "f1": "F1",
-                 "r2": "R²", "mae": "MAE", "rmse": "RMSE", "loss": "loss"}
+                 "r2": "R²", "mae": "MAE", "rmse": "RMSE", "loss": "loss", "poisson_deviance": "Poisson deviance"}
 BOUNDED = {"accuracy", "precision", "recall", "f1", "r2"}   # shown with fixed decimals
 LOSS_HELP = ("The training loss on the standardised target, (y − mean) / std of the training rows, which "
              "is what the network learns; MAE and RMSE are in the target's own units.")
+DEVIANCE_HELP = ("The mean Poisson deviance of the predicted mean counts (scikit-learn's mean_poisson_deviance): "
+                 "how well they explain the counts, 0 for a perfect fit; lower is better.")
 PLOT_CONFIG = {"displaylogo": False}
 TRANSFORM_KEY = "tf_{}"                      # one checkbox per feature transform
 # Live frames are drawn by a small component that updates its charts in place (see live_charts.js): with
@@ -414,14 +416,15 @@ def _act(pg, action, ui, slots):
         st.error(_plain(e))
 
 
-def _metrics_markdown(metrics, task=None):
+def _metrics_markdown(metrics, task=None, loss_title=None):
     """Train/test metrics as a small Markdown table (lighter for the browser than a data grid)."""
     splits = [k for k in ("train", "test") if metrics.get(k)]
-    names = [k for k in ("accuracy", "precision", "recall", "f1", "r2", "mae", "rmse", "loss")
+    names = [k for k in ("accuracy", "precision", "recall", "f1", "r2", "mae", "rmse", "poisson_deviance", "loss")
              if any(k in metrics[s] for s in splits)]
     lines = ["| metric | " + " | ".join(splits) + " |", "|---|" + "---:|" * len(splits)]
     for k in names:
-        label = S.REGRESSION_LOSS_TITLE if k == "loss" and task == "regression" else METRIC_LABELS.get(k, k)
+        label = (loss_title or S.REGRESSION_LOSS_TITLE) if k == "loss" and task == "regression" else \
+            METRIC_LABELS.get(k, k)
         cells = [(f"{metrics[s][k]:.4f}" if k in BOUNDED else _num(metrics[s][k])) if k in metrics[s] else ""
                  for s in splits]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
@@ -488,12 +491,12 @@ def _results(pg, res, slots):
         test = m.get("test") or m.get("train") or {}
         cols = st.columns(4)
         keys = ["accuracy", "precision", "recall", "f1"] if res["task"] != "regression" else \
-            ["r2", "mae", "rmse", "loss"]
+            ["r2", "mae", "rmse", "poisson_deviance" if "poisson_deviance" in test else "loss"]
         split = "test" if m.get("test") else "train"
         for c, k in zip(cols, keys):
             if k in test:
                 c.metric(f"{METRIC_LABELS[k]} ({split})", _num(test[k], bounded=k in BOUNDED),
-                         help=LOSS_HELP if k == "loss" else None)
+                         help={"loss": LOSS_HELP, "poisson_deviance": DEVIANCE_HELP}.get(k))
     main = res["main"]
     second = "confusion_matrix" if "confusion_matrix" in figs else "predicted_vs_actual"
     rid, ep = res["id"], res["epoch"]
@@ -521,7 +524,7 @@ def _results(pg, res, slots):
         with c1:
             if m:
                 st.markdown("**Metrics**")
-                st.markdown(_metrics_markdown(m, res["task"]))
+                st.markdown(_metrics_markdown(m, res["task"], res.get("loss_title")))
             st.markdown("**Network summary**")
             st.code(res["summary"], language=None, wrap_lines=True)
         with c2:
@@ -597,7 +600,7 @@ def _explain(pg, res, interrupted):
 def _data_view(pg, data, res):
     """What the data looks like: always before its first training; when the results shown are from other
     data, the new data is plotted too."""
-    fresh = res is None or pg.data_of() is not pg.prepared_or_none()
+    fresh = res is None or not S.same_data(pg.data_of(), pg.prepared_or_none())   # (a poisson run: a view)
     if data["preview"] is not None:
         p = data["preview"]
         with st.expander(f"Data preview · {p['n_rows']:,} rows × {len(p['columns'])} columns", expanded=fresh):

@@ -1,4 +1,4 @@
-"""Synthetic datasets with a seed and a noise level: circles, moons, xor, spiral, blobs, sine, plane."""
+"""Synthetic datasets with a seed and a noise level: circles, moons, xor, spiral, blobs, sine, plane, counts."""
 
 from __future__ import annotations
 
@@ -62,6 +62,15 @@ DATASETS = {
         "n_classes": None,
         "options": {"a": 1.5, "b": -0.5, "c": 0.0},
         "description": "y = a*x1 + b*x2 + c + noise for x uniform in [-1, 1]^2.",
+    },
+    "counts": {
+        "task": "regression",
+        "counts": True,     # the target is a count (whole numbers >= 0): the poisson loss fits it
+        "n_features": 1,
+        "n_classes": None,
+        "options": {"amplitude": 2.0},
+        "description": "Counts y ~ Poisson(exp(amplitude*sin(x) + noise)) for x uniform in [-pi, pi]: "
+                       "from about 0.1 to 7 events on average, more spread where there are more.",
     },
 }
 
@@ -197,6 +206,16 @@ def _plane(n, noise, rng, a, b, c):
     return X, y.reshape(-1, 1)
 
 
+def _counts(n, noise, rng, amplitude):
+    amplitude = _check_real("amplitude", amplitude, low=0.0)
+    if amplitude > 5.0:
+        raise ValueError(f"amplitude must be at most 5 (rates up to e^5 = 148 events), got {amplitude!r}.")
+    x = rng.uniform(-np.pi, np.pi, n)
+    log_rate = amplitude * np.sin(x) + (rng.normal(0.0, noise, n) if noise else 0.0)
+    y = rng.poisson(np.exp(log_rate)).astype(np.float64)
+    return x.reshape(-1, 1), y.reshape(-1, 1)
+
+
 _GENERATORS = {
     "circles": _circles,
     "moons": _moons,
@@ -205,4 +224,5 @@ _GENERATORS = {
     "blobs": _blobs,
     "sine": _sine,
     "plane": _plane,
+    "counts": _counts,
 }

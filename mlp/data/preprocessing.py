@@ -12,6 +12,9 @@ from ._cells import clean_cell, label_text, list_names, object_array, parse_floa
 from .table import Table
 
 TASKS = ("binary", "multiclass", "regression")
+#: How a regression target is given to the network: "standard" (standardised; ``inverse_y`` undoes it) or
+#: "count" (kept as it is, never negative; the network's output is the log of the rate, ``inverse_y`` is exp)
+TARGET_MODES = ("standard", "count")
 
 #: Derived inputs for two numeric features, as in TensorFlow Playground: ``key -> (label, fn(x1, x2))``.
 #: The one place to add a transform; ``fn`` takes and returns float arrays of raw (unscaled) values.
@@ -172,7 +175,12 @@ class Preprocessor:
     - classification targets map to indices of the sorted ``class_names`` (numeric labels
       are sorted by value and named by their text, e.g. ``"1"``); regression targets are
       standardised with the training mean and standard deviation (``inverse_y`` undoes it), so a
-      target in the thousands trains as well as one near 1.
+      target in the thousands trains as well as one near 1;
+    - ``target_mode="count"`` (for the ``poisson`` loss) keeps a regression target as it is: a count or rate,
+      never negative (a negative value is refused, naming the column and the value; fractions are allowed).
+      The network's output is then the log of the rate and ``inverse_y`` gives the predicted mean count,
+      ``exp(output)``. A task of None means regression in this mode (a count column would often be detected
+      as classes).
 
     Missing feature or target values raise ValueError (drop those rows first). Call
     :meth:`fit` on training rows only; save/restore with :meth:`get_config` /
@@ -182,7 +190,7 @@ class Preprocessor:
     #: a text feature with more categories than this is refused (likely an ID column)
     MAX_CATEGORIES = 200
 
-    def __init__(self, features, target, task=None, transforms=()):
+    def __init__(self, features, target, task=None, transforms=(), target_mode="standard"):
         if isinstance(features, str) or not hasattr(features, "__iter__"):
             raise TypeError("features must be a list of column names.")
         features = list(features)
@@ -200,6 +208,14 @@ class Preprocessor:
             raise ValueError(f"the target {target!r} cannot also be a feature; remove it from features.")
         if task is not None and task not in TASKS:
             raise ValueError(f"task must be one of {', '.join(TASKS)} or None (detect), got {task!r}.")
+        if target_mode not in TARGET_MODES:
+            raise ValueError(f"target_mode must be one of {', '.join(TARGET_MODES)}, got {target_mode!r}.")
+        if target_mode == "count":
+            if task not in (None, "regression"):
+                raise ValueError(f"target_mode 'count' (the poisson loss) is for a regression target, not a "
+                                 f"{task} one.")
+            task = "regression"
+        self._target_mode = target_mode
         self._transforms = _check_transforms(transforms, features)
         self._features = features
         self._target = target
@@ -233,6 +249,11 @@ class Preprocessor:
     @property
     def task(self):
         return self._task
+
+    @property
+    def target_mode(self):
+        """``"standard"`` or ``"count"`` (see the class docstring)."""
+        return self._target_mode
 
     @property
     def is_fitted(self):
@@ -278,14 +299,16 @@ class Preprocessor:
     @property
     def default_loss(self):
         self._need_fit()
-        return _OUTPUT[self._task][1]
+        return "poisson" if self._target_mode == "count" else _OUTPUT[self._task][1]
 
     def __repr__(self):
         state = f"n_inputs={self.n_inputs}, n_outputs={self.n_outputs}" if self.is_fitted else "not fitted"
         return (
             f"Preprocessor(features={self._features!r}, target={self._target!r}, "
             + (f"transforms={self._transforms!r}, " if self._transforms else "")
-            + f"task={self._task!r}; {state})"
+            + f"task={self._task!r}"
+            + (f", target_mode={self._target_mode!r}" if self._target_mode != "standard" else "")
+            + f"; {state})"
         )
 
     # -- fitting
@@ -370,7 +393,11 @@ class Preprocessor:
                     "Use a classification task or another target column."
                 )
             yn = self._finite(table.numbers(self._target)[0], f"target {self._target!r}")
-            scale = self._scale(yn, f"target {self._target!r}")
+            if self._target_mode == "count":
+                self._no_negative(table, yn)
+                scale = None
+            else:
+                scale = self._scale(yn, f"target {self._target!r}")
         else:
             classes, kind = self._learn_classes(table)
             if len(classes) < 2:
@@ -387,6 +414,16 @@ class Preprocessor:
         self._target_scale = scale if task == "regression" else None
         self._transform_scales = scales
         return self
+
+    def _no_negative(self, table, y):
+        """Raise if a count target holds a negative value (naming the first one)."""
+        if y.size and y.min() < 0:
+            below = np.flatnonzero(y < 0)
+            many = f"{len(below)} values below 0, the first " if len(below) > 1 else ""
+            raise ValueError(
+                f"the poisson loss needs a count target (0 or more), but target column {self._target!r} holds "
+                f"{many}{table.texts(self._target)[below[0]]}; choose another loss (mse) or another target."
+            )
 
     def _x1_x2(self, table):
         """The two (numeric) features' values, the transforms' x1 and x2."""
@@ -513,6 +550,9 @@ class Preprocessor:
         if self._task == "regression":
             self._no_missing(table, self._target, "target")
             y = self._finite(table.numeric_column(self._target), f"target {self._target!r}")
+            if self._target_mode == "count":
+                self._no_negative(table, y)
+                return y.reshape(-1, 1).copy()
             mean, std = self._target_scale
             return ((y - mean) / std).reshape(-1, 1)
         labels = self._class_index(table).astype(np.int64)
@@ -525,8 +565,9 @@ class Preprocessor:
 
         binary: probabilities (n,1) or (n,) -> class names (p >= 0.5 is ``class_names[1]``);
         multiclass: scores (n,k) -> class name of the argmax, or class indices (n,) -> names;
-        regression: (n,1) or (n,) -> float64 array (n,).
-        Class names are returned as a list of str.
+        regression: (n,1) or (n,) -> float64 array (n,) in the target's units (target_mode "count": the
+        outputs are log rates and the predicted mean counts ``exp(outputs)`` are returned).
+        Class names are returned as a list of str. :meth:`inverse_target` turns ``transform_y``'s targets back.
         """
         self._need_fit()
         out = np.asarray(outputs)
@@ -542,6 +583,9 @@ class Preprocessor:
                 raise ValueError(f"expected outputs of shape (n, 1) for {self._task}, got {out.shape}.")
             out = out.reshape(-1)
             if self._task == "regression":
+                if self._target_mode == "count":
+                    with np.errstate(over="ignore"):
+                        return np.exp(out)
                 mean, std = self._target_scale
                 return out * std + mean
             return np.array(self._classes, dtype=object)[(out >= 0.5).astype(np.intp)].tolist()
@@ -556,11 +600,19 @@ class Preprocessor:
             raise ValueError(f"expected outputs of shape (n, {k}) (one score per class), got {out.shape}.")
         return np.array(self._classes, dtype=object)[idx].tolist()
 
+    def inverse_target(self, y):
+        """``transform_y``'s targets -> targets in original terms (as :meth:`inverse_y`, but a count target is
+        returned as it is: it was never transformed)."""
+        if self._task == "regression" and self._target_mode == "count":
+            self._need_fit()
+            return np.asarray(y, dtype=np.float64).reshape(-1)
+        return self.inverse_y(y)
+
     # -- persistence
     def get_config(self):
         """A JSON-serialisable dict describing this preprocessor (floats round-trip exactly); ``to_config``
         is the same method."""
-        return {
+        cfg = {
             "format": _CONFIG_FORMAT,
             "version": _CONFIG_VERSION,
             "features": list(self._features),
@@ -575,6 +627,9 @@ class Preprocessor:
             "transform_scales": None if self._transform_scales is None else
             [{"mean": m, "std": s} for m, s in self._transform_scales],
         }
+        if self._target_mode != "standard":     # only then: a file of the standard mode is written as before
+            cfg["target_mode"] = self._target_mode
+        return cfg
 
     to_config = get_config
 
@@ -588,8 +643,9 @@ class Preprocessor:
         if not isinstance(cfg, dict):
             raise bad(f"expected a dict, got {type(cfg).__name__}.")
         keys = {"format", "version", "features", "target", "task", "encoders", "class_names", "label_kind",
-                "target_scale", "transforms", "transform_scales"}
-        optional = {"transforms": [], "transform_scales": None}  # absent in files written before transforms
+                "target_scale", "transforms", "transform_scales", "target_mode"}
+        # absent in files written before transforms / before the count target mode
+        optional = {"transforms": [], "transform_scales": None, "target_mode": "standard"}
         cfg = {**optional, **cfg}
         if set(cfg) != keys:
             extra, lack = sorted(set(cfg) - keys, key=str), sorted(keys - set(cfg))
@@ -606,8 +662,13 @@ class Preprocessor:
         transforms = cfg["transforms"]
         if not isinstance(transforms, list):
             raise bad(f"transforms must be a list of names, got {transforms!r}.")
+        mode = cfg["target_mode"]
+        if not isinstance(mode, str) or mode not in TARGET_MODES:
+            raise bad(f"target_mode must be one of {', '.join(TARGET_MODES)}, got {mode!r}.")
+        if mode == "count" and task != "regression":
+            raise bad(f"target_mode 'count' needs the task 'regression', got {task!r}.")
         try:
-            pre = cls(features, target, task, transforms)
+            pre = cls(features, target, task, transforms, target_mode=mode)
         except (TypeError, ValueError) as e:
             raise bad(str(e)) from None
 
@@ -663,7 +724,10 @@ class Preprocessor:
             else:
                 raise bad(f"encoder kind for {f!r} must be 'numeric' or 'categorical', got {e.get('kind')!r}.")
         scale = cfg["target_scale"]
-        if task == "regression":
+        if task == "regression" and mode == "count":
+            if classes is not None or kind is not None or scale is not None:
+                raise bad("a count target config must have class_names, label_kind and target_scale null.")
+        elif task == "regression":
             if classes is not None or kind is not None:
                 raise bad("regression configs must have class_names and label_kind null.")
             if not isinstance(scale, dict) or set(scale) != {"mean", "std"} or not all(
@@ -691,7 +755,7 @@ class Preprocessor:
                 raise bad("label_kind 'number' needs class_names written as numbers, e.g. ['0', '1', '2.5'].")
             classes = list(classes)
         pre._encoders, pre._classes, pre._label_kind = clean, classes, kind
-        pre._target_scale = scale if task == "regression" else None
+        pre._target_scale = scale if task == "regression" and mode == "standard" else None
         pre._transform_scales = tscales
         if transforms and any(e["kind"] != "numeric" for e in clean):
             raise bad("feature transforms need two numeric features.")

@@ -299,7 +299,8 @@ def _loss_lines(trace, z, a, y):
     else:
         term = {"mse": r"(a_j - y_j)^2", "mae": r"\lvert a_j - y_j \rvert",
                 "huber": r"\begin{cases} \tfrac{1}{2}(a_j - y_j)^2 & \lvert a_j - y_j \rvert < 1 \\"
-                         r" \lvert a_j - y_j \rvert - \tfrac{1}{2} & \text{otherwise} \end{cases}"}[loss]
+                         r" \lvert a_j - y_j \rvert - \tfrac{1}{2} & \text{otherwise} \end{cases}",
+                "poisson": r"e^{a_j} - y_j a_j"}[loss]      # poisson: a is the log of the rate
         if k == 1:
             term = term.replace("_j", "")
             lines = [rf"L = {term}, \quad a = {num(a[0])},\ y = {num(y[0])}", rf"L = {L}"]
@@ -325,9 +326,9 @@ def _output_delta_lines(trace, z, a, y, n_layers):
                 rf"\begin{{aligned}} {D} &= {over}\left({vec(a)} - {vec(y)}\right) \\ &= {vec(d)} \end{{aligned}}"]
     grad = {"mse": rf"\frac{{2}}{{{k}}}(\mathbf{{a}} - \mathbf{{y}})", "mae": rf"\frac{{1}}{{{k}}}\operatorname{{sign}}"
             rf"(\mathbf{{a}} - \mathbf{{y}})", "huber": rf"\frac{{1}}{{{k}}}\operatorname{{clip}}(\mathbf{{a}} - "
-            rf"\mathbf{{y}}, -1, 1)"}[loss]
+            rf"\mathbf{{y}}, -1, 1)", "poisson": rf"\frac{{1}}{{{k}}}(e^{{\mathbf{{a}}}} - \mathbf{{y}})"}[loss]
     dL_da = {"mse": 2.0 * (a - y) / k, "mae": np.sign(a - y) / k,
-             "huber": np.clip(a - y, -1.0, 1.0) / k}[loss]
+             "huber": np.clip(a - y, -1.0, 1.0) / k, "poisson": (np.exp(a) - y) / k}[loss]
     lines = [rf"\frac{{\partial L}}{{\partial \mathbf{{a}}}} = {grad} = {vec(dL_da)}"]
     if act == "softmax":
         lines.append(rf"{D} = \mathbf{{a}} \odot \left(\frac{{\partial L}}{{\partial \mathbf{{a}}}} - "

@@ -366,4 +366,8 @@ def model_mismatch(model, prepared):
     if pre is not None and list(pre.features) != list(prepared.preprocessor.features):
         return (f"The model in the link was trained on columns {', '.join(map(str, pre.features))}, "
                 f"not {', '.join(map(str, prepared.preprocessor.features))}; train to see results.")
+    from . import session
+    if model.loss == "poisson" and not session.is_count_target(prepared):
+        return (f"The model in the link uses the poisson loss, but {session.POISSON_ONLY_FOR_COUNTS}; "
+                "train to see results.")
     return None

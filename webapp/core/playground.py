@@ -235,7 +235,9 @@ class Playground:
         return [f"Extra inputs {', '.join(labels.get(t, t) for t in bad)} cleared: {they} two inputs, x1 and x2, "
                 f"and {what}."]
 
-    def _tidy(self):
+    def _tidy(self, link=False):
+        """Settings that no longer fit the data or the network go back to their defaults; returns the notes
+        saying so (a link's poisson loss on data that is not a count gets the link's note when ``link``)."""
         notes = self._tidy_transforms()
         s = self._settings
         prepared = self._prepared_or_none()
@@ -243,9 +245,16 @@ class Playground:
             s["arch"] = None
         if s.get("loss") is not None:
             act = self._output_activation()
-            if act is not None and s["loss"] not in S.loss_choices(act):
+            if act is not None and s["loss"] not in S.loss_choices(act, self._counts()):
+                if link and s["loss"] == "poisson" and "loss" in self._link_given:
+                    notes.append(T.ignored("loss", "poisson", S.POISSON_ONLY_FOR_COUNTS))
                 s["loss"] = None
         return notes
+
+    def _counts(self):
+        """Whether the data's target is a count (``session.is_count_target``; None without data)."""
+        prepared = self._prepared_or_none()
+        return None if prepared is None else S.is_count_target(prepared)
 
     def _output_activation(self):
         arch = self.arch_text()
@@ -287,7 +296,7 @@ class Playground:
             row["value"] = self._settings[s.name]
             if s.name == "loss":
                 act = self._output_activation() or S.OUTPUT_ACTIVATION.get(T.task_of(self._settings) or "", None)
-                row["choices"] = S.loss_choices(act) if act else row["choices"]
+                row["choices"] = S.loss_choices(act, self._counts()) if act else row["choices"]
                 row["value"] = self.loss()
             elif s.name == "arch":
                 row["value"] = self.arch_text() or ""
@@ -327,7 +336,7 @@ class Playground:
             want = S.DEFAULT_LOSS[prepared.task]
             if act is None or want in S.loss_choices(act):
                 return want
-        return S.loss_choices(act)[0] if act else None
+        return S.loss_choices(act, self._counts())[0] if act else None
 
     def cfg(self):
         """The session cfg (``build_model`` / ``start_training``) of the current settings."""
@@ -368,7 +377,7 @@ class Playground:
                 s["target"] = None
             if s.get("features") and not set(s["features"]) <= set(cols):
                 s["features"] = None
-        notes += self._tidy()
+        notes += self._tidy(link=True)
         return jsonable({**self._csv["preview"], "notes": notes})
 
     def clear_csv(self):
@@ -463,7 +472,7 @@ class Playground:
         res["text"] = text
         res["default"] = S.default_architecture(prepared) if prepared is not None else None
         act = res.get("output_activation")
-        res["losses"] = S.loss_choices(act) if act else []
+        res["losses"] = S.loss_choices(act, self._counts()) if act else []
         res["loss"] = self.loss()
         return jsonable(res)
 
@@ -493,8 +502,8 @@ class Playground:
         return self._running
 
     def _new_run(self, model=None):
-        prepared = self.prepared()
         cfg = self.cfg()
+        prepared = S.for_loss(self.prepared(), cfg["loss"])     # a poisson run: the count target
         model = S.build_model(cfg, prepared) if model is None else model
         run = _Run(self._next_id, model, prepared, self._data_key(), str(prepared.name), cfg, self.link_settings())
         self._next_id += 1
@@ -1039,8 +1048,8 @@ class Playground:
             raise ValueError(f"Unknown optimizer(s) {', '.join(map(repr, bad))}: a race can use "
                              f"{', '.join(T.OPTIMIZERS)}.")
         names = list(dict.fromkeys(names))
-        prepared = self.prepared()
         cfg = self.cfg()
+        prepared = S.for_loss(self.prepared(), cfg["loss"])
         chk = S.check_architecture(cfg["arch"], prepared)
         if not chk["ok"]:
             raise ValueError(chk.get("error") or "The architecture does not fit the data.")
@@ -1130,7 +1139,7 @@ class Playground:
         if dec.needs_file:
             notes.append(links.CSV_ASK)
         opened = self._open_pending_model(notes)
-        notes += self._tidy()
+        notes += self._tidy(link=True)
         self.notes = notes
         return jsonable({"settings": dec.settings, "notes": notes, "has_model": dec.model is not None,
                          "needs_file": bool(dec.needs_file), "opened": opened})

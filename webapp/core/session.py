@@ -9,6 +9,7 @@ Engine errors (``ValueError``/``TypeError``) pass through with their message int
 
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import math
@@ -36,8 +37,9 @@ GRID_SIZE = 100
 PREVIEW_ROWS = 20
 
 # Read-only tables (tuples and mapping proxies): nothing at module level can be mutated by a session.
-BUILTIN_TASKS = MappingProxyType({"circles": "binary", "moons": "binary", "xor": "binary", "spiral": "multiclass",
-                                  "blobs": "multiclass", "sine": "regression", "plane": "regression"})
+BUILTIN_TASKS = MappingProxyType({name: info["task"] for name, info in mdata.DATASETS.items()})
+#: the built-in datasets whose target is a count (the dataset table's "counts"): the poisson loss is offered there
+BUILTIN_COUNTS = frozenset(name for name, info in mdata.DATASETS.items() if info.get("counts"))
 OUTPUT_ACTIVATION = MappingProxyType({"binary": "sigmoid", "multiclass": "softmax", "regression": "linear"})
 DEFAULT_LOSS = MappingProxyType({"binary": "bce", "multiclass": "cce", "regression": "mse"})
 
@@ -70,6 +72,7 @@ class Prepared:
     notes: list = field(default_factory=list)
     tables: tuple | None = None              # raw (train, test) Tables, for predictions in raw columns
     transforms: tuple = ()                   # keys of mlp.data.FEATURE_TRANSFORMS used as extra inputs
+    views: dict = field(default_factory=dict)   # target mode -> this data as that mode trains on it (for_loss)
 
     @property
     def n_train(self):
@@ -86,7 +89,7 @@ class Prepared:
     def describe(self):
         """One line saying what the data is and what the network must look like."""
         kind = {"binary": "binary classification", "multiclass": f"{self.n_outputs}-class classification",
-                "regression": "regression"}[self.task]
+                "regression": "regression of counts" if _whole_counts(self) else "regression"}[self.task]
         return (f"{self.name}: {kind}, {self.n_train} training and {self.n_test} test rows; "
                 f"the network needs {self.n_inputs} input(s) and {self.n_outputs} output(s) "
                 f"with '{OUTPUT_ACTIVATION[self.task]}' at the end.")
@@ -188,13 +191,14 @@ def _finish(table_train, table_test, features, target, task, name, notes, transf
         y_test = y_train[:0]
     task = pre.task
     if task == "regression":
-        yr_train = np.asarray(pre.inverse_y(y_train), dtype=float).reshape(-1)
-        yr_test = np.asarray(pre.inverse_y(y_test), dtype=float).reshape(-1) if len(y_test) else np.zeros(0)
+        # the target's own numbers (standardising and back is not exact: a count of 0 would come back as -4e-16)
+        yr_train = np.asarray(table_train.numeric_column(target), dtype=float).reshape(-1)
+        yr_test = np.asarray(table_test.numeric_column(target), dtype=float).reshape(-1) if len(y_test) else np.zeros(0)
         class_names = []
     else:
         yr_train, yr_test = _class_index(pre, y_train), _class_index(pre, y_test)
         class_names = [str(c) for c in pre.class_names]
-    return Prepared(
+    out = Prepared(
         X_train=X_train, X_test=X_test, y_train=y_train, y_test=y_test, task=task,
         n_inputs=int(pre.n_inputs), n_outputs=int(pre.n_outputs),
         feature_names=list(pre.feature_names), class_names=class_names, preprocessor=pre,
@@ -202,6 +206,47 @@ def _finish(table_train, table_test, features, target, task, name, notes, transf
         raw_train=_raw_features(table_train, features), raw_test=_raw_features(table_test, features),
         yraw_train=yr_train, yraw_test=yr_test, notes=notes, tables=(table_train, table_test),
         transforms=tuple(pre.transforms))
+    out.views[pre.target_mode] = out
+    return out
+
+
+def same_data(a, b):
+    """True when ``a`` and ``b`` are the same data: one Prepared, or views of it (:func:`for_loss`)."""
+    return a is not None and b is not None and a.views is b.views
+
+
+def _whole_counts(prepared):
+    """A count target of whole numbers (what ``describe`` calls counts; poisson takes any value >= 0)."""
+    return is_count_target(prepared) and bool(np.all(prepared.yraw_train == np.floor(prepared.yraw_train)))
+
+
+def is_count_target(prepared):
+    """True when ``prepared`` is a regression whose training target is a count or rate (never negative): the
+    data the poisson loss is offered for."""
+    return (prepared is not None and prepared.task == "regression" and prepared.yraw_train is not None
+            and len(prepared.yraw_train) > 0 and float(np.min(prepared.yraw_train)) >= 0.0)
+
+
+def for_loss(prepared, loss):
+    """``prepared`` as a model with ``loss`` trains on it: for ``poisson`` the count target mode (the target as it
+    is, the network's output the log of the rate, ``inverse_y`` = exp), else the standardised target. The
+    features are the same; each mode is made once per data (``prepared.views``)."""
+    pre = prepared.preprocessor
+    mode = "count" if loss == "poisson" else "standard"
+    if pre is None or prepared.task != "regression" or pre.target_mode == mode:
+        return prepared
+    if mode not in prepared.views:
+        if mode == "count" and not is_count_target(prepared):
+            raise ValueError(f"The poisson loss needs a count target (0 or more); {prepared.target!r} has "
+                             f"{float(np.min(prepared.yraw_train)):g}. Choose mse, mae or huber.")
+        train, test = prepared.tables
+        new = mdata.Preprocessor(pre.features, pre.target, pre.task, pre.transforms, target_mode=mode).fit(train)
+        view = copy.copy(prepared)       # the same X arrays (the features are encoded the same way)
+        view.preprocessor = new
+        view.y_train = new.transform_y(train)
+        view.y_test = new.transform_y(test) if len(test) else view.y_train[:0]
+        prepared.views[mode] = view      # (the views share one dict)
+    return prepared.views[mode]
 
 
 def unseen_note(unseen, rows):
@@ -375,9 +420,20 @@ def check_architecture(text, prepared=None):
     return out
 
 
-def loss_choices(output_activation):
-    """Losses the engine allows after this output activation (bce ⇔ sigmoid, cce ⇔ softmax)."""
-    return list(mlp.compatible_losses(output_activation))
+#: why the poisson loss is not offered (the note a link's loss=poisson gets on other data)
+POISSON_ONLY_FOR_COUNTS = ("the poisson loss is offered only for a regression whose target is a count "
+                           "(0 or more, e.g. the counts dataset)")
+
+
+def loss_choices(output_activation, counts=None):
+    """The losses offered after this output activation (bce ⇔ sigmoid, cce ⇔ softmax; mse, mae, huber after
+    any other), and ``poisson`` after a linear output when the target is a count: ``counts`` True (the data's
+    :func:`is_count_target`, or a built-in dataset in ``BUILTIN_COUNTS``), False drops it, None (the data is not
+    there yet, e.g. a link waiting for its CSV) keeps it, to be decided when the data comes."""
+    out = list(mlp.compatible_losses(output_activation))
+    if counts is not False and output_activation == mlp.losses.REQUIRED_OUTPUT["poisson"]:
+        out.append("poisson")
+    return out
 
 
 # ---------------------------------------------------------------- model
@@ -433,7 +489,9 @@ def build_model(cfg, prepared):
         raise ValueError(chk["error"])
     arch = _with_dropout(arch, cfg.get("dropout") or 0.0)
     loss = cfg.get("loss") or DEFAULT_LOSS[prepared.task]
-    allowed = loss_choices(chk["output_activation"])
+    allowed = loss_choices(chk["output_activation"], is_count_target(prepared))
+    if loss == "poisson" and loss not in allowed and "poisson" in loss_choices(chk["output_activation"]):
+        raise ValueError(f"Loss 'poisson' does not fit this data: {POISSON_ONLY_FOR_COUNTS}.")
     if loss not in allowed:
         raise ValueError(f"Loss {loss!r} does not fit the '{chk['output_activation']}' output; "
                          f"choose one of: {', '.join(allowed)}.")
@@ -446,7 +504,7 @@ def build_model(cfg, prepared):
     if cfg.get("l1"):
         opt_kw["l1"] = float(cfg["l1"])
     model.set_optimizer(cfg["optimizer"], **opt_kw)
-    model.preprocessor = prepared.preprocessor
+    model.preprocessor = for_loss(prepared, loss).preprocessor
     return model
 
 
@@ -458,6 +516,7 @@ def start_training(model, prepared, cfg, on_epoch=None):
     comes from ``validation_split`` of the training rows, so the test rows stay unseen.
     """
     cfg = _cfg(cfg)
+    prepared = for_loss(prepared, model.loss)
     epochs = int(cfg["epochs"])
     if not 1 <= epochs <= MAX_EPOCHS:
         raise ValueError(f"Epochs must be between 1 and {MAX_EPOCHS}, got {epochs}.")
@@ -487,15 +546,16 @@ def train(model, prepared, cfg, on_epoch=None):
     return start_training(model, prepared, cfg, on_epoch).run()
 
 
-def _metrics(task, y_true, out, n_classes):
-    """Metrics in original units: y_true raw values / class indices, out = model outputs."""
+def _metrics(task, y_true, out, n_classes, poisson=False):
+    """Metrics in original units: y_true raw values / class indices, out = model outputs (a regression's in the
+    target's units; ``poisson``: predicted mean counts, and the mean Poisson deviance is added)."""
     from mlp import metrics as M
 
     if len(y_true) == 0:
         return {}
     if task == "regression":
-        return {"mae": float(M.mae(y_true, out)), "rmse": float(M.rmse(y_true, out)),
-                "r2": float(M.r2(y_true, out))}
+        with np.errstate(over="ignore", invalid="ignore"):
+            return {k: float(v) for k, v in M.regression_report(y_true, out, poisson=poisson).items()}
     pred = (out[:, 0] >= 0.5).astype(int) if task == "binary" else np.argmax(out, axis=1)
     avg = "binary" if task == "binary" else "macro"
     res = {"accuracy": float(M.accuracy(y_true, pred))}
@@ -513,14 +573,17 @@ def _outputs(model, prepared, X):
 
 
 def evaluate(model, prepared):
-    """Loss and metrics on train and test rows: ``{"train": {...}, "test": {...}}``."""
+    """Loss and metrics on train and test rows: ``{"train": {...}, "test": {...}}`` (a poisson model's
+    regression metrics are of its predicted mean counts, with ``poisson_deviance``)."""
+    prepared = for_loss(prepared, model.loss)
     res = {}
     for split, X, y, yraw in (("train", prepared.X_train, prepared.y_train, prepared.yraw_train),
                               ("test", prepared.X_test, prepared.y_test, prepared.yraw_test)):
         if len(X) == 0:
             res[split] = {}
             continue
-        m = _metrics(prepared.task, yraw, _outputs(model, prepared, X), len(prepared.class_names))
+        m = _metrics(prepared.task, yraw, _outputs(model, prepared, X), len(prepared.class_names),
+                     poisson=model.loss == "poisson")
         m["loss"] = float(model.evaluate(X, y)["loss"])
         res[split] = m
     return res
@@ -573,7 +636,10 @@ REGRESSION_LOSS_TITLE = "loss (standardised target)"
 
 
 def loss_title(prepared):
-    """The loss axis title for ``prepared`` (regression losses are on the standardised target)."""
+    """The loss axis title for ``prepared`` (regression losses are on the standardised target, a poisson
+    model's on the counts: ``for_loss(prepared, "poisson")``)."""
+    if prepared.task == "regression" and prepared.preprocessor.target_mode == "count":
+        return "loss (Poisson, on the counts)"
     return REGRESSION_LOSS_TITLE if prepared.task == "regression" else "loss"
 
 
@@ -590,6 +656,7 @@ def figures(model, prepared, histories=None, only=None, picture=False):
     decision boundary and surface maps as PNG pictures (live frames: cheap to redraw, see charts).
     """
     want = (lambda name: True) if only is None else set(only).__contains__
+    prepared = for_loss(prepared, model.loss)
     figs = {}
     if histories is not None and want("loss"):
         figs["loss"] = charts.loss_figure(histories, ytitle=loss_title(prepared))
@@ -758,9 +825,13 @@ def explain(model, prepared, row=0, weight=None, learning_rate=0.01):
     """
     from . import explain as ex
     _check_model(model, "a step can be explained", prepared)
+    prepared = for_loss(prepared, model.loss)
     row = _check_row(prepared, row)
     notes = []
-    if prepared.task == "regression":
+    if prepared.task == "regression" and prepared.preprocessor.target_mode == "count":
+        notes.append(f"The target y is the count {prepared.target!r} as it is, and the network's output is the log "
+                     "of its rate (the predicted mean count is exp of it).")
+    elif prepared.task == "regression":
         notes.append(f"The target y is {prepared.target!r} standardised with the training rows' mean and standard "
                      "deviation: the network is trained on those units.")
     return ex.explain_step(model, prepared.X_train, prepared.y_train, row, prepared.n_train, weight=weight,
@@ -875,7 +946,9 @@ def _unique(names, taken):
 
 
 def predictions_csv(model, prepared):
-    """Train and test predictions of a run as CSV text: split, raw feature columns, target, predictions."""
+    """Train and test predictions of a run as CSV text: split, raw feature columns, target, predictions (a
+    poisson model's: the predicted mean counts)."""
+    prepared = for_loss(prepared, model.loss)
     pre = prepared.preprocessor
     feats = list(pre.features)
     parts, header = [], []

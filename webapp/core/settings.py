@@ -216,8 +216,8 @@ SETTINGS = MappingProxyType({s.name: s for s in (
     Setting("n_samples", "int", 1000, "Samples", "How many points are generated (training, validation and test "
             "rows together).", "data", "slider", lo=MIN_SAMPLES, hi=MAX_SAMPLES, step=10, when=_BUILTIN),
     Setting("noise", "float", 0.1, "Noise", "Standard deviation of the Gaussian noise added to the points "
-            "(classification) or to the target (regression).", "data", "slider", lo=0.0, hi=1.0, step=0.01,
-            fmt="%.2f", when=_BUILTIN),
+            "(classification) or to the target (regression; counts: to the log of the rate).", "data", "slider",
+            lo=0.0, hi=1.0, step=0.01, fmt="%.2f", when=_BUILTIN),
     Setting("data_seed", "int", 0, "Data seed", "Seeds the generated points and the train/test split.", "data",
             "number", lo=0, hi=MAX_SEED, step=1),
     Setting("test_size", "float", 0.2, "Test split", "Share of the rows held out for testing; the model never "
@@ -231,7 +231,10 @@ SETTINGS = MappingProxyType({s.name: s for s in (
             "activation; 'dropout(0.2)' may follow a hidden layer. E.g. " + mlp.architecture.EXAMPLE
             + ". Empty: the data's default.", "network", "text"),
     Setting("loss", "choice", None, "Loss", "Only losses compatible with the output layer are offered "
-            "(bce needs sigmoid, cce needs softmax).", "network", "select", choices=_losses),
+            "(bce needs sigmoid, cce needs softmax). poisson is offered for a regression whose target is a count "
+            "(0 or more, e.g. the counts dataset; a CSV's count column may need the task 'regression'): the "
+            "network then predicts the log of the rate and the predictions are mean counts.", "network", "select",
+            choices=_losses),
     Setting("optimizer", "choice", "adam", "Optimizer", "The update rule (PyTorch's formulas and defaults).",
             "training", "select", choices=OPTIMIZERS),
     Setting("learning_rate", "float", 0.0001, "Learning rate", "The step size of each update.", "training",
@@ -532,8 +535,13 @@ def _cross_check(out, raw, notes):
             task = task_of(out)
             act = session.OUTPUT_ACTIVATION.get(task) if task else None
         if act is not None:
-            allowed = session.loss_choices(act)
-            if out["loss"] not in allowed:
+            counts = (out.get("dataset", SETTINGS["dataset"].default) in session.BUILTIN_COUNTS
+                      if out.get("source", "builtin") == "builtin" else None)   # a CSV's: when the file comes
+            allowed = session.loss_choices(act, counts)
+            if out["loss"] == "poisson" and "poisson" not in allowed and counts is False:
+                notes.append(ignored("loss", raw["loss"], session.POISSON_ONLY_FOR_COUNTS))
+                del out["loss"]
+            elif out["loss"] not in allowed:
                 notes.append(ignored("loss", raw["loss"], f"after a '{act}' output the loss must be one of "
                                                           f"{', '.join(allowed)}"))
                 del out["loss"]
