@@ -61,12 +61,20 @@ def model_to_bytes(model):
             arrays[f"optimizer/{name}.npy"] = arr
     buf = _io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("model.json", json.dumps(meta, indent=1, allow_nan=False))
+        zf.writestr(_entry("model.json"), json.dumps(meta, indent=1, allow_nan=False))
         for name, arr in arrays.items():
             out = _io.BytesIO()
             np.lib.format.write_array(out, np.ascontiguousarray(arr), allow_pickle=False)
-            zf.writestr(name, out.getvalue())
+            zf.writestr(_entry(name), out.getvalue())
     return buf.getvalue()
+
+
+def _entry(name):
+    # a fixed date in the zip entries: the same model gives the same bytes (the current time would differ
+    # from one call to the next)
+    info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+    info.compress_type = zipfile.ZIP_DEFLATED
+    return info
 
 
 def save(model, path):

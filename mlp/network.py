@@ -663,7 +663,9 @@ class MLP:
         ``grad_W``, ``grad_b`` and the update the current optimizer would make from its present state
         (``update_W``, ``update_b``, ``state_W`` / ``state_b`` before and after, by PyTorch's names): what
         ``fit`` on these rows as one batch (``batch_size=len(X)``, ``shuffle=False``) then does. Dropout
-        layers act as the identity (as in :meth:`gradients`). No optimizer set: Adam's defaults, as ``fit``."""
+        layers act as the identity (as in :meth:`gradients`). No optimizer set: Adam's defaults, as ``fit``.
+        A scikit-learn adapter's network traces its own steps: ``loss_scale``, the decay on the weights only,
+        Adam's ``eps_placement``."""
         from .trace import make_trace
         self._require_built()
         if self.loss is None:
@@ -676,6 +678,9 @@ class MLP:
         opt = self.optimizer if self.optimizer is not None else make_optimizer("adam")
         hyper = dict(opt.hyper)
         l1 = hyper.pop("l1")
+        modes = {k: v for k, v in opt.get_config().items() if k in opt.modes}     # those not PyTorch's
+        decay_on = modes.pop("weight_decay_on", "all")
+        hyper.update(modes)
         layers, states = [], []
         for layer in self._layers:
             W, b = layer.W.copy(), layer.b.copy()
@@ -683,7 +688,7 @@ class MLP:
             states.append(tuple(opt.state_of(layer.offset + start, arr.shape, self.dtype)
                                 for start, arr in ((0, W), (W.size, b))))
         return make_trace(X.copy(), y.copy(), layers, self.loss, opt.name, hyper, states, opt.t + 1,
-                                    float(learning_rate), l1)
+                          float(learning_rate), l1, float(self.loss_scale), decay_on)
 
     # ------------------------------------------------------------------ description and files
     def summary(self):

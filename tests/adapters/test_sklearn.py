@@ -377,3 +377,30 @@ def test_a_saved_model_trains_on_as_the_unsaved_one(solver, tmp_path):
     plain.optimizer.set_state(*mlp.load(path).optimizer.get_state())
     plain.fit(X, Y / Y.std(), epochs=2, batch_size=16, shuffle=False, learning_rate=0.01)
     assert np.abs(plain.params - twins[0].params).max() > 1e-6
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_a_trace_of_the_fitted_network_is_its_next_step(solver):
+    # "Explain a step" of an adapter's network: its loss_scale (4 targets: 2), alpha on the weights only and Adam's
+    # epsilon placement, as the real step (the engine's fit on that batch) and scikit-learn's partial_fit take it
+    X, Y = make_regression(n_samples=40, n_features=3, n_targets=4, random_state=1)
+    Y = Y / Y.std()
+    kw = dict(hidden_layer_sizes=(5,), solver=solver, alpha=3.0, epsilon=1e-2, batch_size=10, random_state=0,
+              learning_rate_init=0.05)
+    est, theirs = MLPRegressor(**kw), SkMLPRegressor(**kw)
+    for _ in range(2):
+        est.partial_fit(X, Y)
+        theirs.partial_fit(X, Y)
+    model = est.model_
+    tr = model.trace(X[:10], Y[:10], learning_rate=0.05)
+    assert tr.loss_scale == 2.0 and tr.weight_decay_on == "weights"
+    before = model.get_weights()
+    model.fit(X[:10], Y[:10], epochs=1, batch_size=10, shuffle=False, learning_rate=0.05)
+    theirs.partial_fit(X[:10], Y[:10])
+    after = model.get_weights()
+    sk_after = [a for pair in zip(theirs.coefs_, theirs.intercepts_) for a in pair]
+    for i, ly in enumerate(tr.layers):
+        for j, update in enumerate((ly.update_W, ly.update_b)):
+            np.testing.assert_allclose(update, after[2 * i + j] - before[2 * i + j], rtol=1e-9, atol=1e-14)
+            np.testing.assert_allclose(before[2 * i + j] + update, sk_after[2 * i + j], rtol=0, atol=1e-10)
+    assert np.abs(tr.layers[0].update_b).max() > 1e-4
