@@ -85,6 +85,13 @@ def save(model, path):
     if os.path.isdir(path):
         raise ValueError(f"Cannot save the model to {path!r}: it is a folder; give a file name, "
                          f"e.g. {os.path.join(path, 'model.mlp')!r}.")
+    if os.path.exists(path) and not os.path.isfile(path):   # a device or pipe (/dev/stdout): a rename would
+        try:                                               # replace it, so it is written straight into
+            with open(path, "wb") as f:
+                f.write(data)
+            return
+        except OSError as e:
+            raise ValueError(f"Cannot save the model to {path!r}: {e.strerror or e}.") from None
     tmp = None
     try:
         name = f"{path}.{secrets.token_hex(4)}.tmp"     # next to the target, so the rename is atomic

@@ -413,6 +413,11 @@ BAD = [
     (("predict", "shop.mlp", "text_x1.csv"), "text_x1.csv: column 'x1' is not numeric: row 2 holds 'high'", 1),
     (("predict", "shop.mlp", "houses.csv"), "houses.csv lacks the column(s) 'x1', 'x2', 'color' that shop.mlp needs", 1),
     (("predict", "shop.mlp", "shop.csv", "--out", "no/such/p.csv"), "does not exist", 1),
+    ((*TRAIN, "--out", "/proc/m.mlp"), "--out /proc/m.mlp: the folder /proc is not writable", 1),  # even for root
+    (("predict", "shop.mlp", "shop.csv", "--out", "/proc/p.csv"), "the folder /proc is not writable", 1),
+    (("export", "shop.mlp", "--onnx", "/proc/m.onnx"), "--onnx /proc/m.onnx: the folder /proc is not writable", 1),
+    (("predict", "shop.mlp", "shop.csv", "--out", "/dev/full"), "cannot write /dev/full: No space left on device", 1),
+    (("predict", "shop.mlp", "shop.csv"), None, "> /dev/full"),
     (("evaluate", "shop.mlp", "no_label.csv"), "no_label.csv lacks the column(s) 'label' that shop.mlp needs", 1),
     (("evaluate", "shop.mlp", "gone.csv"), "gone.csv: no such file", 1),
     (("export", "shop.mlp"), "give --onnx FILE and/or --torch FILE", 1),
@@ -428,7 +433,7 @@ def check_refused(r, message, status, before, folder):
     assert err.count("\n") == 1 and err.endswith("\n"), err          # one line
     assert re.match(r"mlp( \w+)?: error: ", err), err
     assert message in err, err
-    assert "Traceback" not in err + r.stdout
+    assert "Traceback" not in err + (r.stdout or "")
     assert files(folder) == before                                     # nothing written, nothing half-written
 
 
@@ -436,7 +441,45 @@ def check_refused(r, message, status, before, folder):
                                                             in enumerate(BAD)])
 def test_bad_input_one_line_no_traceback_nothing_written(folder, args, message, status):
     before = files(folder)
-    check_refused(run(*args, cwd=folder), message, status, before, folder)
+    if status == "> /dev/full":     # standard output on a full disk
+        with open("/dev/full", "w") as full:
+            r = subprocess.run([sys.executable, "-m", "mlp", *args], cwd=folder, env=ENV, stdout=full,
+                               stderr=subprocess.PIPE, text=True, timeout=600)
+        message, status = "mlp predict: error: No space left on device", 1
+    else:
+        r = run(*args, cwd=folder)
+    check_refused(r, message, status, before, folder)
+    assert os.path.exists("/dev/full") and not os.path.isfile("/dev/full")     # a device still, not replaced
+
+
+def test_output_to_a_device_is_written_into_it_not_replaced(folder):
+    # a rename onto /dev/stdout or /dev/null would replace them (as root): devices and pipes are written into
+    r = run("predict", "shop.mlp", "shop.csv", "--out", "/dev/stdout", cwd=folder)
+    assert r.returncode == 0 and r.stdout == run("predict", "shop.mlp", "shop.csv", cwd=folder).stdout
+    assert run(*TRAIN, "--epochs", "2", "--out", "/dev/null", cwd=folder).returncode == 0
+    assert os.path.islink("/dev/stdout") and not os.path.isfile("/dev/null")
+    mlp.load(folder / "shop.mlp").save("/dev/null")
+    assert not os.path.isfile("/dev/null")
+
+
+def test_predict_into_a_pipe_closed_early_stops_quietly(folder):
+    # mlp predict MODEL data.csv | head -1: the reader leaves early; Python's "Note on SIGPIPE" recipe: no
+    # traceback, no message (exit status 1 when the write fails; a write the kernel cut short ends it with 0)
+    rows = [[f"{i % 7:.1f}", f"{i % 5:.1f}", "red", "yes"] for i in range(40000)]      # ~200 kB: more than a pipe holds
+    write_csv(folder / "many.csv", ["x1", "x2", "color", "label"], rows)
+    for out in ([], ["--out", "/dev/stdout"]):
+        for read_first_line in (True, False):     # as head -1; a reader gone before anything was written
+            proc = subprocess.Popen([sys.executable, "-m", "mlp", "predict", "shop.mlp", "many.csv", *out],
+                                    cwd=folder, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            first = proc.stdout.readline() if read_first_line else b"label\n"
+            proc.stdout.close()
+            err = proc.stderr.read().decode()
+            status = proc.wait(timeout=600)
+            assert first == b"label\n" and err == "", (out, read_first_line, err)
+            assert status == 1 if not read_first_line else status in (0, 1), (out, status)
+    shell = subprocess.run(f"{shlex.quote(sys.executable)} -m mlp predict shop.mlp many.csv | head -1", shell=True,
+                           cwd=folder, env=ENV, capture_output=True, text=True, timeout=600)
+    assert shell.stdout == "label\n" and shell.stderr == ""
 
 
 @pytest.mark.parametrize("missing, args", [
