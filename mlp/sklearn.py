@@ -21,8 +21,8 @@ the last, smaller batch included; Adam adds ``epsilon`` where scikit-learn does.
 learning rate) and 'adam' a whole ``fit`` follows scikit-learn's to rounding (tests/adapters/
 test_sklearn_parity.py). ``solver='lbfgs'`` minimises scikit-learn's loss with
 ``scipy.optimize.minimize(method="L-BFGS-B")`` over the engine's flat parameters and full-batch gradient.
-What remains different: 'sgd' with momentum and a learning rate that changes ('invscaling', 'adaptive') keeps
-PyTorch's momentum buffer (scikit-learn's velocity carries the old learning rate); with ``sample_weight``,
+'sgd' with momentum and a learning rate that changes ('invscaling', 'adaptive'): PyTorch's momentum buffer is
+rescaled, so that it holds scikit-learn's velocity. What remains different: with ``sample_weight``,
 ``loss_`` is the epoch's weighted mean loss (scikit-learn's averages the batches' weighted means over rows).
 The fitted network ``model_`` saved and loaded trains on as the unsaved one (``loss_scale``, the weights-only
 decay and Adam's epsilon placement are in the model file).
@@ -536,7 +536,7 @@ class _Steps:
     ``weight_decay`` times a ratio laid out per step by :meth:`plan`; and ``|W|^2`` before each step (the L2
     term of scikit-learn's loss). Without a plan (the engine training ``model_`` on its own, or the model saved
     and loaded: the file records the engine's optimizer) the steps are the engine's."""
-    _ratios = _weights = None
+    _ratios = _weights = _lr = None
 
     def plan(self, ratios, weights=None):
         """Lay out the next steps' decay ratios (``weights``: the W arrays whose squares to record); ``None``
@@ -549,6 +549,10 @@ class _Steps:
     def step(self, params, grads, lr):
         if not self._ratios:
             return super().step(params, grads, lr)
+        last, self._lr = self._lr, lr
+        if last is not None and lr != last and self.hyper.get("momentum") and "momentum_buffer" in self.state:
+            # scikit-learn's velocity is -lr b (PyTorch's buffer b) at the learning rate it was made with
+            self.state["momentum_buffer"] *= last / lr
         ratio = self._ratios.pop()
         if self._weights is not None:
             self._squares.append(sum(float(np.vdot(W, W)) for W in self._weights))

@@ -117,6 +117,22 @@ def test_the_last_smaller_batch_gets_alpha_over_its_size(solver):
     assert np.abs(even.coefs_[0] - theirs.coefs_[0]).max() > 1e-4
 
 
+@pytest.mark.parametrize("nesterov", [True, False])
+@pytest.mark.parametrize("learning_rate", ["invscaling", "adaptive"])
+def test_sgd_with_a_changing_learning_rate_is_sklearns(learning_rate, nesterov):
+    # scikit-learn's velocity carries the learning rate it was made with; the adapter rescales PyTorch's buffer
+    X, y, *_ = PROBLEMS["multiclass"]
+    kw = dict(hidden_layer_sizes=(6,), solver="sgd", learning_rate=learning_rate, learning_rate_init=0.2,
+              power_t=0.3, max_iter=60, random_state=0, batch_size=32, nesterovs_momentum=nesterov, tol=1e-3,
+              n_iter_no_change=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours, theirs = MLPClassifier(**kw).fit(X, y), SkMLPClassifier(**kw).fit(X, y)
+    assert ours.n_iter_ == theirs.n_iter_ < 60
+    _assert_same_weights(ours, theirs, 1e-10)
+    np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-10)
+
+
 @pytest.mark.parametrize("early_stopping", [True, False])
 def test_early_stopping_and_stopping_on_the_training_loss_are_sklearns(early_stopping):
     # the validation split is drawn from random_state after the weights, as scikit-learn: the same epochs run
