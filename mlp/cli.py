@@ -328,11 +328,14 @@ def cmd_train(args):
     kind = {"binary": "binary classification", "multiclass": f"{pre.n_outputs}-class classification",
             "regression": "regression"}[pre.task]
     classes = f" ({', '.join(map(str, pre.class_names))})" if pre.class_names else ""
-    print(f"{args.data}: {len(table)} rows, {len(train)} to train" + (f", {len(test)} to test" if test else "")
-          + f"; {kind} of {args.target!r}{classes} from {len(features)} column(s), {pre.n_inputs} input(s)")
-    print(f"network {mlp.format_architecture(specs)}: {model.n_params:,} parameters, loss {model.loss}, "
-          f"optimizer {args.optimizer}, learning rate {args.lr:g}, batch {args.batch_size or 'full'}")
-    sys.stdout.flush()
+    try:
+        print(f"{args.data}: {len(table)} rows, {len(train)} to train" + (f", {len(test)} to test" if test else "")
+              + f"; {kind} of {args.target!r}{classes} from {len(features)} column(s), {pre.n_inputs} input(s)")
+        print(f"network {mlp.format_architecture(specs)}: {model.n_params:,} parameters, loss {model.loss}, "
+              f"optimizer {args.optimizer}, learning rate {args.lr:g}, batch {args.batch_size or 'full'}")
+        sys.stdout.flush()
+    except BrokenPipeError:      # mlp train ... | head -1: the reader left; the model is trained and saved all the same
+        _stdout_to_devnull()
     progress = Progress(args.epochs)
     history = model.fit(X, y, epochs=args.epochs, learning_rate=args.lr, batch_size=args.batch_size or None,
                         validation_split=args.validation_split, early_stopping=args.early_stopping or None,
@@ -342,9 +345,13 @@ def cmd_train(args):
     results = {"train": model.evaluate_table(train)}
     if test is not None:
         results["test"] = model.evaluate_table(test)
-    _print_metrics(results, pre.class_names, sys.stdout)
-    _write_atomic(args.out, lambda f: f.write(model.to_bytes()))     # (model.save's bytes)
-    print(f"saved {args.out} (network, weights and preprocessing)")
+    _write_atomic(args.out, lambda f: f.write(model.to_bytes()))     # (model.save's bytes), before any more output
+    try:
+        _print_metrics(results, pre.class_names, sys.stdout)
+        print(f"saved {args.out} (network, weights and preprocessing)")
+        sys.stdout.flush()
+    except BrokenPipeError:      # the reader left: the model is saved, the command did its job
+        _stdout_to_devnull()
     return 0
 
 
@@ -626,6 +633,12 @@ def build_parser():
     return parser
 
 
+def _stdout_to_devnull():
+    """Python's recipe for a closed stdout pipe (docs.python.org, "Note on SIGPIPE"): what is still to be written
+    goes to devnull, so that no later flush (at exit too) raises again."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
 def main(argv=None):
     """Run the command line ``argv`` (default: ``sys.argv[1:]``); returns the exit status."""
     parser = build_parser()
@@ -639,7 +652,7 @@ def main(argv=None):
         sys.stdout.flush()              # here, so that a closed pipe is handled below
         return status
     except BrokenPipeError:              # e.g. mlp predict ... | head: the reader left; stop quietly
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _stdout_to_devnull()
         return EXIT_ERROR
     except (CommandError, ValueError, TypeError, ImportError, OSError) as e:
         if os.environ.get("MLP_DEBUG"):

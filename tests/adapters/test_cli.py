@@ -498,6 +498,13 @@ def test_predict_into_a_pipe_closed_early_stops_quietly(folder):
             status = proc.wait(timeout=600)
             assert first == b"label\n" and err == "", (out, read_first_line, err)
             assert status == 1 if not read_first_line else status in (0, 1), (out, status)
+    # train into a closed pipe: the model is trained and saved all the same (its job done: status 0)
+    proc = subprocess.Popen([sys.executable, "-m", "mlp", *TRAIN, "--epochs", "3", "--out", "piped.mlp"], cwd=folder,
+                            env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=600) == 0 and "Traceback" not in err and "error" not in err, err
+    assert mlp.load(folder / "piped.mlp").history.epochs == [1, 2, 3]
     shell = subprocess.run(f"{shlex.quote(sys.executable)} -m mlp predict shop.mlp many.csv | head -1", shell=True,
                            cwd=folder, env=ENV, capture_output=True, text=True, timeout=600)
     assert shell.stdout == "label\n" and shell.stderr == ""
