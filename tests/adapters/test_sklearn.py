@@ -404,3 +404,22 @@ def test_a_trace_of_the_fitted_network_is_its_next_step(solver):
             np.testing.assert_allclose(update, after[2 * i + j] - before[2 * i + j], rtol=1e-9, atol=1e-14)
             np.testing.assert_allclose(before[2 * i + j] + update, sk_after[2 * i + j], rtol=0, atol=1e-10)
     assert np.abs(tr.layers[0].update_b).max() > 1e-4
+
+
+def test_explain_a_step_of_the_fitted_network_shows_its_real_step():
+    # the apps' "Explain a step" of an mlp.sklearn network (Adam with scikit-learn's epsilon placement, a large
+    # epsilon so that its placement shows): the weight it shows after the step is the real step's
+    from webapp.core import explain as ex
+    X, y = load_iris(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    est = MLPClassifier(hidden_layer_sizes=(5,), epsilon=1e-2, alpha=1.0, batch_size=1, max_iter=2,
+                        random_state=0, learning_rate_init=0.05)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, y)
+    model, Y = est.model_, est._label_binarizer.transform(y).astype(float)
+    e = ex.explain_step(model, X, Y, 3, len(X), weight=(1, 2, 1), learning_rate=0.05)
+    v = e["values"]
+    assert v["weight_before"] + v["opt_step"] == pytest.approx(v["weight_after"], rel=1e-12)
+    model.fit(X[3:4], Y[3:4], epochs=1, batch_size=1, shuffle=False, learning_rate=0.05)
+    assert model.layers[0].W[2, 1] == pytest.approx(v["weight_after"], rel=1e-12, abs=1e-15)
