@@ -98,26 +98,52 @@ def _check_output(path, option):
         raise CommandError(f"{option} needs a file name.")
     if os.path.isdir(path):
         raise CommandError(f"{option} {path}: is a folder; give a file name, e.g. {os.path.join(path, 'out')}.")
+    if _special(path):
+        return                        # /dev/stdout, /dev/null, a named pipe: written straight into
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise CommandError(f"{option} {path}: the folder {folder} does not exist.")
-    if not os.access(folder, os.W_OK):
-        raise CommandError(f"{option} {path}: the folder {folder} is not writable.")
+    probe = _temporary_name(path)     # (os.access says yes to root in a read-only folder: try it)
+    try:
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        os.remove(probe)
+    except OSError as e:
+        raise CommandError(f"{option} {path}: the folder {folder} is not writable ({e.strerror or e}).") from None
+
+
+def _special(path):
+    """Whether ``path`` is an existing file that is not a regular one (a device, a pipe): renaming a temporary
+    file onto it would replace it (as root, even /dev/stdout), so it is written directly."""
+    return os.path.exists(path) and not os.path.isfile(path)
+
+
+def _temporary_name(path):
+    return f"{os.path.abspath(path)}.{secrets.token_hex(4)}.tmp"
 
 
 def _write_atomic(path, write):
     """Call ``write(file)`` on a new temporary file next to ``path``, then rename it to ``path``; on any error
-    the temporary file is removed and ``path`` is untouched."""
-    tmp = f"{os.path.abspath(path)}.{secrets.token_hex(4)}.tmp"
+    the temporary file is removed and ``path`` is untouched. (A device or pipe is written straight into.)"""
+    if _special(path):
+        try:
+            with open(path, "wb") as f:
+                write(f)
+        except BrokenPipeError:
+            raise                       # /dev/stdout into a pipe whose reader left: main stops quietly
+        except OSError as e:
+            raise CommandError(f"cannot write {path}: {e.strerror or e}.") from None
+        return
+    tmp = _temporary_name(path)
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
         with os.fdopen(fd, "wb") as f:
             write(f)
         os.replace(tmp, path)
-    except BaseException:
+    except OSError as e:
+        raise CommandError(f"cannot write {path}: {e.strerror or e}.") from None
+    finally:
         if os.path.exists(tmp):
             os.remove(tmp)
-        raise
 
 
 def _fmt(value):
@@ -303,11 +329,14 @@ def cmd_train(args):
     kind = {"binary": "binary classification", "multiclass": f"{pre.n_outputs}-class classification",
             "regression": "regression"}[pre.task]
     classes = f" ({', '.join(map(str, pre.class_names))})" if pre.class_names else ""
-    print(f"{args.data}: {len(table)} rows, {len(train)} to train" + (f", {len(test)} to test" if test else "")
-          + f"; {kind} of {args.target!r}{classes} from {len(features)} column(s), {pre.n_inputs} input(s)")
-    print(f"network {mlp.format_architecture(specs)}: {model.n_params:,} parameters, loss {model.loss}, "
-          f"optimizer {args.optimizer}, learning rate {args.lr:g}, batch {args.batch_size or 'full'}")
-    sys.stdout.flush()
+    try:
+        print(f"{args.data}: {len(table)} rows, {len(train)} to train" + (f", {len(test)} to test" if test else "")
+              + f"; {kind} of {args.target!r}{classes} from {len(features)} column(s), {pre.n_inputs} input(s)")
+        print(f"network {mlp.format_architecture(specs)}: {model.n_params:,} parameters, loss {model.loss}, "
+              f"optimizer {args.optimizer}, learning rate {args.lr:g}, batch {args.batch_size or 'full'}")
+        sys.stdout.flush()
+    except BrokenPipeError:      # mlp train ... | head -1: the reader left; the model is trained and saved all the same
+        _stdout_to_devnull()
     progress = Progress(args.epochs)
     history = model.fit(X, y, epochs=args.epochs, learning_rate=args.lr, batch_size=args.batch_size or None,
                         validation_split=args.validation_split, early_stopping=args.early_stopping or None,
@@ -317,9 +346,13 @@ def cmd_train(args):
     results = {"train": model.evaluate_table(train)}
     if test is not None:
         results["test"] = model.evaluate_table(test)
-    _print_metrics(results, pre.class_names, sys.stdout)
-    model.save(args.out)
-    print(f"saved {args.out} (network, weights and preprocessing)")
+    _write_atomic(args.out, lambda f: f.write(model.to_bytes()))     # (model.save's bytes), before any more output
+    try:
+        _print_metrics(results, pre.class_names, sys.stdout)
+        print(f"saved {args.out} (network, weights and preprocessing)")
+        sys.stdout.flush()
+    except BrokenPipeError:      # the reader left: the model is saved, the command did its job
+        _stdout_to_devnull()
     return 0
 
 
@@ -605,6 +638,12 @@ def build_parser():
     return parser
 
 
+def _stdout_to_devnull():
+    """Python's recipe for a closed stdout pipe (docs.python.org, "Note on SIGPIPE"): what is still to be written
+    goes to devnull, so that no later flush (at exit too) raises again."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
 def main(argv=None):
     """Run the command line ``argv`` (default: ``sys.argv[1:]``); returns the exit status."""
     parser = build_parser()
@@ -618,7 +657,7 @@ def main(argv=None):
         sys.stdout.flush()              # here, so that a closed pipe is handled below
         return status
     except BrokenPipeError:              # e.g. mlp predict ... | head: the reader left; stop quietly
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _stdout_to_devnull()
         return EXIT_ERROR
     except (CommandError, ValueError, TypeError, ImportError, OSError) as e:
         if os.environ.get("MLP_DEBUG"):

@@ -61,12 +61,20 @@ def model_to_bytes(model):
             arrays[f"optimizer/{name}.npy"] = arr
     buf = _io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("model.json", json.dumps(meta, indent=1, allow_nan=False))
+        zf.writestr(_entry("model.json"), json.dumps(meta, indent=1, allow_nan=False))
         for name, arr in arrays.items():
             out = _io.BytesIO()
             np.lib.format.write_array(out, np.ascontiguousarray(arr), allow_pickle=False)
-            zf.writestr(name, out.getvalue())
+            zf.writestr(_entry(name), out.getvalue())
     return buf.getvalue()
+
+
+def _entry(name):
+    # a fixed date in the zip entries: the same model gives the same bytes (the current time would differ
+    # from one call to the next)
+    info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+    info.compress_type = zipfile.ZIP_DEFLATED
+    return info
 
 
 def save(model, path):
@@ -77,6 +85,13 @@ def save(model, path):
     if os.path.isdir(path):
         raise ValueError(f"Cannot save the model to {path!r}: it is a folder; give a file name, "
                          f"e.g. {os.path.join(path, 'model.mlp')!r}.")
+    if os.path.exists(path) and not os.path.isfile(path):   # a device or pipe (/dev/stdout): a rename would
+        try:                                               # replace it, so it is written straight into
+            with open(path, "wb") as f:
+                f.write(data)
+            return
+        except OSError as e:
+            raise ValueError(f"Cannot save the model to {path!r}: {e.strerror or e}.") from None
     tmp = None
     try:
         name = f"{path}.{secrets.token_hex(4)}.tmp"     # next to the target, so the rename is atomic

@@ -44,7 +44,7 @@ class MLP:
 
     ``loss_scale`` (default 1) multiplies the loss that training's steps follow (its gradient), not the loss
     reported: the scikit-learn adapter sets it so that each step is scikit-learn's, whose losses sum over
-    the outputs where this engine's (as PyTorch's) average over them.
+    the outputs where this engine's (as PyTorch's) average over them. The model file keeps it.
     """
     loss_scale = 1.0
 
@@ -236,6 +236,8 @@ class MLP:
         gradients where the optimizer wants them (its ``grad_buffer``, times its ``grad_scale`` and
         :attr:`loss_scale`) and becomes ``self.grads``. Cached (training uses one or two sizes)."""
         opt = self.optimizer
+        if opt.modes.get("weight_decay_on") == "weights" and opt.decay_mask is not self.l1_mask():
+            opt.decay_mask = self.l1_mask()             # weight_decay on the weights, not the biases
         buf = opt.grad_buffer(self.params)
         if buf is not None and buf is not self.grads:   # write gradients where the optimizer wants them
             self.grads = buf
@@ -351,6 +353,8 @@ class MLP:
         (one number >= 0 per row) makes each batch's loss the weighted mean sum(w l) / sum(w) of its
         samples' losses (PyTorch: ``reduction='none'``, then that mean); equal weights train as none.
         ``X`` may be a scipy.sparse matrix: each batch is made dense on its own, never the whole matrix.
+        ``shuffle`` may also be a function ``order(n)`` giving each epoch's order of the rows (a permutation of
+        ``range(n)``), called at the start of every epoch (the scikit-learn adapter shuffles as scikit-learn).
         """
         return self.start_training(X, y, epochs, learning_rate, lr_decay, batch_size, shuffle, validation_split,
                                    validation_data, early_stopping, callbacks, verbose, lr_schedule, metrics,
@@ -381,8 +385,8 @@ class MLP:
         schedule = make_schedule(lr_schedule, learning_rate, lr_decay, int(epochs))
         stopper = EarlyStopping.coerce(early_stopping)
         callbacks = _callbacks(callbacks)
-        if not isinstance(shuffle, (bool, np.bool_)):
-            raise TypeError(f"shuffle must be True or False, got {shuffle!r}.")
+        if not isinstance(shuffle, (bool, np.bool_)) and not callable(shuffle):
+            raise TypeError(f"shuffle must be True, False or a function order(n) -> permutation, got {shuffle!r}.")
         if not isinstance(verbose, (bool, int, np.integer)) or verbose < 0:
             raise TypeError(f"verbose must be 0 (silent), 1 (about ten lines) or 2 (every epoch), got {verbose!r}.")
         if validation_data is not None:
@@ -407,8 +411,8 @@ class MLP:
             raise ValueError(f"batch_size must be a whole number >= 1 or None (full batch), got {batch_size!r}.")
         track_acc = bool(metrics if metrics is not None else ["accuracy"]) and self.loss in L.CLASSIFICATION
         return TrainingRun(self, X, y, Xv, yv, epochs=int(epochs), schedule=schedule, batch_size=min(int(bs), X.shape[0]),
-                           shuffle=bool(shuffle), stopper=stopper, callbacks=callbacks, verbose=verbose,
-                           track_accuracy=track_acc, sample_weight=w)
+                           shuffle=shuffle if callable(shuffle) else bool(shuffle), stopper=stopper,
+                           callbacks=callbacks, verbose=verbose, track_accuracy=track_acc, sample_weight=w)
 
     # ------------------------------------------------------------------ inference
     def _infer(self, X, with_z=False):
@@ -668,7 +672,9 @@ class MLP:
         ``grad_W``, ``grad_b`` and the update the current optimizer would make from its present state
         (``update_W``, ``update_b``, ``state_W`` / ``state_b`` before and after, by PyTorch's names): what
         ``fit`` on these rows as one batch (``batch_size=len(X)``, ``shuffle=False``) then does. Dropout
-        layers act as the identity (as in :meth:`gradients`). No optimizer set: Adam's defaults, as ``fit``."""
+        layers act as the identity (as in :meth:`gradients`). No optimizer set: Adam's defaults, as ``fit``.
+        A scikit-learn adapter's network traces its own steps: ``loss_scale``, the decay on the weights only,
+        Adam's ``eps_placement``."""
         from .trace import make_trace
         self._require_built()
         if self.loss is None:
@@ -681,6 +687,9 @@ class MLP:
         opt = self.optimizer if self.optimizer is not None else make_optimizer("adam")
         hyper = dict(opt.hyper)
         l1 = hyper.pop("l1")
+        modes = {k: v for k, v in opt.get_config().items() if k in opt.modes}     # those not PyTorch's
+        decay_on = modes.pop("weight_decay_on", "all")
+        hyper.update(modes)
         layers, states = [], []
         for layer in self._layers:
             W, b = layer.W.copy(), layer.b.copy()
@@ -688,7 +697,7 @@ class MLP:
             states.append(tuple(opt.state_of(layer.offset + start, arr.shape, self.dtype)
                                 for start, arr in ((0, W), (W.size, b))))
         return make_trace(X.copy(), y.copy(), layers, self.loss, opt.name, hyper, states, opt.t + 1,
-                                    float(learning_rate), l1)
+                          float(learning_rate), l1, float(self.loss_scale), decay_on)
 
     # ------------------------------------------------------------------ description and files
     def summary(self):
@@ -727,8 +736,11 @@ class MLP:
     def get_config(self):
         """JSON-serialisable description; ``MLP.from_config(model.get_config())`` rebuilds an untrained twin."""
         self._require_built()
-        return {"architecture": to_list(self.specs), "loss": self.loss, "dtype": str(self.dtype), "seed": self.seed,
-                "optimizer": self.optimizer.get_config() if self.optimizer else None}
+        config = {"architecture": to_list(self.specs), "loss": self.loss, "dtype": str(self.dtype), "seed": self.seed,
+                  "optimizer": self.optimizer.get_config() if self.optimizer else None}
+        if self.loss_scale != 1.0:   # only when set (the scikit-learn adapter's), so other files are as before
+            config["loss_scale"] = float(self.loss_scale)
+        return config
 
     @classmethod
     def from_config(cls, config):
@@ -741,6 +753,10 @@ class MLP:
             model.set_loss(config["loss"])
         if config.get("optimizer") is not None:
             model.optimizer = Optimizer.from_config(config["optimizer"])
+        if "loss_scale" in config:
+            scale = config["loss_scale"]
+            check_positive("loss_scale", scale)
+            model.loss_scale = float(scale)
         return model
 
     def to_bytes(self):

@@ -6,8 +6,13 @@ gradients, so each update is a handful of NumPy calls whatever the number of lay
 ``wd * p`` to the gradient (L2, as torch) except in AdamW, where it is decoupled. ``l1`` (every
 optimizer) adds ``l1 * sign(p)`` to the gradient: the gradient of the penalty ``l1 * sum|p|`` added to
 the loss, over the entries ``l1_mask`` marks (the network marks its weights, not its biases; all entries
-when no mask is set). ``decay_mask`` likewise limits ``weight_decay`` (PyTorch's: every entry, the default;
-the scikit-learn adapter marks the weights, as scikit-learn's ``alpha``).
+when no mask is set). ``decay_mask`` likewise limits ``weight_decay`` (PyTorch's: every entry, the default).
+
+Besides the hyperparameters, ``modes`` (keywords too, strings): ``weight_decay_on='weights'`` decays the weights
+only, not the biases (the network then sets ``decay_mask``), as scikit-learn's ``alpha``; Adam's
+``eps_placement='sqrt_v'`` adds eps to sqrt(v) before the bias correction, as scikit-learn (PyTorch: to the
+corrected root). The scikit-learn adapter sets both; ``get_config`` (the model file) holds a mode only when it
+is not the default, so files of default optimizers are as before.
 """
 import math
 
@@ -47,8 +52,16 @@ class Optimizer:
     scalar_state = {}   # name -> value before the first step; kept as a float64 array of one value
     l1_mask = None   # 1 where the L1 penalty applies, 0 elsewhere (set by the network: its weights)
     decay_mask = None   # 1 where weight_decay (coupled L2) applies, 0 elsewhere; None: everywhere
+    mode_choices = {"weight_decay_on": ("all", "weights")}   # mode -> allowed values, the default (PyTorch's) first
 
     def __init__(self, **hyper):
+        self.modes = {}
+        for key, allowed in self.mode_choices.items():
+            value = hyper.pop(key, allowed[0])
+            if value not in allowed:
+                raise ValueError(f"Optimizer '{self.name}': {key} must be one of {', '.join(map(repr, allowed))}, "
+                                 f"got {value!r}.")
+            self.modes[key] = value
         unknown = sorted(set(hyper) - set(self.defaults))
         if unknown:
             raise ValueError(f"Optimizer '{self.name}' has no hyperparameter {', '.join(map(repr, unknown))}. "
@@ -140,7 +153,8 @@ class Optimizer:
 
     def get_config(self):
         """``{"name": ..., **hyperparameters}``; :meth:`from_config` makes the optimizer again."""
-        return {"name": self.name, **self.hyper}
+        modes = {k: v for k, v in self.modes.items() if v != self.mode_choices[k][0]}   # only when not default
+        return {"name": self.name, **self.hyper, **modes}
 
     @classmethod
     def from_config(cls, config):
@@ -188,15 +202,21 @@ class Optimizer:
     def __getstate__(self):
         # for copy.deepcopy and pickle: the step count and state arrays; scratch buffers and views into
         # them are made again on the next step
-        return {"hyper": dict(self.hyper), "t": self.t, "state": dict(self.state)}
+        return {"hyper": dict(self.hyper), "t": self.t, "state": dict(self.state), "modes": dict(self.modes),
+                "decay_mask": self.decay_mask}
 
     def __setstate__(self, saved):
         self.hyper, self.t, self.state = saved["hyper"], saved["t"], saved["state"]
         self.hyper.setdefault("l1", 0.0)
+        self.modes = {k: v[0] for k, v in self.mode_choices.items()}
+        self.modes.update(saved.get("modes", {}))
+        if saved.get("decay_mask") is not None:
+            self.decay_mask = saved["decay_mask"]
         self._tmp, self._ready_for, self._l1 = None, None, None
 
     def __repr__(self):
         args = ", ".join(f"{k}={v}" for k, v in self.hyper.items())
+        args += "".join(f", {k}={v!r}" for k, v in self.get_config().items() if k in self.modes)
         return f"{type(self).__name__}({args})"
 
 
@@ -259,6 +279,7 @@ class Adam(Optimizer):
     name = "adam"
     defaults = {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0, "l1": 0.0}
     state_names = ("exp_avg", "exp_avg_sq")
+    mode_choices = {**Optimizer.mode_choices, "eps_placement": ("sqrt_v_hat", "sqrt_v")}
     _gg = None   # (2, n) scratch: gradient and its square (kept across set_state, as the network writes into it)
 
     def _ensure_state(self, params):
@@ -309,8 +330,8 @@ class Adam(Optimizer):
 
     def eps_term(self, root_bc2):
         """What the step adds to sqrt(v) (``root_bc2`` = sqrt(1 - beta2^t)): torch adds eps to sqrt(v / bc2),
-        i.e. eps * sqrt(bc2) here. A subclass may place eps elsewhere (mlp.sklearn's, as scikit-learn)."""
-        return self.hyper["eps"] * root_bc2
+        i.e. eps * sqrt(bc2) here; with ``eps_placement='sqrt_v'`` (scikit-learn's) eps itself."""
+        return self.hyper["eps"] * (1.0 if self.modes["eps_placement"] == "sqrt_v" else root_bc2)
 
 
 class AdamW(Adam):

@@ -170,17 +170,18 @@ def layer_gradients(a_prev, delta, W, l1=0.0):
     return grad_W, grad_b
 
 
-def forward_backward(x, y, layers, loss, l1=0.0):
+def forward_backward(x, y, layers, loss, l1=0.0, loss_scale=1.0):
     """Forward and backward pass of one batch. ``layers``: a list of (W, b, activation).
 
     Returns ``(loss, penalty, steps)``: the mean data loss, the L1 penalty, and for each layer (first
-    first) a dict with its ``a_prev, z, a, delta, grad_W, grad_b``."""
+    first) a dict with its ``a_prev, z, a, delta, grad_W, grad_b``. The gradients are those of
+    ``loss_scale * L`` (1 but for the scikit-learn adapter's networks: scikit-learn's loss sums over the outputs)."""
     steps = [dict(a_prev=a_prev, z=z, a=a) for a_prev, z, a in forward(x, layers)]
     last = steps[-1]
     data_loss = loss_value(loss, last["z"], last["a"], y)
     penalty = l1_penalty([W for W, b, activation in layers], l1)
     # backwards: the output layer first, then each hidden layer from the delta of the layer after it
-    last["delta"] = output_delta(loss, layers[-1][2], last["z"], last["a"], y)
+    last["delta"] = loss_scale * output_delta(loss, layers[-1][2], last["z"], last["a"], y)
     for i in range(len(layers) - 2, -1, -1):
         W_next = layers[i + 1][0]
         steps[i]["delta"] = hidden_delta(steps[i + 1]["delta"], W_next, steps[i]["z"], steps[i]["a"], layers[i][2])
@@ -194,6 +195,7 @@ def forward_backward(x, y, layers, loss, l1=0.0):
 # empty before the first step), the step number t (1 for the first step) and the learning rate lr, and
 # returns the new parameter and the new state. weight_decay (L2) adds wd * p to the gradient, as
 # torch.optim does (AdamW instead shrinks p directly). The formulas are torch.optim's with its defaults.
+# (scikit-learn's, for the adapter's networks: L2 on the weights only, see update_layers; Adam's eps_placement.)
 
 def sgd_update(p, g, state, t, lr, momentum=0.0, nesterov=False, weight_decay=0.0):
     """SGD: p = p - lr g. With momentum mu: b = mu b + g (b = g at t = 1), then step along b
@@ -218,21 +220,25 @@ def rmsprop_update(p, g, state, t, lr, rho=0.9, eps=1e-8, weight_decay=0.0):
     return p - lr * g / (np.sqrt(v) + eps), {"square_avg": v}
 
 
-def adam_update(p, g, state, t, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
+def adam_update(p, g, state, t, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, eps_placement="sqrt_v_hat"):
     """Adam: m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;
-    m_hat = m / (1 - b1^t);  v_hat = v / (1 - b2^t);  p = p - lr m_hat / (sqrt(v_hat) + eps)."""
+    m_hat = m / (1 - b1^t);  v_hat = v / (1 - b2^t);  p = p - lr m_hat / (sqrt(v_hat) + eps).
+    eps_placement="sqrt_v" (scikit-learn's): eps is added to sqrt(v) before the bias correction,
+    p = p - lr m_hat / (sqrt(v_hat) + eps / sqrt(1 - b2^t))."""
     g = g + weight_decay * p
     m = beta1 * state.get("exp_avg", 0.0) + (1 - beta1) * g            # first moment (mean of g)
     v = beta2 * state.get("exp_avg_sq", 0.0) + (1 - beta2) * g ** 2    # second moment (mean of g^2)
     m_hat = m / (1 - beta1 ** t)      # bias corrections: m and v start at 0
     v_hat = v / (1 - beta2 ** t)
+    if eps_placement == "sqrt_v":
+        eps = eps / math.sqrt(1 - beta2 ** t)
     return p - lr * m_hat / (np.sqrt(v_hat) + eps), {"exp_avg": m, "exp_avg_sq": v}
 
 
-def adamw_update(p, g, state, t, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01):
+def adamw_update(p, g, state, t, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01, eps_placement="sqrt_v_hat"):
     """AdamW: decoupled weight decay, p = p - lr wd p, then Adam's step with the plain gradient."""
     p = p - lr * weight_decay * p
-    return adam_update(p, g, state, t, lr, beta1, beta2, eps, weight_decay=0.0)
+    return adam_update(p, g, state, t, lr, beta1, beta2, eps, 0.0, eps_placement)
 
 
 def adagrad_update(p, g, state, t, lr, eps=1e-10, weight_decay=0.0):
@@ -262,27 +268,29 @@ UPDATES = {"sgd": sgd_update, "sgd_momentum": sgd_momentum_update, "rmsprop": rm
            "adam": adam_update, "adamw": adamw_update, "adagrad": adagrad_update, "nadam": nadam_update}
 
 
-def update_layers(layers, steps, states, optimizer, t, lr, **hyper):
+def update_layers(layers, steps, states, optimizer, t, lr, weight_decay_on="all", **hyper):
     """The optimizer's update of every W and b from the gradients in ``steps`` (as forward_backward gives them).
+    ``weight_decay_on="weights"`` (scikit-learn's alpha): the biases get no weight decay.
     Returns ``(new_layers, new_states)``."""
     update = UPDATES[optimizer]
+    hyper_b = dict(hyper, weight_decay=0.0) if weight_decay_on == "weights" else hyper
     new_layers, new_states = [], []
     for (W, b, activation), step, (state_W, state_b) in zip(layers, steps, states):
         W_new, state_W_new = update(W, step["grad_W"], state_W, t, lr, **hyper)
-        b_new, state_b_new = update(b, step["grad_b"], state_b, t, lr, **hyper)
+        b_new, state_b_new = update(b, step["grad_b"], state_b, t, lr, **hyper_b)
         new_layers.append((W_new, b_new, activation))
         new_states.append((state_W_new, state_b_new))
     return new_layers, new_states
 
 
-def train_step(x, y, layers, loss, optimizer, states, t, lr, l1=0.0, **hyper):
+def train_step(x, y, layers, loss, optimizer, states, t, lr, l1=0.0, loss_scale=1.0, **hyper):
     """One training step on the batch (x, y): forward, backward, and the optimizer's update of every W and b.
 
     ``layers``: a list of (W, b, activation); ``optimizer``: a name in UPDATES; ``states``: one pair
     (state of W, state of b) per layer (empty dicts before the first step); ``t``: this step's number
     (1 for the first); ``hyper``: the optimizer's hyperparameters (e.g. beta1=0.9, weight_decay=0.0).
     Returns ``(new_layers, new_states, loss, penalty)``, with the loss and penalty before the update."""
-    data_loss, penalty, steps = forward_backward(x, y, layers, loss, l1)
+    data_loss, penalty, steps = forward_backward(x, y, layers, loss, l1, loss_scale)
     new_layers, new_states = update_layers(layers, steps, states, optimizer, t, lr, **hyper)
     return new_layers, new_states, data_loss, penalty
 

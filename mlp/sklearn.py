@@ -11,15 +11,21 @@ test_sklearn_own_tests.py). They add ``architecture=`` (the hidden part of the e
 fitted network is ``model_`` (an :class:`mlp.MLP`), so it can be saved, exported (``model_.to_onnx()``) or
 opened in the apps.
 
-How they follow scikit-learn: the weights start as scikit-learn's (Glorot-uniform, drawn from ``random_state``
-in its order, so the same ``random_state`` gives the same initial network); scikit-learn's losses sum over the
-outputs (and halve the squared error) where the engine's average, so the network's ``loss_scale`` makes every
-step scikit-learn's; ``alpha`` is the optimizer's weight decay on the weights only (``alpha / batch_size``, the
-L2 gradient scikit-learn adds to a full batch); Adam adds ``epsilon`` where scikit-learn does;
-``solver='lbfgs'`` minimises scikit-learn's loss with ``scipy.optimize.minimize(method="L-BFGS-B")`` over the
-engine's flat parameters and full-batch gradient. What remains different: batches are shuffled by the engine's
-own generator; the last, smaller batch of an epoch gets the same weight decay as the others (scikit-learn
-divides ``alpha`` by each batch's size).
+How they follow scikit-learn: ``random_state`` is used as scikit-learn uses it (one ``RandomState`` per
+``fit``/``partial_fit`` call: the initial weights, Glorot-uniform, then the early-stopping split, then each
+epoch's shuffle, all drawn in its order), so the same ``random_state`` gives the same network, batches and
+steps; scikit-learn's losses sum over the outputs (and halve the squared error) where the engine's average, so
+the network's ``loss_scale`` makes every step scikit-learn's; ``alpha`` is the optimizer's weight decay on the
+weights only, ``alpha`` divided by each batch's size (its weight, with ``sample_weight``) as scikit-learn does,
+the last, smaller batch included; Adam adds ``epsilon`` where scikit-learn does. So with 'sgd' (constant
+learning rate) and 'adam' a whole ``fit`` follows scikit-learn's to rounding (tests/adapters/
+test_sklearn_parity.py). ``solver='lbfgs'`` minimises scikit-learn's loss with
+``scipy.optimize.minimize(method="L-BFGS-B")`` over the engine's flat parameters and full-batch gradient.
+'sgd' with momentum and a learning rate that changes ('invscaling', 'adaptive'): PyTorch's momentum buffer is
+rescaled, so that it holds scikit-learn's velocity. What remains different: with ``sample_weight``,
+``loss_`` is the epoch's weighted mean loss (scikit-learn's averages the batches' weighted means over rows).
+The fitted network ``model_`` saved and loaded trains on as the unsaved one (``loss_scale``, the weights-only
+decay and Adam's epsilon placement are in the model file).
 
 This module imports scikit-learn (and scipy for 'lbfgs'); ``import mlp`` does not import this module.
 """
@@ -32,7 +38,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
-from sklearn.utils import check_random_state
+from sklearn.utils import check_random_state, gen_batches
+from sklearn.utils import shuffle as _shuffle
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
 
@@ -45,7 +52,7 @@ except ImportError:  # an older scikit-learn
 
 from .architecture import parse_architecture, parse_text
 from .network import MLP
-from .optimizers import OPTIMIZERS, Adam, make_optimizer
+from .optimizers import OPTIMIZERS
 
 __all__ = ["MLPClassifier", "MLPRegressor", "fit_chunks", "iter_chunks"]
 
@@ -186,7 +193,8 @@ class _BaseMLP(BaseEstimator):
     # ------------------------------------------------------------------ the network and its weights
     def _build(self, n_in, n_out, dtype, rng, weights=None):
         """A new network ``model_`` for this data: scikit-learn's initial weights drawn from ``rng`` (or the
-        given ``[W1, b1, ...]``); then the seeds of the engine's shuffling and of the validation split."""
+        given ``[W1, b1, ...]``). The engine's own generator (dropout of ``architecture``) is seeded from
+        ``rng``'s state without drawing from it, so the rest of ``rng`` is scikit-learn's."""
         out_activation, loss = self._output()
         arch = self._architecture(n_in, n_out, out_activation)
         if weights is None:
@@ -198,8 +206,8 @@ class _BaseMLP(BaseEstimator):
             for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
                 bound = np.sqrt(factor / (fan_in + fan_out))
                 weights += [rng.uniform(-bound, bound, (fan_in, fan_out)), rng.uniform(-bound, bound, fan_out)]
-        self._split_seed = int(rng.randint(np.iinfo(np.int32).max))
-        model = MLP(seed=int(rng.randint(np.iinfo(np.int32).max)), dtype=dtype).sequential(arch)
+        seed = int(np.random.SeedSequence(rng.get_state()[1]).generate_state(1)[0])
+        model = MLP(seed=seed, dtype=dtype).sequential(arch)
         model.set_weights(weights).set_loss(loss)
         self.model_ = model
         self._link()
@@ -267,8 +275,8 @@ class _BaseMLP(BaseEstimator):
         first = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         X, Y = self._prepare(X, y, first, incremental)
         w = None if sample_weight is None else _sample_weight(sample_weight, X)
+        rng = self._random_state = check_random_state(self.random_state)   # each call, as scikit-learn
         if first or not hasattr(self, "model_"):
-            rng = check_random_state(self.random_state)
             if first:
                 self._build(X.shape[1], Y.shape[1], X.dtype, rng)
             else:
@@ -340,37 +348,41 @@ class _BaseMLP(BaseEstimator):
         self.loss_ = r * loss + const + 0.5 * alpha * float(np.dot(weights, weights)) / per
 
     def _set_optimizer(self, solver, decay_per):
-        """(Re)configure the optimizer, keeping its state (moments, step count) when only values changed."""
-        hyper = {"weight_decay": float(self.alpha) / decay_per}
+        """(Re)configure the optimizer, keeping its state (moments, step count) when only values changed.
+        ``alpha / decay_per`` is its weight decay (on the weights only) when the engine trains on its own."""
+        hyper = {"weight_decay": float(self.alpha) / decay_per, "weight_decay_on": "weights"}
         if solver == "sgd":
             hyper.update(momentum=float(self.momentum), nesterov=bool(self.nesterovs_momentum and self.momentum > 0))
         elif solver in ("adam", "adamw", "nadam"):
             hyper.update(beta1=float(self.beta_1), beta2=float(self.beta_2), eps=float(self.epsilon))
+            if solver != "nadam":
+                hyper["eps_placement"] = "sqrt_v"     # as scikit-learn: eps added to sqrt(v)
         if self.l1:
             hyper["l1"] = float(self.l1)
         model, old = self.model_, self.model_.optimizer
-        new = _SklearnAdam(**hyper) if solver == "adam" else make_optimizer(solver, **hyper)
+        new = _ADAPTED[solver](**hyper)
         if old is None or type(old) is not type(new) or old.get_config() != new.get_config():
             model.optimizer = new
             if old is not None and old.name == new.name:
                 new.set_state(old.t, old.state)
-        model.optimizer.decay_mask = model.l1_mask()       # alpha: the weights, not the biases
         return model
 
     def _batch_size(self, n, incremental=False):
-        """(rows per batch, the batch size alpha is divided by); a chunk smaller than batch_size is one batch."""
+        """Rows per batch; a chunk smaller than batch_size is one batch."""
         if self.batch_size == "auto":
-            return min(200, n), min(200, n)
+            return min(200, n)
         if self.batch_size > n and not incremental:
             warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is going to be clipped",
                           UserWarning, stacklevel=4)
-        return int(min(self.batch_size, n)), int(self.batch_size)
+        return int(min(self.batch_size, n))
 
-    def _lr_schedule(self, solver):
+    def _lr_schedule(self, solver, incremental):
         """The learning rate of each epoch: scikit-learn's 'invscaling' and 'adaptive' (solver 'sgd' and
-        'sgd_momentum' only, as scikit-learn), else constant. Read from self._lr, which 'adaptive' lowers."""
+        'sgd_momentum' only, as scikit-learn), else constant. Read from self._lr, which 'adaptive' lowers.
+        ('invscaling': a fit starts at learning_rate_init, partial_fit goes on from the samples seen, t_.)"""
         if self.learning_rate == "invscaling" and solver in ("sgd", "sgd_momentum"):
-            return lambda epoch: self.learning_rate_init / (self.t_ + 1) ** self.power_t
+            return lambda epoch: self.learning_rate_init / (
+                (self.t_ if epoch or incremental else 0) + 1) ** self.power_t
         return lambda epoch: self._lr
 
     def _fit_stochastic(self, X, Y, w, solver, incremental):
@@ -381,7 +393,7 @@ class _BaseMLP(BaseEstimator):
                 self.validation_scores_, self.best_validation_score_ = [], -np.inf
             # stratified for one output column, as scikit-learn (its labels then read True / False)
             stratify = Y.astype(bool) if is_classifier(self) and Y.shape[1] == 1 else None
-            parts = train_test_split(*((X, Y) if w is None else (X, Y, w)), random_state=self._split_seed,
+            parts = train_test_split(*((X, Y) if w is None else (X, Y, w)), random_state=self._random_state,
                                      test_size=self.validation_fraction, stratify=stratify)
             X, Xv, Y, Yv = parts[:4]
             w, wv = (parts[4], parts[5]) if w is not None else (None, None)
@@ -393,16 +405,28 @@ class _BaseMLP(BaseEstimator):
             if self.best_loss_ is None:
                 self.best_loss_ = np.inf
         n = X.shape[0]
-        batch_size, nominal = self._batch_size(n, incremental)
+        batch_size = self._batch_size(n, incremental)
         mean_w = 1.0 if w is None else float(np.mean(w))
-        model = self._set_optimizer(solver, nominal * mean_w)
+        model = self._set_optimizer(solver, batch_size * mean_w)
+        if not incremental:
+            model.optimizer.reset()       # a fit starts a new optimizer (warm_start too), as scikit-learn's
         c, r, const = self._loss_scales(Y, w)
         model.loss_scale = c
-        # the L2 term of scikit-learn's loss in an epoch: the mean over its batches of 0.5 alpha |W|^2 / (the batch's
-        # weight), |W|^2 read at each batch; here taken as moving evenly from its value before the epoch to after
-        n_batches = -(-n // batch_size)
-        l2_per = 0.5 * float(self.alpha) * n_batches / (n * mean_w)
-        squares = self._squares()
+        opt, alpha = model.optimizer, float(self.alpha)
+        sample_idx, weighs = np.arange(n), []      # weighs: each batch's rows over its weight, in order
+
+        def order(n_rows):
+            """The engine asks each epoch's order: scikit-learn's shuffle; each step's decay laid out too."""
+            nonlocal sample_idx
+            if self.shuffle:
+                sample_idx = _shuffle(sample_idx, random_state=self._random_state)
+            parts = [sample_idx[b] for b in gen_batches(n, batch_size)]
+            weighs[:] = [1.0] * len(parts) if w is None else [
+                len(p) / total if (total := float(w[p].sum())) > 0 else 0.0 for p in parts]
+            # alpha / (the batch's weight) = the optimizer's weight_decay times this ratio
+            opt.plan([batch_size * mean_w * f / len(p) for f, p in zip(weighs, parts)],
+                     list(self.coefs_) if alpha else None)
+            return sample_idx
         if not incremental:
             self._lr = float(self.learning_rate_init)
             self._no_improvement_count = 0
@@ -410,15 +434,19 @@ class _BaseMLP(BaseEstimator):
             self._lr = float(self.learning_rate_init)
         epochs = 1 if incremental else int(self.max_iter)
         run = model.start_training(X, Y, epochs=epochs, learning_rate=float(self.learning_rate_init),
-                                   batch_size=batch_size, shuffle=bool(self.shuffle),
-                                   lr_schedule=self._lr_schedule(solver), metrics=[], sample_weight=w)
+                                   batch_size=batch_size, shuffle=order,
+                                   lr_schedule=self._lr_schedule(solver, incremental), metrics=[],
+                                   sample_weight=w)
         best_params, stopped, diverged = None, False, None
         self.n_iter_ = 0
         for _ in range(epochs):
             before = len(run.history.epochs)
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message="the loss became", category=RuntimeWarning)
-                run.step(epochs=1)
+                try:
+                    run.step(epochs=1)
+                finally:
+                    squares = opt.plan(None)     # |W|^2 before each step; the engine on its own: no plan
             if len(run.history.epochs) == before:          # the engine stopped the run: why?
                 if str(run.history.stop_reason).startswith("interrupted"):
                     warnings.warn("Training interrupted by user.", stacklevel=4)
@@ -426,9 +454,9 @@ class _BaseMLP(BaseEstimator):
                 else:   # the loss became NaN or infinite: the engine kept the last finite weights
                     diverged = run.history.stop_reason
                 break
-            start, squares = squares, self._squares()
-            loss = r * float(run.history["loss"][-1]) + const + l2_per * (
-                start + (squares - start) * (n_batches - 1) / (2 * n_batches))
+            # scikit-learn's loss: each batch's loss (its L2 term 0.5 alpha |W|^2 / its weight) times its rows
+            loss = r * float(run.history["loss"][-1]) + const + 0.5 * alpha / n * float(np.dot(squares, weighs)) \
+                if alpha else r * float(run.history["loss"][-1]) + const
             self.n_iter_ += 1
             self.t_ += n
             self.loss_ = loss
@@ -476,10 +504,6 @@ class _BaseMLP(BaseEstimator):
             if best_params is not None:
                 model.params = best_params
 
-    def _squares(self):
-        """The sum of the squared weights (biases excluded), when alpha needs it."""
-        return sum(float(np.vdot(W, W)) for W in self.coefs_) if self.alpha else 0.0
-
     def _validation_score(self, X, Y, w):
         P = self._values(self.model_.predict(X))
         if not np.isfinite(P).all():
@@ -506,12 +530,48 @@ class _BaseMLP(BaseEstimator):
         return tags
 
 
-class _SklearnAdam(Adam):
-    """Adam with epsilon where scikit-learn adds it, to sqrt(v) (PyTorch: to the bias-corrected root). A model
-    file records it as 'adam'."""
+class _Steps:
+    """What the adapter's optimizers add to the engine's, for the epochs the adapter runs: each step's weight
+    decay as scikit-learn's, ``alpha`` divided by the batch's size (or weight), as the optimizer's
+    ``weight_decay`` times a ratio laid out per step by :meth:`plan`; and ``|W|^2`` before each step (the L2
+    term of scikit-learn's loss). Without a plan (the engine training ``model_`` on its own, or the model saved
+    and loaded: the file records the engine's optimizer) the steps are the engine's."""
+    _ratios = _weights = _lr = None
 
-    def eps_term(self, root_bc2):
-        return self.hyper["eps"]
+    def plan(self, ratios, weights=None):
+        """Lay out the next steps' decay ratios (``weights``: the W arrays whose squares to record); ``None``
+        ends the plan. Returns the squares recorded under the plan that ends."""
+        squares = getattr(self, "_squares", [])
+        self._ratios = None if ratios is None else list(reversed(ratios))
+        self._weights, self._squares = weights, []
+        return squares
+
+    def step(self, params, grads, lr):
+        if not self._ratios:
+            return super().step(params, grads, lr)
+        last, self._lr = self._lr, lr
+        if last is not None and lr != last and self.hyper.get("momentum") and "momentum_buffer" in self.state:
+            # scikit-learn's velocity is -lr b (PyTorch's buffer b) at the learning rate it was made with
+            self.state["momentum_buffer"] *= last / lr
+        ratio = self._ratios.pop()
+        if self._weights is not None:
+            self._squares.append(sum(float(np.vdot(W, W)) for W in self._weights))
+        if ratio == 1.0:
+            return super().step(params, grads, lr)
+        hyper = self.hyper
+        decay = hyper["weight_decay"]
+        hyper["weight_decay"] = decay * ratio
+        try:
+            super().step(params, grads, lr)
+        finally:
+            hyper["weight_decay"] = decay
+
+
+# one per engine optimizer, named at module level so that a fitted estimator pickles
+_ADAPTED = {}
+for _name, _cls in OPTIMIZERS.items():
+    _ADAPTED[_name] = globals()[f"_Sklearn{_cls.__name__}"] = type(f"_Sklearn{_cls.__name__}", (_Steps, _cls),
+                                                                   {"__module__": __name__})
 
 
 def _all_views(arrays, views):

@@ -20,7 +20,7 @@ class LayerTrace:
     a_prev: np.ndarray     # (n, n_in): the layer's input
     z: np.ndarray          # a_prev @ W + b
     a: np.ndarray          # f(z)
-    delta: np.ndarray      # dL/dz
+    delta: np.ndarray      # dL/dz (L: the loss training follows, loss_scale times the mean loss)
     grad_W: np.ndarray     # dL/dW (L1 included)
     grad_b: np.ndarray     # dL/db
     update_W: np.ndarray   # W after the step minus W before (the step is not applied to the model)
@@ -35,8 +35,11 @@ class Trace:
 
     ``loss`` is the mean data loss, ``penalty`` the L1 term (l1 * sum|W|); training minimises their sum.
     ``x`` and ``y`` are the batch as the network sees it (y one-hot for cce); ``t`` the step number the
-    update would be; ``hyper`` the optimizer's hyperparameters with ``lr`` (l1 is ``.l1``), so
-    ``reference.UPDATES[trace.optimizer](W, grad_W, state_W["before"], trace.t, **trace.hyper)`` is the update."""
+    update would be; ``hyper`` the optimizer's hyperparameters with ``lr`` (l1 is ``.l1``; Adam's
+    ``eps_placement`` when not PyTorch's), so
+    ``reference.UPDATES[trace.optimizer](W, grad_W, state_W["before"], trace.t, **trace.hyper)`` is the update
+    (of ``b`` too, but with ``weight_decay=0`` when ``weight_decay_on`` is "weights"). ``loss_scale``: the
+    network's (the gradients are those of loss_scale times the loss; 1 but for the scikit-learn adapter's)."""
     loss: float
     penalty: float
     x: np.ndarray
@@ -47,6 +50,8 @@ class Trace:
     t: int
     l1: float
     layers: list = field(default_factory=list)
+    loss_scale: float = 1.0
+    weight_decay_on: str = "all"
 
     @property
     def output(self):
@@ -54,10 +59,11 @@ class Trace:
         return self.layers[-1].a
 
 
-def make_trace(x, y, layers, loss, optimizer, hyper, states, t, lr, l1=0.0):
+def make_trace(x, y, layers, loss, optimizer, hyper, states, t, lr, l1=0.0, loss_scale=1.0, weight_decay_on="all"):
     """A :class:`Trace` of ``reference.train_step`` (same arguments; ``states`` as the optimizer holds them now)."""
-    data_loss, penalty, steps = reference.forward_backward(x, y, layers, loss, l1)
-    new_layers, new_states = reference.update_layers(layers, steps, states, optimizer, t, lr, **hyper)
+    data_loss, penalty, steps = reference.forward_backward(x, y, layers, loss, l1, loss_scale)
+    new_layers, new_states = reference.update_layers(layers, steps, states, optimizer, t, lr, weight_decay_on,
+                                                     **hyper)
     traced = []
     for (W, b, activation), (W_new, b_new, _), step, before, after in zip(layers, new_layers, steps, states, new_states):
         traced.append(LayerTrace(
@@ -66,7 +72,8 @@ def make_trace(x, y, layers, loss, optimizer, hyper, states, t, lr, l1=0.0):
             state_W={"before": _arrays(before[0]), "after": _arrays(after[0])},
             state_b={"before": _arrays(before[1]), "after": _arrays(after[1])}))
     return Trace(loss=data_loss, penalty=penalty, x=x, y=y, loss_name=loss, optimizer=optimizer,
-                 hyper={**hyper, "lr": lr}, t=t, l1=l1, layers=traced)
+                 hyper={**hyper, "lr": lr}, t=t, l1=l1, layers=traced, loss_scale=loss_scale,
+                 weight_decay_on=weight_decay_on)
 
 
 def _arrays(state):

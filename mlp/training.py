@@ -29,7 +29,7 @@ def train_epoch(model, X, y, lr, batch_size, shuffle, track_accuracy, w=None, pr
     a reused buffer, which stays in the CPU cache (and never copies all of X); so is sparse data (a
     scipy.sparse matrix), each batch made dense on its own."""
     n, k, dtype = X.shape[0], model.n_outputs, model.dtype
-    order = model.rng.permutation(n) if shuffle else None
+    order = (_order(shuffle, n) if callable(shuffle) else model.rng.permutation(n)) if shuffle else None
     opt = model.optimizer
     if opt.hyper["l1"] and opt.l1_mask is not model.l1_mask():
         opt.set_l1_mask(model.l1_mask())      # L1 on the weights only
@@ -84,6 +84,14 @@ def train_epoch(model, X, y, lr, batch_size, shuffle, track_accuracy, w=None, pr
     if not math.isfinite(loss):
         return loss, None
     return loss, (count_correct(out, y) if track_accuracy else 0)
+
+
+def _order(shuffle, n):
+    """The epoch's order from a ``shuffle`` function, checked: a permutation of range(n)."""
+    order = np.asarray(shuffle(n))
+    if order.shape != (n,) or order.dtype.kind not in "iu" or not np.array_equal(np.sort(order), np.arange(n)):
+        raise ValueError(f"shuffle(n) must return a permutation of range({n}), got {order!r:.80}.")
+    return order
 
 
 def is_sparse(X):

@@ -277,7 +277,7 @@ def test_bce_targets_outside_unit_interval():
     ({"early_stopping": "yes"}, ["early_stopping"]),
     ({"callbacks": 3}, ["callbacks", "3"]),
     ({"callbacks": [print, "log"]}, ["callbacks", "'log'"]),
-    ({"shuffle": "no"}, ["shuffle", "True or False"]),
+    ({"shuffle": "no"}, ["shuffle", "True, False or a function order(n)"]),
     ({"verbose": "x"}, ["verbose", "'x'"]),
     ({"verbose": -1}, ["verbose", "every epoch"]),
 ])

@@ -142,6 +142,8 @@ def _rmsprop(w, g, before, after, t, hyper, new_w):
 
 def _adam_lines(w, g, before, after, t, hyper, new_w, lines, vals):
     b1, b2, eps, lr = hyper["beta1"], hyper["beta2"], hyper["eps"], hyper["lr"]
+    if hyper.get("eps_placement") == "sqrt_v":     # scikit-learn's (mlp.sklearn's networks): eps added to sqrt(v)
+        eps = eps / math.sqrt(1 - b2 ** t)
     m0, v0 = before.get("exp_avg", 0.0), before.get("exp_avg_sq", 0.0)
     m, v = after["exp_avg"], after["exp_avg_sq"]
     m_hat, v_hat = m / (1 - b1 ** t), v / (1 - b2 ** t)
@@ -436,7 +438,7 @@ def explain_step(model, X, y, row, n_rows, weight=None, learning_rate=0.01, note
     else:
         latex, extra = fn(w, g, before, after, trace.t, trace.hyper, new_w)
     hp = r",\ ".join(rf"{HYPER_TEX.get(k, _name(k))} = {num(v)}" for k, v in trace.hyper.items()
-                     if not isinstance(v, bool))
+                     if not isinstance(v, (bool, str)))
     latex[:0] = [rf"t = {trace.t},\quad g = \frac{{\partial L}}{{\partial w}} = {num(g)}"] + ([hp] if hp else [])
     from mlp.reference import UPDATES
     code_name = UPDATES[trace.optimizer].__name__ if trace.optimizer in UPDATES else "train_step"
