@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 import mlp
-from tests.static.test_static_browser import (READY_MS, _choose, _new_tab, _set, _train, _use_csv,  # noqa: F401
-                                              _wait_ready, browser, ctx, server, site)
+from tests._browser import READY_MS, open_page, train_in_page, wait_ready
+from tests._browser import browser, server, site  # noqa: F401 - fixtures
+from tests.static.test_static_browser import _choose, _use_csv, ctx  # noqa: F401 - ctx is a fixture
 
 pytestmark = pytest.mark.browser
 
@@ -33,16 +34,16 @@ def _check_predictions(page, tmp_path):
 
 
 def test_poisson_on_the_counts_dataset_and_on_an_uploaded_count_csv(ctx, server, tmp_path):
-    page = _new_tab(ctx, server.url)
+    page = open_page(ctx, server.url)
     try:
-        _wait_ready(page)
+        wait_ready(page)
         _choose(page, "#dataset", "sine")
         assert "poisson" not in page.locator("#loss option").all_inner_texts()
         _choose(page, "#dataset", "counts")
         assert page.locator("#loss option").all_inner_texts() == ["mse", "mae", "huber", "poisson"]
         _choose(page, "#loss", "poisson")
         _choose(page, "#learning_rate", "0.01")
-        status = _train(page, epochs=120)
+        status = train_in_page(page, epochs=120)
         assert status.startswith("Done: counts"), status
         metrics = page.inner_text("#metrics")
         assert "poisson_deviance" in metrics and "r2" in metrics
@@ -59,7 +60,7 @@ def test_poisson_on_the_counts_dataset_and_on_an_uploaded_count_csv(ctx, server,
         page.wait_for_function("[...document.querySelectorAll('#loss option')].some(o => o.value === 'poisson')",
                                timeout=15_000)
         _choose(page, "#loss", "poisson")
-        assert _train(page, epochs=60).startswith("Done: visits.csv"), page.inner_text("#train-status")
+        assert train_in_page(page, epochs=60).startswith("Done: visits.csv"), page.inner_text("#train-status")
         _check_predictions(page, tmp_path)
         assert not page.errors, page.errors
     finally:
@@ -67,7 +68,7 @@ def test_poisson_on_the_counts_dataset_and_on_an_uploaded_count_csv(ctx, server,
 
 
 def test_a_links_poisson_on_data_that_is_no_count_is_dropped_with_the_note(ctx, server):
-    page = _new_tab(ctx, server.url + "#dataset=sine&loss=poisson")
+    page = open_page(ctx, server.url + "#dataset=sine&loss=poisson")
     try:
         page.wait_for_selector("#link-notes:not([hidden])", timeout=READY_MS)
         assert ("Ignored 'loss=poisson' from the link: the poisson loss is offered only for a regression whose "
