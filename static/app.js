@@ -207,12 +207,25 @@ function draw(div, fig) {
   if (typeof layout.template === "string") delete layout.template; // named templates are a plotly.py feature
   layout.autosize = true;
   const t = performance.now();
-  Plotly.react(div, fig.data || [], layout, PLOT_CONFIG);
+  const data = reuseEqualTraces(div, fig.data || []);
+  Plotly.react(div, data, layout, PLOT_CONFIG);
   window.mlpStats.draws++;
   window.mlpStats.drawSeconds = (window.mlpStats.drawSeconds || 0) + (performance.now() - t) / 1000;
 }
 
+// Traces equal to the ones the chart shows keep their old objects, so Plotly.react redraws only what changed (a
+// live decision boundary is then its map, a small picture, not its thousand points; as webapp/live_charts.js).
+function reuseEqualTraces(div, data) {
+  const prev = div.mlpShown || [];
+  div.mlpShown = data.map((trace, i) => {
+    const json = JSON.stringify(trace);   // (before Plotly adds its own keys to the trace)
+    return prev[i] && prev[i].json === json ? prev[i] : { trace, json };
+  });
+  return div.mlpShown.map((shown) => shown.trace);
+}
+
 function purge(div) {
+  div.mlpShown = null;
   if (window.Plotly) Plotly.purge(div);
   div.replaceChildren();
 }
@@ -552,8 +565,42 @@ function onReady(info, seconds) {
   guarded(() => start).then(() => guarded(startLessons)).then(() => {
     window.mlpTimings.trainReady = performance.now() / 1000;
     document.body.dataset.ready = "1";
+    warmUpWhenIdle();
     registerServiceWorkerWhenIdle();
   });
+}
+
+// Code runs slower the first time (the worker's WebAssembly, Plotly.js's chart types): once the first screen is
+// usable and nothing was pressed yet, the worker trains and races a throwaway model (the core's warm_up) and the page
+// draws its figures once, off screen and untitled, so that the visit's first Train and race do not pay for it.
+function warmUpWhenIdle() {
+  const idle = (fn, opts) => (window.requestIdleCallback ? requestIdleCallback(fn, opts) : setTimeout(fn, 300));
+  idle(async () => {
+    if (state.hasRun || state.training || state.racing) return; // the user was quicker
+    try {
+      await warmUp(idle);
+    } catch (err) { // only a warm-up: the page works as before
+      console.warn("warm-up:", err);
+    }
+  }, { timeout: 1000 });
+}
+
+async function warmUp(idle) {
+  const figures = await rpc("warm_up");
+  await loadPlotly();
+  const box = node("div", { className: "warm-up", ariaHidden: "true", inert: true });
+  box.style.cssText = "position:absolute;left:-10000px;top:0;width:700px;overflow:hidden";
+  document.body.append(box);
+  for (const fig of Object.values(figures)) {
+    await new Promise((resolve) => idle(resolve));
+    const div = node("div");
+    box.append(div);
+    await Plotly.newPlot(div, fig.data || [], Object.assign({}, fig.layout, { title: undefined }), PLOT_CONFIG);
+    Plotly.purge(div);
+    div.remove();
+  }
+  box.remove();
+  bump("warm");
 }
 
 // The offline cache re-reads the whole site (~25 MB): it is set up once the first screen is usable and no training

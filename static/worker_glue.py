@@ -25,6 +25,7 @@ import mlp
 from webapp.core import session
 from webapp.core import settings as T
 from webapp.core.playground import Playground, jsonable
+from webapp.core.playground import warm_up as _warm_up
 
 FRONT = "browser"          # the rows of the settings table this page shows
 MODEL_SUFFIX = ".mlp"      # as the Streamlit app's downloads (a zip; mlp.load opens any name)
@@ -233,6 +234,12 @@ def race(optimizers=None):
     return PAGE.pg.race(optimizers)
 
 
+def warm_up():
+    """Once, while the page is idle: a throwaway training and race (``playground.warm_up``), so that the first
+    Train and race of the visit do not pay for code run the first time; the figures, for the page to draw hidden."""
+    return _warm_up()
+
+
 # ---------------------------------------------------------------- Use a model (a run's or a file's)
 
 def _describe(model, where):
@@ -292,7 +299,7 @@ def predict_csv(data=None, name=None, run_id=None):
 COMMANDS = {f.__name__: f for f in (info, view, update, set_csv, open_link, train, resume, advance, stop, step,
                                      reset, result, select_run, compare, clear_runs, explain, share, model_download,
                                      predictions_download, model_load, use_model, predict_csv, lessons,
-                                     open_lesson, show_solution, close_lesson, progress, set_progress, race)}
+                                     open_lesson, show_solution, close_lesson, progress, set_progress, race, warm_up)}
 DATA_COMMANDS = {"set_csv", "model_load", "predict_csv"}  # take the uploaded bytes as `data`
 
 

@@ -182,3 +182,20 @@ def test_update_keeps_the_valid_part_and_notes_the_rest_as_a_link_would(bad):
     notes = pg.update({**bad, "seed": 4})
     assert pg.settings["seed"] == 4 and notes == L.decode(bad).notes
     assert all(pg.settings[k] == L.defaults()[k] for k in bad if k in pg.settings)
+
+
+def test_warm_up_makes_every_figure_a_first_train_and_race_make_and_changes_no_playground():
+    pg = P.Playground(SMALL)
+    _train_to_end(pg)
+    pg.race(epochs=2)
+    before = (json.dumps(pg.result(), sort_keys=True), pg.runs(), pg.settings, pg.last_race())
+    figs = P.warm_up()
+    assert set(figs) == {"live_loss", "live_decision_boundary", "live_network", "loss", "decision_boundary",
+                         "network", "confusion_matrix", "gradient_flow", "race", "landscape"}
+    for name, fig in figs.items():
+        assert fig["data"] and isinstance(fig["layout"], dict), name
+    # the live figures are the pictures a frame carries, the results' map is a heatmap
+    assert figs["live_decision_boundary"]["layout"]["images"] and figs["live_network"]["layout"]["images"]
+    assert any(t["type"] == "heatmap" and len(t["z"]) > 1 for t in figs["decision_boundary"]["data"])
+    json.dumps(figs, allow_nan=False)
+    assert (json.dumps(pg.result(), sort_keys=True), pg.runs(), pg.settings, pg.last_race()) == before
