@@ -570,29 +570,33 @@ function onReady(info, seconds) {
   });
 }
 
-// Code runs slower the first time (the worker's WebAssembly, Plotly.js's chart types): once the first screen is
-// usable and nothing was pressed yet, the worker trains and races a throwaway model (the core's warm_up) and the page
-// draws its figures once, off screen and untitled, so that the visit's first Train and race do not pay for it.
+// Code runs slower the first time (the worker's WebAssembly, Plotly.js's chart types): once the first screen has been
+// usable and idle for a second and nothing was pressed, the worker trains and races a throwaway model (the core's
+// warm_up, three short steps) and the page draws its figures once, off screen and untitled, so that the visit's
+// first Train and race do not pay for it. It stops as soon as the user starts something (who waits one step at most).
+const WARM_UP_DELAY = 1000;
 function warmUpWhenIdle() {
-  const idle = (fn, opts) => (window.requestIdleCallback ? requestIdleCallback(fn, opts) : setTimeout(fn, 300));
-  idle(async () => {
-    if (state.hasRun || state.training || state.racing) return; // the user was quicker
+  const idle = (fn) => (window.requestIdleCallback ? requestIdleCallback(fn, { timeout: 1000 }) : setTimeout(fn, 50));
+  const busy = () => state.hasRun || state.training || state.racing;
+  setTimeout(() => idle(async () => {
     try {
-      await warmUp(idle);
+      let figures;
+      while (!busy() && (figures = await rpc("warm_up"))) await drawHidden(figures, idle, busy);
+      if (!figures) bump("warm");
     } catch (err) { // only a warm-up: the page works as before
       console.warn("warm-up:", err);
     }
-  }, { timeout: 1000 });
+  }), WARM_UP_DELAY);
 }
 
-async function warmUp(idle) {
-  const figures = await rpc("warm_up");
+async function drawHidden(figures, idle, busy) {
   await loadPlotly();
   const box = node("div", { className: "warm-up", ariaHidden: "true", inert: true });
   box.style.cssText = "position:absolute;left:-10000px;top:0;width:700px;overflow:hidden";
   document.body.append(box);
   for (const fig of Object.values(figures)) {
     await new Promise((resolve) => idle(resolve));
+    if (busy()) break;
     const div = node("div");
     box.append(div);
     await Plotly.newPlot(div, fig.data || [], Object.assign({}, fig.layout, { title: undefined }), PLOT_CONFIG);
@@ -600,7 +604,6 @@ async function warmUp(idle) {
     div.remove();
   }
   box.remove();
-  bump("warm");
 }
 
 // The offline cache re-reads the whole site (~25 MB): it is set up once the first screen is usable and no training

@@ -47,6 +47,7 @@ class _Page:
         self.file_model = None      # a model opened from a file (Use a model), with its file name
         self.file_name = None
         self.data_sent = None       # the data summary last sent (the page redraws the data only when it changes)
+        self.warm = None            # the warm-up's steps (playground.warm_up), once the page asked for them
 
 
 PAGE = _Page()
@@ -235,9 +236,12 @@ def race(optimizers=None):
 
 
 def warm_up():
-    """Once, while the page is idle: a throwaway training and race (``playground.warm_up``), so that the first
-    Train and race of the visit do not pay for code run the first time; the figures, for the page to draw hidden."""
-    return _warm_up()
+    """While the page is idle: the next step of a throwaway training and race (``playground.warm_up``), so that the
+    first Train and race of the visit do not pay for code run the first time. The step's figures (for the page to
+    draw hidden), or None once every step has run."""
+    if PAGE.warm is None:
+        PAGE.warm = _warm_up()
+    return next(PAGE.warm, None)
 
 
 # ---------------------------------------------------------------- Use a model (a run's or a file's)

@@ -189,7 +189,9 @@ def test_warm_up_makes_every_figure_a_first_train_and_race_make_and_changes_no_p
     _train_to_end(pg)
     pg.race(epochs=2)
     before = (json.dumps(pg.result(), sort_keys=True), pg.runs(), pg.settings, pg.last_race())
-    figs = P.warm_up()
+    steps = list(P.warm_up())
+    assert len(steps) == 3
+    figs = {name: fig for step in steps for name, fig in step.items()}
     assert set(figs) == {"live_loss", "live_decision_boundary", "live_network", "loss", "decision_boundary",
                          "network", "confusion_matrix", "gradient_flow", "race", "landscape"}
     for name, fig in figs.items():

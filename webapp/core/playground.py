@@ -1123,20 +1123,19 @@ WARM_UP = {"n_samples": 200, "epochs": 3}   # the throwaway run of warm_up(): sm
 
 
 def warm_up():
-    """Run once, on a throwaway playground (``WARM_UP``), what a first Train and a first race run: a training, its
-    live figures, the results' figures, a race and its loss landscape. In Pyodide code is slower the first time it
-    runs (WebAssembly is compiled on first use), so the browser app calls this while its page is idle after start-up;
-    no other playground changes. Returns the figures made, ``{name: figure}`` (live ones as ``live_<name>``; the
-    page draws them once, hidden, so that its charts' first draws are warm too)."""
+    """Run, on a throwaway playground (``WARM_UP``), what a first Train and a first race run, in three short steps:
+    a training and its live figures, the results' figures, a race and its loss landscape. In Pyodide code is slower
+    the first time it runs (WebAssembly is compiled on first use), so the browser app runs these while its page is
+    idle after start-up, one step per call, and stops when the user starts something; no other playground changes.
+    A generator: each step yields the figures it made, ``{name: figure}`` (live ones as ``live_<name>``; the page
+    draws them once, hidden, so that its charts' first draws are warm too)."""
     pg = Playground(WARM_UP)
     pg.train()
     while pg.running:
         pg.advance()
-    run = pg._shown
-    figs = {f"live_{k}": v for k, v in pg._live_figures(run, list(LIVE_EVERY)).items()}
-    figs.update(pg.result()["figures"])
-    figs.update(pg.race(epochs=2)["figures"])
-    return figs
+    yield {f"live_{k}": v for k, v in pg._live_figures(pg._shown, list(LIVE_EVERY)).items()}
+    yield pg.result()["figures"]
+    yield pg.race(epochs=2)["figures"]
 
 
 def _with_preprocessor(prepared, pre):
