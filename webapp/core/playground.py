@@ -1119,7 +1119,10 @@ def mlp_example():
     return mlp.architecture.EXAMPLE
 
 
-WARM_UP = {"n_samples": 200, "epochs": 3}   # the throwaway run of warm_up(): small, the default network and data
+# the throwaway run of warm_up(): the default data and network, one epoch. Data of the default size matter: a
+# first race after a warm-up on 200 rows still cost 0.27 s more CPU than the next in Pyodide (the engine's arrays,
+# the landscape's above all, grow WebAssembly's memory the first time), after one on the default data none.
+WARM_UP = {"epochs": 1}
 
 
 def warm_up():
