@@ -1,7 +1,8 @@
 """The browser app (the static Pyodide site) while it trains, measured as benchmarks/bench_streamlit.py measures the
 Streamlit app, plus its start-up (not a test).
 
-    python benchmarks/bench_browser.py [--rounds 5] [--only default|3000|seed] [--pyodide DIR] [--site DIR]
+    python benchmarks/bench_browser.py [--rounds 5] [--only default|3000|seed] [--race-visits 6] [--pyodide DIR]
+                                       [--site DIR]
 
 Builds the site with the local Pyodide runtime (or uses --site), serves it on 127.0.0.1 and opens it in Debian's
 Chromium (Playwright), every other host blocked. Start-up: navigation -> a ready Train button in a fresh profile
@@ -11,7 +12,8 @@ charts while training" on and off, alternating rounds as for Streamlit: live fra
 Network view on screen while training / the training time the core reports), the first frame (click -> the first
 change), click -> result (a page's first Train and warm) and the training time with live charts on / off. The
 charts are watched by the same page-side code as Streamlit's (tests/_streamlit.CHART_WATCH_JS). Last, the same
-training in native CPython (the same Playground) for the browser / native ratio.
+training in native CPython (the same Playground) for the browser / native ratio, and Race optimizers on the
+defaults: a visit's first race (clicked at once, or after the page's idle warm-up) and the next ones.
 """
 from __future__ import annotations
 
@@ -146,6 +148,33 @@ def measure(browser, url, rounds, only=None):
     return out
 
 
+def race_once(page):
+    """Click Race optimizers; seconds from the click to both charts drawn."""
+    before = page.evaluate("Number(document.body.dataset.raced || 0)")
+    t0 = time.perf_counter()
+    page.click("#race")
+    page.wait_for_function(f"Number(document.body.dataset.raced || 0) > {before}", timeout=TIMEOUT)
+    return time.perf_counter() - t0
+
+
+def races(browser, url, visits):
+    """Race optimizers on the defaults, click -> both charts: a visit's first race clicked as soon as the page is
+    ready (before its warm-up) or once the warm-up is over, and the next two races; medians over ``visits``."""
+    first = {False: [], True: []}
+    warm = []
+    for v in range(visits):
+        page = _open(browser, url)
+        page.wait_for_selector("#race:not([disabled])")
+        after = v % 2 == 1
+        if after:
+            page.wait_for_function("document.body.dataset.warm === '1'", timeout=TIMEOUT)
+        first[after].append(race_once(page))
+        warm += [race_once(page), race_once(page)]
+        page.context.close()
+    return {"before_warm_up": _med(first[False]), "after_warm_up": _med(first[True]), "warm": _med(warm),
+            "all": {"before": first[False], "after": first[True], "warm": warm}}
+
+
 def native_seconds(settings, runs=3):
     """The training time the core reports for ``settings`` in native CPython (the same Playground, live off)."""
     from webapp.core.playground import Playground
@@ -188,6 +217,7 @@ def main(argv=None):
     ap.add_argument("--startup-runs", type=int, default=3)
     ap.add_argument("--pyodide", type=Path, default=None, help="local Pyodide runtime (default: as the tests)")
     ap.add_argument("--site", type=Path, default=None, help="an already built site (skips the build)")
+    ap.add_argument("--race-visits", type=int, default=6, help="visits for the race timing (0: none)")
     ap.add_argument("--no-precompile", action="store_true",
                     help="build the site with Python sources only (to see what the precompiled .pyc save)")
     args = ap.parse_args(argv)
@@ -201,7 +231,8 @@ def main(argv=None):
     with StaticServer(site) as server, sync_playwright() as pw:
         browser = launch_chromium(pw)
         start = startup(browser, server.url, args.startup_runs) if args.startup_runs else None
-        results = measure(browser, server.url, args.rounds, args.only)
+        results = measure(browser, server.url, args.rounds, args.only) if args.rounds else {}
+        race = races(browser, server.url, args.race_visits) if args.race_visits else None
         browser.close()
     print(f"Browser app, Chromium {chromium_version()} "
           f"({'precompiled .pyc' if precompiled else 'Python sources, not precompiled'}), medians:\n")
@@ -219,6 +250,11 @@ def main(argv=None):
         for label, key in PHASES:
             if key in cold and key in warm:
                 print(f"| {label} | {cold[key]:.2f} | {warm[key]:.2f} |")
+    if race:
+        print(f"\nRace optimizers (defaults), click -> both charts: a visit's first race {race['before_warm_up']:.2f} s "
+              f"when clicked at once, {race['after_warm_up']:.2f} s after the page's warm-up; the next races "
+              f"{race['warm']:.2f} s (medians; " + "; ".join(f"{k}: {', '.join(f'{x:.2f}' for x in v)}"
+                                                          for k, v in race["all"].items()) + ")")
     print(f"(load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
     if tmp is not None:
         tmp.cleanup()

@@ -208,12 +208,25 @@ function draw(div, fig) {
   if (typeof layout.template === "string") delete layout.template; // named templates are a plotly.py feature
   layout.autosize = true;
   const t = performance.now();
-  Plotly.react(div, fig.data || [], layout, PLOT_CONFIG);
+  const data = reuseEqualTraces(div, fig.data || []);
+  Plotly.react(div, data, layout, PLOT_CONFIG);
   window.mlpStats.draws++;
   window.mlpStats.drawSeconds = (window.mlpStats.drawSeconds || 0) + (performance.now() - t) / 1000;
 }
 
+// Traces equal to the ones the chart shows keep their old objects, so Plotly.react redraws only what changed (a
+// live decision boundary is then its map, a small picture, not its thousand points; as webapp/live_charts.js).
+function reuseEqualTraces(div, data) {
+  const prev = div.mlpShown || [];
+  div.mlpShown = data.map((trace, i) => {
+    const json = JSON.stringify(trace);   // (before Plotly adds its own keys to the trace)
+    return prev[i] && prev[i].json === json ? prev[i] : { trace, json };
+  });
+  return div.mlpShown.map((shown) => shown.trace);
+}
+
 function purge(div) {
+  div.mlpShown = null;
   if (window.Plotly) Plotly.purge(div);
   div.replaceChildren();
 }
@@ -572,8 +585,45 @@ function onReady(info, seconds) {
   guarded(() => start).then(() => guarded(startLessons)).then(() => {
     window.mlpTimings.trainReady = performance.now() / 1000;
     document.body.dataset.ready = "1";
+    warmUpWhenIdle();
     registerServiceWorkerWhenIdle();
   });
+}
+
+// Code runs slower the first time (the worker's WebAssembly, Plotly.js's chart types): once the first screen has been
+// usable and idle for a second and nothing was pressed, the worker trains and races a throwaway model (the core's
+// warm_up, three short steps) and the page draws its figures once, off screen and untitled, so that the visit's
+// first Train and race do not pay for it. It stops as soon as the user starts something (who waits one step at most).
+const WARM_UP_DELAY = 1000;
+function warmUpWhenIdle() {
+  const idle = (fn) => (window.requestIdleCallback ? requestIdleCallback(fn, { timeout: 1000 }) : setTimeout(fn, 50));
+  const busy = () => state.hasRun || state.training || state.racing;
+  setTimeout(() => idle(async () => {
+    try {
+      let figures;
+      while (!busy() && (figures = await rpc("warm_up"))) await drawHidden(figures, idle, busy);
+      if (!figures) bump("warm");
+    } catch (err) { // only a warm-up: the page works as before
+      console.warn("warm-up:", err);
+    }
+  }), WARM_UP_DELAY);
+}
+
+async function drawHidden(figures, idle, busy) {
+  await loadPlotly();
+  const box = node("div", { className: "warm-up", ariaHidden: "true", inert: true });
+  box.style.cssText = "position:absolute;left:-10000px;top:0;width:700px;overflow:hidden";
+  document.body.append(box);
+  for (const fig of Object.values(figures)) {
+    await new Promise((resolve) => idle(resolve));
+    if (busy()) break;
+    const div = node("div");
+    box.append(div);
+    await Plotly.newPlot(div, fig.data || [], Object.assign({}, fig.layout, { title: undefined }), PLOT_CONFIG);
+    Plotly.purge(div);
+    div.remove();
+  }
+  box.remove();
 }
 
 // The offline cache re-reads the whole site (~25 MB): it is set up once the first screen is usable and no training

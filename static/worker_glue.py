@@ -25,6 +25,7 @@ import mlp
 from webapp.core import session
 from webapp.core import settings as T
 from webapp.core.playground import Playground, jsonable
+from webapp.core.playground import warm_up as _warm_up
 
 FRONT = "browser"          # the rows of the settings table this page shows
 MODEL_SUFFIX = ".mlp"      # as the Streamlit app's downloads (a zip; mlp.load opens any name)
@@ -46,6 +47,7 @@ class _Page:
         self.file_model = None      # a model opened from a file (Use a model), with its file name
         self.file_name = None
         self.data_sent = None       # the data summary last sent (the page redraws the data only when it changes)
+        self.warm = None            # the warm-up's steps (playground.warm_up), once the page asked for them
 
 
 PAGE = _Page()
@@ -238,6 +240,15 @@ def race_view(optimizers=None):
     return PAGE.pg.race_view(optimizers)
 
 
+def warm_up():
+    """While the page is idle: the next step of a throwaway training and race (``playground.warm_up``), so that the
+    first Train and race of the visit do not pay for code run the first time. The step's figures (for the page to
+    draw hidden), or None once every step has run."""
+    if PAGE.warm is None:
+        PAGE.warm = _warm_up()
+    return next(PAGE.warm, None)
+
+
 # ---------------------------------------------------------------- Use a model (a run's or a file's)
 
 def _describe(model, where):
@@ -298,7 +309,7 @@ COMMANDS = {f.__name__: f for f in (info, view, update, set_csv, open_link, trai
                                      reset, result, select_run, compare, clear_runs, explain, share, model_download,
                                      predictions_download, model_load, use_model, predict_csv, lessons,
                                      open_lesson, show_solution, close_lesson, progress, set_progress, race,
-                                     race_view)}
+                                     race_view, warm_up)}
 DATA_COMMANDS = {"set_csv", "model_load", "predict_csv"}  # take the uploaded bytes as `data`
 
 

@@ -239,3 +239,22 @@ def test_a_csvs_extra_inputs_follow_its_chosen_numeric_features():
         "Extra inputs x1·x2 cleared: it needs two inputs, x1 and x2, and 1 feature column is chosen."]
     assert pg.settings["transforms"] == [] and _transform_row(pg) is None
     assert pg.prepared().X_train.shape[1] == 1
+
+
+def test_warm_up_makes_every_figure_a_first_train_and_race_make_and_changes_no_playground():
+    pg = P.Playground(SMALL)
+    _train_to_end(pg)
+    pg.race(epochs=2)
+    before = (json.dumps(pg.result(), sort_keys=True), pg.runs(), pg.settings, pg.last_race())
+    steps = list(P.warm_up())
+    assert len(steps) == 3
+    figs = {name: fig for step in steps for name, fig in step.items()}
+    assert set(figs) == {"live_loss", "live_decision_boundary", "live_network", "loss", "decision_boundary",
+                         "network", "confusion_matrix", "gradient_flow", "race", "landscape"}
+    for name, fig in figs.items():
+        assert fig["data"] and isinstance(fig["layout"], dict), name
+    # the live figures are the pictures a frame carries, the results' map is a heatmap
+    assert figs["live_decision_boundary"]["layout"]["images"] and figs["live_network"]["layout"]["images"]
+    assert any(t["type"] == "heatmap" and len(t["z"]) > 1 for t in figs["decision_boundary"]["data"])
+    json.dumps(figs, allow_nan=False)
+    assert (json.dumps(pg.result(), sort_keys=True), pg.runs(), pg.settings, pg.last_race()) == before

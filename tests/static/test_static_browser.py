@@ -147,8 +147,13 @@ def test_network_moves_during_a_long_run_stop_pauses_resume_continues(page):
     n0 = page.evaluate("window.mlpStats.networkDraws || 0")
     page.wait_for_function(f"(window.mlpStats.networkDraws || 0) > {n0}", timeout=TRAIN_MS)
     first = _network_html(page)
+    # the live decision boundary: its points keep their trace objects (Plotly redraws only the map, a picture)
+    page.evaluate("window.__points = document.getElementById('pred-chart').data[1];"
+                  "window.__map = document.getElementById('pred-chart').layout.images[0].source")
     page.wait_for_function(f"(window.mlpStats.networkDraws || 0) > {n0 + 2}", timeout=TRAIN_MS)
     assert _network_html(page) != first
+    assert page.evaluate("document.getElementById('pred-chart').layout.images[0].source !== window.__map")
+    assert page.evaluate("document.getElementById('pred-chart').data[1] === window.__points")
     assert "Network" in page.inner_text("#network-chart")
     # Step while training: the core pauses the training (nothing is lost) and says so; Resume goes on
     before = int(page.evaluate("document.body.dataset.trained || 0"))
@@ -192,6 +197,24 @@ def _numbers(tex):
 def _has_number(texts, value):
     nums = [v for t in texts for v in _numbers(t)]
     return any(abs(v - value) <= 1e-3 * max(abs(value), 1e-3) for v in nums), (value, nums)
+
+
+def test_the_warm_up_draws_off_screen_leaves_nothing_and_trains_nothing_of_the_page(ctx, server):
+    # once the first screen of a new page is usable and idle, the worker warms up on a throwaway run; the page
+    # draws its figures off screen and removes them: no chart, run or counter of the page changes
+    page = ctx.new_page()
+    page.errors = []
+    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+    page.goto(server.url)
+    _wait_ready(page)
+    page.wait_for_selector("#pred-chart .main-svg", timeout=15_000)   # the data chart
+    charts = page.locator(".js-plotly-plot").count()
+    page.wait_for_function("document.body.dataset.warm === '1'", timeout=TRAIN_MS)
+    assert page.locator(".warm-up").count() == 0 and page.locator(".js-plotly-plot").count() == charts
+    assert page.inner_text("#epoch-counter") == "Epoch 0" and page.is_disabled("#download")
+    assert not page.errors, page.errors
+    assert _train(page).startswith("Done:")
+    page.close()
 
 
 def test_step_reset_and_explain_match_the_trace_of_the_downloaded_model(page, tmp_path):

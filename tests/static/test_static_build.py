@@ -767,3 +767,13 @@ def test_compare_runs_overlays_the_loss_curves_of_the_chosen_runs():
     one = _ok("compare", run_ids=[2])
     assert one["chosen"] == [2] and {t["name"] for t in one["figure"]["data"]} <= {"run 2 train", "run 2 validation"}
     assert _ok("clear_runs")["runs"] == []
+
+
+def test_warm_up_command_returns_the_figures_and_leaves_the_page_without_a_run():
+    figs, step = {}, _ok("warm_up")
+    while step is not None:          # one step per call, then None
+        figs.update(step)
+        step = _ok("warm_up")
+    assert {"live_network", "decision_boundary", "race", "landscape"} <= set(figs)
+    assert _ok("warm_up") is None
+    assert _ok("result") is None and _ok("compare")["runs"] == []

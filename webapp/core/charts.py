@@ -199,8 +199,10 @@ def decision_boundary_figure(xs, ys, z, X_train, y_train, class_names, X_test=No
     names = list(class_names)
     binary = len(names) == 2
     z = np.asarray(z, dtype=float)
+    # a picture replaces the heatmap's grid: its values are not rounded for nothing (most of a live frame's cost)
+    grid = (lambda a, digits=7: None) if picture else _list
     if binary:
-        heat = {"type": "heatmap", "x": _list(xs), "y": _list(ys), "z": _list(z, 4),
+        heat = {"type": "heatmap", "x": grid(xs), "y": grid(ys), "z": grid(z, 4),
                 "zmin": 0.0, "zmax": 1.0, "colorscale": BINARY_MAP_SCALE,
                 "colorbar": {"title": {"text": f"P({_text(names[1])})"}},
                 "hovertemplate": "x=%{x:.3g}<br>y=%{y:.3g}<br>p=%{z:.2f}<extra></extra>"}
@@ -211,7 +213,7 @@ def decision_boundary_figure(xs, ys, z, X_train, y_train, class_names, X_test=No
         for i in range(k):
             c = PALETTE[i % len(PALETTE)]
             scale += [[i / k, c], [(i + 1) / k, c]]
-        heat = {"type": "heatmap", "x": _list(xs), "y": _list(ys), "z": _list(z),
+        heat = {"type": "heatmap", "x": grid(xs), "y": grid(ys), "z": grid(z),
                 "zmin": -0.5, "zmax": k - 0.5, "colorscale": scale, "opacity": 0.35,
                 "showscale": False,
                 "hovertemplate": "x=%{x:.3g}<br>y=%{y:.3g}<br>class=%{z}<extra></extra>"}
@@ -244,7 +246,8 @@ def surface_figure(xs, ys, z, X_train, y_train, X_test=None, y_test=None, featur
     v = v[np.isfinite(v)]
     lo, hi = (float(v.min()), float(v.max())) if v.size else (0.0, 1.0)
     common = {"colorscale": "Viridis", "cmin": lo, "cmax": hi}
-    data = [{"type": "heatmap", "x": _list(xs), "y": _list(ys), "z": _list(z, 5), "zmin": lo, "zmax": hi,
+    grid = (lambda a, digits=7: None) if picture else _list     # (a picture replaces the grid, as above)
+    data = [{"type": "heatmap", "x": grid(xs), "y": grid(ys), "z": grid(z, 5), "zmin": lo, "zmax": hi,
              "colorscale": "Viridis", "opacity": 0.75, "colorbar": {"title": {"text": _text(target_name)}},
              "hovertemplate": "x=%{x:.3g}<br>y=%{y:.3g}<br>predicted=%{z:.3g}<extra></extra>"}]
     for name, Xp, yp, symbol in (("train", X_train, y_train, "circle"), ("test", X_test, y_test, "diamond")):

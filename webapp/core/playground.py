@@ -1221,6 +1221,28 @@ def mlp_example():
     return mlp.architecture.EXAMPLE
 
 
+# the throwaway run of warm_up(): the default data and network, one epoch. Data of the default size matter: a
+# first race after a warm-up on 200 rows still cost 0.27 s more CPU than the next in Pyodide (the engine's arrays,
+# the landscape's above all, grow WebAssembly's memory the first time), after one on the default data none.
+WARM_UP = {"epochs": 1}
+
+
+def warm_up():
+    """Run, on a throwaway playground (``WARM_UP``), what a first Train and a first race run, in three short steps:
+    a training and its live figures, the results' figures, a race and its loss landscape. In Pyodide code is slower
+    the first time it runs (WebAssembly is compiled on first use), so the browser app runs these while its page is
+    idle after start-up, one step per call, and stops when the user starts something; no other playground changes.
+    A generator: each step yields the figures it made, ``{name: figure}`` (live ones as ``live_<name>``; the page
+    draws them once, hidden, so that its charts' first draws are warm too)."""
+    pg = Playground(WARM_UP)
+    pg.train()
+    while pg.running:
+        pg.advance()
+    yield {f"live_{k}": v for k, v in pg._live_figures(pg._shown, list(LIVE_EVERY)).items()}
+    yield pg.result()["figures"]
+    yield pg.race(epochs=2)["figures"]
+
+
 def _with_preprocessor(prepared, pre):
     """``prepared`` with its arrays transformed by ``pre`` (a model's own saved preprocessing)."""
     out = copy.copy(prepared)
