@@ -206,14 +206,14 @@ def test_the_warm_up_draws_off_screen_leaves_nothing_and_trains_nothing_of_the_p
     page.errors = []
     page.on("pageerror", lambda exc: page.errors.append(str(exc)))
     page.goto(server.url)
-    _wait_ready(page)
+    wait_ready(page)
     page.wait_for_selector("#pred-chart .main-svg", timeout=15_000)   # the data chart
     charts = page.locator(".js-plotly-plot").count()
     page.wait_for_function("document.body.dataset.warm === '1'", timeout=TRAIN_MS)
     assert page.locator(".warm-up").count() == 0 and page.locator(".js-plotly-plot").count() == charts
     assert page.inner_text("#epoch-counter") == "Epoch 0" and page.is_disabled("#download")
     assert not page.errors, page.errors
-    assert _train(page).startswith("Done:")
+    assert train_in_page(page).startswith("Done:")
     page.close()
 
 
