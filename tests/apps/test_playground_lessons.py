@@ -156,6 +156,14 @@ def test_a_race_lesson_is_checked_after_the_race(pg):
     pg.show_solution()
     out = pg.race()
     assert out["lesson"]["status"]["message"] == "Goal reached" and pg.lessons()[RACE.number - 1]["done"]
+    # a race from earlier settings no longer counts: after a change the race reads, a Train checks the goal
+    # without it (the lesson stays done: it was reached)
+    pg.update({"learning_rate": pg.settings["learning_rate"] / 10})
+    assert pg.race_view()["stale"]
+    _train(pg)
+    status = pg.lesson()["status"]
+    assert not status["met"] and "press Race optimizers" in status["message"], status
+    assert pg.lessons()[RACE.number - 1]["done"]
 
 
 def test_gradient_flow_in_the_result(pg):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
-import shutil
 from pathlib import Path
 
 import pytest

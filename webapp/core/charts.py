@@ -62,7 +62,7 @@ def _rounded(arr, digits):
         k = (digits - 1 - mag)                                  # decimals to keep
         ok = np.isfinite(arr) & (arr != 0) & (np.abs(k) <= 22)
         k = np.where(ok, k, 0.0)
-        up, down = k >= 0, k < 0
+        up = k >= 0
         scaled = np.where(up, arr * 10.0 ** np.abs(k), arr / 10.0 ** np.abs(k))
         n = np.rint(scaled)
         out = np.where(up, n / 10.0 ** np.abs(k), n * 10.0 ** np.abs(k))

@@ -194,7 +194,7 @@ def _adagrad(w, g, before, after, t, hyper, new_w):
 def _nadam(w, g, before, after, t, hyper, new_w):
     lines, vals = [], {}
     g = _decayed(w, g, hyper, lines, vals)
-    b1, b2, eps, lr, psi = hyper["beta1"], hyper["beta2"], hyper["eps"], hyper["lr"], hyper["momentum_decay"]
+    b1, b2, eps, psi = hyper["beta1"], hyper["beta2"], hyper["eps"], hyper["momentum_decay"]
     mu = b1 * (1 - 0.5 * 0.96 ** (t * psi))
     mu_next = b1 * (1 - 0.5 * 0.96 ** ((t + 1) * psi))
     prod = after["mu_product"]

@@ -973,19 +973,21 @@ class Playground:
                          "race_optimizers": list(le.race), "done": self._progress.is_done(le.number),
                          "status": status})
 
-    def _check_lesson(self, run=None):
+    def _check_lesson(self, run=None, fresh_race=False):
         """Check the open lesson's goal on ``run`` (a finished or paused run; None: the run shown) and the last
-        race; a goal reached marks the lesson done."""
+        race while it is of the current settings (``fresh_race``: it has just been run); a goal reached marks the
+        lesson done."""
         le = self._lesson
         if le is None:
             return
+        race = self._race if fresh_race or self._race_is_current() else None
         run = run if run is not None else self._shown
         model, prepared, history = (run.model, run.prepared, run.history) if run is not None and run.epochs \
             else (None, self._prepared_or_none(), None)
         if prepared is None:
             return
         with np.errstate(all="ignore"):
-            met, details = LS.check_goal(le, model, prepared, history, self._race)
+            met, details = LS.check_goal(le, model, prepared, history, race)
         if met:
             self._progress.mark(le.number)
         self._status = {"met": bool(met), "checked": True, "details": details,
@@ -1069,7 +1071,7 @@ class Playground:
         if surface is not None:
             figures["landscape"] = charts_learn.landscape_figure(surface, race)
         if self._lesson is not None and self._lesson.race:
-            self._check_lesson()
+            self._check_lesson(fresh_race=True)
         out = jsonable({"optimizers": names, "epochs": n, "summary": race.summary(), "notes": notes,
                         "lesson": self.lesson()})
         out["figures"] = figures
@@ -1093,6 +1095,11 @@ class Playground:
                  "optimizers to race the current ones.")
         figures = {k: _faded(fig, " · earlier settings") for k, fig in out["figures"].items()}
         return {**out, "figures": figures, "stale": stale}
+
+    def _race_is_current(self):
+        """Whether the last race is of the current settings (a race marked stale does not count for a goal)."""
+        return self._race_out is not None and not _race_changes(
+            self._race_key, self._race_settings(self._race_out["optimizers"]))
 
     def _race_settings(self, names):
         """What decides a race: the settings it reads (with the architecture and loss in use, the CSV file),
