@@ -20,7 +20,6 @@ import argparse
 import json
 import math
 import os
-import secrets
 import shutil
 import sys
 import time
@@ -98,12 +97,13 @@ def _check_output(path, option):
         raise CommandError(f"{option} needs a file name.")
     if os.path.isdir(path):
         raise CommandError(f"{option} {path}: is a folder; give a file name, e.g. {os.path.join(path, 'out')}.")
-    if _special(path):
+    from .io import not_a_regular_file, temporary_name
+    if not_a_regular_file(path):
         return                        # /dev/stdout, /dev/null, a named pipe: written straight into
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise CommandError(f"{option} {path}: the folder {folder} does not exist.")
-    probe = _temporary_name(path)     # (os.access says yes to root in a read-only folder: try it)
+    probe = temporary_name(path)     # (os.access says yes to root in a read-only folder: try it)
     try:
         os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
         os.remove(probe)
@@ -111,39 +111,16 @@ def _check_output(path, option):
         raise CommandError(f"{option} {path}: the folder {folder} is not writable ({e.strerror or e}).") from None
 
 
-def _special(path):
-    """Whether ``path`` is an existing file that is not a regular one (a device, a pipe): renaming a temporary
-    file onto it would replace it (as root, even /dev/stdout), so it is written directly."""
-    return os.path.exists(path) and not os.path.isfile(path)
-
-
-def _temporary_name(path):
-    return f"{os.path.abspath(path)}.{secrets.token_hex(4)}.tmp"
-
-
 def _write_atomic(path, write):
-    """Call ``write(file)`` on a new temporary file next to ``path``, then rename it to ``path``; on any error
-    the temporary file is removed and ``path`` is untouched. (A device or pipe is written straight into.)"""
-    if _special(path):
-        try:
-            with open(path, "wb") as f:
-                write(f)
-        except BrokenPipeError:
-            raise                       # /dev/stdout into a pipe whose reader left: main stops quietly
-        except OSError as e:
-            raise CommandError(f"cannot write {path}: {e.strerror or e}.") from None
-        return
-    tmp = _temporary_name(path)
+    """``mlp.io.write_file`` (a temporary file renamed onto ``path``; a device or pipe written straight into),
+    its errors as one-line messages."""
+    from .io import write_file
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.replace(tmp, path)
+        write_file(path, write)
+    except BrokenPipeError:
+        raise                       # /dev/stdout into a pipe whose reader left: main stops quietly
     except OSError as e:
         raise CommandError(f"cannot write {path}: {e.strerror or e}.") from None
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def _fmt(value):

@@ -85,25 +85,41 @@ def save(model, path):
     if os.path.isdir(path):
         raise ValueError(f"Cannot save the model to {path!r}: it is a folder; give a file name, "
                          f"e.g. {os.path.join(path, 'model.mlp')!r}.")
-    if os.path.exists(path) and not os.path.isfile(path):   # a device or pipe (/dev/stdout): a rename would
-        try:                                               # replace it, so it is written straight into
-            with open(path, "wb") as f:
-                f.write(data)
-            return
-        except OSError as e:
-            raise ValueError(f"Cannot save the model to {path!r}: {e.strerror or e}.") from None
-    tmp = None
     try:
-        name = f"{path}.{secrets.token_hex(4)}.tmp"     # next to the target, so the rename is atomic
-        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-        tmp = name
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
+        write_file(path, lambda f: f.write(data))
     except OSError as e:   # no such folder, no permission, disk full...
-        if tmp is not None and os.path.exists(tmp):
-            os.remove(tmp)
         raise ValueError(f"Cannot save the model to {path!r}: {e.strerror or e}.") from None
+
+
+def not_a_regular_file(path):
+    """Whether ``path`` exists and is not a regular file (a device or a pipe, e.g. /dev/stdout): renaming a
+    temporary file onto it would replace it (as root, even /dev/stdout), so it is written straight into."""
+    return os.path.exists(path) and not os.path.isfile(path)
+
+
+def temporary_name(path):
+    """A new file name next to ``path`` (same folder, so a rename onto ``path`` is atomic)."""
+    return f"{os.path.abspath(path)}.{secrets.token_hex(4)}.tmp"
+
+
+def write_file(path, write):
+    """Call ``write(file)`` on a new temporary file next to ``path``, then rename it onto ``path``: a partial file
+    never replaces a good one, and on any error (``OSError``, raised as it is) the temporary file is removed and
+    ``path`` is untouched. A device or pipe (:func:`not_a_regular_file`) is written straight into."""
+    path = os.fspath(path)
+    if not_a_regular_file(path):
+        with open(path, "wb") as f:
+            write(f)
+        return
+    tmp = temporary_name(path)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
 
 
 def load(path):
